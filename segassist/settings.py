@@ -1,0 +1,93 @@
+"""One typed settings object, read once at the composition root.
+
+This is the only module that reads ``os.environ``. Precedence, highest first:
+command-line options (applied by the CLI), environment variables, the settings
+file, built-in defaults.
+
+Settings file (TOML), first found of: ``$SEGASSIST_CONFIG``, ``./segassist.toml``,
+``~/.config/segassist/config.toml``::
+
+    db_url = "postgresql+psycopg://127.0.0.1:5432/test"
+    home = "/var/lib/segassist"
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from segassist.errors import UserInputError
+
+ENV_PREFIX = "SEGASSIST_"
+_KNOWN_KEYS = {"db_url", "home", "data_dir"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where segassist keeps and finds things."""
+
+    home: Path = field(default_factory=lambda: Path.home() / ".local" / "share" / "segassist")
+    db_url: str | None = None
+    data_dir: Path | None = None
+    source_file: Path | None = None
+
+    @property
+    def database_url(self) -> str:
+        """The SQLAlchemy URL in force: the configured one or the embedded SQLite file."""
+        if self.db_url:
+            return self.db_url
+        return f"sqlite:///{self.home / 'segassist.db'}"
+
+    def with_overrides(self, **values: object) -> Settings:
+        """Return a copy with the given non-None values replaced."""
+        return replace(self, **{k: v for k, v in values.items() if v is not None})
+
+
+def _settings_file(environ: dict[str, str]) -> Path | None:
+    candidates = [
+        environ.get(ENV_PREFIX + "CONFIG"),
+        "segassist.toml",
+        str(Path.home() / ".config" / "segassist" / "config.toml"),
+    ]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_file():
+            return Path(candidate)
+    if environ.get(ENV_PREFIX + "CONFIG"):
+        raise UserInputError(
+            f"Settings file {environ[ENV_PREFIX + 'CONFIG']} (from {ENV_PREFIX}CONFIG) does not "
+            "exist. Create it or unset the variable."
+        )
+    return None
+
+
+def _read_file(path: Path) -> dict[str, object]:
+    try:
+        values = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise UserInputError(f"Settings file {path} is not valid TOML: {e}. Fix it.") from e
+    unknown = set(values) - _KNOWN_KEYS
+    if unknown:
+        raise UserInputError(
+            f"Settings file {path} has unknown keys {sorted(unknown)}; "
+            f"known keys are {sorted(_KNOWN_KEYS)}."
+        )
+    return values
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Build the settings from the environment and the settings file."""
+    environ = dict(os.environ if environ is None else environ)
+    values: dict[str, object] = {}
+    source = _settings_file(environ)
+    if source is not None:
+        values.update(_read_file(source))
+    for key in _KNOWN_KEYS:
+        env_value = environ.get(ENV_PREFIX + key.upper())
+        if env_value:
+            values[key] = env_value
+    for key in ("home", "data_dir"):
+        if key in values:
+            values[key] = Path(str(values[key])).expanduser()
+    return Settings(source_file=source, **values)  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""The data layer: schema, migrations, importers and the synthetic generator."""

@@ -1,0 +1,127 @@
+"""Opening the warehouse and bringing its schema up to date."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+
+from segassist.errors import DatabaseUnavailableError, UserInputError
+
+_MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers (agent, UI) run while an import writes.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def open_engine(url: str) -> Engine:
+    """Create an engine for a SQLAlchemy URL, creating a SQLite file's folder.
+
+    Raises:
+        UserInputError: the URL cannot be parsed or names an unknown driver.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError as e:
+        raise UserInputError(
+            f"Database URL {url!r} is not a SQLAlchemy URL; use e.g. "
+            "'sqlite:///path/to/segassist.db' or 'postgresql+psycopg://host:5432/db'."
+        ) from e
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    try:
+        engine = create_engine(parsed)
+    except ImportError as e:
+        raise UserInputError(
+            f"No driver for {parsed.drivername}: {e}. "
+            "Install it (e.g. pip install 'psycopg[binary]')."
+        ) from e
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def check_connection(engine: Engine) -> None:
+    """Raise DatabaseUnavailableError unless the database answers."""
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except OperationalError as e:
+        shown = engine.url.render_as_string(hide_password=True)
+        raise DatabaseUnavailableError(
+            f"Cannot reach the database {shown}: {e.orig}. "
+            "Start the server or pass another --db URL."
+        ) from e
+
+
+def _alembic_config(conn: Connection | None = None):
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    config.attributes["connection"] = conn
+    return config
+
+
+def head_revision() -> str:
+    """The newest migration the code knows."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+
+
+def migrate(engine: Engine, revision: str = "head") -> list[str]:
+    """Apply the named migrations up to `revision`; return those applied, in order."""
+    from alembic import command
+
+    before = current_revision(engine)
+    check_connection(engine)
+    with engine.begin() as conn:
+        command.upgrade(_alembic_config(conn), revision)
+    return _revisions_between(before, current_revision(engine))
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The schema revision recorded in the database, or None for an empty one."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def _revisions_between(before: str | None, after: str | None) -> list[str]:
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory.from_config(_alembic_config())
+    if after is None or after == before:
+        return []
+    chain = list(scripts.iterate_revisions(after, before))
+    return [f"{s.revision}: {s.doc}" for s in reversed(chain)]
+
+
+def require_schema(engine: Engine) -> None:
+    """Raise UserInputError unless the schema is at the latest migration."""
+    head = head_revision()
+    check_connection(engine)
+    current = current_revision(engine)
+    if current != head:
+        shown = engine.url.render_as_string(hide_password=True)
+        state = "has no segassist schema" if current is None else f"is at revision {current}"
+        raise UserInputError(
+            f"The database {shown} {state}; the code needs {head}. Run 'segassist init' first."
+        )
+
+
+def table_names(engine: Engine) -> list[str]:
+    """Tables that exist in the database."""
+    return inspect(engine).get_table_names()

@@ -1,0 +1,112 @@
+"""Importers: real data sets and bring-your-own files into the warehouse."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from warehouse.db import require_schema
+from warehouse.importers.writer import (
+    Batch,
+    ImportResult,
+    ProgressFactory,
+    already_imported,
+    file_sha256,
+    write_batch,
+)
+
+__all__ = ["DATASETS", "ImportResult", "import_batch", "import_dataset", "import_files"]
+
+
+def _read_amazon(paths: list[Path]) -> Batch:
+    from warehouse.importers.amazon import read_amazon
+
+    return read_amazon(_expand(paths, "*.json*"))
+
+
+def _read_olist(paths: list[Path]) -> Batch:
+    from warehouse.importers.olist import read_olist
+
+    if len(paths) != 1:
+        raise ValueError("olist takes one folder")
+    return read_olist(paths[0])
+
+
+def _read_online_retail(paths: list[Path]) -> Batch:
+    from warehouse.importers.online_retail import read_online_retail
+
+    return read_online_retail(_expand(paths, "*.parquet"))
+
+
+DATASETS = {
+    "amazon": _read_amazon,
+    "olist": _read_olist,
+    "online-retail": _read_online_retail,
+}
+
+
+def _expand(paths: list[Path], pattern: str) -> list[Path]:
+    """Files as given, and the matching files inside any folder given."""
+    expanded: list[Path] = []
+    for path in paths:
+        expanded.extend(sorted(path.glob(pattern)) if path.is_dir() else [path])
+    return expanded
+
+
+def _fingerprint_paths(paths: list[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        files.extend(sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path])
+    return files
+
+
+def import_batch(
+    engine: Engine,
+    importer: str,
+    paths: list[Path],
+    read,
+    *,
+    force: bool = False,
+    progress: ProgressFactory | None = None,
+) -> ImportResult:
+    """Import `paths` with the reader `read` unless these exact bytes were imported already."""
+    require_schema(engine)
+    from warehouse.importers.reading import require_file
+
+    for path in paths:
+        if not path.is_dir():
+            require_file(path)
+    sha256 = file_sha256(_fingerprint_paths(paths))
+    previous = None if force else already_imported(engine, importer, sha256)
+    if previous is not None:
+        return ImportResult(
+            importer,
+            previous.source,
+            0,
+            {},
+            [
+                f"{importer}: these files were already imported on "
+                f"{previous.finished_at:%Y-%m-%d %H:%M} "
+                f"(sha256 {sha256[:12]}); nothing to do. Use --force to re-check them row by row."
+            ],
+            skipped=True,
+        )
+    batch = read(paths)
+    kwargs = {} if progress is None else {"progress": progress}
+    return write_batch(engine, batch, sha256, **kwargs)
+
+
+def import_dataset(engine: Engine, dataset: str, paths: list[Path], **options) -> ImportResult:
+    """Import one of the known public data sets ('amazon', 'olist', 'online-retail')."""
+    return import_batch(engine, dataset, paths, DATASETS[dataset], **options)
+
+
+def import_files(engine: Engine, paths: list[Path], mapping_path: Path, **options) -> ImportResult:
+    """Import bring-your-own files described by a mapping file."""
+    from warehouse.importers.files import load_mapping, read_files
+
+    mapping = load_mapping(mapping_path)
+    return import_batch(
+        engine, "files", [*paths, mapping_path], lambda _: read_files(paths, mapping), **options
+    )

@@ -1,0 +1,297 @@
+"""Synthetic customers drawn from known latent segments, for scale and recovery tests.
+
+Each customer belongs to one of a few latent segments. The segment shapes
+both what they do (how often they buy, basket size, categories, whether they
+churn) and what they write (review themes and sentiment), so a segmenter can
+be checked for recovering known structure. The truth is stored in
+`synthetic_truth`. Real data stays the default everywhere else.
+
+Generation is vectorised and chunked by customer, so 1M customers fit in a
+few GB; every chunk is derived from (seed, chunk number) and is repeatable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+
+from warehouse.importers.writer import Batch
+
+SOURCE = "synthetic"
+CATEGORIES = (
+    "guitars",
+    "strings",
+    "pedals",
+    "cables",
+    "microphones",
+    "drums",
+    "keyboards",
+    "cases",
+)
+END = datetime(2024, 12, 31)
+SPAN_DAYS = 3 * 365
+
+
+@dataclass(frozen=True)
+class SegmentSpec:
+    """How one latent segment behaves and writes."""
+
+    name: str
+    orders_per_year: float
+    lines_per_order: float
+    price_factor: float
+    churn_probability: float
+    review_rate: float
+    rating_mean: float
+    categories: tuple[float, ...]  # preference weight per CATEGORIES entry
+    themes: tuple[str, ...]
+
+
+SEGMENTS = (
+    SegmentSpec(
+        "loyal enthusiasts",
+        9.0,
+        3.0,
+        1.0,
+        0.05,
+        0.5,
+        4.7,
+        (4, 6, 5, 2, 1, 1, 1, 1),
+        (
+            "great tone and build quality",
+            "I buy these every month, always reliable",
+            "sounds amazing on stage",
+            "fast shipping as always",
+            "my go-to brand for years",
+        ),
+    ),
+    SegmentSpec(
+        "bargain hunters",
+        5.0,
+        1.5,
+        0.5,
+        0.25,
+        0.35,
+        3.8,
+        (1, 5, 1, 6, 1, 1, 1, 2),
+        (
+            "cheap price and does the job",
+            "good value for the money",
+            "bought it on sale, decent for the price",
+            "not the best but cheap",
+            "waited for a discount before buying",
+        ),
+    ),
+    SegmentSpec(
+        "disappointed at-risk",
+        2.0,
+        1.2,
+        0.9,
+        0.7,
+        0.6,
+        1.9,
+        (2, 2, 3, 2, 3, 1, 2, 1),
+        (
+            "broke after a week",
+            "arrived late and damaged",
+            "stopped working, asking for a refund",
+            "poor quality, very noisy",
+            "customer service never answered",
+        ),
+    ),
+    SegmentSpec(
+        "gift shoppers",
+        1.2,
+        2.0,
+        1.3,
+        0.45,
+        0.25,
+        4.3,
+        (2, 1, 1, 1, 2, 2, 3, 4),
+        (
+            "bought as a gift for my son",
+            "nice present, well packaged",
+            "my daughter loved it for her birthday",
+            "perfect christmas gift",
+            "the gift wrapping was lovely",
+        ),
+    ),
+    SegmentSpec(
+        "premium studio buyers",
+        2.5,
+        1.3,
+        3.0,
+        0.15,
+        0.45,
+        4.4,
+        (5, 1, 2, 1, 6, 2, 4, 1),
+        (
+            "studio quality recording sound",
+            "expensive but worth every penny",
+            "professional grade microphone",
+            "crystal clear in the studio",
+            "premium materials and design",
+        ),
+    ),
+)
+OPENERS = ("", "Honestly, ", "Overall ", "Well, ", "As expected, ")
+CLOSERS = ("", " Would recommend.", " Five stars from me.", " Not sure I'd buy again.", "")
+
+
+def _products(rng: np.random.Generator, n_products: int) -> pd.DataFrame:
+    category = rng.integers(0, len(CATEGORIES), n_products)
+    base = np.array([300, 10, 90, 15, 150, 400, 500, 60], dtype=float)[category]
+    price = np.round(base * rng.lognormal(0.0, 0.35, n_products), 2)
+    return pd.DataFrame(
+        {
+            "product_id": [f"SP{i:05d}" for i in range(n_products)],
+            "title": [f"{CATEGORIES[c][:-1].title()} model {i}" for i, c in enumerate(category)],
+            "category": [CATEGORIES[c] for c in category],
+            "price": price,
+            "source": SOURCE,
+        }
+    )
+
+
+def generate(
+    n_customers: int,
+    *,
+    seed: int = 0,
+    chunk_size: int = 50_000,
+    n_products: int = 2_000,
+) -> Iterator[Batch]:
+    """Yield batches covering `n_customers` synthetic customers, products in the first."""
+    if not 1 <= n_customers <= 10_000_000:
+        raise ValueError("n_customers must be between 1 and 10,000,000")
+    products = _products(np.random.default_rng([seed, 0]), n_products)
+    for chunk, start in enumerate(range(0, n_customers, chunk_size)):
+        size = min(chunk_size, n_customers - start)
+        rng = np.random.default_rng([seed, chunk + 1])
+        batch = _chunk(rng, start, size, products)
+        if chunk == 0:
+            batch.tables["products"] = products
+        yield batch
+
+
+def _chunk(rng: np.random.Generator, start: int, size: int, products: pd.DataFrame) -> Batch:
+    specs = SEGMENTS
+    segment = rng.integers(0, len(specs), size)
+    customer_id = np.array([f"SC{start + i:07d}" for i in range(size)], dtype=object)
+    param = {
+        f: np.array([getattr(s, f) for s in specs])[segment]
+        for f in (
+            "orders_per_year",
+            "lines_per_order",
+            "price_factor",
+            "churn_probability",
+            "review_rate",
+            "rating_mean",
+        )
+    }
+    first_day = rng.uniform(0, SPAN_DAYS - 30, size)
+    churned = rng.random(size) < param["churn_probability"]
+    last_day = np.where(churned, first_day + rng.uniform(10, 400, size), SPAN_DAYS)
+    last_day = np.minimum(last_day, SPAN_DAYS)
+    active_years = (last_day - first_day) / 365.0
+    n_orders = 1 + rng.poisson(param["orders_per_year"] * active_years)
+
+    order_owner = np.repeat(np.arange(size), n_orders)
+    day = (
+        first_day[order_owner] + rng.random(len(order_owner)) * (last_day - first_day)[order_owner]
+    )
+    ordered_at = pd.Timestamp(END - timedelta(days=SPAN_DAYS)) + pd.to_timedelta(day, unit="D")
+    order_id = np.array([f"SO{start:07d}-{i}" for i in range(len(order_owner))], dtype=object)
+    orders = pd.DataFrame(
+        {
+            "order_id": order_id,
+            "customer_id": customer_id[order_owner],
+            "ordered_at": ordered_at.floor("min"),
+            "status": "completed",
+            "is_cancelled": False,
+            "source": SOURCE,
+        }
+    )
+    lines = _lines(rng, segment, order_owner, order_id, param, products)
+    reviews = _reviews(rng, segment, order_owner, orders, lines, param)
+    customers = pd.DataFrame({"customer_id": customer_id, "source": SOURCE})
+    truth = pd.DataFrame(
+        {
+            "customer_id": customer_id,
+            "segment": segment,
+            "segment_name": [specs[s].name for s in segment],
+        }
+    )
+    batch = Batch(importer="synthetic", source=SOURCE, paths=[], rows_read=size)
+    batch.tables = {
+        "customers": customers,
+        "orders": orders,
+        "order_lines": lines,
+        "reviews": reviews,
+        "synthetic_truth": truth,
+    }
+    return batch
+
+
+def _lines(rng, segment, order_owner, order_id, param, products) -> pd.DataFrame:
+    n_lines = 1 + rng.poisson(param["lines_per_order"][order_owner] - 1)
+    line_order = np.repeat(np.arange(len(order_id)), n_lines)
+    line_segment = segment[order_owner][line_order]
+    by_category = products.groupby("category").indices
+    preferences = np.array([s.categories for s in SEGMENTS], dtype=float)
+    preferences /= preferences.sum(axis=1, keepdims=True)
+    cumulative = preferences.cumsum(axis=1)[line_segment]
+    category = (rng.random(len(line_order))[:, None] > cumulative).sum(axis=1)
+    category = np.minimum(category, len(CATEGORIES) - 1)
+    product_index = np.empty(len(line_order), dtype=np.int64)
+    for c, name in enumerate(CATEGORIES):
+        mask = category == c
+        pool = by_category[name]
+        product_index[mask] = pool[rng.integers(0, len(pool), mask.sum())]
+    price = (
+        products["price"].to_numpy()[product_index] * param["price_factor"][order_owner][line_order]
+    )
+    starts = np.r_[0, np.cumsum(n_lines)[:-1]]
+    return pd.DataFrame(
+        {
+            "order_id": order_id[line_order],
+            "line_no": np.arange(len(line_order)) - np.repeat(starts, n_lines) + 1,
+            "product_id": products["product_id"].to_numpy()[product_index],
+            "quantity": 1 + rng.poisson(0.3, len(line_order)),
+            "unit_price": np.round(price, 2),
+            "is_return": False,
+        }
+    )
+
+
+def _reviews(rng, segment, order_owner, orders, lines, param) -> pd.DataFrame:
+    reviewed = rng.random(len(order_owner)) < param["review_rate"][order_owner]
+    owners = order_owner[reviewed]
+    first_lines = lines.drop_duplicates("order_id").set_index("order_id")["product_id"]
+    reviewed_orders = orders[reviewed]
+    rating = np.clip(np.rint(rng.normal(param["rating_mean"][owners], 0.7)), 1, 5).astype(int)
+    theme_pick = rng.integers(0, 5, len(owners))
+    opener = rng.integers(0, len(OPENERS), len(owners))
+    closer = rng.integers(0, len(CLOSERS), len(owners))
+    text = [
+        f"{OPENERS[o]}{SEGMENTS[s].themes[t]}.{CLOSERS[c]}"
+        for s, t, o, c in zip(segment[owners], theme_pick, opener, closer, strict=True)
+    ]
+    return pd.DataFrame(
+        {
+            "review_id": "SR" + reviewed_orders["order_id"].str.slice(2),
+            "customer_id": reviewed_orders["customer_id"].to_numpy(),
+            "product_id": reviewed_orders["order_id"].map(first_lines).to_numpy(),
+            "order_id": reviewed_orders["order_id"].to_numpy(),
+            "rating": rating,
+            "text": text,
+            "language": "en",
+            "reviewed_at": (reviewed_orders["ordered_at"] + pd.Timedelta(days=7)).to_numpy(),
+            "helpful_votes": rng.poisson(1.0, len(owners)),
+            "total_votes": 0,
+            "source": SOURCE,
+        }
+    ).assign(total_votes=lambda r: r["helpful_votes"] + rng.poisson(0.5, len(r)))
