@@ -151,11 +151,11 @@ def status(state: _State) -> None:
 @click.pass_obj
 def synth(state: _State, n_customers: int, seed: int) -> None:
     """Generate synthetic customers with known ground-truth segments."""
-    from warehouse.db import require_schema
+    from warehouse.db import ensure_schema
     from warehouse.importers.writer import write_batches
     from warehouse.synthetic import generate
 
-    require_schema(state.engine)
+    ensure_schema(state.engine)
     result = write_batches(
         state.engine,
         generate(n_customers, seed=seed),

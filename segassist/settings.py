@@ -46,19 +46,20 @@ class Settings:
 
 
 def _settings_file(environ: dict[str, str]) -> Path | None:
-    candidates = [
-        environ.get(ENV_PREFIX + "CONFIG"),
-        "segassist.toml",
-        str(Path.home() / ".config" / "segassist" / "config.toml"),
-    ]
-    for candidate in candidates:
-        if candidate and Path(candidate).is_file():
-            return Path(candidate)
-    if environ.get(ENV_PREFIX + "CONFIG"):
-        raise UserInputError(
-            f"Settings file {environ[ENV_PREFIX + 'CONFIG']} (from {ENV_PREFIX}CONFIG) does not "
-            "exist. Create it or unset the variable."
-        )
+    named = environ.get(ENV_PREFIX + "CONFIG")
+    if named:
+        if not Path(named).is_file():
+            raise UserInputError(
+                f"Settings file {named} (from {ENV_PREFIX}CONFIG) does not exist. "
+                "Create it or unset the variable."
+            )
+        return Path(named)
+    for candidate in (
+        Path("segassist.toml"),
+        Path.home() / ".config" / "segassist" / "config.toml",
+    ):
+        if candidate.is_file():
+            return candidate
     return None
 
 

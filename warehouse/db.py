@@ -84,8 +84,8 @@ def migrate(engine: Engine, revision: str = "head") -> list[str]:
     """Apply the named migrations up to `revision`; return those applied, in order."""
     from alembic import command
 
-    before = current_revision(engine)
     check_connection(engine)
+    before = current_revision(engine)
     with engine.begin() as conn:
         command.upgrade(_alembic_config(conn), revision)
     return _revisions_between(before, current_revision(engine))
@@ -120,6 +120,18 @@ def require_schema(engine: Engine) -> None:
         raise UserInputError(
             f"The database {shown} {state}; the code needs {head}. Run 'segassist init' first."
         )
+
+
+def ensure_schema(engine: Engine) -> list[str]:
+    """Create the schema in an empty database; refuse one at another revision.
+
+    Returns the migrations applied (none when the schema was already there).
+    """
+    check_connection(engine)
+    if current_revision(engine) is None and not table_names(engine):
+        return migrate(engine)
+    require_schema(engine)
+    return []
 
 
 def table_names(engine: Engine) -> list[str]:

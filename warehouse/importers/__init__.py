@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from warehouse.db import require_schema
+from warehouse.db import ensure_schema
 from warehouse.importers.writer import (
     Batch,
     ImportResult,
@@ -70,8 +70,11 @@ def import_batch(
     force: bool = False,
     progress: ProgressFactory | None = None,
 ) -> ImportResult:
-    """Import `paths` with the reader `read` unless these exact bytes were imported already."""
-    require_schema(engine)
+    """Import `paths` with the reader `read` unless these exact bytes were imported already.
+
+    An empty database gets the schema first; one at an older revision is refused.
+    """
+    created = ensure_schema(engine)
     from warehouse.importers.reading import require_file
 
     for path in paths:
@@ -93,6 +96,8 @@ def import_batch(
             skipped=True,
         )
     batch = read(paths)
+    if created:
+        batch.notes.insert(0, f"created the schema in the empty database ({', '.join(created)}).")
     kwargs = {} if progress is None else {"progress": progress}
     return write_batch(engine, batch, sha256, **kwargs)
 

@@ -7,6 +7,7 @@ file given with one mapping has the same shape. Example (TOML)::
     # format = "csv"               # default: from the file extension
     # encoding = "utf-8"
     # delimiter = ";"
+    # decimal = ","                # for numbers written 1.234,50
     # time_format = "%d/%m/%Y %H:%M"   # default: ISO-like dates are guessed
     # language = "pt"              # default language of the text columns
     # cancelled_order_prefix = "C" # orders whose id starts so are cancellations
@@ -30,10 +31,10 @@ file given with one mapping has the same shape. Example (TOML)::
     event_type = "event"           # rows are browsing events (view/cart/search)
 
 What the rows become follows from the columns mapped: with `event_type`, they
-are events; with `quantity`, `price` or `order`, order lines; rows with a
-`rating` or `text` are also reviews. A file of reviews with no order columns
-(like Amazon's) records each review as a one-unit purchase, unless
-`reviews_are_purchases = false`.
+are events (and `text` is the search query); with `quantity`, `price` or
+`order`, order lines; rows with a `rating` or `text` are also reviews. A file
+of reviews with no order columns (like Amazon's) records each review as a
+one-unit purchase, unless `reviews_are_purchases = false`.
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ OPTIONS = {
     "format",
     "encoding",
     "delimiter",
+    "decimal",
     "time_format",
     "language",
     "cancelled_order_prefix",
@@ -100,6 +102,7 @@ class Mapping:
     format: str | None = None
     encoding: str = "utf-8"
     delimiter: str | None = None
+    decimal: str = "."
     time_format: str | None = None
     language: str = "und"
     cancelled_order_prefix: str | None = None
@@ -165,17 +168,20 @@ def read_files(paths: list[Path], mapping: Mapping) -> Batch:
     tables = {"customers": _customers(rows), "products": _products(rows, mapping)}
     if mapping.has("event_type"):
         tables["events"] = _events(rows)
-    elif mapping.has("quantity", "price", "order") or _reviews_are_purchases(mapping):
-        tables["orders"], tables["order_lines"] = _orders(rows, mapping)
-    if mapping.has("rating", "text"):
-        tables["reviews"] = _reviews(rows, mapping)
+    else:
+        if mapping.has("quantity", "price", "order") or _reviews_are_purchases(mapping):
+            tables["orders"], tables["order_lines"] = _orders(rows, mapping)
+        if mapping.has("rating", "text"):
+            tables["reviews"] = _reviews(rows, mapping)
     batch.tables = {k: v for k, v in tables.items() if v is not None}
-    if _reviews_are_purchases(mapping) and not mapping.has("event_type"):
+    if _reviews_are_purchases(mapping):
         batch.notes.append("no order columns mapped: each review recorded as a one-unit purchase.")
     return batch
 
 
 def _reviews_are_purchases(mapping: Mapping) -> bool:
+    if mapping.has("event_type"):
+        return False
     if mapping.reviews_are_purchases is not None:
         return mapping.reviews_are_purchases
     return mapping.has("rating", "text") and not mapping.has("quantity", "price", "order")
@@ -202,7 +208,7 @@ def _normalise(data: Located, mapping: Mapping) -> pd.DataFrame:
     if "quantity" in cols:
         out["quantity"] = parse_numbers(data, cols["quantity"], integer=True)
     if "price" in cols:
-        out["price"] = parse_numbers(data, cols["price"], required=False)
+        out["price"] = parse_numbers(data, cols["price"], required=False, decimal=mapping.decimal)
     if "rating" in cols:
         out["rating"] = parse_numbers(data, cols["rating"], integer=True, required=False)
         check_range(data, out["rating"], cols["rating"], 1, 5)

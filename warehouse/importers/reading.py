@@ -213,11 +213,23 @@ def parse_datetimes(data: Located, column: str, fmt: str | None = None) -> pd.Se
 
 
 def parse_numbers(
-    data: Located, column: str, *, integer: bool = False, required: bool = True
+    data: Located,
+    column: str,
+    *,
+    integer: bool = False,
+    required: bool = True,
+    decimal: str = ".",
 ) -> pd.Series:
-    """Parse a column to float (or int); blank cells are errors when `required`."""
+    """Parse a column to float (or int); blank cells are errors when `required`.
+
+    With ``decimal=","`` text like "1.234,50" reads as 1234.5.
+    """
     raw = data.frame[column]
-    values = pd.to_numeric(raw, errors="coerce")
+    text = raw
+    if decimal != "." and not pd.api.types.is_numeric_dtype(raw):
+        text = raw.astype("string").str.replace(".", "", regex=False)
+        text = text.str.replace(decimal, ".", regex=False)
+    values = pd.to_numeric(text, errors="coerce")
     blank = raw.isna() | (raw.astype(str).str.strip() == "")
     bad = values.isna() & ~blank if not required else values.isna()
     if integer:

@@ -1,0 +1,100 @@
+"""Shared fixtures: real SQLite files, a real PostgreSQL schema, the real data sets."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from warehouse.db import migrate, open_engine
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("SEGASSIST_TEST_DATA", REPO.parent / "shared" / "data"))
+PG_URL = os.environ.get("SEGASSIST_TEST_PG", "postgresql+psycopg://127.0.0.1:5432/test")
+
+AMAZON = DATA / "amazon" / "reviews_Musical_Instruments_5.json.gz"
+OLIST = DATA / "olist_subset"
+ONLINE_RETAIL = DATA / "online_retail" / "online_retail_ii_2009_2010.parquet"
+
+
+def require_data(path: Path) -> Path:
+    """Skip, with the reason shown, when a shared data set is not on this machine."""
+    if not path.exists():
+        pytest.skip(f"real data not found at {path} (set SEGASSIST_TEST_DATA)")
+    return path
+
+
+def _postgres_available() -> str | None:
+    """None if the PostgreSQL test server answers, else why not."""
+    engine = open_engine(PG_URL)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as e:  # any failure to connect means: skip, and say why
+        return f"no PostgreSQL server at {PG_URL}: {type(e).__name__}: {str(e).splitlines()[0]}"
+    finally:
+        engine.dispose()
+    return None
+
+
+@pytest.fixture(scope="session")
+def postgres_reason() -> str | None:
+    return _postgres_available()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'warehouse.db'}"
+
+
+@pytest.fixture
+def postgres_url(postgres_reason: str | None):
+    """A URL whose search_path is a fresh schema, dropped afterwards."""
+    if postgres_reason:
+        pytest.skip(postgres_reason)
+    schema = f"segassist_test_{uuid.uuid4().hex[:10]}"
+    admin = open_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in PG_URL else "?"
+    yield f"{PG_URL}{separator}options=-csearch_path%3D{schema}"
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request) -> str:
+    """The same test on an embedded SQLite file and on the PostgreSQL server."""
+    return request.getfixturevalue(f"{request.param}_url")
+
+
+@pytest.fixture
+def engine(db_url: str):
+    """A migrated, empty warehouse on each database."""
+    engine = open_engine(db_url)
+    migrate(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def sqlite_engine(sqlite_url: str):
+    """A migrated, empty warehouse in a temporary SQLite file."""
+    engine = open_engine(sqlite_url)
+    migrate(engine)
+    yield engine
+    engine.dispose()
+
+
+def scalar(engine, sql: str, **params):
+    """Run one SQL query and return its single value (PostgreSQL decimals as float)."""
+    with engine.connect() as conn:
+        value = conn.execute(text(sql), params).scalar_one()
+    return float(value) if isinstance(value, Decimal) else value

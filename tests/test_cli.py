@@ -1,0 +1,107 @@
+"""The CLI as a user runs it: exit codes, messages, no tracebacks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+from conftest import AMAZON, REPO, require_data
+
+from segassist.cli import cli, main
+
+
+def run(*args: str, env_db: str | None = None) -> subprocess.CompletedProcess:
+    """Run the installed console script like a user would."""
+    env = {"PATH": str(Path(sys.executable).parent), "HOME": "/nonexistent-home"}
+    if env_db:
+        env["SEGASSIST_DB_URL"] = env_db
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "segassist"), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        cwd=REPO,
+    )
+
+
+def test_init_import_status_end_to_end(db_url, tmp_path):
+    require_data(AMAZON)
+    first = run("--db", db_url, "init")
+    assert first.returncode == 0, first.stderr
+    assert "0001_initial_schema" in first.stdout
+    assert "already up to date" in run("--db", db_url, "init").stdout
+
+    imported = run("--db", db_url, "import", "amazon", str(AMAZON))
+    assert imported.returncode == 0, imported.stderr
+    assert "reviews +10,261" in imported.stdout
+    assert "writing" in imported.stderr  # progress bar
+
+    status = run("--db", db_url, "status")
+    assert status.returncode == 0, status.stderr
+    assert "reviews" in status.stdout and "10,261" in status.stdout
+    assert "activity: 2004-09-18 .. 2014-07-22" in status.stdout
+    assert "customers with review or support text: 1,429 (100%)" in status.stdout
+
+
+def test_database_chosen_by_environment_when_no_option(tmp_path):
+    url = f"sqlite:///{tmp_path / 'env.db'}"
+    assert run("init", env_db=url).returncode == 0
+    assert (tmp_path / "env.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (("status",), 2, "Run 'segassist init' first"),
+        (("import", "amazon", "/no/such/file.json"), 2, "file not found"),
+        (("import", "files", "--mapping", "/no/map.toml", "x.csv"), 2, "Mapping file"),
+        (("import", "nosuch", "x"), 2, "No such command"),
+    ],
+)
+def test_errors_are_one_clear_line(tmp_path, args, code, message):
+    result = run("--db", f"sqlite:///{tmp_path / 'e.db'}", *args)
+    assert result.returncode == code
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unreachable_database(tmp_path):
+    result = run("--db", "postgresql://127.0.0.1:1/nothing", "init")
+    assert result.returncode == 1
+    assert "Cannot reach the database" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_database_refusal_is_reported_without_traceback(tmp_path, capsys):
+    require_data(AMAZON)
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    assert main(["--db", url, "init"]) == 0
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "r.db") as conn:
+        conn.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON reviews "
+            "BEGIN SELECT RAISE(ABORT, 'no room left'); END"
+        )
+    assert main(["--db", url, "import", "amazon", str(AMAZON)]) == 1
+    err = capsys.readouterr().err
+    assert "no room left" in err and "Nothing was written" in err
+
+
+def _commands(group: click.Group, prefix=()):
+    for name, command in group.commands.items():
+        yield (*prefix, name), command
+        if isinstance(command, click.Group):
+            yield from _commands(command, (*prefix, name))
+
+
+def test_every_command_is_documented_in_help_and_readme():
+    readme = (REPO / "README.md").read_text()
+    for path, command in _commands(cli):
+        assert command.help and len(command.help) > 20, f"{path} lacks help text"
+        assert f"segassist {' '.join(path)}" in readme or (
+            path[0] == "import" and "segassist import" in readme
+        ), f"README does not mention 'segassist {' '.join(path)}'"
