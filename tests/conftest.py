@@ -75,22 +75,23 @@ def db_url(request) -> str:
     return request.getfixturevalue(f"{request.param}_url")
 
 
-@pytest.fixture
-def engine(db_url: str):
-    """A migrated, empty warehouse on each database."""
-    engine = open_engine(db_url)
+def _migrated(url: str):
+    engine = open_engine(url)
     migrate(engine)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def engine(db_url: str):
+    """A migrated, empty warehouse on each database."""
+    yield from _migrated(db_url)
 
 
 @pytest.fixture
 def sqlite_engine(sqlite_url: str):
     """A migrated, empty warehouse in a temporary SQLite file."""
-    engine = open_engine(sqlite_url)
-    migrate(engine)
-    yield engine
-    engine.dispose()
+    yield from _migrated(sqlite_url)
 
 
 def scalar(engine, sql: str, **params):

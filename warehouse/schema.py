@@ -268,6 +268,7 @@ class SyntheticTruth(Base):
     segment_name: Mapped[str] = mapped_column(String(64))
 
 
+# In foreign-key order: parents before children.
 BEHAVIOUR_TABLES = (
     "customers",
     "products",

@@ -6,11 +6,11 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from segassist.progress import ProgressFactory, no_progress
 from warehouse.db import ensure_schema
 from warehouse.importers.writer import (
     Batch,
     ImportResult,
-    ProgressFactory,
     already_imported,
     file_sha256,
     write_batch,
@@ -68,7 +68,7 @@ def import_batch(
     read,
     *,
     force: bool = False,
-    progress: ProgressFactory | None = None,
+    progress: ProgressFactory = no_progress,
 ) -> ImportResult:
     """Import `paths` with the reader `read` unless these exact bytes were imported already.
 
@@ -98,8 +98,7 @@ def import_batch(
     batch = read(paths)
     if created:
         batch.notes.insert(0, f"created the schema in the empty database ({', '.join(created)}).")
-    kwargs = {} if progress is None else {"progress": progress}
-    return write_batch(engine, batch, sha256, **kwargs)
+    return write_batch(engine, batch, sha256, progress)
 
 
 def import_dataset(engine: Engine, dataset: str, paths: list[Path], **options) -> ImportResult:

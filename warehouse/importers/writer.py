@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,25 +21,17 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine, Table, func, insert, select
 
-from warehouse.schema import Base, ImportRun
+from segassist.progress import ProgressFactory, no_progress
+from warehouse.schema import BEHAVIOUR_TABLES, Base, ImportRun
 
 # Foreign-key order: parents before children.
-WRITE_ORDER = (
-    "customers",
-    "products",
-    "orders",
-    "order_lines",
-    "events",
-    "reviews",
-    "support_messages",
-    "synthetic_truth",
-)
+WRITE_ORDER = (*BEHAVIOUR_TABLES, "synthetic_truth")
 CHUNK_ROWS = 50_000
-# Above this many rows a table's secondary indexes are dropped and rebuilt
-# (inside the same transaction): one sort beats 500k scattered index updates.
+# Inserting at least this many rows, and at least as many as the table holds,
+# drops the table's secondary indexes and rebuilds them afterwards (inside the
+# same transaction): one sort beats 500k scattered index updates, but
+# re-sorting a big table for a small addition does not.
 REBUILD_INDEXES_ROWS = 100_000
-
-ProgressFactory = Callable[[int | None, str], AbstractContextManager]
 
 
 @dataclass
@@ -95,15 +86,6 @@ def already_imported(engine: Engine, importer: str, sha256: str) -> ImportRun | 
             .limit(1)
         ).first()
     return row
-
-
-def _null_progress(total: int | None, desc: str) -> AbstractContextManager:
-    return nullcontext(_NoBar())
-
-
-class _NoBar:
-    def update(self, n: int) -> None:
-        """Progress bars' update(n), doing nothing."""
 
 
 def _column_values(series: pd.Series, process: Callable | None = None) -> list:
@@ -192,9 +174,8 @@ def _write_table(conn: Connection, table: Table, frame: pd.DataFrame, bar) -> in
     if statement is None:
         frame = _new_rows_only(conn, table, frame)
         statement = insert(table)
-    rebuild = (
-        sorted(table.indexes, key=lambda i: i.name) if len(frame) >= REBUILD_INDEXES_ROWS else []
-    )
+    bulk = len(frame) >= max(REBUILD_INDEXES_ROWS, before)
+    rebuild = sorted(table.indexes, key=lambda i: i.name) if bulk else []
     for index in rebuild:
         index.drop(conn)
     for start in range(0, len(frame), CHUNK_ROWS):
@@ -210,7 +191,7 @@ def write_batch(
     engine: Engine,
     batch: Batch,
     sha256: str,
-    progress: ProgressFactory = _null_progress,
+    progress: ProgressFactory = no_progress,
 ) -> ImportResult:
     """Write one batch in one transaction and record it in the ledger."""
     total = sum(len(f) for f in batch.tables.values())
@@ -221,7 +202,7 @@ def write_batches(
     engine: Engine,
     batches: Iterable[Batch],
     sha256: str,
-    progress: ProgressFactory = _null_progress,
+    progress: ProgressFactory = no_progress,
     total_rows: int | None = None,
 ) -> ImportResult:
     """Write batches of one import (e.g. generated chunks) in a single transaction.
