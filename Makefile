@@ -1,12 +1,13 @@
 # One task runner: `make demo` sets everything up and runs the main job,
 # `make test` runs the tests (installing first when needed).
+export OMP_NUM_THREADS ?= 1
+export HF_HUB_OFFLINE = 1
 PYTHON ?= python3
 VENV   ?= .venv
 DATA   ?= ../shared/data
-DB     ?= sqlite:///$(CURDIR)/.segassist/demo.db
 BIN     = $(VENV)/bin
 
-.PHONY: install test test-fast lint format bench bench-import demo clean
+.PHONY: install test test-fast lint format bench bench-import bench-retrieval demo clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,15 +31,23 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: bench-import
+bench: bench-import bench-retrieval
 
 bench-import: install
 	$(BIN)/python benchmarks/bench_import.py --data $(DATA)
 
+bench-retrieval: install
+	$(BIN)/python benchmarks/bench_retrieval.py --data $(DATA)
+
+# The demo keeps its warehouse and index in .segassist/ (export
+# SEGASSIST_HOME=$(CURDIR)/.segassist to use the CLI on it).
+demo: export SEGASSIST_HOME = $(CURDIR)/.segassist
 demo: install
-	$(BIN)/segassist --db $(DB) init
-	$(BIN)/segassist --db $(DB) import amazon $(DATA)/amazon/reviews_Musical_Instruments_5.json.gz
-	$(BIN)/segassist --db $(DB) status
+	$(BIN)/segassist init
+	$(BIN)/segassist import amazon $(DATA)/amazon/reviews_Musical_Instruments_5.json.gz
+	$(BIN)/segassist index
+	$(BIN)/segassist status
+	$(BIN)/segassist search "the strings broke after a week" -k 3
 
 clean:
 	rm -rf $(VENV) .segassist .pytest_cache .ruff_cache

@@ -34,12 +34,22 @@ class _State:
             self._engine = open_engine(self.settings.database_url)
         return self._engine
 
+    def review_index(self, model: str | None = None, *, rebuild: bool = False):
+        """The review index of this database, opened for `model` (default: the setting)."""
+        from retrieval.store import collection_name, open_client, open_index
+
+        client = open_client(self.settings.index_path, self.settings.chroma_url)
+        name = collection_name(self.engine.url.render_as_string(hide_password=True))
+        return open_index(
+            client, model or self.settings.embedding_model, name=name, rebuild=rebuild
+        )
+
 
 @contextmanager
 def _progress_bar(total: int | None, desc: str):
     from tqdm import tqdm
 
-    with tqdm(total=total, desc=desc, unit=" rows", unit_scale=True, file=sys.stderr) as bar:
+    with tqdm(total=total, desc=desc, unit="", unit_scale=True, file=sys.stderr) as bar:
         yield bar
 
 
@@ -163,6 +173,79 @@ def synth(state: _State, n_customers: int, seed: int) -> None:
         progress=_progress_bar,
     )
     click.echo(result.summary())
+
+
+@cli.command()
+@click.option(
+    "--model",
+    type=click.Choice(["minilm", "e5-multilingual"]),
+    help="Embedding model (default: the 'embedding_model' setting, else minilm). "
+    "e5-multilingual handles Portuguese and Chinese.",
+)
+@click.option("--rebuild", is_flag=True, help="Drop the index and embed everything again.")
+@click.pass_obj
+def index(state: _State, model: str | None, rebuild: bool) -> None:
+    """Embed new or changed review and support texts into the search index."""
+    from retrieval.sync import sync_index
+    from warehouse.db import require_schema
+
+    require_schema(state.engine)
+    review_index = state.review_index(model, rebuild=rebuild)
+    report = sync_index(state.engine, review_index, progress=_progress_bar)
+    click.echo(report.summary())
+    click.echo(f"{review_index.count():,} texts indexed with {review_index.model}.")
+
+
+def _rating_range(value: str | None) -> tuple[int | None, int | None]:
+    if not value:
+        return None, None
+    low, _, high = value.partition("-")
+    try:
+        return int(low), int(high or low)
+    except ValueError:
+        raise click.BadParameter("use a star rating like 5 or a range like 1-2") from None
+
+
+@cli.command()
+@click.argument("query")
+@click.option("-k", "k", type=click.IntRange(1, 100), default=5, show_default=True)
+@click.option("--customer", help="Only this customer's texts.")
+@click.option("--segment", type=int, help="Only customers in this segment.")
+@click.option("--rating", help="Star rating or range, e.g. 5 or 1-2.")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="From this date (YYYY-MM-DD).")
+@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Up to this date, inclusive.")
+@click.option("--product", help="Only reviews of this product id.")
+@click.option("--language", help="Only texts in this language (en, pt, zh).")
+@click.option("--model", type=click.Choice(["minilm", "e5-multilingual"]))
+@click.pass_obj
+def search(state: _State, query: str, k: int, rating: str | None, model: str | None, **options):
+    """Search reviews by meaning, with optional filters."""
+    from retrieval.search import SearchFilters, search_reviews
+
+    low, high = _rating_range(rating)
+    filters = SearchFilters(
+        customer_id=options["customer"],
+        segment=options["segment"],
+        min_rating=low,
+        max_rating=high,
+        since=options["since"].date() if options["since"] else None,
+        until=options["until"].date() if options["until"] else None,
+        product_id=options["product"],
+        language=options["language"],
+    )
+    review_index = state.review_index(model)
+    if review_index.count() == 0:
+        raise UserInputError("The review index is empty. Run 'segassist index' first.")
+    hits = search_reviews(review_index, query, k, filters)
+    if not hits:
+        click.echo("No texts match these filters.")
+    for rank, hit in enumerate(hits, start=1):
+        stars = f"{hit.rating}*" if hit.rating is not None else "-"
+        click.echo(
+            f"{rank}. [{hit.score:.2f}] {hit.date} {stars} customer {hit.customer_id} "
+            f"({hit.review_id})"
+        )
+        click.echo("   " + hit.text.replace("\n", "\n   "))
 
 
 def main(argv: list[str] | None = None) -> int:

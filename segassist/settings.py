@@ -9,6 +9,8 @@ Settings file (TOML), first found of: ``$SEGASSIST_CONFIG``, ``./segassist.toml`
 
     db_url = "postgresql+psycopg://127.0.0.1:5432/test"
     home = "/var/lib/segassist"
+    chroma_url = "http://127.0.0.1:8000"   # a Chroma server; default: embedded
+    embedding_model = "e5-multilingual"    # default: minilm
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pathlib import Path
 from segassist.errors import UserInputError
 
 ENV_PREFIX = "SEGASSIST_"
-_KNOWN_KEYS = {"db_url", "home", "data_dir"}
+_KNOWN_KEYS = {"db_url", "home", "data_dir", "chroma_path", "chroma_url", "embedding_model"}
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,9 @@ class Settings:
     home: Path = field(default_factory=lambda: Path.home() / ".local" / "share" / "segassist")
     db_url: str | None = None
     data_dir: Path | None = None
+    chroma_path: Path | None = None
+    chroma_url: str | None = None
+    embedding_model: str = "minilm"
     source_file: Path | None = None
 
     @property
@@ -39,6 +44,11 @@ class Settings:
         if self.db_url:
             return self.db_url
         return f"sqlite:///{self.home / 'segassist.db'}"
+
+    @property
+    def index_path(self) -> Path:
+        """Folder of the embedded Chroma index (unused when chroma_url is set)."""
+        return self.chroma_path or self.home / "chroma"
 
     def with_overrides(self, **values: object) -> Settings:
         """Return a copy with the given non-None values replaced."""
@@ -88,7 +98,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         env_value = environ.get(ENV_PREFIX + key.upper())
         if env_value:
             values[key] = env_value
-    for key in ("home", "data_dir"):
+    for key in ("home", "data_dir", "chroma_path"):
         if key in values:
             values[key] = Path(str(values[key])).expanduser()
     return Settings(source_file=source, **values)  # type: ignore[arg-type]

@@ -13,6 +13,10 @@ from sqlalchemy import text
 from warehouse.db import migrate, open_engine
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# One thread for torch and BLAS: on a 2-core machine two threads are up to 5x
+# slower when the other core is busy. Set before torch is first imported.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("SEGASSIST_TEST_DATA", REPO.parent / "shared" / "data"))

@@ -15,17 +15,7 @@ from segassist.cli import cli, main
 
 def run(*args: str, env_db: str | None = None) -> subprocess.CompletedProcess:
     """Run the installed console script like a user would."""
-    env = {"PATH": str(Path(sys.executable).parent), "HOME": "/nonexistent-home"}
-    if env_db:
-        env["SEGASSIST_DB_URL"] = env_db
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "segassist"), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        cwd=REPO,
-    )
+    return _run_with({"SEGASSIST_DB_URL": env_db} if env_db else {}, *args)
 
 
 def test_init_import_status_end_to_end(db_url, tmp_path):
@@ -105,3 +95,52 @@ def test_every_command_is_documented_in_help_and_readme():
         assert f"segassist {' '.join(path)}" in readme or (
             path[0] == "import" and "segassist import" in readme
         ), f"README does not mention 'segassist {' '.join(path)}'"
+
+
+def test_index_and_search_from_the_command_line(tmp_path):
+    reviews = tmp_path / "reviews.jsonl"
+    reviews.write_text(
+        '{"c": "u1", "t": "2024-01-02", "s": 1, "x": "The strings snapped on day two."}\n'
+        '{"c": "u2", "t": "2024-01-03", "s": 5, "x": "Lovely warm tone from this amp."}\n'
+    )
+    mapping = tmp_path / "m.toml"
+    mapping.write_text(
+        'source = "cli"\n[columns]\ncustomer = "c"\ntime = "t"\nrating = "s"\ntext = "x"\n'
+    )
+    env_home = ["--db", f"sqlite:///{tmp_path / 'w.db'}"]
+    assert (
+        run(*env_home, "import", "files", "--mapping", str(mapping), str(reviews)).returncode == 0
+    )
+    home = {"SEGASSIST_HOME": str(tmp_path / "home")}
+    indexed = _run_with(home, *env_home, "index")
+    assert indexed.returncode == 0, indexed.stderr
+    assert "2 added" in indexed.stdout and "2 texts indexed with minilm" in indexed.stdout
+    again = _run_with(home, *env_home, "index")
+    assert "0 added" in again.stdout and "2 unchanged" in again.stdout
+
+    found = _run_with(home, *env_home, "search", "broken strings", "--rating", "1-2")
+    assert found.returncode == 0, found.stderr
+    assert "The strings snapped on day two." in found.stdout
+    assert "Lovely warm tone" not in found.stdout
+
+    other = _run_with(home, *env_home, "index", "--model", "e5-multilingual")
+    assert other.returncode == 2
+    assert "segassist index --rebuild --model e5-multilingual" in other.stderr
+
+
+def _run_with(extra_env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    env = {
+        "PATH": str(Path(sys.executable).parent),
+        "HOME": "/nonexistent-home",
+        **extra_env,
+        "HF_HUB_OFFLINE": "1",
+        "OMP_NUM_THREADS": "1",
+    }
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "segassist"), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        cwd=REPO,
+    )

@@ -11,6 +11,7 @@ file given with one mapping has the same shape. Example (TOML)::
     # time_format = "%d/%m/%Y %H:%M"   # default: ISO-like dates are guessed
     # language = "pt"              # default language of the text columns
     # cancelled_order_prefix = "C" # orders whose id starts so are cancellations
+    # kind = "support"             # rows are messages to customer service
 
     [columns]
     customer = "client_id"         # required
@@ -29,8 +30,12 @@ file given with one mapping has the same shape. Example (TOML)::
     customer_name = "name"
     country = "country"
     event_type = "event"           # rows are browsing events (view/cart/search)
+    message_id = "ticket_id"       # with kind = "support"
+    channel = "channel"            # with kind = "support": email, chat, ...
 
-What the rows become follows from the columns mapped: with `event_type`, they
+With ``kind = "support"`` rows are support messages (`text`, `title` as the
+subject, `order`, `channel`, `message_id`). Otherwise what the rows become
+follows from the columns mapped: with `event_type`, they
 are events (and `text` is the search query); with `quantity`, `price` or
 `order`, order lines; rows with a `rating` or `text` are also reviews. A file
 of reviews with no order columns (like Amazon's) records each review as a
@@ -78,6 +83,19 @@ ROLES = (
     "customer_name",
     "country",
     "event_type",
+    "message_id",
+    "channel",
+)
+# Roles whose cells are kept as text (blank = missing).
+TEXT_ROLES = (
+    "category",
+    "product_title",
+    "text",
+    "title",
+    "customer_name",
+    "country",
+    "event_type",
+    "channel",
 )
 OPTIONS = {
     "source",
@@ -89,6 +107,7 @@ OPTIONS = {
     "language",
     "cancelled_order_prefix",
     "reviews_are_purchases",
+    "kind",
     "columns",
 }
 
@@ -107,6 +126,7 @@ class Mapping:
     language: str = "und"
     cancelled_order_prefix: str | None = None
     reviews_are_purchases: bool | None = None
+    kind: str | None = None
     path: Path = field(default=Path("mapping"))
 
     def has(self, *roles: str) -> bool:
@@ -136,6 +156,8 @@ def load_mapping(path: Path) -> Mapping:
     source = raw.get("source")
     if not isinstance(source, str) or not source.strip() or len(source) > 32:
         raise MappingError(f"{path}: 'source' must name the data set (1-32 characters).")
+    if raw.get("kind") not in (None, "support"):
+        raise MappingError(f"{path}: 'kind' can only be \"support\" (or left out).")
     if raw.get("format") not in (None, *FORMATS):
         raise MappingError(f"{path}: 'format' must be one of {FORMATS}.")
     options = {k: v for k, v in raw.items() if k not in ("columns", "source")}
@@ -166,7 +188,10 @@ def read_files(paths: list[Path], mapping: Mapping) -> Batch:
     )
     rows["source"] = mapping.source
     tables = {"customers": _customers(rows), "products": _products(rows, mapping)}
-    if mapping.has("event_type"):
+    if mapping.kind == "support":
+        tables["support_messages"] = _support_messages(rows, mapping)
+        tables.pop("products")
+    elif mapping.has("event_type"):
         tables["events"] = _events(rows)
     else:
         if mapping.has("quantity", "price", "order") or _reviews_are_purchases(mapping):
@@ -180,7 +205,7 @@ def read_files(paths: list[Path], mapping: Mapping) -> Batch:
 
 
 def _reviews_are_purchases(mapping: Mapping) -> bool:
-    if mapping.has("event_type"):
+    if mapping.has("event_type") or mapping.kind == "support":
         return False
     if mapping.reviews_are_purchases is not None:
         return mapping.reviews_are_purchases
@@ -202,7 +227,7 @@ def _normalise(data: Located, mapping: Mapping) -> pd.DataFrame:
             "time": parse_datetimes(data, cols["time"], mapping.time_format),
         }
     )
-    for role in ("product", "order", "review_id"):
+    for role in ("product", "order", "review_id", "message_id"):
         if role in cols:
             out[role] = parse_ids(data, cols[role], required=role != "product")
     if "quantity" in cols:
@@ -216,15 +241,7 @@ def _normalise(data: Located, mapping: Mapping) -> pd.DataFrame:
         out["helpful_votes"] = parse_numbers(
             data, cols["helpful_votes"], integer=True, required=False
         )
-    for role in (
-        "category",
-        "product_title",
-        "text",
-        "title",
-        "customer_name",
-        "country",
-        "event_type",
-    ):
+    for role in TEXT_ROLES:
         if role in cols:
             text = frame[cols[role]].astype("string").str.strip()
             out[role] = text.mask(text == "")
@@ -359,3 +376,24 @@ def _reviews(rows: pd.DataFrame, mapping: Mapping) -> pd.DataFrame:
     if duplicated.any():  # same customer, product and time twice: one review
         reviews = reviews[~duplicated.to_numpy()]
     return reviews
+
+
+def _support_messages(rows: pd.DataFrame, mapping: Mapping) -> pd.DataFrame:
+    text = rows.get("text", pd.Series(index=rows.index, dtype="string"))
+    if "message_id" in rows:
+        message_id = rows["message_id"]
+    else:
+        message_id = _stable_id(rows["customer_id"], rows["time"], text)
+    return pd.DataFrame(
+        {
+            "message_id": message_id,
+            "customer_id": rows["customer_id"],
+            "order_id": rows.get("order"),
+            "channel": rows.get("channel"),
+            "subject": rows.get("title"),
+            "text": text,
+            "language": text.map(lambda t: detect_language(t, default=mapping.language)),
+            "sent_at": rows["time"],
+            "source": mapping.source,
+        }
+    )

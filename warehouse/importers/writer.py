@@ -215,7 +215,7 @@ def write_batches(
     first: Batch | None = None
     rows_read = 0
     notes: list[str] = []
-    with engine.begin() as conn, progress(total_rows, "writing") as bar:
+    with engine.begin() as conn, progress(total_rows, "writing rows") as bar:
         for batch in batches:
             first = first or batch
             unknown = set(batch.tables) - set(WRITE_ORDER)
