@@ -290,3 +290,60 @@ def test_multilingual_model_matches_across_languages(shop, tmp_path):
     )
     assert "r09" in top and "r10" in top
     assert Path(tmp_path / "chroma-e5").is_dir()
+
+
+@pytest.fixture
+def chroma_server(tmp_path):
+    """A real Chroma server on a free loopback port, stopped afterwards."""
+    import shutil
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    binary = shutil.which("chroma", path=str(Path(sys.executable).parent))
+    if binary is None:
+        pytest.skip("the chroma server binary is not installed")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [
+            binary,
+            "run",
+            "--path",
+            str(tmp_path / "server"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.3)
+    yield url
+    server.terminate()
+    server.wait(timeout=30)
+
+
+def test_chroma_server_by_url(shop, chroma_server):
+    client = open_client(url=chroma_server)
+    index = open_index(client, "minilm", name=collection_name(str(shop.url)))
+    assert sync_index(shop, index).added == len(REVIEWS)
+    hit = search_reviews(index, "microphone with clear vocals", k=1)[0]
+    assert hit.review_id == "r08"
+
+
+def test_unreachable_chroma_server_says_how_to_start_one():
+    from segassist.errors import InfrastructureError
+
+    with pytest.raises(InfrastructureError, match="chroma run --path"):
+        open_client(url="http://127.0.0.1:9")
