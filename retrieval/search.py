@@ -160,14 +160,44 @@ def _normalise(matrix: np.ndarray) -> np.ndarray:
     return matrix / np.where(norms == 0, 1, norms)
 
 
-def _stored_vectors(index: ReviewIndex, where: dict | None):
+@dataclass(frozen=True)
+class StoredTexts:
+    """Stored text vectors with who wrote them, when, and the stars given."""
+
+    ids: list[str]
+    vectors: np.ndarray  # (m, d)
+    customer_ids: list[str]
+    times: np.ndarray  # (m,) epoch seconds
+    ratings: np.ndarray  # (m,) stars, 0 when the text has no rating (support messages)
+
+
+def _as_of_filter(as_of: datetime | None) -> dict | None:
+    return {"time": {"$lte": calendar.timegm(as_of.timetuple())}} if as_of else None
+
+
+def stored_texts(index: ReviewIndex, *, as_of: datetime | None = None) -> StoredTexts:
+    """Every stored text vector written up to `as_of`, read page by page (none re-embedded)."""
+    ids, vectors, owners, times, ratings = [], [], [], [], []
+    where = _as_of_filter(as_of)
     for offset in range(0, index.count(), PAGE):
         page = index.collection.get(
             include=["embeddings", "metadatas"], where=where, limit=PAGE, offset=offset
         )
         if not page["ids"]:
             break
-        yield np.asarray(page["embeddings"], dtype=np.float32), page["metadatas"]
+        ids += page["ids"]
+        vectors.append(np.asarray(page["embeddings"], dtype=np.float32))
+        owners += [m["customer_id"] for m in page["metadatas"]]
+        times += [m["time"] for m in page["metadatas"]]
+        ratings += [m.get("rating", 0) for m in page["metadatas"]]
+    dimension = index.embedder.dimension
+    return StoredTexts(
+        ids,
+        np.concatenate(vectors) if vectors else np.zeros((0, dimension), dtype=np.float32),
+        owners,
+        np.asarray(times, dtype=np.float64),
+        np.asarray(ratings, dtype=np.int64),
+    )
 
 
 def customer_text_vectors(
@@ -181,19 +211,14 @@ def customer_text_vectors(
     Only texts written up to `as_of` count (so features cut at a date do not see
     the future); recency weights are relative to `as_of` (default: the newest text).
     """
-    where = {"time": {"$lte": calendar.timegm(as_of.timetuple())}} if as_of else None
-    vectors, owners, times = [], [], []
-    for embeddings, metadatas in _stored_vectors(index, where):
-        vectors.append(embeddings)
-        owners += [m["customer_id"] for m in metadatas]
-        times += [m["time"] for m in metadatas]
+    texts = stored_texts(index, as_of=as_of)
     dimension = index.embedder.dimension
-    if not owners:
+    if not texts.ids:
         empty = np.zeros((0, dimension), dtype=np.float32)
         return CustomerTextVectors([], empty, empty, np.zeros(0, dtype=np.int64))
-    matrix = np.concatenate(vectors)
-    ids, owner_row = np.unique(np.asarray(owners), return_inverse=True)
-    seconds = np.asarray(times, dtype=np.float64)
+    matrix = texts.vectors
+    ids, owner_row = np.unique(np.asarray(texts.customer_ids), return_inverse=True)
+    seconds = texts.times
     reference = calendar.timegm(as_of.timetuple()) if as_of else seconds.max()
     weights = 0.5 ** ((reference - seconds) / (half_life_days * 86_400))
     sums = np.zeros((len(ids), dimension))

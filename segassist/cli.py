@@ -34,6 +34,15 @@ class _State:
             self._engine = open_engine(self.settings.database_url)
         return self._engine
 
+    def existing_review_index(self):
+        """The review index if this database has one, else None (behaviour only)."""
+        from retrieval.store import collection_name, open_client, open_index, stored_model
+
+        client = open_client(self.settings.index_path, self.settings.chroma_url)
+        name = collection_name(self.engine.url.render_as_string(hide_password=True))
+        model = stored_model(client, name)
+        return None if model is None else open_index(client, model, name=name)
+
     def review_index(self, model: str | None = None, *, rebuild: bool = False):
         """The review index of this database, opened for `model` (default: the setting)."""
         from retrieval.store import collection_name, open_client, open_index
@@ -246,6 +255,96 @@ def search(state: _State, query: str, k: int, rating: str | None, model: str | N
             f"({hit.review_id})"
         )
         click.echo("   " + hit.text.replace("\n", "\n   "))
+
+
+def _segments_option(value: str) -> int | str:
+    if value == "auto":
+        return value
+    if not value.isdigit() or not 2 <= int(value) <= 20:
+        raise click.BadParameter("use 'auto' or a number of segments from 2 to 20")
+    return int(value)
+
+
+@cli.command()
+@click.option(
+    "--horizon",
+    type=click.IntRange(7, 3650),
+    help="Label horizon in days (default: a quarter of the data's span, 90-365).",
+)
+@click.option(
+    "--cutoff",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Feature cutoff (default: last activity minus the horizon).",
+)
+@click.option(
+    "--segments",
+    default="auto",
+    show_default=True,
+    help="Number of segments, or 'auto' to choose 3-8 by silhouette.",
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--no-text", is_flag=True, help="Use behaviour only, even if reviews are indexed.")
+@click.pass_obj
+def train(state: _State, horizon, cutoff, segments: str, seed: int, no_text: bool) -> None:
+    """Train the fusion segmenter; promote it if it is not worse than the serving one."""
+    from training.features import Window, default_window
+    from training.pipeline import train_model
+    from warehouse.db import require_schema
+
+    require_schema(state.engine)
+    window = default_window(state.engine, horizon)
+    if cutoff is not None:
+        window = Window(cutoff, window.horizon_days)
+    index = None if no_text else state.existing_review_index()
+    click.echo(
+        f"Features as of {window.cutoff:%Y-%m-%d}, labels over the next {window.horizon_days} "
+        f"days; text: {index.model + ' index' if index else 'none (behaviour only)'}."
+    )
+    from tqdm import tqdm
+
+    with tqdm(desc="training", unit=" epochs", file=sys.stderr) as bar:
+
+        def on_epoch(log) -> None:
+            bar.update(1)
+            bar.set_postfix(
+                train=f"{log.train_loss:.3f}",
+                val=f"{log.val_loss:.3f}",
+                val_text=f"{log.val_loss_text:.3f}",
+            )
+
+        result = train_model(
+            state.engine,
+            state.settings.models_dir,
+            index=index,
+            window=window,
+            params={"n_segments": _segments_option(segments)},
+            seed=seed,
+            on_epoch=on_epoch,
+        )
+    test = result.metrics["test"]
+    click.echo(
+        f"version {result.version}: {result.metrics['epochs']} epochs, "
+        f"{result.metrics['n_segments']} segments; test churn ROC-AUC "
+        f"{test['churn_roc_auc']:.3f}, PR-AUC {test['churn_pr_auc']:.3f}, "
+        f"value Spearman {test['value_spearman']:.3f}."
+    )
+    click.echo(("promoted: " if result.promoted else "not promoted: ") + result.reason)
+
+
+@cli.command()
+@click.pass_obj
+def score(state: _State) -> None:
+    """Score every customer with the serving segmenter and store segments and traits."""
+    from retrieval.sync import sync_index
+    from training.pipeline import score_customers
+
+    index = state.existing_review_index()
+    result = score_customers(state.engine, index=index)
+    sizes = ", ".join(f"{k}: {v:,}" for k, v in sorted(result.segment_sizes.items()))
+    click.echo(f"scored {result.customers:,} customers with {result.version}; sizes {sizes}.")
+    if index is not None:
+        report = sync_index(state.engine, index)
+        click.echo(f"review index: segment metadata updated on {report.metadata_changed:,} texts.")
 
 
 def main(argv: list[str] | None = None) -> int:

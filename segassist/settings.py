@@ -46,6 +46,11 @@ class Settings:
         return f"sqlite:///{self.home / 'segassist.db'}"
 
     @property
+    def models_dir(self) -> Path:
+        """Folder of the versioned segmenter artefacts."""
+        return self.home / "models"
+
+    @property
     def index_path(self) -> Path:
         """Folder of the embedded Chroma index (unused when chroma_url is set)."""
         return self.chroma_path or self.home / "chroma"

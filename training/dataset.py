@@ -1,0 +1,90 @@
+"""Assembling segmenter inputs: SQL features + text vectors from the review index."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from training.features import FeatureSet
+from training.segmenter import SegmenterData
+
+TEXT_DIM = 384
+
+
+def build_data(features: FeatureSet, index=None, *, labelled: bool = True) -> SegmenterData:
+    """Rows of `features` with each customer's text vector and reviews up to the cutoff.
+
+    Without an index (behaviour-only data, or not indexed yet) every customer
+    gets the "no text" input and there are no reviews for the text loss.
+    """
+    ids = features.customer_ids
+    n = len(ids)
+    text = np.zeros((n, TEXT_DIM), dtype=np.float32)
+    has_text = np.zeros(n, dtype=np.float32)
+    review_vectors = np.zeros((0, TEXT_DIM), dtype=np.float32)
+    review_ratings = np.zeros(0, dtype=np.int64)
+    review_owner = np.zeros(0, dtype=np.int64)
+    if index is not None and index.count():
+        from retrieval.search import customer_text_vectors, stored_texts
+
+        as_of = features.window.cutoff
+        row_of = {cid: i for i, cid in enumerate(ids)}
+        vectors = customer_text_vectors(index, as_of=as_of)
+        for source_row, cid in enumerate(vectors.customer_ids):
+            if cid in row_of:
+                text[row_of[cid]] = vectors.recency_weighted[source_row]
+                has_text[row_of[cid]] = 1.0
+        stored = stored_texts(index, as_of=as_of)
+        owner = np.array([row_of.get(cid, -1) for cid in stored.customer_ids], dtype=np.int64)
+        keep = (owner >= 0) & (stored.ratings >= 1) & (stored.ratings <= 5)
+        review_vectors, review_ratings, review_owner = (
+            stored.vectors[keep],
+            stored.ratings[keep],
+            owner[keep],
+        )
+    frame = features.frame
+    return SegmenterData(
+        customer_ids=ids,
+        behaviour=features.features,
+        text=text,
+        has_text=has_text,
+        churned=frame["churned"].to_numpy() if labelled else None,
+        future_value=frame["future_value"].to_numpy() if labelled else None,
+        review_vectors=review_vectors,
+        review_ratings=review_ratings,
+        review_owner=review_owner,
+    )
+
+
+@dataclass(frozen=True)
+class Splits:
+    """Customer-level train / validation / test split."""
+
+    train: SegmenterData
+    validation: SegmenterData
+    test: SegmenterData
+
+
+def split_by_customer(data: SegmenterData, seed: int = 0, shares=(0.7, 0.15)) -> Splits:
+    """Split customers (never reviews) into train/validation/test, repeatably for a seed."""
+    order = np.random.default_rng(seed).permutation(len(data))
+    n_train = int(shares[0] * len(data))
+    n_val = int(shares[1] * len(data))
+    return Splits(
+        data.subset(np.sort(order[:n_train])),
+        data.subset(np.sort(order[n_train : n_train + n_val])),
+        data.subset(np.sort(order[n_train + n_val :])),
+    )
+
+
+def fingerprint(data: SegmenterData, feature_names: list[str]) -> str:
+    """A hash of the training inputs, stored with the model version."""
+    digest = hashlib.sha256()
+    digest.update("\n".join(data.customer_ids).encode())
+    digest.update("\n".join(feature_names).encode())
+    for array in (data.behaviour, data.text, data.churned, data.future_value, data.review_ratings):
+        if array is not None:
+            digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()[:16]

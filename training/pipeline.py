@@ -1,0 +1,191 @@
+"""Train, register and score: the steps behind `segassist train` and `segassist score`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import Engine, delete, insert
+
+from training.dataset import build_data, fingerprint, split_by_customer
+from training.features import Window, activity_span, compute_features, default_window
+from training.registry import (
+    load_artefact,
+    load_serving,
+    new_version,
+    promote,
+    register,
+    save_artefact,
+    serving_version,
+)
+from training.segmenter import EpochLog, FusionSegmenter
+from warehouse.schema import CustomerScore, Segment
+
+SCORE_CHUNK = 50_000
+
+
+def evaluate_split(segmenter: FusionSegmenter, data) -> dict[str, float]:
+    """Churn ROC-AUC and PR-AUC, value Spearman and segment silhouette on labelled data."""
+    from scipy.stats import spearmanr
+    from sklearn.metrics import average_precision_score, roc_auc_score, silhouette_score
+
+    traits = segmenter.predict_traits(data)
+    segments = segmenter.membership(traits["embedding"]).argmax(axis=1)
+    both_classes = 0 < data.churned.sum() < len(data)
+    return {
+        "churn_roc_auc": float(roc_auc_score(data.churned, traits["churn_risk"]))
+        if both_classes
+        else float("nan"),
+        "churn_pr_auc": float(average_precision_score(data.churned, traits["churn_risk"]))
+        if both_classes
+        else float("nan"),
+        "value_spearman": float(spearmanr(data.future_value, traits["value_estimate"]).statistic),
+        "silhouette": float(silhouette_score(traits["embedding"], segments))
+        if len(set(segments)) > 1
+        else float("nan"),
+    }
+
+
+@dataclass
+class TrainResult:
+    """What `segassist train` reports."""
+
+    version: str
+    promoted: bool
+    reason: str
+    metrics: dict
+    path: Path
+
+
+def train_model(
+    engine: Engine,
+    models_dir: Path,
+    *,
+    index=None,
+    window: Window | None = None,
+    params: dict | None = None,
+    seed: int = 0,
+    on_epoch: Callable[[EpochLog], None] | None = None,
+) -> TrainResult:
+    """Fit a segmenter on the warehouse, save it as a new version, promote it if not worse."""
+    window = window or default_window(engine)
+    features = compute_features(engine, window)
+    data = build_data(features, index)
+    splits = split_by_customer(data, seed)
+    segmenter = FusionSegmenter(random_state=seed, **(params or {}))
+    segmenter.fit(splits.train, splits.validation, on_epoch=on_epoch)
+    metrics = {
+        "validation_loss": segmenter.best_val_loss_,
+        "epochs": segmenter.epochs_,
+        "n_segments": segmenter.n_segments_,
+        "customers": {
+            "train": len(splits.train),
+            "validation": len(splits.validation),
+            "test": len(splits.test),
+        },
+        "test": evaluate_split(segmenter, splits.test),
+    }
+    data_fingerprint = fingerprint(data, features.feature_names)
+    version = new_version(data_fingerprint)
+    metadata = {
+        "version": version,
+        "feature_names": features.feature_names,
+        "categories": features.categories,
+        "value_unit": features.value_unit,
+        "window": {"cutoff": window.cutoff.isoformat(), "horizon_days": window.horizon_days},
+        "config": {**segmenter.get_params(), "text_model": index.model if index else None},
+        "metrics": metrics,
+        "data_fingerprint": data_fingerprint,
+        "seed": seed,
+    }
+    path = save_artefact(models_dir, version, segmenter, metadata)
+    register(engine, version, path, metadata)
+    promoted, reason = _decide_promotion(engine, segmenter, splits.validation, features)
+    if promoted:
+        promote(engine, version)
+    return TrainResult(version, promoted, reason, metrics, path)
+
+
+def _decide_promotion(engine, candidate: FusionSegmenter, validation, features) -> tuple[bool, str]:
+    row = serving_version(engine)
+    if row is None:
+        return True, "first version: now serving"
+    try:
+        serving = load_artefact(Path(row.artifact_path))
+    except Exception as e:  # an unreadable serving artefact should not block a good new one
+        return True, f"serving version {row.version} unreadable ({e}); replaced"
+    if serving.feature_names != features.feature_names:
+        return True, f"replaces {row.version} (different feature schema)"
+    new_loss, old_loss = candidate.loss(validation), serving.segmenter.loss(validation)
+    if new_loss <= old_loss:
+        return True, f"validation loss {new_loss:.4f} <= serving {row.version}'s {old_loss:.4f}"
+    return False, (
+        f"validation loss {new_loss:.4f} is worse than serving {row.version}'s {old_loss:.4f}; "
+        f"kept {row.version} serving"
+    )
+
+
+@dataclass
+class ScoreResult:
+    """What `segassist score` reports."""
+
+    version: str
+    customers: int
+    segment_sizes: dict[int, int]
+    scored_at: datetime
+
+
+def score_customers(engine: Engine, *, index=None) -> ScoreResult:
+    """Score every customer with the serving model as of now and store the results."""
+    artefact = load_serving(engine)
+    _, last = activity_span(engine)
+    window = Window(last + timedelta(seconds=1), artefact.metadata["window"]["horizon_days"])
+    features = compute_features(engine, window)
+    data = build_data(features, index, labelled=False)
+    segmenter = artefact.segmenter
+    traits = segmenter.predict_traits(data)
+    probabilities = segmenter.membership(traits["embedding"])
+    segments = probabilities.argmax(axis=1)
+    scored_at = datetime.now(UTC).replace(tzinfo=None)
+    rows = [
+        {
+            "customer_id": cid,
+            "model_version": artefact.version,
+            "segment_id": int(seg),
+            "probabilities": [round(float(p), 4) for p in probs],
+            "churn_risk": float(churn),
+            "value_estimate": float(value),
+            "scored_at": scored_at,
+        }
+        for cid, seg, probs, churn, value in zip(
+            data.customer_ids,
+            segments,
+            probabilities,
+            traits["churn_risk"],
+            traits["value_estimate"],
+            strict=True,
+        )
+    ]
+    sizes = {int(k): int(v) for k, v in zip(*np.unique(segments, return_counts=True), strict=True)}
+    with engine.begin() as conn:
+        conn.execute(delete(CustomerScore).where(CustomerScore.model_version == artefact.version))
+        for start in range(0, len(rows), SCORE_CHUNK):
+            conn.execute(insert(CustomerScore), rows[start : start + SCORE_CHUNK])
+        conn.execute(delete(Segment).where(Segment.model_version == artefact.version))
+        conn.execute(
+            insert(Segment),
+            [
+                {
+                    "model_version": artefact.version,
+                    "segment_id": k,
+                    "name": f"segment {k}",
+                    "size": sizes.get(k, 0),
+                    "profile": {},
+                }
+                for k in range(segmenter.n_segments_)
+            ],
+        )
+    return ScoreResult(artefact.version, len(rows), sizes, scored_at)

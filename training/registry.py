@@ -1,0 +1,123 @@
+"""Versioned model artefacts and the serving version.
+
+A version is a folder ``models/<version>/`` holding ``model.pt`` (weights,
+config, scaler, prototypes), ``metadata.json`` (feature schema, window, metrics,
+data fingerprint), written under a temporary name and renamed into place, plus
+a row in ``model_versions``. Promotion flips the serving row in one
+transaction; a failed run never gets that far, and a run worse than the
+serving version on the same validation data stays a candidate.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Engine, insert, select, update
+
+from segassist.errors import UserInputError
+from training.segmenter import FusionSegmenter
+from warehouse.schema import ModelVersion
+
+
+@dataclass
+class ModelArtefact:
+    """A fitted segmenter with what is needed to use it again."""
+
+    version: str
+    segmenter: FusionSegmenter
+    metadata: dict
+    path: Path
+
+    @property
+    def feature_names(self) -> list[str]:
+        """Behaviour features, in the order the model reads them."""
+        return self.metadata["feature_names"]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def new_version(fingerprint: str) -> str:
+    """A sortable, unique version name."""
+    return f"{_now():%Y%m%d-%H%M%S}-{fingerprint[:8]}"
+
+
+def save_artefact(
+    models_dir: Path, version: str, segmenter: FusionSegmenter, metadata: dict
+) -> Path:
+    """Write the artefact atomically: a temporary folder renamed into place."""
+    import torch
+
+    models_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=models_dir))
+    try:
+        torch.save(segmenter.state(), staging / "model.pt")
+        (staging / "metadata.json").write_text(json.dumps(metadata, indent=2, default=str))
+        final = models_dir / version
+        os.replace(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return final
+
+
+def load_artefact(path: Path) -> ModelArtefact:
+    """Read an artefact folder written by save_artefact."""
+    import torch
+
+    if not (path / "model.pt").is_file():
+        raise UserInputError(f"No model artefact at {path}. Run 'segassist train' first.")
+    state = torch.load(path / "model.pt", weights_only=False)
+    metadata = json.loads((path / "metadata.json").read_text())
+    return ModelArtefact(path.name, FusionSegmenter.from_state(state), metadata, path)
+
+
+def register(engine: Engine, version: str, path: Path, metadata: dict) -> None:
+    """Record a new candidate version."""
+    with engine.begin() as conn:
+        conn.execute(
+            insert(ModelVersion).values(
+                version=version,
+                status="candidate",
+                created_at=_now(),
+                config=metadata["config"],
+                metrics=metadata["metrics"],
+                data_fingerprint=metadata["data_fingerprint"],
+                artifact_path=str(path),
+            )
+        )
+
+
+def serving_version(engine: Engine) -> ModelVersion | None:
+    """The row of the serving version, if any."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(ModelVersion.__table__).where(ModelVersion.status == "serving")
+        ).first()
+    return row
+
+
+def load_serving(engine: Engine) -> ModelArtefact:
+    """The serving model; a clear error when none was trained."""
+    row = serving_version(engine)
+    if row is None:
+        raise UserInputError("No segmenter is trained yet. Run 'segassist train' first.")
+    return load_artefact(Path(row.artifact_path))
+
+
+def promote(engine: Engine, version: str) -> None:
+    """Make `version` the serving one, retiring the previous, in one transaction."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(ModelVersion).where(ModelVersion.status == "serving").values(status="retired")
+        )
+        conn.execute(
+            update(ModelVersion).where(ModelVersion.version == version).values(status="serving")
+        )

@@ -1,0 +1,390 @@
+"""FusionSegmenter: the scikit-learn-style estimator around FusionNet.
+
+`__init__` only stores hyperparameters; `fit` validates, trains with early
+stopping on the validation split and returns self; learned state ends in `_`;
+`random_state` makes runs repeatable. Segments are K prototypes in the fused
+space, placed by k-means++ on the training customers' embeddings (K chosen by
+silhouette on the validation customers unless set); membership is a softmax
+over negative squared distances to the prototypes.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+LOG_FEATURES_MIN_SKEW = 2.0  # features skewed more than this are log1p-transformed
+K_CANDIDATES = range(3, 9)
+
+
+@dataclass
+class SegmenterData:
+    """Arrays for one split: customers (rows) and their reviews."""
+
+    customer_ids: list[str]
+    behaviour: np.ndarray  # (n, f) raw features
+    text: np.ndarray  # (n, d) recency-weighted text vector, zeros when none
+    has_text: np.ndarray  # (n,) 1.0 when the customer wrote text before the cutoff
+    churned: np.ndarray | None = None  # (n,) labels
+    future_value: np.ndarray | None = None  # (n,)
+    review_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 384), np.float32))
+    review_ratings: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    review_owner: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # row index
+
+    def __len__(self) -> int:
+        return len(self.customer_ids)
+
+    def subset(self, rows: np.ndarray) -> SegmenterData:
+        """The customers at `rows` (and their reviews), re-indexed."""
+        position = np.full(len(self), -1)
+        position[rows] = np.arange(len(rows))
+        keep = np.isin(self.review_owner, rows)
+
+        def pick(a):
+            return None if a is None else a[rows]
+
+        return SegmenterData(
+            [self.customer_ids[i] for i in rows],
+            self.behaviour[rows],
+            self.text[rows],
+            self.has_text[rows],
+            pick(self.churned),
+            pick(self.future_value),
+            self.review_vectors[keep],
+            self.review_ratings[keep],
+            position[self.review_owner[keep]],
+        )
+
+
+@dataclass
+class EpochLog:
+    """Per-epoch figures passed to the progress callback."""
+
+    epoch: int
+    train_loss: float
+    val_loss: float
+    val_loss_behaviour: float
+    val_loss_text: float
+    best: bool
+
+
+class FusionSegmenter:
+    """Segments customers from behaviour and review text; predicts churn and value.
+
+    Args:
+        n_segments: number of segments, or "auto" to pick 3-8 by silhouette.
+        hidden, embed_dim, dropout: network sizes.
+        use_behaviour, use_text: turn a modality off (ablations).
+        text_weight, value_weight: weights of L_T and of the value term of L_B.
+        max_epochs, patience: early stopping on validation loss.
+        learning_rate, batch_size, weight_decay: optimiser settings.
+        random_state: seed; the same seed gives the same model.
+    """
+
+    def __init__(
+        self,
+        n_segments: int | str = "auto",
+        hidden: int = 64,
+        embed_dim: int = 16,
+        dropout: float = 0.1,
+        use_behaviour: bool = True,
+        use_text: bool = True,
+        text_weight: float = 1.0,
+        value_weight: float = 1.0,
+        max_epochs: int = 200,
+        patience: int = 15,
+        learning_rate: float = 3e-3,
+        batch_size: int = 256,
+        weight_decay: float = 1e-4,
+        random_state: int = 0,
+    ) -> None:
+        self.n_segments = n_segments
+        self.hidden = hidden
+        self.embed_dim = embed_dim
+        self.dropout = dropout
+        self.use_behaviour = use_behaviour
+        self.use_text = use_text
+        self.text_weight = text_weight
+        self.value_weight = value_weight
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.weight_decay = weight_decay
+        self.random_state = random_state
+
+    def get_params(self) -> dict:
+        """Hyperparameters, as scikit-learn's get_params."""
+        names = inspect.signature(type(self).__init__).parameters
+        return {name: getattr(self, name) for name in names if name != "self"}
+
+    # ----- preprocessing -------------------------------------------------------------
+
+    def _fit_scaler(self, behaviour: np.ndarray) -> None:
+        from scipy.stats import skew
+
+        finite = np.nan_to_num(behaviour.astype(np.float64))
+        varies = finite.std(axis=0) > 1e-9
+        skewness = np.zeros(finite.shape[1])
+        skewness[varies] = skew(finite[:, varies], axis=0)
+        self.log_columns_ = (np.abs(skewness) > LOG_FEATURES_MIN_SKEW) & (finite.min(axis=0) >= 0)
+        transformed = self._log(finite)
+        self.feature_mean_ = transformed.mean(axis=0)
+        self.feature_std_ = transformed.std(axis=0) + 1e-6
+
+    def _log(self, behaviour: np.ndarray) -> np.ndarray:
+        out = np.nan_to_num(behaviour.astype(np.float64)).copy()
+        out[:, self.log_columns_] = np.log1p(np.clip(out[:, self.log_columns_], 0, None))
+        return out
+
+    def scale(self, behaviour: np.ndarray) -> np.ndarray:
+        """Behaviour features as the network sees them (log where skewed, standardised)."""
+        return ((self._log(behaviour) - self.feature_mean_) / self.feature_std_).astype(np.float32)
+
+    def _value_target(self, value: np.ndarray) -> np.ndarray:
+        return ((np.log1p(value) - self.value_mean_) / self.value_std_).astype(np.float32)
+
+    def _tensors(self, data: SegmenterData, rows: np.ndarray | None = None) -> dict:
+        import torch
+
+        rows = np.arange(len(data)) if rows is None else rows
+        batch = {
+            "behaviour": torch.from_numpy(self.scale(data.behaviour[rows])),
+            "text": torch.from_numpy(data.text[rows].astype(np.float32)),
+            "has_text": torch.from_numpy(data.has_text[rows].astype(np.float32)),
+        }
+        if data.churned is not None:
+            batch["churned"] = torch.from_numpy(data.churned[rows].astype(np.float32))
+            batch["value"] = torch.from_numpy(self._value_target(data.future_value[rows]))
+            reviews = np.isin(data.review_owner, rows)
+            batch["review_vectors"] = torch.from_numpy(
+                data.review_vectors[reviews].astype(np.float32)
+            )
+            batch["review_ratings"] = torch.from_numpy(
+                (data.review_ratings[reviews] - 1).astype(np.int64)
+            )
+        return batch
+
+    # ----- fitting -------------------------------------------------------------------
+
+    def _validate(self, data: SegmenterData) -> None:
+        if data.churned is None or data.future_value is None:
+            raise ValueError("fit needs labels: churned and future_value")
+        if len(data) < 20:
+            raise ValueError(f"fit needs at least 20 customers, got {len(data)}")
+        if not (self.use_behaviour or self.use_text):
+            raise ValueError("use_behaviour and use_text cannot both be False")
+        if data.review_ratings.size and not np.isin(data.review_ratings, [1, 2, 3, 4, 5]).all():
+            raise ValueError("review ratings must be whole stars 1-5")
+
+    def fit(
+        self,
+        train: SegmenterData,
+        validation: SegmenterData,
+        on_epoch: Callable[[EpochLog], None] | None = None,
+    ) -> FusionSegmenter:
+        """Train on `train`, stop early on `validation` loss, place the segment prototypes."""
+        import torch
+
+        from training.model import FusionConfig, FusionNet
+
+        self._validate(train)
+        self._validate(validation)
+        torch.manual_seed(self.random_state)
+        rng = np.random.default_rng(self.random_state)
+        self._fit_scaler(train.behaviour)
+        log_value = np.log1p(train.future_value)
+        self.value_mean_, self.value_std_ = log_value.mean(), log_value.std() + 1e-6
+        self.config_ = FusionConfig(
+            n_behaviour=train.behaviour.shape[1],
+            text_dim=train.text.shape[1],
+            hidden=self.hidden,
+            embed_dim=self.embed_dim,
+            dropout=self.dropout,
+            use_behaviour=self.use_behaviour,
+            use_text=self.use_text,
+            text_weight=self.text_weight,
+            value_weight=self.value_weight,
+        )
+        self.network_ = FusionNet(self.config_)
+        optimiser = torch.optim.AdamW(
+            self.network_.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay
+        )
+        val_batch = self._tensors(validation)
+        best, best_state, waited = float("inf"), None, 0
+        self.history_: list[EpochLog] = []
+        for epoch in range(1, self.max_epochs + 1):
+            self.network_.train()
+            losses = []
+            for rows in np.array_split(
+                rng.permutation(len(train)), max(1, len(train) // self.batch_size)
+            ):
+                _, loss = self.network_(self._tensors(train, rows))
+                optimiser.zero_grad()
+                loss.backward()
+                optimiser.step()
+                losses.append(loss.item())
+            self.network_.eval()
+            with torch.no_grad():
+                outputs, val_loss = self.network_(val_batch)
+            improved = val_loss.item() < best - 1e-4
+            log = EpochLog(
+                epoch,
+                float(np.mean(losses)),
+                val_loss.item(),
+                outputs["loss_behaviour"].item(),
+                outputs["loss_text"].item(),
+                improved,
+            )
+            self.history_.append(log)
+            if on_epoch:
+                on_epoch(log)
+            if improved:
+                best, best_state, waited = (
+                    val_loss.item(),
+                    copy.deepcopy(self.network_.state_dict()),
+                    0,
+                )
+            else:
+                waited += 1
+                if waited >= self.patience:
+                    break
+        self.network_.load_state_dict(best_state)
+        self.network_.eval()
+        self.best_val_loss_ = best
+        self.epochs_ = len(self.history_)
+        self._place_prototypes(self.transform(train), self.transform(validation))
+        return self
+
+    def _place_prototypes(self, train_z: np.ndarray, val_z: np.ndarray) -> None:
+        from sklearn.cluster import KMeans
+        from sklearn.metrics import silhouette_score
+
+        def kmeans(k: int) -> KMeans:
+            return KMeans(n_clusters=k, n_init=10, random_state=self.random_state).fit(train_z)
+
+        if self.n_segments == "auto":
+            scores = {}
+            for k in K_CANDIDATES:
+                if k < len(val_z):
+                    labels = kmeans(k).predict(val_z)
+                    if len(set(labels)) > 1:
+                        scores[k] = silhouette_score(val_z, labels)
+            self.k_scores_ = scores
+            k = max(scores, key=scores.get)
+        else:
+            k = int(self.n_segments)
+        fitted = kmeans(k)
+        self.prototypes_ = fitted.cluster_centers_.astype(np.float32)
+        # Temperature: the mean squared distance to the nearest prototype, so
+        # probabilities are neither all-or-nothing nor uniform.
+        distances = self._squared_distances(train_z)
+        self.temperature_ = float(distances.min(axis=1).mean()) + 1e-6
+
+    # ----- prediction ----------------------------------------------------------------
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "network_"):
+            raise RuntimeError("This FusionSegmenter is not fitted yet. Call 'fit' first.")
+
+    def _forward(self, data: SegmenterData) -> dict[str, np.ndarray]:
+        import torch
+
+        self._check_fitted()
+        batch = self._tensors(
+            SegmenterData(data.customer_ids, data.behaviour, data.text, data.has_text)
+        )
+        with torch.no_grad():
+            outputs, _ = self.network_(batch)
+        return {k: v.numpy() for k, v in outputs.items()}
+
+    def transform(self, data: SegmenterData) -> np.ndarray:
+        """Fused customer embeddings (n, embed_dim)."""
+        return self._forward(data)["embedding"]
+
+    def _squared_distances(self, z: np.ndarray) -> np.ndarray:
+        return ((z[:, None, :] - self.prototypes_[None, :, :]) ** 2).sum(axis=2)
+
+    def membership(self, z: np.ndarray) -> np.ndarray:
+        """Soft segment membership (n, K) of fused embeddings."""
+        logits = -self._squared_distances(z) / self.temperature_
+        logits -= logits.max(axis=1, keepdims=True)
+        weights = np.exp(logits)
+        return weights / weights.sum(axis=1, keepdims=True)
+
+    def predict_proba(self, data: SegmenterData) -> np.ndarray:
+        """Segment membership probabilities (n, K)."""
+        return self.membership(self.transform(data))
+
+    def predict(self, data: SegmenterData) -> np.ndarray:
+        """The most likely segment of each customer."""
+        return self.predict_proba(data).argmax(axis=1)
+
+    def predict_traits(self, data: SegmenterData) -> dict[str, np.ndarray]:
+        """Churn risk (0-1) and value estimate (in the label's unit) per customer."""
+        outputs = self._forward(data)
+        churn = 1 / (1 + np.exp(-outputs["churn_logit"]))
+        value = np.expm1(outputs["value"] * self.value_std_ + self.value_mean_).clip(min=0)
+        return {"churn_risk": churn, "value_estimate": value, "embedding": outputs["embedding"]}
+
+    def loss(self, data: SegmenterData) -> float:
+        """The training loss L = L_B + text_weight * L_T on labelled `data`."""
+        import torch
+
+        self._check_fitted()
+        with torch.no_grad():
+            _, loss = self.network_(self._tensors(data))
+        return float(loss)
+
+    @property
+    def n_segments_(self) -> int:
+        """Number of segments after fitting."""
+        return len(self.prototypes_)
+
+    # ----- persistence ---------------------------------------------------------------
+
+    def state(self) -> dict:
+        """Everything needed to rebuild the fitted estimator (for torch.save)."""
+        self._check_fitted()
+        return {
+            "params": self.get_params(),
+            "config": self.config_.to_dict(),
+            "network": self.network_.state_dict(),
+            "log_columns": self.log_columns_,
+            "feature_mean": self.feature_mean_,
+            "feature_std": self.feature_std_,
+            "value_mean": self.value_mean_,
+            "value_std": self.value_std_,
+            "prototypes": self.prototypes_,
+            "temperature": self.temperature_,
+            "best_val_loss": self.best_val_loss_,
+            "epochs": self.epochs_,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict) -> FusionSegmenter:
+        """Rebuild a fitted estimator from `state()`."""
+        from training.model import FusionConfig, FusionNet
+
+        segmenter = cls(**state["params"])
+        segmenter.config_ = FusionConfig(**state["config"])
+        segmenter.network_ = FusionNet(segmenter.config_)
+        segmenter.network_.load_state_dict(state["network"])
+        segmenter.network_.eval()
+        for key in (
+            "log_columns",
+            "feature_mean",
+            "feature_std",
+            "value_mean",
+            "value_std",
+            "prototypes",
+            "temperature",
+            "best_val_loss",
+            "epochs",
+        ):
+            setattr(segmenter, key + "_", state[key])
+        return segmenter
