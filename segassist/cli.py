@@ -347,6 +347,45 @@ def score(state: _State) -> None:
         click.echo(f"review index: segment metadata updated on {report.metadata_changed:,} texts.")
 
 
+@cli.command()
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    help="Report folder (default: SEGASSIST_HOME/reports/<database name>).",
+)
+@click.option("--title", help="Data set name for the report title (default: the database name).")
+@click.option("--horizon", type=click.IntRange(7, 3650), help="Label horizon in days.")
+@click.option(
+    "--segments", default="auto", show_default=True, help="Number of segments, or 'auto'."
+)
+@click.pass_obj
+def evaluate(state: _State, out: Path | None, title: str | None, horizon, segments: str) -> None:
+    """Compare the segmenter with RFM, k-means and single-source ablations; write a report."""
+    from training.evaluate import evaluate as run_evaluation
+    from training.evaluate import text_verdict, write_report
+    from training.features import default_window
+    from warehouse.db import require_schema
+
+    require_schema(state.engine)
+    name = title or Path(state.engine.url.database or "warehouse").stem
+    click.echo("Fitting every method on the same split (three seeds each); this takes a while.")
+    evaluation = run_evaluation(
+        state.engine,
+        index=state.existing_review_index(),
+        window=default_window(state.engine, horizon),
+        n_segments=_segments_option(segments),
+    )
+    report = write_report(evaluation, out or state.settings.home / "reports" / name, name)
+    for r in evaluation.results:
+        truth = f", ARI vs truth {r.truth_ari:.3f}" if r.truth_ari is not None else ""
+        click.echo(
+            f"  {r.name:<17} churn ROC-AUC {r.churn_roc_auc:.3f}  value Spearman "
+            f"{r.value_spearman:.3f}  stability {r.stability_ari:.3f}{truth}"
+        )
+    click.echo(text_verdict(evaluation))
+    click.echo(f"report: {report}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return its exit code."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])

@@ -6,7 +6,9 @@
      (or a learned "no text" vector when the customer wrote nothing)
     each review vector --TextEncoder--> rating head (cross-entropy over 1-5 stars) = L_T
 
-    L = L_B + text_weight * L_T
+    L = L_B + text_weight * L_T, where
+      L_B = BCE(churn) + value_weight * MSE(value) + reconstruction of x_b from z
+      L_T = CE(review ratings) + reconstruction of t from z (cosine), for customers with text
 
 The text encoder is shared between the customer's text vector and each
 review's vector, so learning to read ratings from review vectors (L_T) shapes
@@ -36,6 +38,7 @@ class FusionConfig:
     use_text: bool = True
     text_weight: float = 1.0
     value_weight: float = 1.0
+    reconstruction_weight: float = 1.0
 
     def to_dict(self) -> dict:
         """Plain dict for JSON and checkpoints."""
@@ -62,6 +65,10 @@ class FusionNet(nn.Module):
         self.churn_head = nn.Linear(c.embed_dim, 1)
         self.value_head = nn.Linear(c.embed_dim, 1)
         self.rating_head = nn.Linear(c.embed_dim, 5)
+        # Decoders keep z faithful to both inputs, not only to what predicts churn
+        # and value, so that segments found in z reflect who the customers are.
+        self.behaviour_decoder = nn.Linear(c.embed_dim, c.n_behaviour)
+        self.text_decoder = nn.Linear(c.embed_dim, c.text_dim)
 
     def embed(self, behaviour: torch.Tensor, text: torch.Tensor, has_text: torch.Tensor):
         """The fused customer embedding z (n, embed_dim)."""
@@ -83,12 +90,21 @@ class FusionNet(nn.Module):
         }
         if "churned" not in batch:
             return outputs, None
+        c = self.config
         loss_b = F.binary_cross_entropy_with_logits(outputs["churn_logit"], batch["churned"])
-        loss_b = loss_b + self.config.value_weight * F.mse_loss(outputs["value"], batch["value"])
+        loss_b = loss_b + c.value_weight * F.mse_loss(outputs["value"], batch["value"])
+        if c.use_behaviour:
+            rebuilt = self.behaviour_decoder(z)
+            loss_b = loss_b + c.reconstruction_weight * F.mse_loss(rebuilt, batch["behaviour"])
         loss_t = torch.zeros((), device=z.device)
         reviews = batch.get("review_vectors")
-        if self.config.use_text and reviews is not None and len(reviews):
+        if c.use_text and reviews is not None and len(reviews):
             logits = self.rating_head(self.text(reviews))
             loss_t = F.cross_entropy(logits, batch["review_ratings"])
+        if c.use_text and batch["has_text"].sum() > 0:
+            mask = batch["has_text"] > 0
+            rebuilt = F.normalize(self.text_decoder(z[mask]), dim=1)
+            cosine = (rebuilt * batch["text"][mask]).sum(dim=1)
+            loss_t = loss_t + c.reconstruction_weight * (1 - cosine).mean()
         outputs["loss_behaviour"], outputs["loss_text"] = loss_b, loss_t
         return outputs, loss_b + self.config.text_weight * loss_t

@@ -46,7 +46,7 @@ def _now() -> datetime:
 
 def new_version(fingerprint: str) -> str:
     """A sortable, unique version name."""
-    return f"{_now():%Y%m%d-%H%M%S}-{fingerprint[:8]}"
+    return f"{_now():%Y%m%d-%H%M%S-%f}-{fingerprint[:8]}"
 
 
 def save_artefact(

@@ -1,0 +1,162 @@
+"""The segmenter: SQL features checked by hand, training, versions, scoring."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+import pytest
+from conftest import scalar
+
+from training.dataset import build_data, split_by_customer
+from training.features import Window, compute_features
+from training.pipeline import score_customers, train_model
+from training.registry import load_artefact, serving_version
+from training.segmenter import FusionSegmenter
+from warehouse.importers import import_files
+from warehouse.importers.writer import write_batches
+from warehouse.synthetic import generate
+
+SALES = """customer,order,product,category,qty,price,when
+a,o1,p1,mugs,2,10.0,2024-01-01 10:00
+a,o2,p2,plates,1,20.0,2024-01-11 10:00
+a,o3,p1,mugs,1,10.0,2024-01-31 10:00
+a,Co3,p1,mugs,-1,10.0,2024-02-01 10:00
+a,o4,p1,mugs,3,10.0,2024-03-05 10:00
+b,o5,p2,plates,1,20.0,2023-12-01 09:00
+c,o6,p3,mugs,5,4.0,2024-02-20 12:00
+c,o7,p3,mugs,1,4.0,2024-03-10 12:00
+"""
+MAPPING = """
+source = "hand"
+cancelled_order_prefix = "C"
+[columns]
+customer = "customer"
+order = "order"
+product = "product"
+category = "category"
+quantity = "qty"
+price = "price"
+time = "when"
+"""
+WINDOW = Window(datetime(2024, 3, 1), horizon_days=30)
+
+
+@pytest.fixture
+def hand_made(engine, tmp_path):
+    (tmp_path / "sales.csv").write_text(SALES)
+    (tmp_path / "map.toml").write_text(MAPPING)
+    import_files(engine, [tmp_path / "sales.csv"], tmp_path / "map.toml")
+    return engine
+
+
+def test_features_match_a_hand_computation(hand_made):
+    features = compute_features(hand_made, WINDOW)
+    frame = features.frame
+    assert frame.index.tolist() == ["a", "b", "c"]  # active before the cutoff
+    a = frame.loc["a"]
+    # a: orders o1 (Jan 1), o2 (Jan 11), o3 (Jan 31) before the cutoff; Co3 is a cancellation.
+    assert a["n_orders"] == 3
+    assert a["recency_days"] == pytest.approx(29 + 14 / 24)  # Jan 31 10:00 -> Mar 1 00:00
+    assert a["tenure_days"] == pytest.approx(59 + 14 / 24)
+    assert a["monetary"] == pytest.approx(2 * 10 + 20 + 10)
+    assert a["gap_mean_days"] == pytest.approx(15.0)  # gaps of 10 and 20 days
+    assert a["gap_std_days"] == pytest.approx(5.0)
+    assert a["cancelled_orders"] == 1 and a["return_lines"] == 1
+    assert a["distinct_products"] == 2
+    mugs = features.categories.index("mugs")
+    assert a[f"cat_share_{mugs}"] == pytest.approx(3 / 4)  # 3 of a's 4 lines are mugs
+    # Labels: a buys o4 (3 x 10) in the horizon; b buys nothing (churned).
+    assert (a["churned"], a["future_value"]) == (0.0, pytest.approx(30.0))
+    assert (frame.loc["b", "churned"], frame.loc["b", "future_value"]) == (1.0, 0.0)
+    assert frame.loc["c", "future_value"] == pytest.approx(4.0)
+    assert features.value_unit == "spend"
+    # Cross-check one figure against plain SQL.
+    assert a["n_orders"] == scalar(
+        hand_made,
+        "SELECT COUNT(*) FROM orders WHERE customer_id = 'a' AND NOT is_cancelled "
+        "AND ordered_at < '2024-03-01'",
+    )
+
+
+@pytest.fixture(scope="module")
+def synthetic_data():
+    """Synthetic customers in a SQLite warehouse, behaviour only (no index)."""
+    import tempfile
+    from pathlib import Path
+
+    from warehouse.db import migrate, open_engine
+
+    folder = Path(tempfile.mkdtemp(prefix="segassist-train-"))
+    engine = open_engine(f"sqlite:///{folder / 'w.db'}")
+    migrate(engine)
+    write_batches(engine, generate(1500, seed=5), sha256="synthetic")
+    return engine, folder
+
+
+def _fast(**params) -> dict:
+    return {"max_epochs": 40, "patience": 5, "n_segments": 5, **params}
+
+
+def test_training_is_repeatable_and_stops_early(synthetic_data):
+    engine, _ = synthetic_data
+    from training.features import default_window
+
+    data = build_data(compute_features(engine, default_window(engine)))
+    splits = split_by_customer(data, seed=0)
+    first = FusionSegmenter(random_state=3, **_fast()).fit(splits.train, splits.validation)
+    again = FusionSegmenter(random_state=3, **_fast()).fit(splits.train, splits.validation)
+    np.testing.assert_allclose(first.predict_proba(splits.test), again.predict_proba(splits.test))
+    losses = [log.val_loss for log in first.history_]
+    assert first.best_val_loss_ == pytest.approx(min(losses))
+    probabilities = first.predict_proba(splits.test)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+    assert probabilities.shape[1] == 5
+    with pytest.raises(RuntimeError, match="Call 'fit' first"):
+        FusionSegmenter().predict(splits.test)
+
+
+def test_versions_promotion_and_scoring(synthetic_data, tmp_path):
+    engine, _ = synthetic_data
+    models = tmp_path / "models"
+    first = train_model(engine, models, params=_fast())
+    assert first.promoted and serving_version(engine).version == first.version
+    assert (first.path / "model.pt").is_file() and (first.path / "metadata.json").is_file()
+
+    # One epoch of training cannot beat the serving model on validation: it stays a candidate.
+    worse = train_model(engine, models, params=_fast(max_epochs=1))
+    assert not worse.promoted and "kept" in worse.reason
+    assert serving_version(engine).version == first.version
+
+    # A failed run leaves everything as it was.
+    with pytest.raises(ValueError):
+        train_model(engine, models, params=_fast(use_behaviour=False, use_text=False))
+    assert serving_version(engine).version == first.version
+
+    result = score_customers(engine)
+    assert result.version == first.version
+    assert result.customers == scalar(
+        engine, "SELECT COUNT(DISTINCT customer_id) FROM orders WHERE NOT is_cancelled"
+    )
+    assert scalar(engine, "SELECT COUNT(*) FROM customer_scores") == result.customers
+    assert sum(result.segment_sizes.values()) == result.customers
+    assert 0 <= scalar(engine, "SELECT MIN(churn_risk) FROM customer_scores") <= 1
+
+    loaded = load_artefact(first.path)
+    assert loaded.segmenter.n_segments_ == 5
+    assert loaded.metadata["value_unit"] == "spend"
+
+
+def test_synthetic_segments_are_recovered(synthetic_data):
+    from training.evaluate import evaluate
+
+    engine, _ = synthetic_data
+    from training.evaluate import text_verdict
+
+    evaluation = evaluate(engine, n_segments=5)
+    fused, rfm = evaluation.result("fusion"), evaluation.result("rfm")
+    # Behaviour alone separates the five generated segments only in part (they overlap
+    # in how often they buy); chance is 0. Measured 0.30 (fusion) vs 0.12 (RFM).
+    assert fused.truth_ari > 0.25 and fused.truth_ari > rfm.truth_ari
+    assert fused.churn_roc_auc > 0.8
+    assert "no review text" in text_verdict(evaluation)

@@ -1,0 +1,376 @@
+"""`segassist evaluate`: the segmenter against strong simple baselines, in one run.
+
+Methods, all fitted on the same training customers and scored on the same
+test customers:
+
+- ``rfm``: classic RFM quintile segments (Champions, Loyal, New, At risk,
+  Hibernating, Others); a segment's churn risk and value are its training
+  customers' churn rate and mean value;
+- ``kmeans-behaviour``: k-means on the scaled behaviour features;
+- ``kmeans-text``: k-means on the review vectors (customers without text form
+  their own segment);
+- ``fusion``: the model; ``fusion-behaviour`` and ``fusion-text``: the model
+  with one modality only.
+
+Metrics: churn ROC-AUC and PR-AUC, future-value Spearman, silhouette of the
+segments in each method's own space, stability (mean ARI between the test
+customers' segments across seeds), segment sizes, and ARI against the ground
+truth on synthetic data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import Engine, select
+
+from training.dataset import Splits, build_data, split_by_customer
+from training.features import FeatureSet, Window, compute_features, default_window
+from training.segmenter import FusionSegmenter
+from warehouse.schema import SyntheticTruth
+
+SEEDS = (0, 1, 2)
+RFM_NAMES = ("Champions", "Loyal", "New", "At risk", "Hibernating", "Others")
+
+
+@dataclass
+class MethodResult:
+    """One method's figures on the test customers."""
+
+    name: str
+    churn_roc_auc: float
+    churn_pr_auc: float
+    value_spearman: float
+    silhouette: float
+    stability_ari: float
+    sizes: list[int]
+    truth_ari: float | None = None
+    segments: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int), repr=False)
+
+
+def _scores(churned, value, churn_pred, value_pred) -> tuple[float, float, float]:
+    from scipy.stats import spearmanr
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    if not 0 < churned.sum() < len(churned):
+        return float("nan"), float("nan"), float("nan")
+    return (
+        float(roc_auc_score(churned, churn_pred)),
+        float(average_precision_score(churned, churn_pred)),
+        float(spearmanr(value, value_pred).statistic),
+    )
+
+
+def _silhouette(space: np.ndarray, segments: np.ndarray) -> float:
+    from sklearn.metrics import silhouette_score
+
+    if len(set(segments)) < 2 or len(set(segments)) >= len(segments):
+        return float("nan")
+    return float(silhouette_score(space, segments))
+
+
+def _stability(assignments: list[np.ndarray]) -> float:
+    from sklearn.metrics import adjusted_rand_score
+
+    pairs = [adjusted_rand_score(a, b) for a, b in combinations(assignments, 2)]
+    return float(np.mean(pairs)) if pairs else float("nan")
+
+
+def _segment_means(train_segments, test_segments, train_values) -> np.ndarray:
+    overall = float(np.mean(train_values))
+    means = {s: float(train_values[train_segments == s].mean()) for s in set(train_segments)}
+    return np.array([means.get(s, overall) for s in test_segments])
+
+
+def _segment_baseline(name, splits: Splits, fit_predict, space_of) -> MethodResult:
+    """A method that only assigns segments: traits are its segments' training rates."""
+    runs = [fit_predict(splits, seed) for seed in SEEDS]
+    train_seg, test_seg = runs[0]
+    churn = _segment_means(train_seg, test_seg, splits.train.churned)
+    value = _segment_means(train_seg, test_seg, splits.train.future_value)
+    auc, pr, rho = _scores(splits.test.churned, splits.test.future_value, churn, value)
+    return MethodResult(
+        name,
+        auc,
+        pr,
+        rho,
+        _silhouette(space_of(splits.test), test_seg),
+        _stability([t for _, t in runs]),
+        np.bincount(test_seg).tolist(),
+        segments=test_seg,
+    )
+
+
+def _rfm_cells(data, rfm_columns: tuple[int, int, int], edges=None):
+    recency, frequency, monetary = (data.behaviour[:, i] for i in rfm_columns)
+    if not monetary.any():  # no prices (Amazon): frequency stands in for monetary
+        monetary = frequency
+    columns = np.column_stack([-recency, frequency, monetary])
+    if edges is None:
+        edges = [np.unique(np.quantile(c, [0.2, 0.4, 0.6, 0.8])) for c in columns.T]
+    scores = np.column_stack(
+        [np.searchsorted(e, c, side="right") + 1 for e, c in zip(edges, columns.T, strict=True)]
+    )
+    return scores, edges
+
+
+def _rfm_segments(scores: np.ndarray) -> np.ndarray:
+    r, f = scores[:, 0], scores[:, 1]
+    segments = np.full(len(scores), 5)  # Others
+    segments[(r <= 2) & (f <= 2)] = 4  # Hibernating
+    segments[(r <= 2) & (f >= 3)] = 3  # At risk
+    segments[(r >= 4) & (f <= 2)] = 2  # New
+    segments[f >= 4] = 1  # Loyal
+    segments[(r >= 4) & (f >= 4)] = 0  # Champions
+    return segments
+
+
+def _rfm(rfm_columns: tuple[int, int, int]):
+    def fit_predict(splits: Splits, seed: int):
+        train_scores, edges = _rfm_cells(splits.train, rfm_columns)
+        test_scores, _ = _rfm_cells(splits.test, rfm_columns, edges)
+        return _rfm_segments(train_scores), _rfm_segments(test_scores)
+
+    return fit_predict
+
+
+def _kmeans_on(space_of, k: int):
+    def fit_predict(splits: Splits, seed: int):
+        from sklearn.cluster import KMeans
+
+        model = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(space_of(splits.train))
+        return model.labels_, model.predict(space_of(splits.test))
+
+    return fit_predict
+
+
+def _kmeans_text(k: int):
+    def fit_predict(splits: Splits, seed: int):
+        from sklearn.cluster import KMeans
+
+        has = splits.train.has_text > 0
+        if has.sum() < k:
+            return np.zeros(len(splits.train), int), np.zeros(len(splits.test), int)
+        model = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(splits.train.text[has])
+        train = np.where(has, model.predict(splits.train.text), k)
+        test = np.where(splits.test.has_text > 0, model.predict(splits.test.text), k)
+        return train, test
+
+    return fit_predict
+
+
+def _fusion(name: str, splits: Splits, params: dict) -> tuple[MethodResult, FusionSegmenter]:
+    models = [
+        FusionSegmenter(random_state=s, **params).fit(splits.train, splits.validation)
+        for s in SEEDS
+    ]
+    first = models[0]
+    traits = first.predict_traits(splits.test)
+    segments = first.membership(traits["embedding"]).argmax(axis=1)
+    auc, pr, rho = _scores(
+        splits.test.churned,
+        splits.test.future_value,
+        traits["churn_risk"],
+        traits["value_estimate"],
+    )
+    result = MethodResult(
+        name,
+        auc,
+        pr,
+        rho,
+        _silhouette(traits["embedding"], segments),
+        _stability([m.predict(splits.test) for m in models]),
+        np.bincount(segments, minlength=first.n_segments_).tolist(),
+        segments=segments,
+    )
+    return result, first
+
+
+def _truth(engine: Engine, customer_ids: list[str]) -> np.ndarray | None:
+    with engine.connect() as conn:
+        rows = dict(conn.execute(select(SyntheticTruth.customer_id, SyntheticTruth.segment)).all())
+    if not rows:
+        return None
+    return np.array([rows.get(c, -1) for c in customer_ids])
+
+
+@dataclass
+class Evaluation:
+    """Everything the report shows."""
+
+    window: Window
+    features: FeatureSet
+    splits: Splits
+    results: list[MethodResult]
+    model: FusionSegmenter
+    text_available: bool
+
+    def result(self, name: str) -> MethodResult:
+        """The figures of one method."""
+        return next(r for r in self.results if r.name == name)
+
+
+def evaluate(
+    engine: Engine, *, index=None, window: Window | None = None, n_segments: int | str = "auto"
+) -> Evaluation:
+    """Fit every method on the same split and score it on the same test customers."""
+    window = window or default_window(engine)
+    features = compute_features(engine, window)
+    data = build_data(features, index)
+    splits = split_by_customer(data, seed=0)
+    fusion, model = _fusion("fusion", splits, {"n_segments": n_segments})
+    k = model.n_segments_
+
+    def scaled(d):
+        return model.scale(d.behaviour)
+
+    text_available = bool(data.has_text.sum())
+    rfm_columns = tuple(
+        features.feature_names.index(n) for n in ("recency_days", "n_orders", "monetary")
+    )
+    results = [
+        _segment_baseline(
+            "rfm",
+            splits,
+            _rfm(rfm_columns),
+            lambda d: _rfm_cells(d, rfm_columns)[0].astype(float),
+        ),
+        _segment_baseline("kmeans-behaviour", splits, _kmeans_on(scaled, k), scaled),
+        fusion,
+        _fusion("fusion-behaviour", splits, {"n_segments": k, "use_text": False})[0],
+    ]
+    if text_available:
+        results.insert(
+            2, _segment_baseline("kmeans-text", splits, _kmeans_text(k), lambda d: d.text)
+        )
+        results.append(_fusion("fusion-text", splits, {"n_segments": k, "use_behaviour": False})[0])
+    truth = _truth(engine, splits.test.customer_ids)
+    if truth is not None:
+        from sklearn.metrics import adjusted_rand_score
+
+        for result in results:
+            result.truth_ari = float(adjusted_rand_score(truth, result.segments))
+    return Evaluation(window, features, splits, results, model, text_available)
+
+
+def text_verdict(evaluation: Evaluation, margin: float = 0.01) -> str:
+    """One sentence on whether review text helped on this data set."""
+    if not evaluation.text_available:
+        return (
+            "This data set has no review text: the model ran on behaviour only, so text "
+            "could not help."
+        )
+    fused, behaviour = evaluation.result("fusion"), evaluation.result("fusion-behaviour")
+    gain_auc = fused.churn_roc_auc - behaviour.churn_roc_auc
+    gain_rho = fused.value_spearman - behaviour.value_spearman
+    truth = ""
+    if fused.truth_ari is not None:
+        gain_ari = fused.truth_ari - behaviour.truth_ari
+        verb = "recovers the true segments better" if gain_ari > margin else "does not help recover"
+        truth = f" For segments, text {verb} (ARI vs truth {gain_ari:+.3f})."
+    if gain_auc > margin or gain_rho > margin:
+        return (
+            f"Text helps prediction here: fusion vs behaviour-only churn ROC-AUC "
+            f"{gain_auc:+.3f}, value Spearman {gain_rho:+.3f}.{truth}"
+        )
+    return (
+        f"Text adds nothing to prediction here: fusion vs behaviour-only churn ROC-AUC "
+        f"{gain_auc:+.3f}, value Spearman {gain_rho:+.3f} (within {margin} or worse); the "
+        f"behaviour-only model predicts as well.{truth}"
+    )
+
+
+def write_report(evaluation: Evaluation, out_dir: Path, title: str) -> Path:
+    """Markdown report with PNG plots; returns the Markdown path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plots = _plots(evaluation, out_dir)
+    e = evaluation
+    has_truth = any(r.truth_ari is not None for r in e.results)
+    header = (
+        "| method | churn ROC-AUC | churn PR-AUC | value Spearman | silhouette "
+        "| stability ARI | sizes |"
+    )
+    rule = "|---|---|---|---|---|---|---|"
+    if has_truth:
+        header += " ARI vs truth |"
+        rule += "---|"
+    rows = []
+    for r in e.results:
+        row = (
+            f"| {r.name} | {r.churn_roc_auc:.3f} | {r.churn_pr_auc:.3f} | "
+            f"{r.value_spearman:.3f} | {r.silhouette:.3f} | {r.stability_ari:.3f} | "
+            f"{', '.join(map(str, r.sizes))} |"
+        )
+        if has_truth:
+            row += f" {r.truth_ari:.3f} |"
+        rows.append(row)
+    churn_rate = e.features.frame["churned"].mean()
+    lines = [
+        f"# Segmenter evaluation: {title}",
+        "",
+        f"Features as of {e.window.cutoff:%Y-%m-%d}; labels over the next {e.window.horizon_days} "
+        f"days (churn = no order in that window, {churn_rate:.0%} of customers; future value "
+        f"in {e.features.value_unit}). Customers: {len(e.splits.train)} train, "
+        f"{len(e.splits.validation)} validation, {len(e.splits.test)} test (split by customer). "
+        f"Segments: {e.model.n_segments_} (fusion's choice, used for every k-means). "
+        f"Stability: mean ARI over seeds {SEEDS}.",
+        "",
+        header,
+        rule,
+        *rows,
+        "",
+        f"**{text_verdict(e)}**",
+        "",
+        *[f"![{name}]({path.name})" for name, path in plots.items()],
+        "",
+    ]
+    report = out_dir / "report.md"
+    report.write_text("\n".join(lines))
+    return report
+
+
+def _plots(evaluation: Evaluation, out_dir: Path) -> dict[str, Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.decomposition import PCA
+
+    paths = {}
+    names = [r.name for r in evaluation.results]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, metric, label in zip(
+        axes,
+        ("churn_roc_auc", "value_spearman"),
+        ("churn ROC-AUC", "future-value Spearman"),
+        strict=True,
+    ):
+        values = [getattr(r, metric) for r in evaluation.results]
+        ax.barh(
+            names, values, color=["#4c72b0" if n.startswith("fusion") else "#999999" for n in names]
+        )
+        ax.set_xlabel(label)
+        ax.set_xlim(0, 1)
+        for y, v in enumerate(values):
+            ax.text(v + 0.01, y, f"{v:.3f}", va="center", fontsize=8)
+    fig.suptitle("Test customers: fusion model (blue) vs baselines")
+    fig.tight_layout()
+    paths["metrics"] = out_dir / "metrics.png"
+    fig.savefig(paths["metrics"], dpi=110)
+    plt.close(fig)
+
+    fused = evaluation.result("fusion")
+    z = evaluation.model.transform(evaluation.splits.test)
+    xy = PCA(n_components=2, random_state=0).fit_transform(z)
+    fig, ax = plt.subplots(figsize=(6, 5))
+    scatter = ax.scatter(xy[:, 0], xy[:, 1], c=fused.segments, cmap="tab10", s=8)
+    ax.legend(*scatter.legend_elements(), title="segment", fontsize=8)
+    ax.set_title("Test customers in the fused space (PCA)")
+    fig.tight_layout()
+    paths["map"] = out_dir / "segments_map.png"
+    fig.savefig(paths["map"], dpi=110)
+    plt.close(fig)
+    return paths
