@@ -386,6 +386,103 @@ def evaluate(state: _State, out: Path | None, title: str | None, horizon, segmen
     click.echo(f"report: {report}")
 
 
+@cli.command()
+@click.argument("customer_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the facts as JSON.")
+@click.pass_obj
+def explain(state: _State, customer_id: str, as_json: bool) -> None:
+    """Explain why a customer is in their segment, from features and their own words."""
+    from training.explain import explain_membership
+
+    facts = explain_membership(state.engine, customer_id, index=state.existing_review_index())
+    if as_json:
+        import json
+
+        click.echo(json.dumps(facts.to_dict(), indent=2))
+        return
+    runner = (
+        f"; runner-up {facts.runner_up_name} ({facts.runner_up_probability:.0%})"
+        if facts.runner_up_name
+        else ""
+    )
+    click.echo(
+        f"Customer {facts.customer_id}: {facts.segment_name} (segment {facts.segment_id}, "
+        f"{facts.probability:.0%}){runner}. Model {facts.model_version}."
+    )
+    click.echo("What puts them there (probability lost without it):")
+    for d in facts.drivers:
+        pairs = ", ".join(
+            f"{k} {v:g} (segment avg {facts_avg:g})"
+            for (k, v), facts_avg in zip(
+                d.customer_values.items(), d.segment_averages.values(), strict=True
+            )
+        )
+        click.echo(f"  {d.group} {d.effect:+.2f}: {pairs}")
+    if facts.text_effect is not None:
+        click.echo(f"  their review text {facts.text_effect:+.2f}")
+    drivers = ", ".join(f"{d.group} ({d.effect:+.2f})" for d in facts.churn_drivers) or "none"
+    click.echo(
+        f"Churn risk {facts.churn_risk:.0%}; raised by: {drivers}. "
+        f"Value estimate {facts.value_estimate:g} ({facts.value_unit})."
+    )
+    if facts.closest_reviews:
+        click.echo(
+            f"Their words closest to the segment's themes ({', '.join(facts.segment_themes[:5])}):"
+        )
+        for review in facts.closest_reviews:
+            click.echo(f"  [{review['date']}, {review['rating']}*] {review['text']}")
+
+
+@cli.command()
+@click.pass_obj
+def segments(state: _State) -> None:
+    """Print the serving model's segment profiles."""
+    from sqlalchemy import select
+
+    from training.registry import serving_version
+    from warehouse.schema import Segment
+
+    row = serving_version(state.engine)
+    if row is None:
+        raise UserInputError("No segmenter is trained yet. Run 'segassist train' first.")
+    with state.engine.connect() as conn:
+        rows = conn.execute(
+            select(Segment.__table__)
+            .where(Segment.model_version == row.version)
+            .order_by(Segment.segment_id)
+        ).all()
+    if not rows or not rows[0].profile:
+        raise UserInputError("Customers are not scored yet. Run 'segassist score'.")
+    click.echo(f"Model {row.version}: {len(rows)} segments")
+    for seg in rows:
+        p = seg.profile
+        click.echo(
+            f"\n[{seg.segment_id}] {seg.name}: {seg.size:,} customers ({p['share']:.0%}), "
+            f"churn risk {p['churn_risk_mean']:.0%}, value {p['value_estimate_mean']:g}"
+        )
+        click.echo(
+            "  distinctive: "
+            + ", ".join(f"{d['feature']} z={d['z']:+.1f}" for d in p["distinctive"][:4])
+        )
+        if p.get("top_categories"):
+            click.echo(
+                "  categories: "
+                + ", ".join(f"{c['category']} {c['share']:.0%}" for c in p["top_categories"])
+            )
+        if p.get("top_products"):
+            click.echo(
+                "  top products: "
+                + "; ".join(
+                    f"{t['title'] or t['product_id']} ({t['units']:,})"
+                    for t in p["top_products"][:3]
+                )
+            )
+        if p.get("themes"):
+            click.echo("  themes: " + ", ".join(p["themes"]))
+        for review in p.get("representative_reviews", [])[:1]:
+            click.echo(f'  e.g. "{review["text"][:160]}"')
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return its exit code."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])

@@ -160,3 +160,87 @@ def test_synthetic_segments_are_recovered(synthetic_data):
     assert fused.truth_ari > 0.25 and fused.truth_ari > rfm.truth_ari
     assert fused.churn_roc_auc > 0.8
     assert "no review text" in text_verdict(evaluation)
+
+
+def test_profiles_and_explanations_are_true_of_the_data(synthetic_data, tmp_path):
+    import json
+
+    from sqlalchemy import text
+
+    from training.explain import explain_membership, stored_segment
+
+    engine, _ = synthetic_data
+    trained = train_model(engine, tmp_path / "models", params=_fast())
+    score_customers(engine)
+    version = serving_version(engine).version
+    assert version == trained.version or not trained.promoted
+
+    with engine.connect() as conn:
+        segments = conn.execute(
+            text("SELECT segment_id, name, size, profile FROM segments WHERE model_version = :v"),
+            {"v": version},
+        ).all()
+        sizes = dict(
+            conn.execute(
+                text(
+                    "SELECT segment_id, COUNT(*) FROM customer_scores WHERE model_version = :v "
+                    "GROUP BY segment_id"
+                ),
+                {"v": version},
+            ).all()
+        )
+    names = [s.name for s in segments]
+    assert len(set(names)) == len(names)
+    for seg in segments:
+        profile = seg.profile if isinstance(seg.profile, dict) else json.loads(seg.profile)
+        assert seg.size == sizes.get(seg.segment_id, 0) == profile["size"]
+        if profile["top_products"]:
+            top = profile["top_products"][0]
+            units = scalar(
+                engine,
+                (
+                    "SELECT SUM(l.quantity) FROM order_lines l JOIN orders o ON o.order_id = l.order_id "
+                    "JOIN customer_scores s ON s.customer_id = o.customer_id "
+                    "WHERE s.model_version = :v AND s.segment_id = :s AND l.product_id = :p "
+                    "AND NOT o.is_cancelled"
+                ),
+                v=version,
+                s=seg.segment_id,
+                p=top["product_id"],
+            )
+            assert units == top["units"]
+
+    customer = scalar(engine, "SELECT MIN(customer_id) FROM customer_scores")
+    facts = explain_membership(engine, customer)
+    assert facts.segment_id == stored_segment(engine, customer, version)
+    stored = scalar(
+        engine,
+        "SELECT probabilities FROM customer_scores WHERE customer_id = :c AND model_version = :v",
+        c=customer,
+        v=version,
+    )
+    stored = stored if isinstance(stored, list) else json.loads(stored)
+    assert facts.probability == pytest.approx(stored[facts.segment_id], abs=1e-3)
+    assert facts.runner_up_probability <= facts.probability
+    n_orders = scalar(
+        engine,
+        "SELECT COUNT(*) FROM orders WHERE customer_id = :c AND NOT is_cancelled",
+        c=customer,
+    )
+    for driver in facts.drivers + facts.churn_drivers:
+        assert driver.effect > 0
+        if "n_orders" in driver.customer_values:
+            assert driver.customer_values["n_orders"] == n_orders
+    if facts.drivers:
+        group = facts.drivers[0]
+        feature, average = next(iter(group.segment_averages.items()))
+        members = scalar(
+            engine,
+            "SELECT COUNT(*) FROM customer_scores WHERE segment_id = :s AND model_version = :v",
+            s=facts.segment_id,
+            v=version,
+        )
+        assert members > 0 and average == average  # a number, not NaN
+    assert 0 <= facts.churn_risk <= 1
+    with pytest.raises(Exception, match="No customer with id"):
+        explain_membership(engine, "no-such-customer")

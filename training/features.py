@@ -272,8 +272,14 @@ class FeatureSet:
         return self.frame.index.tolist()
 
 
-def compute_features(engine: Engine, window: Window) -> FeatureSet:
-    """Features before `window.cutoff` and labels in the horizon, for every active customer."""
+def compute_features(
+    engine: Engine, window: Window, customer_ids: list[str] | None = None
+) -> FeatureSet:
+    """Features before `window.cutoff` and labels in the horizon, for every active customer.
+
+    With `customer_ids`, only those customers (the category columns stay the
+    population's top categories, so the features line up with a trained model).
+    """
     categories = top_categories(engine, window)
     frame = _order_features(engine, window)
     if frame.empty:
@@ -289,6 +295,8 @@ def compute_features(engine: Engine, window: Window) -> FeatureSet:
     priced = _has_prices(engine)
     frame = frame.merge(_labels(engine, window, priced), on="customer_id", how="left")
     frame = frame.set_index("customer_id").sort_index()
+    if customer_ids is not None:
+        frame = frame[frame.index.isin(customer_ids)]
     frame = frame.apply(pd.to_numeric, errors="coerce").astype(float)
     frame["future_value"] = frame["future_value"].fillna(0.0).clip(lower=0.0)
     frame["churned"] = (frame["future_value"] == 0).astype(float)

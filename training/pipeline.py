@@ -12,6 +12,7 @@ from sqlalchemy import Engine, delete, insert
 
 from training.dataset import build_data, fingerprint, split_by_customer
 from training.features import Window, activity_span, compute_features, default_window
+from training.profiles import build_profiles
 from training.registry import (
     load_artefact,
     load_serving,
@@ -174,6 +175,10 @@ def score_customers(engine: Engine, *, index=None) -> ScoreResult:
         conn.execute(delete(CustomerScore).where(CustomerScore.model_version == artefact.version))
         for start in range(0, len(rows), SCORE_CHUNK):
             conn.execute(insert(CustomerScore), rows[start : start + SCORE_CHUNK])
+    profiles = build_profiles(
+        engine, artefact.version, features.frame[features.feature_names], segments, traits
+    )
+    with engine.begin() as conn:
         conn.execute(delete(Segment).where(Segment.model_version == artefact.version))
         conn.execute(
             insert(Segment),
@@ -181,9 +186,9 @@ def score_customers(engine: Engine, *, index=None) -> ScoreResult:
                 {
                     "model_version": artefact.version,
                     "segment_id": k,
-                    "name": f"segment {k}",
+                    "name": profiles.get(k, {}).get("name", f"Segment {k}"),
                     "size": sizes.get(k, 0),
-                    "profile": {},
+                    "profile": profiles.get(k, {}),
                 }
                 for k in range(segmenter.n_segments_)
             ],

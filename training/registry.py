@@ -76,7 +76,14 @@ def load_artefact(path: Path) -> ModelArtefact:
         raise UserInputError(f"No model artefact at {path}. Run 'segassist train' first.")
     state = torch.load(path / "model.pt", weights_only=False)
     metadata = json.loads((path / "metadata.json").read_text())
-    return ModelArtefact(path.name, FusionSegmenter.from_state(state), metadata, path)
+    try:
+        segmenter = FusionSegmenter.from_state(state)
+    except (RuntimeError, TypeError, KeyError) as e:
+        raise UserInputError(
+            f"The model at {path} was saved by an incompatible segassist version ({e}). "
+            "Retrain it with 'segassist train'."
+        ) from e
+    return ModelArtefact(path.name, segmenter, metadata, path)
 
 
 def register(engine: Engine, version: str, path: Path, metadata: dict) -> None:

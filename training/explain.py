@@ -1,0 +1,221 @@
+"""Why a customer is in their segment: structured facts, each true of the data.
+
+`explain_membership` returns the segment and the runner-up with their
+probabilities; the feature groups that pushed the customer toward the segment
+(occlusion: set the group to the population's typical value and see how much
+the segment's probability falls), each with the customer's own values and the
+segment's averages; the churn risk and what drives it (the same occlusion on
+churn); and the customer's own reviews closest to the segment's themes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+
+import numpy as np
+from sqlalchemy import Engine, select
+
+from segassist.errors import UserInputError
+from training.dataset import build_data
+from training.features import Window, activity_span, compute_features
+from training.registry import load_serving
+from warehouse.schema import Customer, CustomerScore, Segment
+
+FEATURE_GROUPS = {
+    "recency": ("recency_days", "orders_recent", "orders_previous", "activity_trend"),
+    "frequency": ("n_orders", "gap_mean_days", "gap_std_days"),
+    "spend": ("monetary", "units", "basket_value"),
+    "tenure": ("tenure_days",),
+    "product mix": ("distinct_products", "n_lines"),  # plus every cat_share_* column
+    "returns and cancellations": ("return_lines", "return_share", "cancelled_orders"),
+    "ratings and reviews": (
+        "n_reviews",
+        "rating_mean",
+        "low_rating_share",
+        "helpful_votes",
+        "review_length",
+        "support_messages",
+    ),
+}
+
+
+@dataclass
+class Driver:
+    """One feature group's push toward the segment (or toward churn)."""
+
+    group: str
+    effect: float  # drop in probability when the group is set to typical values
+    customer_values: dict[str, float]
+    segment_averages: dict[str, float]
+
+
+@dataclass
+class Explanation:
+    """Facts about one customer's membership, for the agent, the UI and the CLI."""
+
+    customer_id: str
+    model_version: str
+    segment_id: int
+    segment_name: str
+    probability: float
+    runner_up_id: int | None
+    runner_up_name: str | None
+    runner_up_probability: float | None
+    drivers: list[Driver]
+    text_effect: float | None  # drop in probability without the customer's review text
+    churn_risk: float
+    churn_drivers: list[Driver]
+    value_estimate: float
+    value_unit: str
+    closest_reviews: list[dict] = field(default_factory=list)
+    segment_themes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        """Plain data for JSON and the LLM."""
+        return asdict(self)
+
+
+def _groups(feature_names: list[str]) -> dict[str, list[int]]:
+    groups = {
+        name: [feature_names.index(f) for f in features if f in feature_names]
+        for name, features in FEATURE_GROUPS.items()
+    }
+    groups["product mix"] += [i for i, f in enumerate(feature_names) if f.startswith("cat_share_")]
+    return {name: idx for name, idx in groups.items() if idx}
+
+
+def _occluded(segmenter, data, columns: list[int]):
+    """Copy of `data` with `columns` set to the training population's typical values."""
+    import copy
+
+    occluded = copy.copy(data)
+    behaviour = data.behaviour.copy()
+    # The scaler's mean is in log space for skewed columns: map it back to raw units.
+    typical = segmenter.feature_mean_.copy()
+    typical[segmenter.log_columns_] = np.expm1(typical[segmenter.log_columns_])
+    behaviour[:, columns] = typical[columns]
+    occluded.behaviour = behaviour
+    return occluded
+
+
+def _round(values: dict) -> dict[str, float]:
+    return {k: round(float(v), 3) for k, v in values.items()}
+
+
+def explain_membership(
+    engine: Engine, customer_id: str, *, index=None, top: int = 3
+) -> Explanation:
+    """Explain the serving model's segment for `customer_id`, from the data as it is now."""
+    with engine.connect() as conn:
+        if (
+            conn.execute(
+                select(Customer.customer_id).where(Customer.customer_id == customer_id)
+            ).first()
+            is None
+        ):
+            raise UserInputError(f"No customer with id {customer_id!r}. Check the id.")
+    artefact = load_serving(engine)
+    segmenter, names = artefact.segmenter, artefact.feature_names
+    _, last = activity_span(engine)
+    window = Window(last + timedelta(seconds=1), artefact.metadata["window"]["horizon_days"])
+    features = compute_features(engine, window, customer_ids=[customer_id])
+    if features.frame.empty:
+        raise UserInputError(
+            f"Customer {customer_id!r} has no orders, so no segment: segments describe buyers."
+        )
+    data = build_data(features, index, labelled=False)
+    probabilities = segmenter.predict_proba(data)[0]
+    order = np.argsort(-probabilities)
+    segment = int(order[0])
+    runner = int(order[1]) if len(order) > 1 else None
+    traits = segmenter.predict_traits(data)
+    churn = float(traits["churn_risk"][0])
+    profiles = _profiles(engine, artefact.version)
+    profile = profiles.get(segment, {})
+    seg_means = profile.get("feature_means", {})
+    customer_row = features.frame.iloc[0]
+
+    drivers, churn_drivers = [], []
+    for group, columns in _groups(names).items():
+        occluded = _occluded(segmenter, data, columns)
+        effect = probabilities[segment] - segmenter.predict_proba(occluded)[0][segment]
+        churn_effect = churn - float(segmenter.predict_traits(occluded)["churn_risk"][0])
+        cols = [names[i] for i in columns]
+        values = _round({c: customer_row[c] for c in cols})
+        averages = _round({c: seg_means.get(c, float("nan")) for c in cols})
+        drivers.append(Driver(group, round(float(effect), 4), values, averages))
+        churn_drivers.append(Driver(group, round(churn_effect, 4), values, averages))
+    drivers.sort(key=lambda d: -d.effect)
+    churn_drivers.sort(key=lambda d: -d.effect)
+
+    text_effect = None
+    if data.has_text[0] > 0:
+        import copy
+
+        without = copy.copy(data)
+        without.has_text = np.zeros_like(data.has_text)
+        text_effect = round(
+            float(probabilities[segment] - segmenter.predict_proba(without)[0][segment]), 4
+        )
+
+    themes = profile.get("themes", [])
+    return Explanation(
+        customer_id=customer_id,
+        model_version=artefact.version,
+        segment_id=segment,
+        segment_name=profile.get("name", f"Segment {segment}"),
+        probability=round(float(probabilities[segment]), 4),
+        runner_up_id=runner,
+        runner_up_name=profiles.get(runner, {}).get("name") if runner is not None else None,
+        runner_up_probability=round(float(probabilities[runner]), 4)
+        if runner is not None
+        else None,
+        drivers=[d for d in drivers if d.effect > 0][:top],
+        text_effect=text_effect,
+        churn_risk=round(churn, 4),
+        churn_drivers=[d for d in churn_drivers if d.effect > 0][:top],
+        value_estimate=round(float(traits["value_estimate"][0]), 2),
+        value_unit=artefact.metadata.get("value_unit", "spend"),
+        closest_reviews=_closest_reviews(index, customer_id, themes),
+        segment_themes=themes,
+    )
+
+
+def _profiles(engine: Engine, version: str) -> dict[int, dict]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(Segment.segment_id, Segment.profile).where(Segment.model_version == version)
+        ).all()
+    return {int(s): p for s, p in rows}
+
+
+def _closest_reviews(index, customer_id: str, themes: list[str], n: int = 2) -> list[dict]:
+    """The customer's own texts closest in meaning to the segment's theme words."""
+    if index is None or not themes:
+        return []
+    from retrieval.search import SearchFilters, search_reviews
+
+    hits = search_reviews(
+        index, " ".join(themes), k=n, filters=SearchFilters(customer_id=customer_id), max_chars=300
+    )
+    return [
+        {
+            "review_id": h.review_id,
+            "rating": h.rating,
+            "date": h.date,
+            "text": h.text,
+            "similarity": h.score,
+        }
+        for h in hits
+    ]
+
+
+def stored_segment(engine: Engine, customer_id: str, version: str) -> int | None:
+    """The segment stored for the customer by `segassist score`, if any."""
+    with engine.connect() as conn:
+        return conn.execute(
+            select(CustomerScore.segment_id).where(
+                CustomerScore.customer_id == customer_id, CustomerScore.model_version == version
+            )
+        ).scalar_one_or_none()

@@ -1,0 +1,205 @@
+"""Segment profiles: who is in a segment, what they buy, what they say, and a name.
+
+Computed when customers are scored and stored in `segments.profile`, so the
+agent and the UI read them without recomputing. The name is derived from the
+profile by fixed rules (deterministic); an LLM may polish it later.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, func, select
+
+from retrieval.search import bound_text
+from warehouse.schema import CustomerScore, Order, OrderLine, Product, Review
+
+# How a strongly high (+) or low (-) feature reads in a segment's name.
+NAME_PARTS = {
+    ("n_orders", +1): "frequent buyers",
+    ("n_orders", -1): "one-off buyers",
+    ("recency_days", +1): "lapsed",
+    ("recency_days", -1): "recently active",
+    ("tenure_days", +1): "long-standing",
+    ("tenure_days", -1): "new",
+    ("monetary", +1): "high spenders",
+    ("monetary", -1): "low spenders",
+    ("basket_value", +1): "big baskets",
+    ("basket_value", -1): "small baskets",
+    ("rating_mean", -1): "unhappy reviewers",
+    ("rating_mean", +1): "happy reviewers",
+    ("low_rating_share", +1): "critical reviewers",
+    ("n_reviews", +1): "prolific reviewers",
+    ("helpful_votes", +1): "influential reviewers",
+    ("return_share", +1): "frequent returners",
+    ("cancelled_orders", +1): "cancellers",
+    ("activity_trend", +1): "growing",
+    ("activity_trend", -1): "slowing down",
+    ("distinct_products", +1): "broad shoppers",
+}
+N_KEYWORDS = 8
+
+
+def feature_zscores(features: pd.DataFrame, segments: np.ndarray) -> pd.DataFrame:
+    """Segment mean of each feature as a z-score against the whole population."""
+    mean, std = features.mean(), features.std(ddof=0).replace(0, np.nan)
+    return ((features.groupby(segments).mean() - mean) / std).fillna(0.0)
+
+
+def segment_name(zscores: pd.Series, taken: set[str]) -> str:
+    """Two strongest distinctive traits, e.g. 'Lapsed, one-off buyers'; unique among `taken`."""
+    parts = []
+    for feature in zscores.abs().sort_values(ascending=False).index:
+        part = NAME_PARTS.get((feature, int(np.sign(zscores[feature]))))
+        if part and abs(zscores[feature]) >= 0.25 and part not in parts:
+            parts.append(part)
+        if len(parts) == 2:
+            break
+    name = ", ".join(parts).capitalize() if parts else "Typical customers"
+    candidate, n = name, 2
+    while candidate in taken:
+        candidate, n = f"{name} ({n})", n + 1
+    return candidate
+
+
+def _top_products(engine: Engine, version: str, per_segment: int = 5) -> dict[int, dict]:
+    units = func.sum(OrderLine.quantity).label("units")
+    query = (
+        select(CustomerScore.segment_id, Product.product_id, Product.title, Product.category, units)
+        .join(Order, Order.customer_id == CustomerScore.customer_id)
+        .join(OrderLine, OrderLine.order_id == Order.order_id)
+        .join(Product, Product.product_id == OrderLine.product_id)
+        .where(CustomerScore.model_version == version, Order.is_cancelled.is_(False))
+        .group_by(CustomerScore.segment_id, Product.product_id, Product.title, Product.category)
+    )
+    with engine.connect() as conn:
+        rows = pd.DataFrame(
+            conn.execute(query).all(),
+            columns=["segment", "product_id", "title", "category", "units"],
+        )
+    out = {}
+    for segment, group in rows.groupby("segment"):
+        top = group.sort_values(["units", "product_id"], ascending=[False, True]).head(per_segment)
+        categories = group.groupby("category")["units"].sum().sort_values(ascending=False)
+        out[int(segment)] = {
+            "top_products": [
+                {"product_id": r.product_id, "title": r.title, "units": int(r.units)}
+                for r in top.itertuples()
+            ],
+            "top_categories": [
+                {"category": c, "share": round(float(u / categories.sum()), 3)}
+                for c, u in categories.head(3).items()
+            ],
+        }
+    return out
+
+
+def _segment_reviews(engine: Engine, version: str) -> pd.DataFrame:
+    query = (
+        select(CustomerScore.segment_id, Review.review_id, Review.title, Review.text, Review.rating)
+        .join(Review, Review.customer_id == CustomerScore.customer_id)
+        .where(CustomerScore.model_version == version, Review.text.is_not(None))
+    )
+    with engine.connect() as conn:
+        return pd.DataFrame(
+            conn.execute(query).all(), columns=["segment", "review_id", "title", "text", "rating"]
+        )
+
+
+def review_themes(reviews: pd.DataFrame, n: int = N_KEYWORDS) -> dict[int, list[str]]:
+    """Keywords per segment: words it uses often and more than other segments do."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    if reviews.empty or reviews["segment"].nunique() < 1:
+        return {}
+    documents = reviews.groupby("segment")["text"].apply(lambda t: " ".join(t.astype(str)))
+    try:
+        vectorizer = CountVectorizer(
+            stop_words="english",
+            ngram_range=(1, 2),
+            min_df=2,
+            max_features=20_000,
+            token_pattern=r"(?u)\b[a-zA-Z]{3,}\b",
+        )
+        counts = vectorizer.fit_transform(documents.values).toarray().astype(float)
+    except ValueError:  # too little text for a vocabulary
+        return {}
+    words = vectorizer.get_feature_names_out()
+    # c-TF-IDF weights each word by how much more often the segment uses it than
+    # the other segments do, so words everyone writes ("great", "guitar") drop out.
+    tf = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    rest = counts.sum(axis=0, keepdims=True) - counts
+    tf_rest = rest / np.maximum(rest.sum(axis=1, keepdims=True), 1)
+    scores = tf * np.log((tf + 1e-5) / (tf_rest + 1e-5))
+    scores[counts < 3] = 0
+    return {
+        int(segment): [words[i] for i in np.argsort(-scores[row])[:n] if scores[row, i] > 0]
+        for row, segment in enumerate(documents.index)
+    }
+
+
+def representative_reviews(
+    reviews: pd.DataFrame, themes: dict[int, list[str]], per_segment: int = 3
+) -> dict[int, list[dict]]:
+    """Reviews that use most of their segment's theme words (ties: the shorter review)."""
+    out = {}
+    for segment, group in reviews.groupby("segment"):
+        words = themes.get(int(segment), [])
+        if not words:
+            continue
+        lower = group["text"].astype(str).str.lower()
+        hits = sum(lower.str.contains(w, regex=False).astype(int) for w in words)
+        ranked = group.assign(hits=hits, length=lower.str.len()).sort_values(
+            ["hits", "length", "review_id"], ascending=[False, True, True]
+        )
+        out[int(segment)] = [
+            {
+                "review_id": r.review_id,
+                "rating": None if pd.isna(r.rating) else int(r.rating),
+                "text": bound_text(str(r.text), 300)[0],
+            }
+            for r in ranked.head(per_segment).itertuples()
+        ]
+    return out
+
+
+def build_profiles(
+    engine: Engine,
+    version: str,
+    features: pd.DataFrame,
+    segments: np.ndarray,
+    traits: dict[str, np.ndarray],
+) -> dict[int, dict]:
+    """Profile of every segment of `version` (features indexed like `segments`)."""
+    zscores = feature_zscores(features, segments)
+    means = features.groupby(segments).mean()
+    products = _top_products(engine, version)
+    reviews = _segment_reviews(engine, version)
+    themes = review_themes(reviews)
+    examples = representative_reviews(reviews, themes)
+    total = len(segments)
+    profiles, taken = {}, set()
+    for segment in sorted(set(int(s) for s in segments)):
+        members = segments == segment
+        name = segment_name(zscores.loc[segment], taken)
+        taken.add(name)
+        z = zscores.loc[segment]
+        profiles[segment] = {
+            "name": name,
+            "size": int(members.sum()),
+            "share": round(float(members.mean()), 4),
+            "churn_risk_mean": round(float(traits["churn_risk"][members].mean()), 4),
+            "value_estimate_mean": round(float(traits["value_estimate"][members].mean()), 2),
+            "feature_means": {k: round(float(v), 4) for k, v in means.loc[segment].items()},
+            "population_means": {k: round(float(v), 4) for k, v in features.mean().items()},
+            "zscores": {k: round(float(v), 3) for k, v in z.items()},
+            "distinctive": [
+                {"feature": f, "z": round(float(z[f]), 2)}
+                for f in z.abs().sort_values(ascending=False).index[:5]
+            ],
+            **products.get(segment, {"top_products": [], "top_categories": []}),
+            "themes": themes.get(segment, []),
+            "representative_reviews": examples.get(segment, []),
+            "customers_total": total,
+        }
+    return profiles
