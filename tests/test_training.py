@@ -199,7 +199,8 @@ def test_profiles_and_explanations_are_true_of_the_data(synthetic_data, tmp_path
             units = scalar(
                 engine,
                 (
-                    "SELECT SUM(l.quantity) FROM order_lines l JOIN orders o ON o.order_id = l.order_id "
+                    "SELECT SUM(l.quantity) FROM order_lines l "
+                    "JOIN orders o ON o.order_id = l.order_id "
                     "JOIN customer_scores s ON s.customer_id = o.customer_id "
                     "WHERE s.model_version = :v AND s.segment_id = :s AND l.product_id = :p "
                     "AND NOT o.is_cancelled"
@@ -233,7 +234,7 @@ def test_profiles_and_explanations_are_true_of_the_data(synthetic_data, tmp_path
             assert driver.customer_values["n_orders"] == n_orders
     if facts.drivers:
         group = facts.drivers[0]
-        feature, average = next(iter(group.segment_averages.items()))
+        average = next(iter(group.segment_averages.values()))
         members = scalar(
             engine,
             "SELECT COUNT(*) FROM customer_scores WHERE segment_id = :s AND model_version = :v",
