@@ -7,7 +7,7 @@ VENV   ?= .venv
 DATA   ?= ../shared/data
 BIN     = $(VENV)/bin
 
-.PHONY: install test test-fast lint format bench bench-import bench-retrieval demo clean
+.PHONY: install test test-fast lint format bench bench-import bench-retrieval bench-segmenter demo clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,7 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: bench-import bench-retrieval
+bench: bench-import bench-retrieval bench-segmenter
 
 bench-import: install
 	$(BIN)/python benchmarks/bench_import.py --data $(DATA)
@@ -41,6 +41,9 @@ bench-retrieval: install
 
 # The demo keeps its warehouse and index in .segassist/ (export
 # SEGASSIST_HOME=$(CURDIR)/.segassist to use the CLI on it).
+bench-segmenter: install
+	$(BIN)/python benchmarks/bench_segmenter.py --data $(DATA)
+
 demo: export SEGASSIST_HOME = $(CURDIR)/.segassist
 demo: install
 	$(BIN)/segassist init
@@ -48,6 +51,9 @@ demo: install
 	$(BIN)/segassist index
 	$(BIN)/segassist status
 	$(BIN)/segassist search "the strings broke after a week" -k 3
+	$(BIN)/segassist train
+	$(BIN)/segassist score
+	$(BIN)/segassist segments
 
 clean:
 	rm -rf $(VENV) .segassist .pytest_cache .ruff_cache

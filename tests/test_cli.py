@@ -144,3 +144,46 @@ def _run_with(extra_env: dict[str, str], *args: str) -> subprocess.CompletedProc
         timeout=300,
         cwd=REPO,
     )
+
+
+def test_segmenter_commands_end_to_end(tmp_path):
+    env = {"SEGASSIST_HOME": str(tmp_path / "home")}
+    assert _run_with(env, "synth", "--customers", "600", "--seed", "2").returncode == 0
+    trained = _run_with(env, "train", "--segments", "4")
+    assert trained.returncode == 0, trained.stderr
+    assert "text: none (behaviour only)" in trained.stdout
+    assert "promoted: first version: now serving" in trained.stdout
+    assert "epochs" in trained.stderr  # per-epoch progress
+
+    scored = _run_with(env, "score")
+    assert scored.returncode == 0, scored.stderr
+    assert "scored 600 customers" in scored.stdout
+
+    shown = _run_with(env, "segments")
+    assert shown.returncode == 0 and shown.stdout.count("customers (") == 4
+
+    explained = _run_with(env, "explain", "SC0000000", "--json")
+    assert explained.returncode == 0, explained.stderr
+    import json
+
+    facts = json.loads(explained.stdout)
+    assert facts["customer_id"] == "SC0000000" and 0 <= facts["churn_risk"] <= 1
+
+    unknown = _run_with(env, "explain", "nobody")
+    assert unknown.returncode == 2 and "No customer with id 'nobody'" in unknown.stderr
+
+    report_dir = tmp_path / "report"
+    evaluated = _run_with(env, "evaluate", "--out", str(report_dir), "--segments", "4")
+    assert evaluated.returncode == 0, evaluated.stderr
+    report = (report_dir / "report.md").read_text()
+    assert "| rfm |" in report and "| fusion |" in report and "ARI vs truth" in report
+    assert (report_dir / "metrics.png").stat().st_size > 10_000
+
+
+def test_segmenter_commands_before_training_say_what_to_do(tmp_path):
+    env = {"SEGASSIST_HOME": str(tmp_path / "home")}
+    assert _run_with(env, "synth", "--customers", "50").returncode == 0
+    for command in (["score"], ["segments"], ["explain", "SC0000001"]):
+        result = _run_with(env, *command)
+        assert result.returncode == 2, command
+        assert "Run 'segassist train' first" in result.stderr
