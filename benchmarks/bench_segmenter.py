@@ -93,10 +93,12 @@ def _scale_child(n: int, synthetic_db: str | None, epochs: int) -> dict:
     with engine.connect() as conn:
         truth = dict(conn.exec_driver_sql("SELECT customer_id, segment FROM synthetic_truth").all())
     rng = np.random.default_rng(0)
-    directions = rng.normal(size=(5, 384))
+    directions = rng.normal(size=(5, 384)).astype(np.float32)
     segment = np.array([truth.get(c, 0) for c in data.customer_ids])
-    text = directions[segment] + rng.normal(scale=2.0, size=(len(segment), 384))
-    data.text = (text / np.linalg.norm(text, axis=1, keepdims=True)).astype(np.float32)
+    text = directions[segment]
+    text += rng.standard_normal(size=text.shape, dtype=np.float32) * 2.0
+    text /= np.linalg.norm(text, axis=1, keepdims=True)
+    data.text = text
     data.has_text = np.ones(len(segment), dtype=np.float32)
     splits = split_by_customer(data, 0)
     epoch_times: list[float] = []

@@ -19,6 +19,7 @@ import numpy as np
 
 LOG_FEATURES_MIN_SKEW = 2.0  # features skewed more than this are log1p-transformed
 K_CANDIDATES = range(3, 9)
+PREDICT_CHUNK = 65_536  # customers per forward pass when predicting
 
 
 @dataclass
@@ -291,16 +292,20 @@ class FusionSegmenter:
         if not hasattr(self, "network_"):
             raise RuntimeError("This FusionSegmenter is not fitted yet. Call 'fit' first.")
 
-    def _forward(self, data: SegmenterData) -> dict[str, np.ndarray]:
+    def _forward(self, data: SegmenterData, chunk: int = PREDICT_CHUNK) -> dict[str, np.ndarray]:
+        """Network outputs for every customer, in chunks so memory stays bounded."""
         import torch
 
         self._check_fitted()
-        batch = self._tensors(
-            SegmenterData(data.customer_ids, data.behaviour, data.text, data.has_text)
-        )
+        unlabelled = SegmenterData(data.customer_ids, data.behaviour, data.text, data.has_text)
+        parts: dict[str, list[np.ndarray]] = {}
         with torch.no_grad():
-            outputs, _ = self.network_(batch)
-        return {k: v.numpy() for k, v in outputs.items()}
+            for start in range(0, len(data), chunk):
+                rows = np.arange(start, min(start + chunk, len(data)))
+                outputs, _ = self.network_(self._tensors(unlabelled, rows))
+                for key, value in outputs.items():
+                    parts.setdefault(key, []).append(value.numpy())
+        return {key: np.concatenate(values) for key, values in parts.items()}
 
     def transform(self, data: SegmenterData) -> np.ndarray:
         """Fused customer embeddings (n, embed_dim)."""
