@@ -7,7 +7,7 @@ quote, never an instruction to follow.
 from __future__ import annotations
 
 import calendar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import numpy as np
@@ -86,6 +86,87 @@ class ReviewHit:
     segment: int | None
 
 
+class FilterCache:
+    """The index's vectors and metadata in memory, for exact filtered search.
+
+    Chroma's filtered HNSW queries cost 100-600 ms at 100k texts (the filter is
+    evaluated row by row before the graph search); a numpy mask plus one
+    matrix-vector product over the matching rows costs a few ms and is exact.
+    Loaded on the first filtered query and reloaded when the index's revision
+    changes (another process synced it).
+    """
+
+    TEXT_KEYS = ("customer_id", "product_id", "language", "kind")
+    NUMBER_KEYS = ("segment", "rating", "time")
+
+    def __init__(self, index: ReviewIndex) -> None:
+        self.revision = index.revision()
+        texts = stored_texts(index)
+        self.ids = np.asarray(texts.ids, dtype=object)
+        self.vectors = texts.vectors
+        meta = texts.metadatas
+        self.text = {k: np.asarray([m.get(k) for m in meta], dtype=object) for k in self.TEXT_KEYS}
+        self.number = {
+            k: np.asarray([m.get(k, -1) for m in meta], dtype=np.int64) for k in self.NUMBER_KEYS
+        }
+
+    def mask(self, filters: SearchFilters) -> np.ndarray:
+        """Rows that pass every filter."""
+        keep = np.ones(len(self.ids), dtype=bool)
+        for key in self.TEXT_KEYS:
+            if getattr(filters, key) is not None:
+                keep &= self.text[key] == getattr(filters, key)
+        if filters.segment is not None:
+            keep &= self.number["segment"] == filters.segment
+        rating = self.number["rating"]
+        if filters.min_rating is not None:
+            keep &= rating >= filters.min_rating
+        if filters.max_rating is not None:
+            keep &= (rating <= filters.max_rating) & (rating >= 0)
+        if filters.since is not None:
+            keep &= self.number["time"] >= _epoch(filters.since)
+        if filters.until is not None:
+            keep &= self.number["time"] < _epoch(filters.until) + 86_400
+        return keep
+
+    def top(self, query: np.ndarray, filters: SearchFilters, k: int) -> list[tuple[str, float]]:
+        """The `k` best (id, cosine distance) among rows passing `filters`."""
+        rows = np.flatnonzero(self.mask(filters))
+        if not len(rows):
+            return []
+        scores = self.vectors[rows] @ query
+        best = (
+            np.argpartition(-scores, min(k, len(rows)) - 1)[:k]
+            if len(rows) > k
+            else np.arange(len(rows))
+        )
+        best = best[np.argsort(-scores[best], kind="stable")]
+        return [(self.ids[rows[i]], 1.0 - float(scores[i])) for i in best]
+
+
+CACHE_LIMIT = 2_000_000  # texts; above this, filtered queries go to Chroma
+
+
+def _filtered_search(index: ReviewIndex, query: np.ndarray, filters: SearchFilters, k: int):
+    """Chroma-shaped results of an exact filtered search over the in-memory cache."""
+    if index.cache is None or index.cache.revision != index.revision():
+        index.cache = FilterCache(index)
+    best = index.cache.top(query, filters, k)
+    if not best:
+        return {"ids": [[]], "documents": [[]], "metadatas": [[]], "distances": [[]]}
+    ids = [doc_id for doc_id, _ in best]
+    stored = index.collection.get(ids=ids, include=["documents", "metadatas"])
+    by_id = dict(
+        zip(stored["ids"], zip(stored["documents"], stored["metadatas"], strict=True), strict=True)
+    )
+    return {
+        "ids": [ids],
+        "documents": [[by_id[i][0] for i in ids]],
+        "metadatas": [[by_id[i][1] for i in ids]],
+        "distances": [[d for _, d in best]],
+    }
+
+
 def bound_text(text: str, limit: int = MAX_TEXT_CHARS) -> tuple[str, bool]:
     """Cut `text` to at most `limit` characters at a word boundary; say if it was cut."""
     if len(text) <= limit:
@@ -108,12 +189,17 @@ def search_reviews(
         raise UserInputError(f"k must be between 1 and {MAX_K}, got {k}.")
     filters = filters or SearchFilters()
     filters.validate()
-    result = index.collection.query(
-        query_embeddings=[index.embedder.embed_query(query)],
-        n_results=k,
-        where=filters.where(),
-        include=["documents", "metadatas", "distances"],
-    )
+    vector = index.embedder.embed_query(query)
+    where = filters.where()
+    if where is not None and index.count() <= CACHE_LIMIT:
+        result = _filtered_search(index, np.asarray(vector, dtype=np.float32), filters, k)
+    else:
+        result = index.collection.query(
+            query_embeddings=[vector],
+            n_results=k,
+            where=where,
+            include=["documents", "metadatas", "distances"],
+        )
     hits = []
     for doc_id, document, meta, distance in zip(
         result["ids"][0],
@@ -169,6 +255,7 @@ class StoredTexts:
     customer_ids: list[str]
     times: np.ndarray  # (m,) epoch seconds
     ratings: np.ndarray  # (m,) stars, 0 when the text has no rating (support messages)
+    metadatas: list[dict] = field(default_factory=list, repr=False)
 
 
 def _as_of_filter(as_of: datetime | None) -> dict | None:
@@ -177,7 +264,7 @@ def _as_of_filter(as_of: datetime | None) -> dict | None:
 
 def stored_texts(index: ReviewIndex, *, as_of: datetime | None = None) -> StoredTexts:
     """Every stored text vector written up to `as_of`, read page by page (none re-embedded)."""
-    ids, vectors, owners, times, ratings = [], [], [], [], []
+    ids, vectors, owners, times, ratings, metadatas = [], [], [], [], [], []
     where = _as_of_filter(as_of)
     for offset in range(0, index.count(), PAGE):
         page = index.collection.get(
@@ -190,6 +277,7 @@ def stored_texts(index: ReviewIndex, *, as_of: datetime | None = None) -> Stored
         owners += [m["customer_id"] for m in page["metadatas"]]
         times += [m["time"] for m in page["metadatas"]]
         ratings += [m.get("rating", 0) for m in page["metadatas"]]
+        metadatas += page["metadatas"]
     dimension = index.embedder.dimension
     return StoredTexts(
         ids,
@@ -197,6 +285,7 @@ def stored_texts(index: ReviewIndex, *, as_of: datetime | None = None) -> Stored
         owners,
         np.asarray(times, dtype=np.float64),
         np.asarray(ratings, dtype=np.int64),
+        metadatas,
     )
 
 

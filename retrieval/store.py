@@ -10,7 +10,7 @@ reopened collection be queried by text.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -117,10 +117,17 @@ def open_client(path: Path | None = None, url: str | None = None):
 
 @dataclass
 class ReviewIndex:
-    """The text collection plus the embedder it was built with."""
+    """The text collection plus the embedder it was built with.
+
+    `revision` counts the syncs that changed the collection; it lives in the
+    collection's metadata so that another process's in-memory copy of the
+    vectors (see retrieval.search) can tell it is stale.
+    """
 
     collection: Any
     embedder: Embedder
+    client: Any = None
+    cache: Any = field(default=None, repr=False)
 
     @property
     def model(self) -> str:
@@ -130,6 +137,21 @@ class ReviewIndex:
     def count(self) -> int:
         """Number of texts in the index."""
         return self.collection.count()
+
+    def revision(self) -> int:
+        """The stored revision (read fresh from the server or the embedded store)."""
+        if self.client is None:
+            return int((self.collection.metadata or {}).get("segassist_revision", 0))
+        fresh = self.client.get_collection(self.collection.name)
+        return int((fresh.metadata or {}).get("segassist_revision", 0))
+
+    def bump_revision(self) -> None:
+        """Record that the collection's contents changed."""
+        metadata = dict(self.collection.metadata or {})
+        metadata.pop("hnsw:space", None)
+        metadata["segassist_revision"] = self.revision() + 1
+        self.collection.modify(metadata=metadata)
+        self.cache = None
 
 
 def collection_name(database_url: str) -> str:
@@ -183,4 +205,4 @@ def open_index(
         configuration={"hnsw": {"space": "cosine"}},
         metadata={"segassist_model": model, "segassist_dimension": function.embedder.dimension},
     )
-    return ReviewIndex(collection, function.embedder)
+    return ReviewIndex(collection, function.embedder, client)

@@ -182,6 +182,8 @@ def sync_index(
                 metadatas=[m for _, _, m in chunk],
             )
             bar.update(len(chunk))
+    if removed or to_update or to_embed:
+        index.bump_revision()
     return SyncReport(
         added=len(to_embed) - changed_text,
         text_changed=changed_text,

@@ -347,3 +347,34 @@ def test_unreachable_chroma_server_says_how_to_start_one():
 
     with pytest.raises(InfrastructureError, match="chroma run --path"):
         open_client(url="http://127.0.0.1:9")
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        SearchFilters(max_rating=2),
+        SearchFilters(min_rating=4, since=date(2023, 3, 1)),
+        SearchFilters(customer_id="c3"),
+        SearchFilters(product_id="pedal", language="en"),
+    ],
+)
+def test_exact_cache_and_chroma_filters_agree(index, filters, monkeypatch):
+    import retrieval.search as search
+
+    cached = search_reviews(index, "it broke and makes noise", k=3, filters=filters)
+    monkeypatch.setattr(search, "CACHE_LIMIT", 0)  # send filtered queries to Chroma
+    chroma = search_reviews(index, "it broke and makes noise", k=3, filters=filters)
+    assert [h.review_id for h in cached] == [h.review_id for h in chroma]
+    for a, b in zip(cached, chroma, strict=True):
+        assert a.score == pytest.approx(b.score, abs=1e-3)
+
+
+def test_cache_notices_a_sync_from_another_process(index, shop, client):
+    search_reviews(index, "cable", k=1, filters=SearchFilters(max_rating=5))
+    assert index.cache is not None
+    other = open_index(client, "minilm", name=collection_name(str(shop.url)))
+    with shop.begin() as conn:
+        conn.execute(text("UPDATE reviews SET rating = 1 WHERE review_id = 'r04'"))
+    sync_index(shop, other)
+    hits = search_reviews(index, "solid cable", k=10, filters=SearchFilters(max_rating=1))
+    assert "r04" in _ids(hits)
