@@ -1,0 +1,237 @@
+"""The segmenter's commands: train, score, evaluate, explain, segments."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from segassist.cli import _State, cli
+from segassist.errors import UserInputError
+
+
+def _segments_option(value: str) -> int | str:
+    if value == "auto":
+        return value
+    if not value.isdigit() or not 2 <= int(value) <= 20:
+        raise click.BadParameter("use 'auto' or a number of segments from 2 to 20")
+    return int(value)
+
+
+@cli.command()
+@click.option(
+    "--horizon",
+    type=click.IntRange(7, 3650),
+    help="Label horizon in days (default: a quarter of the data's span, 90-365).",
+)
+@click.option(
+    "--cutoff",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Feature cutoff (default: last activity minus the horizon).",
+)
+@click.option(
+    "--segments",
+    default="auto",
+    show_default=True,
+    help="Number of segments, or 'auto' to choose 3-8 by silhouette.",
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--no-text", is_flag=True, help="Use behaviour only, even if reviews are indexed.")
+@click.pass_obj
+def train(state: _State, horizon, cutoff, segments: str, seed: int, no_text: bool) -> None:
+    """Train the fusion segmenter; promote it if it is not worse than the serving one."""
+    from training.features import Window, default_window
+    from training.pipeline import train_model
+    from warehouse.db import require_schema
+
+    require_schema(state.engine)
+    window = default_window(state.engine, horizon)
+    if cutoff is not None:
+        window = Window(cutoff, window.horizon_days)
+    index = None if no_text else state.existing_review_index()
+    click.echo(
+        f"Features as of {window.cutoff:%Y-%m-%d}, labels over the next {window.horizon_days} "
+        f"days; text: {index.model + ' index' if index else 'none (behaviour only)'}."
+    )
+    from tqdm import tqdm
+
+    with tqdm(desc="training", unit=" epochs", file=sys.stderr) as bar:
+
+        def on_epoch(log) -> None:
+            bar.update(1)
+            bar.set_postfix(
+                train=f"{log.train_loss:.3f}",
+                val=f"{log.val_loss:.3f}",
+                val_text=f"{log.val_loss_text:.3f}",
+            )
+
+        result = train_model(
+            state.engine,
+            state.settings.models_dir,
+            index=index,
+            window=window,
+            params={"n_segments": _segments_option(segments)},
+            seed=seed,
+            on_epoch=on_epoch,
+        )
+    test = result.metrics["test"]
+    click.echo(
+        f"version {result.version}: {result.metrics['epochs']} epochs, "
+        f"{result.metrics['n_segments']} segments; test churn ROC-AUC "
+        f"{test['churn_roc_auc']:.3f}, PR-AUC {test['churn_pr_auc']:.3f}, "
+        f"value Spearman {test['value_spearman']:.3f}."
+    )
+    click.echo(("promoted: " if result.promoted else "not promoted: ") + result.reason)
+
+
+@cli.command()
+@click.pass_obj
+def score(state: _State) -> None:
+    """Score every customer with the serving segmenter and store segments and traits."""
+    from retrieval.sync import sync_index
+    from training.pipeline import score_customers
+
+    index = state.existing_review_index()
+    result = score_customers(state.engine, index=index)
+    sizes = ", ".join(f"{k}: {v:,}" for k, v in sorted(result.segment_sizes.items()))
+    click.echo(f"scored {result.customers:,} customers with {result.version}; sizes {sizes}.")
+    if index is not None:
+        report = sync_index(state.engine, index)
+        click.echo(f"review index: segment metadata updated on {report.metadata_changed:,} texts.")
+
+
+@cli.command()
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    help="Report folder (default: SEGASSIST_HOME/reports/<database name>).",
+)
+@click.option("--title", help="Data set name for the report title (default: the database name).")
+@click.option("--horizon", type=click.IntRange(7, 3650), help="Label horizon in days.")
+@click.option(
+    "--segments", default="auto", show_default=True, help="Number of segments, or 'auto'."
+)
+@click.pass_obj
+def evaluate(state: _State, out: Path | None, title: str | None, horizon, segments: str) -> None:
+    """Compare the segmenter with RFM, k-means and single-source ablations; write a report."""
+    from training.evaluate import evaluate as run_evaluation
+    from training.evaluate import text_verdict, write_report
+    from training.features import default_window
+    from warehouse.db import require_schema
+
+    require_schema(state.engine)
+    name = title or Path(state.engine.url.database or "warehouse").stem
+    click.echo("Fitting every method on the same split (three seeds each); this takes a while.")
+    evaluation = run_evaluation(
+        state.engine,
+        index=state.existing_review_index(),
+        window=default_window(state.engine, horizon),
+        n_segments=_segments_option(segments),
+    )
+    report = write_report(evaluation, out or state.settings.home / "reports" / name, name)
+    for r in evaluation.results:
+        truth = f", ARI vs truth {r.truth_ari:.3f}" if r.truth_ari is not None else ""
+        click.echo(
+            f"  {r.name:<17} churn ROC-AUC {r.churn_roc_auc:.3f}  value Spearman "
+            f"{r.value_spearman:.3f}  stability {r.stability_ari:.3f}{truth}"
+        )
+    click.echo(text_verdict(evaluation))
+    click.echo(f"report: {report}")
+
+
+@cli.command()
+@click.argument("customer_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the facts as JSON.")
+@click.pass_obj
+def explain(state: _State, customer_id: str, as_json: bool) -> None:
+    """Explain why a customer is in their segment, from features and their own words."""
+    from training.explain import explain_membership
+
+    facts = explain_membership(state.engine, customer_id, index=state.existing_review_index())
+    if as_json:
+        import json
+
+        click.echo(json.dumps(facts.to_dict(), indent=2))
+        return
+    runner = (
+        f"; runner-up {facts.runner_up_name} ({facts.runner_up_probability:.0%})"
+        if facts.runner_up_name
+        else ""
+    )
+    click.echo(
+        f"Customer {facts.customer_id}: {facts.segment_name} (segment {facts.segment_id}, "
+        f"{facts.probability:.0%}){runner}. Model {facts.model_version}."
+    )
+    click.echo("What puts them there (probability lost without it):")
+    for d in facts.drivers:
+        pairs = ", ".join(
+            f"{k} {v:g} (segment avg {facts_avg:g})"
+            for (k, v), facts_avg in zip(
+                d.customer_values.items(), d.segment_averages.values(), strict=True
+            )
+        )
+        click.echo(f"  {d.group} {d.effect:+.2f}: {pairs}")
+    if facts.text_effect is not None:
+        click.echo(f"  their review text {facts.text_effect:+.2f}")
+    drivers = ", ".join(f"{d.group} ({d.effect:+.2f})" for d in facts.churn_drivers) or "none"
+    click.echo(
+        f"Churn risk {facts.churn_risk:.0%}; raised by: {drivers}. "
+        f"Value estimate {facts.value_estimate:g} ({facts.value_unit})."
+    )
+    if facts.closest_reviews:
+        click.echo(
+            f"Their words closest to the segment's themes ({', '.join(facts.segment_themes[:5])}):"
+        )
+        for review in facts.closest_reviews:
+            click.echo(f"  [{review['date']}, {review['rating']}*] {review['text']}")
+
+
+@cli.command()
+@click.pass_obj
+def segments(state: _State) -> None:
+    """Print the serving model's segment profiles."""
+    from sqlalchemy import select
+
+    from training.registry import serving_version
+    from warehouse.schema import Segment
+
+    row = serving_version(state.engine)
+    if row is None:
+        raise UserInputError("No segmenter is trained yet. Run 'segassist train' first.")
+    with state.engine.connect() as conn:
+        rows = conn.execute(
+            select(Segment.__table__)
+            .where(Segment.model_version == row.version)
+            .order_by(Segment.segment_id)
+        ).all()
+    if not rows or not rows[0].profile:
+        raise UserInputError("Customers are not scored yet. Run 'segassist score'.")
+    click.echo(f"Model {row.version}: {len(rows)} segments")
+    for seg in rows:
+        p = seg.profile
+        click.echo(
+            f"\n[{seg.segment_id}] {seg.name}: {seg.size:,} customers ({p['share']:.0%}), "
+            f"churn risk {p['churn_risk_mean']:.0%}, value {p['value_estimate_mean']:g}"
+        )
+        click.echo(
+            "  distinctive: "
+            + ", ".join(f"{d['feature']} z={d['z']:+.1f}" for d in p["distinctive"][:4])
+        )
+        if p.get("top_categories"):
+            click.echo(
+                "  categories: "
+                + ", ".join(f"{c['category']} {c['share']:.0%}" for c in p["top_categories"])
+            )
+        if p.get("top_products"):
+            click.echo(
+                "  top products: "
+                + "; ".join(
+                    f"{t['title'] or t['product_id']} ({t['units']:,})"
+                    for t in p["top_products"][:3]
+                )
+            )
+        if p.get("themes"):
+            click.echo("  themes: " + ", ".join(p["themes"]))
+        for review in p.get("representative_reviews", [])[:1]:
+            click.echo(f'  e.g. "{review["text"][:160]}"')
