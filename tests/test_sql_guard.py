@@ -1,0 +1,132 @@
+"""The agent's SQL can only read: hostile statements on SQLite and PostgreSQL change nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect, text
+
+from tools.sql import QueryRejected, _run_server, _run_sqlite, check_select, run_select
+from warehouse.importers.writer import write_batches
+from warehouse.schema import BEHAVIOUR_TABLES
+from warehouse.synthetic import generate
+
+EVIL_FILE = "/tmp/segassist-evil-test.db"
+
+HOSTILE = [
+    "DROP TABLE customers",
+    "DELETE FROM reviews",
+    "UPDATE customers SET name = 'pwned'",
+    "INSERT INTO customers (customer_id, source) VALUES ('evil', 'x')",
+    "SELECT 1; DROP TABLE customers",
+    "SELECT COUNT(*) FROM customers; DELETE FROM orders",
+    "CREATE TABLE evil (x INTEGER)",
+    "CREATE TEMP TABLE evil AS SELECT * FROM customers",
+    "CREATE INDEX evil ON customers (name)",
+    "ALTER TABLE customers ADD COLUMN evil INTEGER",
+    "TRUNCATE reviews",
+    "PRAGMA writable_schema = 1",
+    "PRAGMA journal_mode = DELETE",
+    f"ATTACH DATABASE '{EVIL_FILE}' AS evil",
+    "DETACH DATABASE main",
+    "VACUUM",
+    "REINDEX",
+    "ANALYZE",
+    "SELECT load_extension('/tmp/evil.so')",
+    "SELECT readfile('/etc/passwd')",
+    "SELECT writefile('/tmp/evil.txt', 'x')",
+    "SELECT * INTO evil FROM customers",
+    "WITH gone AS (DELETE FROM reviews RETURNING *) SELECT COUNT(*) FROM gone",
+    "COPY customers TO '/tmp/evil.csv'",
+    "SELECT pg_read_file('/etc/passwd')",
+    "SELECT set_config('default_transaction_read_only', 'off', false)",
+    "SELECT pg_sleep(30)",
+    "SELECT nextval('import_runs_run_id_seq')",
+    "BEGIN; DELETE FROM reviews; COMMIT",
+    "GRANT ALL ON customers TO PUBLIC",
+    "REPLACE INTO customers (customer_id, source) VALUES ('evil', 'x')",
+    "INSERT OR REPLACE INTO customers (customer_id, source) VALUES ('evil', 'x')",
+    "/* looks harmless */ DELETE FROM orders",
+    "EXPLAIN ANALYZE DELETE FROM reviews",
+    "SET statement_timeout = 0",
+    "SELECT * FROM customers FOR UPDATE",
+    "DO $$ BEGIN DELETE FROM reviews; END $$",
+    "LOCK TABLE customers",
+    "SELECT lo_import('/etc/passwd')",
+    "NOTIFY evil",
+]
+
+
+@pytest.fixture
+def warehouse(engine):
+    write_batches(engine, generate(200, seed=1), sha256="guard")
+    return engine
+
+
+def _snapshot(engine) -> dict:
+    with engine.connect() as conn:
+        counts = {
+            t: conn.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar()
+            for t in (*BEHAVIOUR_TABLES, "import_runs")
+        }
+        names = conn.execute(text("SELECT name FROM customers ORDER BY customer_id LIMIT 5")).all()
+    return {"counts": counts, "tables": sorted(inspect(engine).get_table_names()), "names": names}
+
+
+def test_hostile_statements_change_nothing(warehouse):
+    before = _snapshot(warehouse)
+    refused = 0
+    for statement in HOSTILE:
+        try:
+            run_select(warehouse, statement, timeout_s=2)
+        except QueryRejected:
+            refused += 1
+    assert refused == len(HOSTILE) >= 30
+    assert _snapshot(warehouse) == before
+    assert not Path(EVIL_FILE).exists()
+
+
+def test_second_layer_refuses_writes_the_parser_never_saw(warehouse):
+    """Even if the parser let a write through, the connection itself is read-only."""
+    before = _snapshot(warehouse)
+    run = _run_sqlite if warehouse.dialect.name == "sqlite" else _run_server
+    for statement in (
+        "DELETE FROM reviews",
+        "UPDATE customers SET name = 'x'",
+        "CREATE TABLE evil (x INTEGER)",
+    ):
+        with pytest.raises(QueryRejected, match="refused"):
+            run(warehouse, statement, 10, 2.0)
+    assert _snapshot(warehouse) == before
+
+
+def test_reads_work_with_a_row_limit_and_stated_total(warehouse):
+    result = run_select(
+        warehouse, "SELECT customer_id FROM customers ORDER BY customer_id", row_limit=10
+    )
+    assert len(result.rows) == 10 and result.truncated and result.total_rows == 200
+    assert result.columns == ["customer_id"]
+    counted = run_select(
+        warehouse, "WITH c AS (SELECT COUNT(*) AS n FROM reviews) SELECT n FROM c;"
+    )
+    assert not counted.truncated and counted.rows[0][0] > 0
+    harmless = run_select(warehouse, "SELECT 1 AS one -- ; DROP TABLE customers")
+    assert harmless.rows == [(1,)]
+
+
+def test_runaway_queries_are_stopped(warehouse):
+    endless = (
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT COUNT(*) FROM c"
+    )
+    with pytest.raises(QueryRejected, match="longer than 1 s"):
+        run_select(warehouse, endless, timeout_s=1)
+
+
+def test_refusals_tell_the_model_how_to_recover():
+    with pytest.raises(QueryRejected, match="exactly one SELECT"):
+        check_select("DELETE FROM reviews", "sqlite")
+    with pytest.raises(QueryRejected, match="does not parse"):
+        check_select("SELECT * FROM (", "sqlite")
+    with pytest.raises(QueryRejected, match="2 statements"):
+        check_select("SELECT 1; SELECT 2", "postgres")
