@@ -19,7 +19,9 @@ def test_migrations_match_the_models(engine):
 
 def test_migrate_twice_applies_nothing_the_second_time(db_url):
     engine = open_engine(db_url)
-    assert migrate(engine) == [f"{head_revision()}: initial schema"]
+    applied = migrate(engine)
+    assert applied[0] == "0001_initial_schema: initial schema"
+    assert applied[-1].startswith(head_revision())
     assert migrate(engine) == []
     assert set(BEHAVIOUR_TABLES) <= set(inspect(engine).get_table_names())
 

@@ -257,6 +257,16 @@ class CustomerFeatures(Base):
     computed_at: Mapped[datetime] = mapped_column(DateTime)
 
 
+class ConversationMessage(Base):
+    __tablename__ = "conversation_messages"
+    __table_args__ = {"comment": "Agent chat history, one message per row, kept across restarts."}
+
+    conversation_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message: Mapped[dict] = mapped_column(JSON, comment="LangChain message as a dict.")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
 class SyntheticTruth(Base):
     __tablename__ = "synthetic_truth"
     __table_args__ = {"comment": "Ground-truth segment of generated customers (synthetic only)."}

@@ -1,0 +1,240 @@
+"""The segmentation agent: a LangChain tool-calling agent with guards and persisted memory.
+
+Guards, as middleware around LangChain's `create_agent` loop:
+- tool calls written as text (fenced or bare JSON) are turned into real calls,
+  whatever the server (see agent.toolcalls);
+- a repeated identical call is not run again: the model is told to answer;
+- at most `max_model_calls` model calls per question;
+- tool errors come back as observations the model can act on.
+
+Each conversation's messages are stored in `conversation_messages`, so a
+restart keeps the history.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, delete, func, insert, select
+
+from agent.toolcalls import parse_tool_calls
+from agent.writing import prompt
+from warehouse.schema import ConversationMessage
+
+MAX_MODEL_CALLS = 8
+HISTORY_MESSAGES = 12
+LIMIT_MESSAGE = "Model call limits exceeded"  # what ModelCallLimitMiddleware says when it stops  # earlier turns kept in the prompt (a small model's context is short)
+
+
+def _middleware(tool_names: set[str], max_model_calls: int) -> list:
+    from langchain.agents.middleware import AgentMiddleware, ModelCallLimitMiddleware
+    from langchain.agents.middleware.types import ModelResponse
+    from langchain_core.messages import AIMessage, ToolMessage
+
+    class ToolCallsFromText(AgentMiddleware):
+        """Fill AIMessage.tool_calls from JSON the model wrote as text."""
+
+        def wrap_model_call(self, request, handler):
+            response = handler(request)
+            messages = []
+            for message in response.result:
+                if isinstance(message, AIMessage) and not message.tool_calls:
+                    calls, remaining = parse_tool_calls(str(message.content or ""), tool_names)
+                    if calls:
+                        message = AIMessage(
+                            content=remaining,
+                            id=message.id,
+                            tool_calls=[c.as_langchain() for c in calls],
+                            response_metadata={
+                                **message.response_metadata,
+                                "tool_calls_from_text": len(calls),
+                            },
+                        )
+                messages.append(message)
+            return ModelResponse(result=messages, structured_response=response.structured_response)
+
+    class RepeatedCallGuard(AgentMiddleware):
+        """Do not run a tool again with the same arguments within one question."""
+
+        def wrap_tool_call(self, request, handler):
+            call = request.tool_call
+            key = (call["name"], json.dumps(call.get("args", {}), sort_keys=True, default=str))
+            earlier = 0
+            for message in reversed(request.state["messages"]):
+                if getattr(message, "type", "") == "human":
+                    break  # only this question's calls count
+                for previous in getattr(message, "tool_calls", None) or []:
+                    if (
+                        previous["name"],
+                        json.dumps(previous.get("args", {}), sort_keys=True, default=str),
+                    ) == key:
+                        earlier += 1
+            if earlier > 1:  # the current call itself is in the last message
+                return ToolMessage(
+                    content=(
+                        f"You already called {call['name']} with these arguments; its "
+                        "result is above. Answer the user now, or call with different "
+                        "arguments."
+                    ),
+                    tool_call_id=call["id"],
+                    name=call["name"],
+                )
+            return handler(request)
+
+    return [
+        ToolCallsFromText(),
+        RepeatedCallGuard(),
+        ModelCallLimitMiddleware(run_limit=max_model_calls, exit_behavior="end"),
+    ]
+
+
+@dataclass
+class Step:
+    """One tool call the agent made, as the UI and `ask --verbose` show it."""
+
+    tool: str
+    args: dict
+    observation: str
+    artifact: dict | None = None
+
+
+@dataclass
+class Answer:
+    """The agent's reply to one question."""
+
+    text: str
+    steps: list[Step] = field(default_factory=list)
+    seconds: float = 0.0
+    model_calls: int = 0
+    calls_from_text: int = 0
+
+
+class ConversationStore:
+    """Conversation history in the warehouse database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def load(self, conversation_id: str) -> list:
+        """The stored messages of a conversation, oldest first."""
+        from langchain_core.messages import messages_from_dict
+
+        with self.engine.connect() as conn:
+            rows = (
+                conn.execute(
+                    select(ConversationMessage.message)
+                    .where(ConversationMessage.conversation_id == conversation_id)
+                    .order_by(ConversationMessage.position)
+                )
+                .scalars()
+                .all()
+            )
+        return messages_from_dict([r if isinstance(r, dict) else json.loads(r) for r in rows])
+
+    def append(self, conversation_id: str, messages: list) -> None:
+        """Store new messages after the existing ones."""
+        from langchain_core.messages import messages_to_dict
+
+        if not messages:
+            return
+        now = datetime.now(UTC).replace(tzinfo=None)
+        with self.engine.begin() as conn:
+            start = (
+                conn.execute(
+                    select(func.coalesce(func.max(ConversationMessage.position), -1)).where(
+                        ConversationMessage.conversation_id == conversation_id
+                    )
+                ).scalar_one()
+                + 1
+            )
+            conn.execute(
+                insert(ConversationMessage),
+                [
+                    {
+                        "conversation_id": conversation_id,
+                        "position": start + i,
+                        "message": json.loads(json.dumps(m, default=str)),
+                        "created_at": now,
+                    }
+                    for i, m in enumerate(messages_to_dict(messages))
+                ],
+            )
+
+    def clear(self, conversation_id: str) -> None:
+        """Forget a conversation."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                delete(ConversationMessage).where(
+                    ConversationMessage.conversation_id == conversation_id
+                )
+            )
+
+
+def _recent_turns(history: list, keep: int) -> list:
+    """The last `keep` messages, starting at a human turn (never mid tool exchange)."""
+    recent = history[-keep:]
+    while recent and getattr(recent[0], "type", "") != "human":
+        recent = recent[1:]
+    return recent
+
+
+class SegmentationAgent:
+    """Answers questions by calling tools; remembers each conversation."""
+
+    def __init__(
+        self,
+        chat_model,
+        tools: list,
+        store: ConversationStore,
+        max_model_calls: int = MAX_MODEL_CALLS,
+    ) -> None:
+        from langchain.agents import create_agent
+
+        for tool in tools:
+            tool.handle_tool_error = True  # unexpected tool errors become observations
+        self.tools = tools
+        self.store = store
+        self.graph = create_agent(
+            chat_model,
+            tools,
+            system_prompt=prompt("system"),
+            middleware=_middleware({t.name for t in tools}, max_model_calls),
+        )
+
+    def ask(self, question: str, conversation_id: str = "default") -> Answer:
+        """Answer `question` in the conversation, storing the new messages."""
+        from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+
+        started = time.perf_counter()
+        history = _recent_turns(self.store.load(conversation_id), HISTORY_MESSAGES)
+        asked = HumanMessage(question)
+        result = self.graph.invoke(
+            {"messages": [*history, asked]}, config={"recursion_limit": 4 * MAX_MODEL_CALLS + 4}
+        )
+        new = result["messages"][len(history) :]
+        answer = Answer(text="", seconds=0.0)
+        calls = {}
+        for message in new:
+            if isinstance(message, AIMessage):
+                answer.model_calls += 1
+                answer.calls_from_text += message.response_metadata.get("tool_calls_from_text", 0)
+                for call in message.tool_calls:
+                    calls[call["id"]] = call
+                if not message.tool_calls and str(message.content).strip():
+                    answer.text = str(message.content).strip()
+            elif isinstance(message, ToolMessage):
+                call = calls.get(message.tool_call_id, {"name": message.name, "args": {}})
+                answer.steps.append(
+                    Step(call["name"], call.get("args", {}), str(message.content), message.artifact)
+                )
+        if not answer.text or answer.text.startswith(LIMIT_MESSAGE):
+            answer.text = (
+                "I could not finish within the step limit. The tool results so far "
+                "are shown above; try a more specific question."
+            )
+        self.store.append(conversation_id, new)
+        answer.seconds = time.perf_counter() - started
+        return answer

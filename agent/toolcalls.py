@@ -1,0 +1,105 @@
+"""Tool calls written as text, turned into structured calls.
+
+Small instruction-tuned models (Qwen2.5-Coder here) write a tool call as a
+fenced ```json {"name": ..., "arguments": {...}}``` block, as bare JSON, or in
+<tool_call> tags, and servers that do not parse them (llama.cpp's) pass them
+through as plain content. `parse_tool_calls` finds them; the vLLM tool-parser
+plugin and the client-side normaliser both use it, so every backend fills
+`AIMessage.tool_calls` the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import dataclass
+
+_FENCED = re.compile(r"```(?:json|tool_call|tool)?\s*\n?(.*?)```", re.DOTALL | re.IGNORECASE)
+_TAGGED = re.compile(r"<tool_call>(.*?)</tool_call>", re.DOTALL | re.IGNORECASE)
+_ARGUMENT_KEYS = ("arguments", "args", "parameters", "input")
+
+
+@dataclass(frozen=True)
+class ParsedCall:
+    """One tool call found in text."""
+
+    name: str
+    args: dict
+    id: str
+
+    def as_langchain(self) -> dict:
+        """The dict LangChain's AIMessage.tool_calls holds."""
+        return {"name": self.name, "args": self.args, "id": self.id, "type": "tool_call"}
+
+
+def _as_call(obj, known: set[str] | None) -> ParsedCall | None:
+    if not isinstance(obj, dict):
+        return None
+    if "function" in obj and isinstance(obj["function"], dict):  # OpenAI-shaped
+        obj = obj["function"]
+    name = obj.get("name") or obj.get("tool")
+    if not isinstance(name, str) or (known is not None and name not in known):
+        return None
+    args = next((obj[k] for k in _ARGUMENT_KEYS if k in obj), {})
+    if isinstance(args, str):
+        try:
+            args = json.loads(args) if args.strip() else {}
+        except json.JSONDecodeError:
+            return None
+    if not isinstance(args, dict):
+        return None
+    return ParsedCall(name, args, f"call_{uuid.uuid4().hex[:12]}")
+
+
+def _json_values(text: str):
+    """Every JSON object or array that parses, scanning left to right."""
+    decoder = json.JSONDecoder()
+    position = 0
+    while position < len(text):
+        starts = [i for i in (text.find("{", position), text.find("[", position)) if i >= 0]
+        if not starts:
+            return
+        start = min(starts)
+        try:
+            value, end = decoder.raw_decode(text, start)
+        except json.JSONDecodeError:
+            position = start + 1
+            continue
+        yield value, start, end
+        position = end
+
+
+def parse_tool_calls(text: str, known: set[str] | None = None) -> tuple[list[ParsedCall], str]:
+    """Tool calls written in `text`, and the text that is left once they are removed.
+
+    Only objects naming a tool in `known` (when given) count, so JSON that a
+    tool returned or the model quoted is not mistaken for a call.
+    """
+    if not text:
+        return [], ""
+    calls: list[ParsedCall] = []
+    remaining = text
+    for pattern in (_TAGGED, _FENCED):
+        for match in pattern.finditer(text):
+            found = [c for v, _, _ in _json_values(match.group(1)) for c in (_as_values(v, known))]
+            if found:
+                calls += found
+                remaining = remaining.replace(match.group(0), "")
+        if calls:
+            return calls, remaining.strip()
+    spans = []
+    for value, start, end in _json_values(text):
+        found = _as_values(value, known)
+        if found:
+            calls += found
+            spans.append((start, end))
+    for start, end in reversed(spans):
+        remaining = remaining[:start] + remaining[end:]
+    return calls, remaining.strip()
+
+
+def _as_values(value, known):
+    items = value if isinstance(value, list) else [value]
+    calls = [_as_call(item, known) for item in items]
+    return [c for c in calls if c is not None]

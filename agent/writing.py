@@ -1,0 +1,169 @@
+"""Explanations and campaign briefs: LLM-written from facts, or a template from the same facts.
+
+Every text says who wrote it ("llm" or "template"). The template is used when
+no LLM is configured, when it fails, or when its answer is unusable (empty, or
+missing the numbers it was given).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from importlib import resources
+
+from training.explain import Explanation
+
+WriteText = Callable[[str, str], str | None]
+
+
+def prompt(name: str) -> str:
+    """A prompt template shipped in agent/prompts/."""
+    return resources.files("agent.prompts").joinpath(f"{name}.md").read_text(encoding="utf-8")
+
+
+def _usable(text: str | None, required_numbers: list[str]) -> bool:
+    """The LLM's text is non-trivial and keeps the key figures it was given."""
+    if not text or len(text.strip()) < 40:
+        return False
+    return all(number in text for number in required_numbers)
+
+
+def _percent(value: float) -> str:
+    return f"{value:.0%}"
+
+
+def explanation_facts(facts: Explanation) -> str:
+    """The explanation's facts as compact lines (what the LLM and the template both use)."""
+    lines = [
+        f'customer {facts.customer_id} is in segment {facts.segment_id} "{facts.segment_name}" '
+        f"with probability {_percent(facts.probability)}",
+    ]
+    if facts.runner_up_name:
+        lines.append(
+            f'runner-up: "{facts.runner_up_name}" ({_percent(facts.runner_up_probability)})'
+        )
+    for d in facts.drivers:
+        pairs = ", ".join(
+            f"{k} = {v:g} (segment average {facts_avg:g})"
+            for (k, v), facts_avg in zip(
+                d.customer_values.items(), d.segment_averages.values(), strict=True
+            )
+        )
+        lines.append(f"driver {d.group}: {pairs}")
+    if facts.text_effect is not None and facts.text_effect > 0:
+        lines.append("their review text also points to this segment")
+    lines.append(
+        f"churn risk {_percent(facts.churn_risk)}"
+        + (f", raised most by {facts.churn_drivers[0].group}" if facts.churn_drivers else "")
+    )
+    for review in facts.closest_reviews:
+        from tools.text import quote_customer_text
+
+        lines.append(
+            f"their review ({review['date']}, {review['rating']} stars): "
+            f"{quote_customer_text(review['text'], 200)}"
+        )
+    return "\n".join(lines)
+
+
+def explanation_text(
+    facts: Explanation, write_text: WriteText | None, language: str = "English"
+) -> tuple[str, str]:
+    """(text, "llm" | "template") explaining the membership."""
+    listed = explanation_facts(facts)
+    if write_text is not None:
+        try:
+            written = write_text(prompt("explain").format(language=language, facts=listed), listed)
+        except Exception:  # any LLM failure falls back to the template below
+            written = None
+        if _usable(written, [_percent(facts.probability)]):
+            return written.strip(), "llm"
+    return _explanation_template(facts, listed), "template"
+
+
+def _explanation_template(facts: Explanation, listed: str) -> str:
+    head = f'{facts.customer_id} is in "{facts.segment_name}" ({_percent(facts.probability)} likely'
+    head += (
+        f'; next closest "{facts.runner_up_name}" at {_percent(facts.runner_up_probability)}).'
+        if facts.runner_up_name
+        else ")."
+    )
+    body = [line for line in listed.splitlines()[1:]]
+    return head + "\n" + "\n".join(f"- {line}" for line in body)
+
+
+def brief_facts(segment, goal: str, channel: str) -> str:
+    """A segment's profile as the facts a brief is written from."""
+    p = segment.profile or {}
+    lines = [
+        f'segment {segment.segment_id} "{segment.name}": {segment.size:,} customers '
+        f"({p.get('share', 0):.0%} of {p.get('customers_total', 0):,})",
+        f"goal: {goal}; channel: {channel}",
+        f"average churn risk {p.get('churn_risk_mean', 0):.0%}; "
+        f"average predicted value {p.get('value_estimate_mean', 0):g}",
+        "distinctive traits: "
+        + ", ".join(f"{d['feature']} (z {d['z']:+.1f})" for d in p.get("distinctive", [])[:4]),
+    ]
+    if p.get("top_categories"):
+        lines.append(
+            "top categories: "
+            + ", ".join(f"{c['category']} ({c['share']:.0%})" for c in p["top_categories"])
+        )
+    if p.get("top_products"):
+        lines.append(
+            "top products: "
+            + "; ".join(f"{t['title'] or t['product_id']}" for t in p["top_products"][:3])
+        )
+    if p.get("themes"):
+        lines.append("words they use most: " + ", ".join(p["themes"][:8]))
+    from tools.text import quote_customer_text
+
+    for review in p.get("representative_reviews", [])[:2]:
+        lines.append(f"a typical review: {quote_customer_text(review['text'], 200)}")
+    return "\n".join(lines)
+
+
+def campaign_brief(
+    segment, goal: str, channel: str, write_text: WriteText | None, language: str = "English"
+) -> tuple[str, str]:
+    """(Markdown brief, "llm" | "template") for a segment."""
+    listed = brief_facts(segment, goal, channel)
+    if write_text is not None:
+        try:
+            written = write_text(
+                prompt("brief").format(goal=goal, channel=channel, language=language, facts=listed),
+                listed,
+            )
+        except Exception:  # any LLM failure falls back to the template below
+            written = None
+        if _usable(written, [f"{segment.size:,}"]) and re.search(r"^#", written or "", re.M):
+            return written.strip(), "llm"
+    return _brief_template(segment, goal, channel, listed), "template"
+
+
+def _brief_template(segment, goal: str, channel: str, listed: str) -> str:
+    p = segment.profile or {}
+    churn = p.get("churn_risk_mean", 0)
+    angle = (
+        "win them back before they lapse" if churn >= 0.5 else "reward loyalty and grow basket size"
+    )
+    facts = listed.splitlines()
+    return "\n".join(
+        [
+            f"# Campaign brief: {segment.name} ({goal}, {channel})",
+            "## Audience and size",
+            f"- {facts[0]}",
+            "## What they buy",
+            *[f"- {f}" for f in facts if f.startswith(("top ", "average"))],
+            "## What they say",
+            *[f"- {f}" for f in facts if f.startswith(("words", "a typical"))],
+            "## Message angles",
+            f"- {angle}; speak to what they write about most.",
+            "## Offer ideas",
+            f"- a {channel} offer on their top categories, sized to their value.",
+            "## KPIs",
+            f"- {goal} rate in the segment vs a hold-out group; revenue per customer.",
+            "## Risks",
+            f"- average churn risk {churn:.0%}; discounting customers who would buy anyway.",
+        ]
+    )
