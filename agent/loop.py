@@ -25,8 +25,9 @@ from agent.writing import prompt
 from warehouse.schema import ConversationMessage
 
 MAX_MODEL_CALLS = 8
-HISTORY_MESSAGES = 12
-LIMIT_MESSAGE = "Model call limits exceeded"  # what ModelCallLimitMiddleware says when it stops  # earlier turns kept in the prompt (a small model's context is short)
+HISTORY_MESSAGES = 12  # earlier turns kept in the prompt (a small model's context is short)
+# What ModelCallLimitMiddleware writes when it stops the loop.
+LIMIT_MESSAGE = "Model call limits exceeded"
 
 
 def _middleware(tool_names: set[str], max_model_calls: int) -> list:

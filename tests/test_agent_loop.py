@@ -39,7 +39,7 @@ REVIEWS = [
 class ScriptedModel(GenericFakeChatModel):
     """A chat model that replays scripted replies and records what it was sent."""
 
-    seen: list = []
+    seen: list  # set per instance in _script
 
     def bind_tools(self, tools, **kwargs):
         return self
