@@ -174,6 +174,24 @@ class ConversationStore:
             )
 
 
+def tool_catalogue(tools: list) -> str:
+    """The tools as the system prompt lists them (servers that ignore `tools` still work)."""
+    lines = []
+    for tool in tools:
+        args = ", ".join(
+            f"{name}: {schema.get('type', schema.get('anyOf', [{}])[0].get('type', 'any'))}"
+            for name, schema in tool.args.items()
+        )
+        summary = tool.description.strip().splitlines()[0]
+        lines.append(f"- {tool.name}({args}): {summary}")
+    return "\n".join(lines)
+
+
+def system_prompt(tools: list) -> str:
+    """The system prompt with the tool catalogue appended."""
+    return prompt("system") + "\nTools:\n" + tool_catalogue(tools)
+
+
 def _recent_turns(history: list, keep: int) -> list:
     """The last `keep` messages, starting at a human turn (never mid tool exchange)."""
     recent = history[-keep:]
@@ -201,7 +219,7 @@ class SegmentationAgent:
         self.graph = create_agent(
             chat_model,
             tools,
-            system_prompt=prompt("system"),
+            system_prompt=system_prompt(tools),
             middleware=_middleware({t.name for t in tools}, max_model_calls),
         )
 

