@@ -7,7 +7,9 @@ VENV   ?= .venv
 DATA   ?= ../shared/data
 BIN     = $(VENV)/bin
 
-.PHONY: install test test-fast lint format bench bench-import bench-retrieval bench-segmenter demo clean
+LLAMA_CPP ?= llama-cpp-python[server]==0.3.36
+
+.PHONY: install install-llm test test-fast lint format bench bench-import bench-retrieval bench-segmenter demo clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +18,13 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 install: $(BIN)/.installed
+
+# The CPU LLM engine (compiled here, about 4 minutes) and the 0.5B test model.
+install-llm: install
+	$(BIN)/python -c "import llama_cpp" 2>/dev/null || \
+	  CMAKE_ARGS="-DGGML_NATIVE=ON -DLLAMA_CURL=OFF" CMAKE_BUILD_PARALLEL_LEVEL=2 \
+	  $(BIN)/pip install --quiet "$(LLAMA_CPP)"
+	$(BIN)/segassist llm pull 0.5b
 
 test: install
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -rs
