@@ -9,7 +9,7 @@ BIN     = $(VENV)/bin
 
 LLAMA_CPP ?= llama-cpp-python[server]==0.3.36
 
-.PHONY: install install-llm test test-fast lint format bench bench-import bench-retrieval bench-segmenter demo clean
+.PHONY: install install-llm test test-fast lint format bench bench-import bench-retrieval bench-segmenter bench-agent demo clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,12 @@ bench-retrieval: install
 # SEGASSIST_HOME=$(CURDIR)/.segassist to use the CLI on it).
 bench-segmenter: install
 	$(BIN)/python benchmarks/bench_segmenter.py --data $(DATA)
+
+# The agent on the public eval questions vs LangChain's stock SQL agent (needs a
+# running server: segassist llm serve --model 1.5b --background).
+bench-agent: install
+	$(BIN)/pip install --quiet "langchain-community==0.4.2"
+	$(BIN)/python benchmarks/bench_agent.py --data $(DATA) --llm-url http://127.0.0.1:8080/v1
 
 demo: export SEGASSIST_HOME = $(CURDIR)/.segassist
 demo: install

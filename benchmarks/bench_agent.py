@@ -1,0 +1,180 @@
+"""Benchmark: the agent on the public evaluation questions, against LangChain's stock SQL agent.
+
+Runs ../shared/eval/questions.jsonl (answers computed from the raw files;
+scoring rules in its README) through segassist's agent and through
+`create_sql_agent` (SQLDatabaseToolkit, langchain-community) on the same
+model and server, on the same imported databases. Reports accuracy per data
+set and persona, tool calls parsed from text, and median / p95 seconds per
+question. A question passes only if the answer was reached through tools.
+
+Needs a running OpenAI-compatible server (`segassist llm serve --model 1.5b`)
+and, for the baseline, `pip install langchain-community==0.4.2`.
+
+Usage: python benchmarks/bench_agent.py --llm-url http://127.0.0.1:8080/v1 [--data ../shared/data]
+       [--eval ../shared/eval/questions.jsonl] [--only segassist|stock]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+DATASETS = {
+    "amazon": ("amazon", "amazon/reviews_Musical_Instruments_5.json.gz"),
+    "online_retail": ("online-retail", "online_retail/online_retail_ii_2009_2010.parquet"),
+}
+
+
+def _numbers(text: str) -> list[float]:
+    cleaned = re.sub(r"(?<=\d),(?=\d{3})", "", text)
+    return [float(n) for n in re.findall(r"-?\d+(?:\.\d+)?", cleaned)]
+
+
+def score(question: dict, text: str) -> bool:
+    """The eval README's scoring rules."""
+    kind, answer, tolerance = question["kind"], question["answer"], question["tolerance"]
+    lowered = text.lower()
+    if kind == "number":
+        return any(abs(n - answer) <= tolerance for n in _numbers(text))
+    if kind == "entity":
+        return all(str(v).lower() in lowered for v in answer.values())
+    if kind == "entity_count":
+        values = list(answer.values())
+        entity = next(v for v in values if isinstance(v, str))
+        count = next(v for v in values if not isinstance(v, str))
+        return entity.lower() in lowered and any(abs(n - count) <= 0 for n in _numbers(text))
+    if kind == "count_avg":
+        numbers = _numbers(text)
+        count, average = answer["count"], answer["avg"]
+        return any(n == count for n in numbers) and any(abs(n - average) <= 0.01 for n in numbers)
+    raise ValueError(f"unknown kind {kind}")
+
+
+def _database(data: Path, dataset: str, work: Path):
+    from warehouse.db import migrate, open_engine
+    from warehouse.importers import import_dataset
+
+    importer, relative = DATASETS[dataset]
+    engine = open_engine(f"sqlite:///{work / (dataset + '.db')}")
+    migrate(engine)
+    import_dataset(engine, importer, [data / relative])
+    return engine
+
+
+def run_segassist(engine, llm_url: str, question: str, work: Path) -> tuple[str, int, int, bool]:
+    from agent.loop import ConversationStore, SegmentationAgent
+    from agent.serving import make_chat_model
+    from tools.catalogue import ToolContext, make_tools
+
+    chat = make_chat_model(llm_url)
+    agent = SegmentationAgent(
+        chat, make_tools(ToolContext(engine, None, work / "exports")), ConversationStore(engine)
+    )
+    answer = agent.ask(question, f"bench-{time.monotonic_ns()}")
+    return answer.text, answer.calls_from_text, answer.model_calls, bool(answer.steps)
+
+
+def run_stock(engine, llm_url: str, question: str) -> tuple[str, int, int, bool]:
+    from langchain_community.agent_toolkits import create_sql_agent
+    from langchain_community.utilities import SQLDatabase
+
+    from agent.serving import make_chat_model
+
+    database = SQLDatabase(engine)
+    agent = create_sql_agent(
+        make_chat_model(llm_url),
+        db=database,
+        agent_type="tool-calling",
+        max_iterations=8,
+        return_intermediate_steps=True,
+    )
+    result = agent.invoke({"input": question})
+    steps = result.get("intermediate_steps", [])
+    return str(result.get("output", "")), 0, len(steps) + 1, bool(steps)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--llm-url", required=True)
+    parser.add_argument("--data", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--eval", type=Path, default=Path("../shared/eval/questions.jsonl"))
+    parser.add_argument("--only", choices=["segassist", "stock"])
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/agent.json"))
+    args = parser.parse_args()
+    questions = [json.loads(line) for line in args.eval.read_text().splitlines() if line.strip()]
+    work = Path(tempfile.mkdtemp(prefix="bench-agent-"))
+    engines = {d: _database(args.data, d, work) for d in {q["dataset"] for q in questions}}
+    systems = [s for s in ("segassist", "stock") if args.only in (None, s)]
+    records = []
+    for system in systems:
+        for q in questions:
+            started = time.perf_counter()
+            try:
+                if system == "segassist":
+                    text, from_text, calls, used_tools = run_segassist(
+                        engines[q["dataset"]], args.llm_url, q["question"], work
+                    )
+                else:
+                    text, from_text, calls, used_tools = run_stock(
+                        engines[q["dataset"]], args.llm_url, q["question"]
+                    )
+                error = None
+            except Exception as e:  # a crash is a failed question, recorded with its reason
+                text, from_text, calls, used_tools, error = "", 0, 0, False, repr(e)[:300]
+            seconds = time.perf_counter() - started
+            passed = used_tools and score(q, text)
+            records.append(
+                {
+                    "system": system,
+                    "id": q["id"],
+                    "dataset": q["dataset"],
+                    "persona": q["persona"],
+                    "passed": passed,
+                    "seconds": seconds,
+                    "model_calls": calls,
+                    "calls_from_text": from_text,
+                    "answer": text[:500],
+                    "error": error,
+                }
+            )
+            print(
+                f"{system:>9} {q['id']:>7} {'PASS' if passed else 'fail'} {seconds:6.1f} s  "
+                f"{text[:90]!r}",
+                flush=True,
+            )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(records, indent=2))
+    _report(records)
+
+
+def _report(records: list[dict]) -> None:
+    for system in sorted({r["system"] for r in records}):
+        mine = [r for r in records if r["system"] == system]
+        times = sorted(r["seconds"] for r in mine)
+        p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
+        print(
+            f"\n## {system}: {sum(r['passed'] for r in mine)}/{len(mine)} "
+            f"({sum(r['passed'] for r in mine) / len(mine):.0%}); median "
+            f"{statistics.median(times):.1f} s, p95 {p95:.1f} s per question; "
+            f"{sum(r['calls_from_text'] for r in mine)} tool calls parsed from text"
+        )
+        groups: dict[tuple, list[bool]] = defaultdict(list)
+        for r in mine:
+            groups["dataset", r["dataset"]].append(r["passed"])
+            groups["persona", r["persona"]].append(r["passed"])
+        for (kind, name), passed in sorted(groups.items()):
+            print(f"  {kind} {name}: {sum(passed)}/{len(passed)}")
+
+
+if __name__ == "__main__":
+    main()
