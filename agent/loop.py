@@ -43,10 +43,14 @@ def _middleware(tool_names: set[str], max_model_calls: int) -> list:
             messages = []
             for message in response.result:
                 if isinstance(message, AIMessage) and not message.tool_calls:
-                    calls, remaining = parse_tool_calls(str(message.content or ""), tool_names)
+                    calls, _ = parse_tool_calls(str(message.content or ""), tool_names)
+                    calls = _distinct(calls)
                     if calls:
+                        # Keep the text as written: servers such as llama.cpp's refuse an
+                        # assistant turn whose content is empty, and the model sees its own
+                        # call format again in the history.
                         message = AIMessage(
-                            content=remaining,
+                            content=str(message.content),
                             id=message.id,
                             tool_calls=[c.as_langchain() for c in calls],
                             response_metadata={
@@ -54,6 +58,14 @@ def _middleware(tool_names: set[str], max_model_calls: int) -> list:
                                 "tool_calls_from_text": len(calls),
                             },
                         )
+                if (
+                    isinstance(message, AIMessage)
+                    and message.tool_calls
+                    and _only_repeats(message.tool_calls, request.messages)
+                ):
+                    # The model asks again for what it already has: small models loop here.
+                    # Answer from the results gathered so far, without tools.
+                    message = _answer_from_results(request.model, request.messages, message.id)
                 messages.append(message)
             return ModelResponse(result=messages, structured_response=response.structured_response)
 
@@ -62,34 +74,105 @@ def _middleware(tool_names: set[str], max_model_calls: int) -> list:
 
         def wrap_tool_call(self, request, handler):
             call = request.tool_call
-            key = (call["name"], json.dumps(call.get("args", {}), sort_keys=True, default=str))
-            earlier = 0
+            key = _call_key(call["name"], call.get("args", {}))
+            earlier_ids = set()
             for message in reversed(request.state["messages"]):
                 if getattr(message, "type", "") == "human":
                     break  # only this question's calls count
                 for previous in getattr(message, "tool_calls", None) or []:
-                    if (
-                        previous["name"],
-                        json.dumps(previous.get("args", {}), sort_keys=True, default=str),
-                    ) == key:
-                        earlier += 1
-            if earlier > 1:  # the current call itself is in the last message
+                    same = _call_key(previous["name"], previous.get("args", {})) == key
+                    if same and previous["id"] != call["id"]:
+                        earlier_ids.add(previous["id"])
+            if earlier_ids:
+                earlier = next(
+                    (
+                        str(m.content)
+                        for m in request.state["messages"]
+                        if getattr(m, "tool_call_id", None) in earlier_ids
+                    ),
+                    "",
+                )
                 return ToolMessage(
                     content=(
-                        f"You already called {call['name']} with these arguments; its "
-                        "result is above. Answer the user now, or call with different "
-                        "arguments."
+                        f"You already called {call['name']} with these arguments. Its result "
+                        f"was:\n{earlier.removesuffix(ANSWER_NUDGE)}\nAnswer the user now in "
+                        "plain text, or call a different tool."
                     ),
                     tool_call_id=call["id"],
                     name=call["name"],
                 )
-            return handler(request)
+            result = handler(request)
+            if isinstance(result, ToolMessage) and isinstance(result.content, str):
+                result.content += ANSWER_NUDGE
+            return result
 
     return [
         ToolCallsFromText(),
         RepeatedCallGuard(),
         ModelCallLimitMiddleware(run_limit=max_model_calls, exit_behavior="end"),
     ]
+
+
+def _call_key(name: str, args: dict) -> tuple[str, str]:
+    return name, json.dumps(args, sort_keys=True, default=str)
+
+
+def _distinct(calls: list) -> list:
+    """The calls without exact repeats (small models sometimes write one call twice)."""
+    seen, kept = set(), []
+    for call in calls:
+        key = _call_key(call.name, call.args)
+        if key not in seen:
+            seen.add(key)
+            kept.append(call)
+    return kept
+
+
+def _this_question(messages: list) -> tuple[str, list]:
+    """The last human question and the messages after it."""
+    for position in range(len(messages) - 1, -1, -1):
+        if getattr(messages[position], "type", "") == "human":
+            return str(messages[position].content), messages[position + 1 :]
+    return "", messages
+
+
+def _only_repeats(tool_calls: list[dict], messages: list) -> bool:
+    """Every call was already made, with the same arguments, for this question."""
+    _, since = _this_question(messages)
+    earlier = {
+        _call_key(c["name"], c.get("args", {}))
+        for m in since
+        for c in (getattr(m, "tool_calls", None) or [])
+    }
+    return bool(earlier) and all(
+        _call_key(c["name"], c.get("args", {})) in earlier for c in tool_calls
+    )
+
+
+def _answer_from_results(model, messages: list, message_id: str | None):
+    """A plain-text answer written from this question's tool results (no tools offered)."""
+    from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+
+    question, since = _this_question(messages)
+    results = "\n\n".join(
+        f"{getattr(m, 'name', 'tool')} result:\n{str(m.content).removesuffix(ANSWER_NUDGE)}"
+        for m in since
+        if getattr(m, "type", "") == "tool"
+    )
+    reply = model.invoke(
+        [
+            SystemMessage(prompt("answer")),
+            HumanMessage(f"Question: {question}\n\nTool results:\n{results[-6000:]}"),
+        ]
+    )
+    return AIMessage(
+        content=str(reply.content).strip(),
+        id=message_id,
+        response_metadata={"answered_from_results": True},
+    )
+
+
+ANSWER_NUDGE = "\n(Answer the user's question from this result if it is enough.)"
 
 
 @dataclass

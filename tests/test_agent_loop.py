@@ -106,12 +106,24 @@ def test_history_survives_a_restart(context):
     )
 
 
-def test_repeated_identical_call_is_not_run_twice(context):
+def test_asking_again_for_the_same_result_gets_an_answer_from_the_results(context):
     same = _call("customer_profile", customer_id="bob")
-    answer = _agent(context, _script(same, same, "Bob has 2 reviews.")).ask("Bob?", "c2")
-    assert len(answer.steps) == 2
+    model = _script(same, same, "Bob has 2 reviews.")
+    answer = _agent(context, model).ask("Bob?", "c2")
+    assert [s.tool for s in answer.steps] == ["customer_profile"]  # not run a second time
     assert "reviews: 2" in answer.steps[0].observation
+    assert answer.text == "Bob has 2 reviews."
+    final_prompt = model.seen[-1][-1].content  # written from the results, without tools
+    assert "Question: Bob?" in final_prompt and "reviews: 2" in final_prompt
+
+
+def test_a_repeated_call_beside_a_new_one_is_not_run_again(context):
+    first = _call("customer_profile", customer_id="bob")
+    both = first + "\n" + _call("customer_profile", customer_id="alice")
+    answer = _agent(context, _script(first, both, "Done.")).ask("Bob and Alice?", "c2b")
+    assert [s.args["customer_id"] for s in answer.steps] == ["bob", "bob", "alice"]
     assert "You already called customer_profile" in answer.steps[1].observation
+    assert "reviews: 1" in answer.steps[2].observation
 
 
 def test_step_cap_stops_a_looping_model(context):
