@@ -138,8 +138,16 @@ def start_server(
     raise InfrastructureError(f"The LLM server did not answer within {timeout_s:.0f} s; see {log}.")
 
 
+MAX_REPLY_TOKENS = 512  # a reply longer than this is a runaway: it would hold the server
+
+
 def make_chat_model(url: str, model: str | None = None, timeout_s: float = 300.0):
-    """A LangChain chat model for the OpenAI-compatible server at `url`."""
+    """A LangChain chat model for the OpenAI-compatible server at `url`.
+
+    Replies are capped at MAX_REPLY_TOKENS: a single-request server such as
+    llama.cpp's otherwise stays busy with a runaway generation and every later
+    request times out.
+    """
     from langchain_openai import ChatOpenAI
 
     if model is None:
