@@ -160,6 +160,7 @@ def make_chat_model(url: str, model: str | None = None, timeout_s: float = 300.0
         temperature=0,
         timeout=timeout_s,
         max_retries=0,
+        max_tokens=MAX_REPLY_TOKENS,
     )
 
 
