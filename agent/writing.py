@@ -43,13 +43,7 @@ def explanation_facts(facts: Explanation) -> str:
             f'runner-up: "{facts.runner_up_name}" ({_percent(facts.runner_up_probability)})'
         )
     for d in facts.drivers:
-        pairs = ", ".join(
-            f"{k} = {v:g} (segment average {facts_avg:g})"
-            for (k, v), facts_avg in zip(
-                d.customer_values.items(), d.segment_averages.values(), strict=True
-            )
-        )
-        lines.append(f"driver {d.group}: {pairs}")
+        lines.append(f"driver {d.group}: {d.comparison()}")
     if facts.text_effect is not None and facts.text_effect > 0:
         lines.append("their review text also points to this segment")
     lines.append(

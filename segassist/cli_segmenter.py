@@ -165,13 +165,7 @@ def explain(state: _State, customer_id: str, as_json: bool) -> None:
     )
     click.echo("What puts them there (probability lost without it):")
     for d in facts.drivers:
-        pairs = ", ".join(
-            f"{k} {v:g} (segment avg {facts_avg:g})"
-            for (k, v), facts_avg in zip(
-                d.customer_values.items(), d.segment_averages.values(), strict=True
-            )
-        )
-        click.echo(f"  {d.group} {d.effect:+.2f}: {pairs}")
+        click.echo(f"  {d.group} {d.effect:+.2f}: {d.comparison()}")
     if facts.text_effect is not None:
         click.echo(f"  their review text {facts.text_effect:+.2f}")
     drivers = ", ".join(f"{d.group} ({d.effect:+.2f})" for d in facts.churn_drivers) or "none"

@@ -49,6 +49,14 @@ class Driver:
     customer_values: dict[str, float]
     segment_averages: dict[str, float]
 
+    def comparison(self) -> str:
+        """'feature = value (segment average x)' for each feature of the group."""
+        averages = self.segment_averages
+        return ", ".join(
+            f"{name} = {value:g} (segment average {averages.get(name, float('nan')):g})"
+            for name, value in self.customer_values.items()
+        )
+
 
 @dataclass
 class Explanation:
