@@ -21,7 +21,8 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, delete, func, insert, select
 
 from agent.toolcalls import parse_tool_calls
-from agent.writing import prompt
+from agent.writing import language_of, prompt, reply_language
+from tools.text import truncate_for_model
 from warehouse.schema import ConversationMessage
 
 MAX_MODEL_CALLS = 8
@@ -154,8 +155,10 @@ def _answer_from_results(model, messages: list, message_id: str | None):
     from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
     question, since = _this_question(messages)
+    calls = {c["id"]: c for m in since for c in (getattr(m, "tool_calls", None) or [])}
     results = "\n\n".join(
-        f"{getattr(m, 'name', 'tool')} result:\n{str(m.content).removesuffix(ANSWER_NUDGE)}"
+        f"{_describe_call(calls.get(m.tool_call_id), m)} returned:\n"
+        f"{str(m.content).removesuffix(ANSWER_NUDGE)}"
         for m in since
         if getattr(m, "type", "") == "tool"
     )
@@ -170,6 +173,13 @@ def _answer_from_results(model, messages: list, message_id: str | None):
         id=message_id,
         response_metadata={"answered_from_results": True},
     )
+
+
+def _describe_call(call: dict | None, message) -> str:
+    """`tool(args)` as the answer step sees it (the SQL tells what the numbers mean)."""
+    if call is None:
+        return getattr(message, "name", None) or "tool"
+    return f"{call['name']}({json.dumps(call.get('args', {}), ensure_ascii=False)})"
 
 
 ANSWER_NUDGE = "\n(Answer the user's question from this result if it is enough.)"
@@ -270,17 +280,34 @@ def tool_catalogue(tools: list) -> str:
     return "\n".join(lines)
 
 
-def system_prompt(tools: list) -> str:
-    """The system prompt with the tool catalogue appended."""
-    return prompt("system") + "\nTools:\n" + tool_catalogue(tools)
+def system_prompt(tools: list, schema: str = "") -> str:
+    """The system prompt with the data's schema and the tool catalogue appended."""
+    parts = [prompt("system")]
+    if schema:
+        parts.append("Tables (SQL):\n" + schema)
+    parts.append("Tools:\n" + tool_catalogue(tools))
+    return "\n".join(parts)
+
+
+EARLIER_RESULT_CHARS = 600  # tool results of earlier turns, cut to keep the prompt short
 
 
 def _recent_turns(history: list, keep: int) -> list:
-    """The last `keep` messages, starting at a human turn (never mid tool exchange)."""
+    """The last `keep` messages, starting at a human turn (never mid tool exchange).
+
+    Tool results of earlier turns are cut to EARLIER_RESULT_CHARS: the answers
+    that followed them carry what mattered, and a small model's prompt must stay
+    short to stay fast.
+    """
     recent = history[-keep:]
     while recent and getattr(recent[0], "type", "") != "human":
         recent = recent[1:]
-    return recent
+    return [
+        m.model_copy(update={"content": truncate_for_model(m.content, EARLIER_RESULT_CHARS)})
+        if getattr(m, "type", "") == "tool" and isinstance(m.content, str)
+        else m
+        for m in recent
+    ]
 
 
 class SegmentationAgent:
@@ -292,6 +319,7 @@ class SegmentationAgent:
         tools: list,
         store: ConversationStore,
         max_model_calls: int = MAX_MODEL_CALLS,
+        schema: str = "",
     ) -> None:
         from langchain.agents import create_agent
 
@@ -302,41 +330,111 @@ class SegmentationAgent:
         self.graph = create_agent(
             chat_model,
             tools,
-            system_prompt=system_prompt(tools),
+            system_prompt=system_prompt(tools, schema),
             middleware=_middleware({t.name for t in tools}, max_model_calls),
         )
 
     def ask(self, question: str, conversation_id: str = "default") -> Answer:
         """Answer `question` in the conversation, storing the new messages."""
-        from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+        answer = None
+        for kind, value in self.stream(question, conversation_id):
+            if kind == "answer":
+                answer = value
+        return answer
+
+    def stream(self, question: str, conversation_id: str = "default"):
+        """Answer `question` step by step, storing the new messages.
+
+        Yields ("token", text) as the model writes (a call or the answer),
+        ("step", Step) as each tool returns, and last ("answer", Answer).
+        """
+        from langchain_core.messages import AIMessageChunk, HumanMessage, ToolMessage
 
         started = time.perf_counter()
         history = _recent_turns(self.store.load(conversation_id), HISTORY_MESSAGES)
-        asked = HumanMessage(question)
-        result = self.graph.invoke(
-            {"messages": [*history, asked]}, config={"recursion_limit": 4 * MAX_MODEL_CALLS + 4}
-        )
-        new = result["messages"][len(history) :]
-        answer = Answer(text="", seconds=0.0)
-        calls = {}
-        for message in new:
-            if isinstance(message, AIMessage):
-                answer.model_calls += 1
-                answer.calls_from_text += message.response_metadata.get("tool_calls_from_text", 0)
-                for call in message.tool_calls:
-                    calls[call["id"]] = call
-                if not message.tool_calls and str(message.content).strip():
-                    answer.text = str(message.content).strip()
-            elif isinstance(message, ToolMessage):
-                call = calls.get(message.tool_call_id, {"name": message.name, "args": {}})
-                answer.steps.append(
-                    Step(call["name"], call.get("args", {}), str(message.content), message.artifact)
-                )
-        if not answer.text or answer.text.startswith(LIMIT_MESSAGE):
-            answer.text = (
-                "I could not finish within the step limit. The tool results so far "
-                "are shown above; try a more specific question."
-            )
+        inputs = {"messages": [*history, HumanMessage(question)]}
+        config = {"recursion_limit": 4 * MAX_MODEL_CALLS + 4}
+        language = reply_language.set(language_of(question))
+        calls, state = {}, inputs
+        try:
+            for mode, data in self.graph.stream(
+                inputs, config, stream_mode=["messages", "updates", "values"]
+            ):
+                if mode == "values":
+                    state = data
+                elif mode == "messages":
+                    chunk = data[0]
+                    if isinstance(chunk, AIMessageChunk) and isinstance(chunk.content, str):
+                        yield "token", chunk.content
+                else:
+                    for update in data.values():
+                        for message in (update or {}).get("messages", []):
+                            for call in getattr(message, "tool_calls", None) or []:
+                                calls[call["id"]] = call
+                            if isinstance(message, ToolMessage):
+                                yield "step", _step(message, calls)
+        finally:
+            reply_language.reset(language)
+        new = state["messages"][len(history) :]
+        answer = _answer(new)
         self.store.append(conversation_id, new)
         answer.seconds = time.perf_counter() - started
-        return answer
+        yield "answer", answer
+
+
+def _step(message, calls: dict) -> Step:
+    call = calls.get(message.tool_call_id, {"name": message.name, "args": {}})
+    return Step(
+        call["name"],
+        call.get("args", {}),
+        str(message.content).removesuffix(ANSWER_NUDGE),
+        message.artifact,
+    )
+
+
+def _answer(new: list) -> Answer:
+    """The Answer for one question's new messages (steps in order, the last plain text)."""
+    from langchain_core.messages import AIMessage, ToolMessage
+
+    answer = Answer(text="")
+    calls = {}
+    for message in new:
+        if isinstance(message, AIMessage):
+            answer.model_calls += 1
+            answer.calls_from_text += message.response_metadata.get("tool_calls_from_text", 0)
+            for call in message.tool_calls:
+                calls[call["id"]] = call
+            if not message.tool_calls and str(message.content).strip():
+                answer.text = str(message.content).strip()
+        elif isinstance(message, ToolMessage):
+            answer.steps.append(_step(message, calls))
+    if not answer.text or answer.text.startswith(LIMIT_MESSAGE):
+        answer.text = (
+            "I could not finish within the step limit. The tool results so far "
+            "are shown above; try a more specific question."
+        )
+    return answer
+
+
+def build_agent(
+    engine: Engine,
+    chat_model,
+    index=None,
+    exports_dir=None,
+    write_with_llm: bool = True,
+) -> SegmentationAgent:
+    """The agent wired to a database, its review index (or None) and a chat model."""
+    from pathlib import Path
+
+    from agent.serving import text_writer
+    from tools.catalogue import ToolContext, make_tools, schema_summary
+
+    context = ToolContext(
+        engine,
+        index,
+        Path(exports_dir or "exports"),
+        text_writer(chat_model) if write_with_llm else None,
+    )
+    return SegmentationAgent(
+        chat_model, make_tools(context), ConversationStore(engine), schema=schema_summary(engine)
+    )

@@ -3,7 +3,8 @@
 Small instruction-tuned models (Qwen2.5-Coder here) write a tool call as a
 fenced ```json {"name": ..., "arguments": {...}}``` block, as bare JSON, or in
 <tool_call> tags, and servers that do not parse them (llama.cpp's) pass them
-through as plain content. `parse_tool_calls` finds them; the vLLM tool-parser
+through as plain content. A query written as a ```sql block
+instead of a call counts as a run_sql call. `parse_tool_calls` finds them; the vLLM tool-parser
 plugin and the client-side normaliser both use it, so every backend fills
 `AIMessage.tool_calls` the same way.
 """
@@ -18,6 +19,10 @@ from dataclasses import dataclass
 _FENCED = re.compile(r"```(?:json|tool_call|tool)?\s*\n?(.*?)```", re.DOTALL | re.IGNORECASE)
 _TAGGED = re.compile(r"<tool_call>(.*?)</tool_call>", re.DOTALL | re.IGNORECASE)
 _ARGUMENT_KEYS = ("arguments", "args", "parameters", "input")
+# A query shown instead of run: ```sql SELECT ...``` (small coder models often
+# write the SQL they mean to run as a code block rather than as a call).
+_SQL_BLOCK = re.compile(r"```sql\s*\n?(\s*(?:SELECT|WITH)\b.*?)```", re.DOTALL | re.IGNORECASE)
+SQL_TOOL = "run_sql"
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,12 @@ def parse_tool_calls(text: str, known: set[str] | None = None) -> tuple[list[Par
             spans.append((start, end))
     for start, end in reversed(spans):
         remaining = remaining[:start] + remaining[end:]
+    if not calls and (known is None or SQL_TOOL in known):
+        match = _SQL_BLOCK.search(text)
+        if match:
+            sql = match.group(1).strip()
+            calls.append(ParsedCall(SQL_TOOL, {"sql": sql}, f"call_{uuid.uuid4().hex[:12]}"))
+            remaining = remaining.replace(match.group(0), "")
     return calls, remaining.strip()
 
 

@@ -9,11 +9,25 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from contextvars import ContextVar
 from importlib import resources
 
 from training.explain import Explanation
 
 WriteText = Callable[[str, str], str | None]
+
+LANGUAGE_NAMES = {"en": "English", "pt": "Portuguese", "zh": "Chinese (简体中文)"}
+# The language of the question being answered: tools that write (explanations,
+# briefs) write in it. Set per question by the agent; a context variable so that
+# concurrent conversations (the UI) do not mix.
+reply_language: ContextVar[str] = ContextVar("reply_language", default="English")
+
+
+def language_of(text: str) -> str:
+    """The language name to write in for a question (English when unsure)."""
+    from warehouse.language import detect_language
+
+    return LANGUAGE_NAMES.get(detect_language(text, default="en"), "English")
 
 
 def prompt(name: str) -> str:
@@ -61,9 +75,11 @@ def explanation_facts(facts: Explanation) -> str:
 
 
 def explanation_text(
-    facts: Explanation, write_text: WriteText | None, language: str = "English"
+    facts: Explanation, write_text: WriteText | None, language: str | None = None
 ) -> tuple[str, str]:
-    """(text, "llm" | "template") explaining the membership."""
+    """(text, "llm" | "template") explaining the membership, written in `language`
+    (default: the language of the question being answered)."""
+    language = language or reply_language.get()
     listed = explanation_facts(facts)
     if write_text is not None:
         try:
@@ -118,9 +134,11 @@ def brief_facts(segment, goal: str, channel: str) -> str:
 
 
 def campaign_brief(
-    segment, goal: str, channel: str, write_text: WriteText | None, language: str = "English"
+    segment, goal: str, channel: str, write_text: WriteText | None, language: str | None = None
 ) -> tuple[str, str]:
-    """(Markdown brief, "llm" | "template") for a segment."""
+    """(Markdown brief, "llm" | "template") for a segment, written in `language`
+    (default: the language of the question being answered)."""
+    language = language or reply_language.get()
     listed = brief_facts(segment, goal, channel)
     if write_text is not None:
         try:

@@ -72,14 +72,10 @@ def _database(data: Path, dataset: str, work: Path):
 
 
 def run_segassist(engine, llm_url: str, question: str, work: Path) -> tuple[str, int, int, bool]:
-    from agent.loop import ConversationStore, SegmentationAgent
+    from agent.loop import build_agent
     from agent.serving import make_chat_model
-    from tools.catalogue import ToolContext, make_tools
 
-    chat = make_chat_model(llm_url)
-    agent = SegmentationAgent(
-        chat, make_tools(ToolContext(engine, None, work / "exports")), ConversationStore(engine)
-    )
+    agent = build_agent(engine, make_chat_model(llm_url), None, work / "exports")
     answer = agent.ask(question, f"bench-{time.monotonic_ns()}")
     return answer.text, answer.calls_from_text, answer.model_calls, bool(answer.steps)
 

@@ -257,9 +257,9 @@ def search(state: _State, query: str, k: int, rating: str | None, model: str | N
         click.echo("   " + hit.text.replace("\n", "\n   "))
 
 
-from segassist import cli_agent, cli_segmenter  # noqa: E402  (they register their commands)
+from segassist import cli_agent, cli_segmenter, cli_ui  # noqa: E402  (they register their commands)
 
-del cli_agent, cli_segmenter
+del cli_agent, cli_segmenter, cli_ui
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -92,20 +92,17 @@ def llm_status(state: _State) -> None:
 
 def build_agent(state: _State, exports_dir: Path | None = None):
     """The agent wired to this database, its review index and the configured LLM."""
-    from agent.loop import ConversationStore, SegmentationAgent
-    from agent.serving import make_chat_model, text_writer
-    from tools.catalogue import ToolContext, make_tools
+    from agent.loop import build_agent as build
+    from agent.serving import make_chat_model
     from warehouse.db import require_schema
 
     require_schema(state.engine)
-    chat_model = make_chat_model(state.settings.llm_url)
-    context = ToolContext(
+    return build(
         state.engine,
+        make_chat_model(state.settings.llm_url),
         state.existing_review_index(),
         exports_dir or state.settings.home / "exports",
-        text_writer(chat_model),
     )
-    return SegmentationAgent(chat_model, make_tools(context), ConversationStore(state.engine))
 
 
 @cli.command()

@@ -11,6 +11,7 @@ Settings file (TOML), first found of: ``$SEGASSIST_CONFIG``, ``./segassist.toml`
     home = "/var/lib/segassist"
     chroma_url = "http://127.0.0.1:8000"   # a Chroma server; default: embedded
     embedding_model = "e5-multilingual"    # default: minilm
+    ui_password = "..."                    # required to serve the UI beyond 127.0.0.1
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ _KNOWN_KEYS = {
     "llm_url",
     "llm_model",
     "llm_cache",
+    "ui_user",
+    "ui_password",
 }
 
 
@@ -49,6 +52,8 @@ class Settings:
     llm_url: str = "http://127.0.0.1:8080/v1"
     llm_model: str = "1.5b"
     llm_cache: Path = field(default_factory=lambda: Path.home() / ".cache" / "segassist" / "llm")
+    ui_user: str = "segassist"
+    ui_password: str | None = None  # required when the UI binds a non-loopback address
     source_file: Path | None = None
 
     @property

@@ -58,10 +58,9 @@ def llm_url(tmp_path_factory):
 def amazon_agent(llm_url, tmp_path_factory):
     from sqlalchemy import text
 
-    from agent.loop import ConversationStore, SegmentationAgent
-    from agent.serving import make_chat_model, text_writer
+    from agent.loop import build_agent
+    from agent.serving import make_chat_model
     from retrieval.store import open_client, open_index
-    from tools.catalogue import ToolContext, make_tools
     from warehouse.db import migrate, open_engine
     from warehouse.importers import import_dataset
 
@@ -80,9 +79,7 @@ def amazon_agent(llm_url, tmp_path_factory):
         )
     index = open_index(open_client(folder / "chroma"), "minilm", name="e2e")
     _sync_one_product(engine, index, "B0002CZV82")
-    chat = make_chat_model(llm_url)
-    context = ToolContext(engine, index, folder / "exports", text_writer(chat))
-    return SegmentationAgent(chat, make_tools(context), ConversationStore(engine)), engine
+    return build_agent(engine, make_chat_model(llm_url), index, folder / "exports"), engine
 
 
 def _sync_one_product(engine, index, product_id: str):

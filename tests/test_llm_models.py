@@ -56,6 +56,11 @@ def test_unknown_model_names_are_user_errors():
             '{"function": {"name": "run_sql", "arguments": "{\\"sql\\": \\"b\\"}"}}',
             [("run_sql", {"sql": "b"})],
         ),
+        (
+            "To count them we can use this query:\n```sql\nSELECT COUNT(*) FROM reviews;\n```",
+            [("run_sql", {"sql": "SELECT COUNT(*) FROM reviews;"})],
+        ),
+        ("```sql\nDROP TABLE reviews\n```", []),  # only a SELECT or WITH block is a query
         ('There are 42 reviews. Details: {"total": 42}', []),
         ('{"name": "format_disk", "arguments": {}}', []),  # not a known tool
         ("", []),

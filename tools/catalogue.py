@@ -70,6 +70,47 @@ def describe_data_text(engine: Engine) -> str:
     return "\n".join(lines)
 
 
+# How to write dates and shares in each dialect (the model otherwise mixes them up).
+_DIALECT_HINTS = {
+    "sqlite": (
+        "SQLite: year of a timestamp strftime('%Y', ordered_at) = '2013'; month "
+        "strftime('%Y-%m', ordered_at) = '2009-12'; booleans are 0/1."
+    ),
+    "postgresql": (
+        "PostgreSQL: year EXTRACT(YEAR FROM ordered_at) = 2013; month "
+        "to_char(ordered_at, 'YYYY-MM') = '2009-12'; booleans are true/false."
+    ),
+}
+
+
+def schema_summary(engine: Engine) -> str:
+    """The tables in a few lines each, for the system prompt: columns, meanings, row counts.
+
+    Small models write better SQL when the schema is in front of them than when
+    they must first call describe_data; empty tables are named so the model does
+    not query them.
+    """
+    lines, empty = [], []
+    with engine.connect() as conn:
+        for name in (*BEHAVIOUR_TABLES, "customer_scores", "segments"):
+            table = Base.metadata.tables[name]
+            count = conn.execute(select(func.count()).select_from(table)).scalar_one()
+            if count == 0:
+                empty.append(name)
+                continue
+            columns = ", ".join(
+                column.name + (f" ({column.comment.rstrip('.')[:90]})" if column.comment else "")
+                for column in table.columns
+            )
+            lines.append(f"- {name} [{count:,} rows]: {columns}")
+    if empty:
+        lines.append(f"Empty tables (no data; do not query): {', '.join(empty)}.")
+    hint = _DIALECT_HINTS.get(engine.dialect.name)
+    if hint:
+        lines.append(hint)
+    return "\n".join(lines)
+
+
 def make_tools(context: ToolContext) -> list:
     """The agent's tools bound to `context`."""
     from langchain_core.tools import StructuredTool

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, delete, insert
 
 from training.dataset import build_data, fingerprint, split_by_customer
 from training.features import Window, activity_span, compute_features, default_window
-from training.profiles import build_profiles
+from training.profiles import build_profiles, map_points
 from training.registry import (
     load_artefact,
     load_serving,
@@ -178,6 +178,8 @@ def score_customers(engine: Engine, *, index=None) -> ScoreResult:
     profiles = build_profiles(
         engine, artefact.version, features.frame[features.feature_names], segments, traits
     )
+    for segment, points in map_points(traits["embedding"], segments, data.customer_ids).items():
+        profiles.setdefault(segment, {})["map_points"] = points
     with engine.begin() as conn:
         conn.execute(delete(Segment).where(Segment.model_version == artefact.version))
         conn.execute(

@@ -38,6 +38,36 @@ NAME_PARTS = {
     ("distinct_products", +1): "broad shoppers",
 }
 N_KEYWORDS = 8
+MAP_POINTS_PER_SEGMENT = 400  # customers per segment on the UI's 2-D map
+
+
+def map_points(
+    embedding: np.ndarray,
+    segments: np.ndarray,
+    customer_ids: list[str],
+    per_segment: int = MAP_POINTS_PER_SEGMENT,
+) -> dict[int, list[list]]:
+    """A 2-D map of the fused embeddings (PCA), sampled per segment: [x, y, customer_id].
+
+    The projection is fitted on every customer; the sample (fixed seed) keeps
+    the stored profile small whatever the number of customers.
+    """
+    from sklearn.decomposition import PCA
+
+    if len(embedding) < 3:
+        return {}
+    coords = PCA(n_components=2, random_state=0).fit_transform(embedding.astype(np.float64))
+    rng = np.random.default_rng(0)
+    points = {}
+    for segment in np.unique(segments):
+        rows = np.flatnonzero(segments == segment)
+        if len(rows) > per_segment:
+            rows = np.sort(rng.choice(rows, per_segment, replace=False))
+        points[int(segment)] = [
+            [round(float(coords[r, 0]), 4), round(float(coords[r, 1]), 4), customer_ids[r]]
+            for r in rows
+        ]
+    return points
 
 
 def feature_zscores(features: pd.DataFrame, segments: np.ndarray) -> pd.DataFrame:
