@@ -9,7 +9,7 @@ BIN     = $(VENV)/bin
 
 LLAMA_CPP ?= llama-cpp-python[server]==0.3.36
 
-.PHONY: install install-llm test test-fast lint format bench bench-import bench-retrieval bench-segmenter bench-agent demo clean
+.PHONY: install install-llm install-llm-engine test test-fast lint format bench bench-import bench-retrieval bench-segmenter bench-agent demo clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,10 +20,12 @@ $(BIN)/.installed: pyproject.toml
 install: $(BIN)/.installed
 
 # The CPU LLM engine (compiled here, about 4 minutes) and the 0.5B test model.
-install-llm: install
+install-llm-engine: install
 	$(BIN)/python -c "import llama_cpp" 2>/dev/null || \
 	  CMAKE_ARGS="-DGGML_NATIVE=ON -DLLAMA_CURL=OFF" CMAKE_BUILD_PARALLEL_LEVEL=2 \
 	  $(BIN)/pip install --quiet "$(LLAMA_CPP)"
+
+install-llm: install-llm-engine
 	$(BIN)/segassist llm pull 0.5b
 
 test: install
@@ -48,27 +50,23 @@ bench-import: install
 bench-retrieval: install
 	$(BIN)/python benchmarks/bench_retrieval.py --data $(DATA)
 
-# The demo keeps its warehouse and index in .segassist/ (export
-# SEGASSIST_HOME=$(CURDIR)/.segassist to use the CLI on it).
 bench-segmenter: install
 	$(BIN)/python benchmarks/bench_segmenter.py --data $(DATA)
 
 # The agent on the public eval questions vs LangChain's stock SQL agent (needs a
 # running server: segassist llm serve --model 1.5b --background).
 bench-agent: install
-	$(BIN)/pip install --quiet "langchain-community==0.4.2"
+	$(BIN)/pip install --quiet -e ".[bench]"
 	$(BIN)/python benchmarks/bench_agent.py --data $(DATA) --llm-url http://127.0.0.1:8080/v1
 
+# The main job in one command: install, pull the model, import, index, train,
+# score, start the LLM server and the UI (re-running reuses what is built). The
+# demo keeps its warehouse and index in .segassist/ (export
+# SEGASSIST_HOME=$(CURDIR)/.segassist to use the CLI on it).
+DEMO_MODEL ?= 1.5b
 demo: export SEGASSIST_HOME = $(CURDIR)/.segassist
-demo: install
-	$(BIN)/segassist init
-	$(BIN)/segassist import amazon $(DATA)/amazon/reviews_Musical_Instruments_5.json.gz
-	$(BIN)/segassist index
-	$(BIN)/segassist status
-	$(BIN)/segassist search "the strings broke after a week" -k 3
-	$(BIN)/segassist train
-	$(BIN)/segassist score
-	$(BIN)/segassist segments
+demo: install-llm-engine
+	$(BIN)/segassist demo $(DATA)/amazon/reviews_Musical_Instruments_5.json.gz --model $(DEMO_MODEL)
 
 clean:
 	rm -rf $(VENV) .segassist .pytest_cache .ruff_cache

@@ -4,7 +4,8 @@ Guards, as middleware around LangChain's `create_agent` loop:
 - tool calls written as text (fenced or bare JSON) are turned into real calls,
   whatever the server (see agent.toolcalls);
 - a repeated identical call is not run again: the model is told to answer;
-- at most `max_model_calls` model calls per question;
+- at most `max_model_calls` model calls per question, and a time budget per
+  question after which the agent answers from the results it has;
 - tool errors come back as observations the model can act on.
 
 Each conversation's messages are stored in `conversation_messages`, so a
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import json
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -26,6 +28,14 @@ from tools.text import truncate_for_model
 from warehouse.schema import ConversationMessage
 
 MAX_MODEL_CALLS = 8
+# Seconds one question may take before the agent answers from the results it has
+# (a small model on a CPU can otherwise spend many minutes on calls that go nowhere).
+QUESTION_BUDGET_S = 180.0
+question_deadline: ContextVar[float] = ContextVar("question_deadline", default=float("inf"))
+OUT_OF_TIME = (
+    "I ran out of time before any tool answered. Try a more specific question, e.g. name "
+    "the table, the period or the segment."
+)
 HISTORY_MESSAGES = 12  # earlier turns kept in the prompt (a small model's context is short)
 # What ModelCallLimitMiddleware writes when it stops the loop.
 LIMIT_MESSAGE = "Model call limits exceeded"
@@ -40,6 +50,14 @@ def _middleware(tool_names: set[str], max_model_calls: int) -> list:
         """Fill AIMessage.tool_calls from JSON the model wrote as text."""
 
         def wrap_model_call(self, request, handler):
+            if time.monotonic() > question_deadline.get():
+                # Out of time: answer from what the tools returned so far, no more calls.
+                _, since = _this_question(request.messages)
+                if any(getattr(m, "type", "") == "tool" for m in since):
+                    answer = _answer_from_results(request.model, request.messages, None)
+                else:
+                    answer = AIMessage(content=OUT_OF_TIME)
+                return ModelResponse(result=[answer], structured_response=None)
             response = handler(request)
             messages = []
             for message in response.result:
@@ -320,6 +338,7 @@ class SegmentationAgent:
         store: ConversationStore,
         max_model_calls: int = MAX_MODEL_CALLS,
         schema: str = "",
+        budget_s: float = QUESTION_BUDGET_S,
     ) -> None:
         from langchain.agents import create_agent
 
@@ -327,6 +346,7 @@ class SegmentationAgent:
             tool.handle_tool_error = True  # unexpected tool errors become observations
         self.tools = tools
         self.store = store
+        self.budget_s = budget_s
         self.graph = create_agent(
             chat_model,
             tools,
@@ -355,6 +375,7 @@ class SegmentationAgent:
         inputs = {"messages": [*history, HumanMessage(question)]}
         config = {"recursion_limit": 4 * MAX_MODEL_CALLS + 4}
         language = reply_language.set(language_of(question))
+        deadline = question_deadline.set(time.monotonic() + self.budget_s)
         calls, state = {}, inputs
         try:
             for mode, data in self.graph.stream(
@@ -375,6 +396,7 @@ class SegmentationAgent:
                                 yield "step", _step(message, calls)
         finally:
             reply_language.reset(language)
+            question_deadline.reset(deadline)
         new = state["messages"][len(history) :]
         answer = _answer(new)
         self.store.append(conversation_id, new)

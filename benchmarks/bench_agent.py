@@ -60,6 +60,9 @@ def score(question: dict, text: str) -> bool:
     raise ValueError(f"unknown kind {kind}")
 
 
+STEPS: list[dict] = []  # the current question's tool calls, kept in the results file
+
+
 def _database(data: Path, dataset: str, work: Path):
     from warehouse.db import migrate, open_engine
     from warehouse.importers import import_dataset
@@ -71,24 +74,24 @@ def _database(data: Path, dataset: str, work: Path):
     return engine
 
 
-def run_segassist(engine, llm_url: str, question: str, work: Path) -> tuple[str, int, int, bool]:
+def run_segassist(engine, chat, question: str, work: Path) -> tuple[str, int, int, bool]:
     from agent.loop import build_agent
-    from agent.serving import make_chat_model
 
-    agent = build_agent(engine, make_chat_model(llm_url), None, work / "exports")
+    agent = build_agent(engine, chat, None, work / "exports")
     answer = agent.ask(question, f"bench-{time.monotonic_ns()}")
+    STEPS.extend(
+        {"tool": s.tool, "args": s.args, "observation": s.observation[:400]} for s in answer.steps
+    )
     return answer.text, answer.calls_from_text, answer.model_calls, bool(answer.steps)
 
 
-def run_stock(engine, llm_url: str, question: str) -> tuple[str, int, int, bool]:
+def run_stock(engine, chat, question: str) -> tuple[str, int, int, bool]:
     from langchain_community.agent_toolkits import create_sql_agent
     from langchain_community.utilities import SQLDatabase
 
-    from agent.serving import make_chat_model
-
     database = SQLDatabase(engine)
     agent = create_sql_agent(
-        make_chat_model(llm_url),
+        chat,
         db=database,
         agent_type="tool-calling",
         max_iterations=8,
@@ -99,30 +102,56 @@ def run_stock(engine, llm_url: str, question: str) -> tuple[str, int, int, bool]
     return str(result.get("output", "")), 0, len(steps) + 1, bool(steps)
 
 
+CALL_TIMEOUT_S = 150.0  # one model call; a question has its own budget in the agent
+
+
+def _wait_until_idle(url: str, limit_s: float = 300.0) -> None:
+    """Wait until the server answers again: a single-request server (llama.cpp) finishes a
+    request its client gave up on before it takes the next, which would count against the
+    next question."""
+    from agent.serving import LLMUnavailableError, check_server
+
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        try:
+            check_server(url)
+            return
+        except LLMUnavailableError:
+            time.sleep(2.0)
+
+
 def main() -> None:
+    from agent.serving import make_chat_model
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--llm-url", required=True)
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--eval", type=Path, default=Path("../shared/eval/questions.jsonl"))
     parser.add_argument("--only", choices=["segassist", "stock"])
+    parser.add_argument("--ids", help="Comma-separated question ids (default: all).")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/agent.json"))
     args = parser.parse_args()
     questions = [json.loads(line) for line in args.eval.read_text().splitlines() if line.strip()]
+    if args.ids:
+        questions = [q for q in questions if q["id"] in args.ids.split(",")]
     work = Path(tempfile.mkdtemp(prefix="bench-agent-"))
     engines = {d: _database(args.data, d, work) for d in {q["dataset"] for q in questions}}
     systems = [s for s in ("segassist", "stock") if args.only in (None, s)]
     records = []
+    chat = make_chat_model(args.llm_url, timeout_s=CALL_TIMEOUT_S)
     for system in systems:
         for q in questions:
+            _wait_until_idle(args.llm_url)
             started = time.perf_counter()
+            STEPS.clear()
             try:
                 if system == "segassist":
                     text, from_text, calls, used_tools = run_segassist(
-                        engines[q["dataset"]], args.llm_url, q["question"], work
+                        engines[q["dataset"]], chat, q["question"], work
                     )
                 else:
                     text, from_text, calls, used_tools = run_stock(
-                        engines[q["dataset"]], args.llm_url, q["question"]
+                        engines[q["dataset"]], chat, q["question"]
                     )
                 error = None
             except Exception as e:  # a crash is a failed question, recorded with its reason
@@ -140,6 +169,7 @@ def main() -> None:
                     "model_calls": calls,
                     "calls_from_text": from_text,
                     "answer": text[:500],
+                    "steps": list(STEPS),
                     "error": error,
                 }
             )

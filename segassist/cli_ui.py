@@ -1,6 +1,9 @@
-"""The `ui` command: the Gradio app for marketers, CS leads and analysts."""
+"""The `ui` and `demo` commands: the Gradio app, and everything it needs in one command."""
 
 from __future__ import annotations
+
+import time
+from pathlib import Path
 
 import click
 
@@ -31,3 +34,89 @@ def ui(state: _State, host: str, port: int) -> None:
     )
     click.echo(f"segassist UI on http://{host}:{port} (Ctrl+C to stop)")
     serve(services, host, port, state.settings.ui_user, state.settings.ui_password, quiet=True)
+
+
+@cli.command()
+@click.argument("amazon_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--model",
+    "model_key",
+    type=click.Choice(["1.5b", "0.5b"]),
+    default="1.5b",
+    show_default=True,
+    help="Local LLM behind the chat.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=7860, show_default=True)
+@click.option("--llm-port", type=int, default=8080, show_default=True)
+@click.pass_context
+def demo(
+    ctx: click.Context, amazon_file: Path, model_key: str, host: str, port: int, llm_port: int
+) -> None:
+    """Build everything the UI needs from the Amazon reviews file, then serve the UI.
+
+    Import, index, train, score, pull and serve the LLM: each step reuses what a
+    previous run built (the import ledger, the incremental index, the serving
+    model and its scores, the verified model file, a server already answering).
+    """
+    from agent.serving import LLMUnavailableError, check_server
+    from segassist import cli as commands
+    from segassist import cli_agent, cli_segmenter
+
+    state: _State = ctx.obj
+    started = time.monotonic()
+
+    def stage(title: str) -> None:
+        click.secho(f"\n== {title} ({time.monotonic() - started:.0f} s)", bold=True)
+
+    stage("database")
+    ctx.invoke(commands.init)
+    stage("import")
+    ctx.invoke(commands.import_group.get_command(ctx, "amazon"), paths=(amazon_file,), force=False)
+    stage("review index")
+    ctx.invoke(commands.index, model=None, rebuild=False)
+    stage("segmenter")
+    if _scored(state.engine):
+        click.echo("A trained and scored model is serving: kept (run 'segassist train' to redo).")
+    else:
+        ctx.invoke(cli_segmenter.train)
+        ctx.invoke(cli_segmenter.score)
+    stage("LLM")
+    ctx.invoke(cli_agent.pull, model=model_key)
+    url = f"http://127.0.0.1:{llm_port}/v1"
+    try:
+        check_server(url)
+        click.echo(f"An LLM server already answers at {url}: kept.")
+    except LLMUnavailableError:
+        ctx.invoke(
+            cli_agent.serve,
+            model_key=model_key,
+            backend="auto",
+            port=llm_port,
+            host="127.0.0.1",
+            background=True,
+        )
+    state.settings = state.settings.with_overrides(llm_url=url)
+    stage("UI")
+    ctx.invoke(ui, host=host, port=port)
+
+
+def _scored(engine) -> bool:
+    """A serving model exists and customers were scored with it."""
+    from sqlalchemy import select
+
+    from training.registry import serving_version
+    from warehouse.schema import CustomerScore
+
+    row = serving_version(engine)
+    if row is None:
+        return False
+    with engine.connect() as conn:
+        return (
+            conn.execute(
+                select(CustomerScore.customer_id)
+                .where(CustomerScore.model_version == row.version)
+                .limit(1)
+            ).first()
+            is not None
+        )

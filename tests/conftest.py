@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import socket
 import uuid
 from decimal import Decimal
 from pathlib import Path
@@ -10,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from agent.models import model_path
 from warehouse.db import migrate, open_engine
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -103,3 +106,36 @@ def scalar(engine, sql: str, **params):
     with engine.connect() as conn:
         value = conn.execute(text(sql), params).scalar_one()
     return float(value) if isinstance(value, Decimal) else value
+
+
+LLM_CACHE = Path(
+    os.environ.get("SEGASSIST_LLM_CACHE", Path.home() / ".cache" / "segassist" / "llm")
+)
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def llm_url(tmp_path_factory):
+    """The real 0.5B model served by llama.cpp (one server for the whole run)."""
+    if importlib.util.find_spec("llama_cpp") is None:
+        pytest.skip("llama-cpp-python is not installed (make install-llm)")
+    model = model_path(LLM_CACHE, "0.5b")
+    if not model.is_file():
+        pytest.skip(f"the 0.5b model is not pulled to {LLM_CACHE} (make install-llm)")
+    from agent.serving import server_command, start_server
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/v1"
+    log = tmp_path_factory.mktemp("llm") / "server.log"
+    process = start_server(
+        server_command("llama.cpp", model, "127.0.0.1", port), url, log, timeout_s=180
+    )
+    yield url
+    process.terminate()
+    process.wait(timeout=30)

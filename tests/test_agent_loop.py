@@ -167,3 +167,72 @@ def test_every_tool_is_documented_for_the_model(context):
         assert len(tool.description) > 30, tool.name
         for name, schema in tool.args.items():
             assert schema.get("description"), f"{tool.name}.{name} has no description"
+
+
+def test_streaming_yields_tokens_steps_then_the_answer(context):
+    model = _script(
+        _call("run_sql", sql="SELECT rating, COUNT(*) AS n FROM reviews GROUP BY rating"),
+        "Ratings: 1, 4 and 5 stars, one review each.",
+    )
+    events = list(_agent(context, model).stream("Reviews per rating?", "s1"))
+    kinds = [kind for kind, _ in events]
+    assert kinds[-1] == "answer" and kinds.count("answer") == 1
+    assert "token" in kinds[: kinds.index("step")]  # the model's call streamed before it ran
+    step = next(value for kind, value in events if kind == "step")
+    assert step.tool == "run_sql" and step.artifact["rows"] == [[1, 1], [4, 1], [5, 1]]
+    answer = events[-1][1]
+    assert answer.text == "Ratings: 1, 4 and 5 stars, one review each."
+    assert [s.tool for s in answer.steps] == ["run_sql"]
+
+
+def test_the_schema_is_in_the_system_prompt(context):
+    from tools.catalogue import schema_summary
+
+    model = _script("There are 3 reviews.")
+    _agent(context, model, schema=schema_summary(context.engine)).ask("How many reviews?", "p1")
+    system = str(model.seen[0][0].content)
+    assert "- reviews [3 rows]: review_id" in system
+    assert "rating (Stars, 1 (worst) to 5 (best))" in system
+    assert "strftime('%Y', ordered_at)" in system  # the SQLite dialect's date idiom
+    assert "Empty tables (no data; do not query): events" in system
+
+
+def test_questions_in_portuguese_get_tools_that_write_in_portuguese(context):
+    from agent.writing import reply_language
+
+    seen = []
+
+    def spy(tool_name):
+        seen.append(reply_language.get())
+
+    agent = _agent(context, _script(_call("describe_data"), "Pronto."))
+    original = agent.tools[0].func
+    agent.tools[0].func = lambda: (spy("describe_data"), original())[1]
+    agent.ask("Quantos clientes não compraram nada este ano?", "pt1")
+    assert seen == ["Portuguese"]
+    assert reply_language.get() == "English"  # reset after the question
+
+
+def test_out_of_time_the_agent_answers_from_the_results_it_has(context):
+    import time
+
+    model = _script(_call("run_sql", sql="SELECT COUNT(*) AS n FROM reviews"))
+    answer = _agent(context, model, budget_s=0.0).ask("How many reviews?", "t1")
+    assert answer.steps == [] and "ran out of time" in answer.text  # no results to answer from
+
+    model = _script(
+        _call("run_sql", sql="SELECT COUNT(*) AS n FROM reviews"),
+        "3 reviews.",  # written by the answer-from-results step, without tools
+    )
+    agent = _agent(context, model, budget_s=1.0)
+    original = agent.tools[1].func
+
+    def slow_sql(sql):  # the budget runs out while the tool runs
+        time.sleep(1.2)
+        return original(sql)
+
+    agent.tools[1].func = slow_sql
+    answer = agent.ask("How many reviews?", "t2")
+    assert [s.tool for s in answer.steps] == ["run_sql"]
+    assert answer.text == "3 reviews."
+    assert "Tool results" in str(model.seen[-1][-1].content)  # asked without tools, from results

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from agent.loop import Step
+from segassist.errors import UserInputError
 from ui import render
 from ui.app import access, is_loopback
-from segassist.errors import UserInputError
 
 SEGMENTS = [
     {

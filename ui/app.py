@@ -65,10 +65,17 @@ def access(host: str, user: str, password: str | None) -> list[tuple[str, str]] 
     return [(user, password)]
 
 
-def _message(error: Exception) -> str:
+def _message(error: Exception, llm_url: str | None = None) -> str:
     """What the page says for an error: the message for ours, a short line for others."""
     if isinstance(error, UserInputError | InfrastructureError):
         return f"⚠️ {error}"
+    if type(error).__name__ in ("APIConnectionError", "APITimeoutError"):  # openai's
+        return (
+            f"⚠️ The LLM server at {llm_url or 'the configured URL'} did not answer "
+            f"({type(error).__name__}). Check it with 'segassist llm status'; start it with "
+            "'segassist llm serve --background'. The Segments, Customer and Brief tabs work "
+            "without it."
+        )
     return f"⚠️ Something went wrong: {type(error).__name__}: {error}"
 
 
@@ -115,7 +122,8 @@ def build_app(services: Services):
                     final = render.answer_items(value.steps, value.text, value.seconds)
                     yield [*history, *_gradio_messages(final)], "", conversation
         except Exception as e:  # shown in the chat: what went wrong and what to do
-            yield [*history, {"role": "assistant", "content": _message(e)}], "", conversation
+            said = _message(e, services.llm_url)
+            yield [*history, {"role": "assistant", "content": said}], "", conversation
 
     def new_conversation():
         return [], str(uuid.uuid4())

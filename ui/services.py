@@ -183,9 +183,9 @@ class Services:
         from agent.loop import build_agent
         from agent.serving import check_server, make_chat_model
 
-        check_server(self.llm_url)  # each time: the server may have gone away
         with self._lock:
             if self._agent is None:
+                check_server(self.llm_url)  # a clear message if none answers
                 self._agent = build_agent(
                     self.engine, make_chat_model(self.llm_url), self.index, self.exports_dir
                 )

@@ -1,0 +1,183 @@
+"""The UI in a real browser: headless Debian Chromium driven by Playwright.
+
+On the real Amazon data, trained and scored, with the real 0.5B model behind
+the chat. Screenshots of each tab are saved to test-artifacts/ui/. Skipped,
+with the reason, where Chromium or Playwright is missing (`apt-get install
+chromium`; never `playwright install`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import AMAZON, REPO, free_port, require_data
+
+CHROMIUM = os.environ.get("SEGASSIST_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
+ARTIFACTS = REPO / "test-artifacts" / "ui"
+BROWSER_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
+CUSTOMER = "ADH0O8UVJOT10"  # the Amazon set's most prolific reviewer
+SLOW_MS = 420_000  # the 0.5B model on two CPU cores
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install -y chromium chromium-driver)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def trained_amazon(tmp_path_factory):
+    """The Amazon data imported, trained on and scored (no review index: behaviour + SQL)."""
+    from training.pipeline import score_customers, train_model
+    from warehouse.db import migrate, open_engine
+    from warehouse.importers import import_dataset
+
+    folder = tmp_path_factory.mktemp("ui-amazon")
+    engine = open_engine(f"sqlite:///{folder / 'w.db'}")
+    migrate(engine)
+    import_dataset(engine, "amazon", [require_data(AMAZON)])
+    train_model(engine, folder / "models")
+    score_customers(engine)
+    return engine, folder
+
+
+def _start(services):
+    from ui.app import build_app, theme
+
+    app = build_app(services)
+    app.queue()
+    port = free_port()
+    app.launch(
+        server_name="127.0.0.1",
+        server_port=port,
+        prevent_thread_lock=True,
+        quiet=True,
+        theme=theme(),
+    )
+    return app, f"http://127.0.0.1:{port}/"
+
+
+@pytest.fixture(scope="module")
+def app_url(trained_amazon, llm_url):
+    from ui.services import Services
+
+    engine, folder = trained_amazon
+    app, url = _start(Services(engine, None, llm_url, folder / "exports"))
+    yield url
+    app.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    opened = context.new_page()
+    yield opened
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    opened.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+    context.close()
+
+
+def _text_box(page, elem_id: str):
+    return page.locator(f"#{elem_id} textarea, #{elem_id} input").first
+
+
+def _wait_for_text(page, selector: str, text: str, timeout: int = 60_000) -> str:
+    page.wait_for_function(
+        "([selector, text]) => (document.querySelector(selector)?.innerText || '')"
+        ".includes(text)",
+        arg=[selector, text],
+        timeout=timeout,
+    )
+    return page.locator(selector).inner_text()
+
+
+def test_ask_a_question_and_read_the_answer(page, app_url):
+    page.goto(app_url)
+    _text_box(page, "question").fill("How many reviews are there in total?")
+    page.locator("#ask").click()
+    _wait_for_text(page, "#chatbot", "Ran SQL", SLOW_MS)  # the tool step, collapsed
+    page.wait_for_function(  # the answer's footer: time taken, once it is done
+        "() => /\\d+\\.\\d s/.test(document.querySelector('#chatbot').innerText)",
+        timeout=SLOW_MS,
+    )
+    shown = page.locator("#chatbot").inner_text()
+    assert "10261" in shown.replace(",", "")
+
+
+def test_open_a_segment(page, app_url):
+    page.goto(app_url)
+    page.get_by_role("tab", name="Segments").click()
+    status = _wait_for_text(page, "#segments-status", "segments")
+    assert "customers in" in status
+    detail = _wait_for_text(page, "#segment-detail", "customers")
+    assert "Segment 0" in detail and "What sets them apart" in detail
+    assert page.locator(".js-plotly-plot").count() >= 3  # sizes, profiles, map
+
+
+def test_explain_a_customer(page, app_url):
+    page.goto(app_url)
+    page.get_by_role("tab", name="Customer").click()
+    _text_box(page, "customer-id").fill(CUSTOMER)
+    page.locator("#explain").click()
+    summary = _wait_for_text(page, "#customer-summary", "churn risk")
+    assert CUSTOMER in summary and "Segment" in summary
+    explanation = _wait_for_text(page, "#explanation", "from the facts above")
+    assert CUSTOMER in explanation or "segment" in explanation.lower()
+    assert page.locator(".js-plotly-plot").count() >= 2  # membership, customer vs segment
+    _text_box(page, "customer-id").fill("NO-SUCH-CUSTOMER")
+    page.locator("#explain").click()
+    assert "No customer with id" in _wait_for_text(page, "#customer-summary", "No customer")
+
+
+def test_generate_a_brief(page, app_url):
+    page.goto(app_url)
+    page.get_by_role("tab", name="Campaign brief").click()
+    page.locator("#write-brief").click()
+    brief = _wait_for_text(page, "#brief-text", "from the facts above", SLOW_MS)
+    assert "customers" in brief.lower()
+    link = page.locator("a[download], a[href*='brief-segment']").first
+    link.wait_for(timeout=30_000)
+    assert "brief-segment" in (link.get_attribute("href") or link.inner_text())
+
+
+def test_errors_say_what_to_do_next(browser, tmp_path):
+    """An empty database and a stopped LLM server: messages in the page, no stack trace."""
+    from ui.services import Services
+    from warehouse.db import migrate, open_engine
+
+    engine = open_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    migrate(engine)
+    dead_llm = f"http://127.0.0.1:{free_port()}/v1"
+    app, url = _start(Services(engine, None, dead_llm, tmp_path / "exports"))
+    context = browser.new_context()
+    page = context.new_page()
+    try:
+        page.goto(url)
+        _text_box(page, "question").fill("How many customers?")
+        page.locator("#ask").click()
+        said = _wait_for_text(page, "#chatbot", "segassist llm serve")
+        assert "No LLM server answers" in said and "Traceback" not in said
+        page.get_by_role("tab", name="Segments").click()
+        assert "Import data first" in _wait_for_text(page, "#segments-status", "no customers")
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "errors.png"), full_page=True)
+    finally:
+        context.close()
+        app.close()
