@@ -157,3 +157,49 @@ def pull_model(key: str, cache_dir: Path, progress: ProgressFactory = no_progres
         os.replace(partial, final)
     verified.write_text(spec.sha256 + "\n")
     return final
+
+
+# Run in the Python environment where vLLM lives (its transformers reads GGUF
+# with the `gguf` package): dequantise to bf16 and save a Hugging Face checkpoint.
+_CONVERT = """
+import sys, torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
+folder, name, out = sys.argv[1:4]
+AutoTokenizer.from_pretrained(folder, gguf_file=name).save_pretrained(out)
+AutoModelForCausalLM.from_pretrained(
+    folder, gguf_file=name, quantization_config=GgufConfig(dequantize=True), dtype=torch.bfloat16
+).save_pretrained(out)
+"""
+
+
+def hf_checkpoint(gguf: Path) -> Path:
+    """Where the Hugging Face checkpoint converted from `gguf` lives (what vLLM serves)."""
+    return gguf.with_suffix(".hf")
+
+
+def convert_for_vllm(gguf: Path, python: str) -> Path:
+    """Convert a pulled GGUF to a Hugging Face checkpoint with `python` (reused if done).
+
+    Offline: the tokenizer and weights both come from the GGUF file.
+    """
+    import shutil
+
+    out = hf_checkpoint(gguf)
+    if (out / "config.json").is_file():
+        return out
+    partial = out.with_name(out.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    result = subprocess.run(
+        [python, "-c", _CONVERT, str(gguf.parent), gguf.name, str(partial)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    if result.returncode != 0:
+        raise InfrastructureError(
+            f"Converting {gguf.name} for vLLM with {python} failed:\n{result.stderr[-1500:]}"
+            "\nThat Python needs vLLM's transformers and the 'gguf' package."
+        )
+    partial.rename(out)
+    return out

@@ -28,7 +28,7 @@ class LLMUnavailableError(InfrastructureError):
     """No OpenAI-compatible server answers at the configured URL."""
 
 
-def _get_json(url: str, timeout: float = 5.0) -> dict:
+def _get_json(url: str, timeout: float = 10.0) -> dict:
     with urllib.request.urlopen(url, timeout=timeout) as response:
         return json.loads(response.read().decode("utf-8"))
 
@@ -57,9 +57,10 @@ def check_server(url: str) -> ServerStatus:
     return ServerStatus(url, models, time.perf_counter() - started)
 
 
-def available_backend() -> str:
-    """'vllm' when installed, else 'llama.cpp' when installed; an install hint otherwise."""
-    if importlib.util.find_spec("vllm") is not None:
+def available_backend(vllm_python: str | None = None) -> str:
+    """'vllm' when installed (here or in `vllm_python`), else 'llama.cpp' when installed;
+    an install hint otherwise."""
+    if vllm_python or importlib.util.find_spec("vllm") is not None:
         return "vllm"
     if importlib.util.find_spec("llama_cpp") is not None:
         return "llama.cpp"
@@ -70,8 +71,10 @@ def available_backend() -> str:
     )
 
 
-def server_command(backend: str, model: Path, host: str, port: int, threads: int = 2) -> list[str]:
-    """The command that serves `model` with `backend`."""
+def server_command(
+    backend: str, model: Path, host: str, port: int, threads: int = 2, python: str | None = None
+) -> list[str]:
+    """The command that serves `model` with `backend` (run by `python`, default this one)."""
     if backend == "llama.cpp":
         return [
             sys.executable,
@@ -93,7 +96,7 @@ def server_command(backend: str, model: Path, host: str, port: int, threads: int
     if backend == "vllm":
         plugin = Path(__file__).with_name("vllm_tool_parser.py")
         return [
-            sys.executable,
+            python or sys.executable,
             "-m",
             "vllm.entrypoints.openai.api_server",
             "--model",
@@ -141,7 +144,9 @@ def start_server(
 MAX_REPLY_TOKENS = 512  # a reply longer than this is a runaway: it would hold the server
 
 
-def make_chat_model(url: str, model: str | None = None, timeout_s: float = 300.0):
+def make_chat_model(
+    url: str, model: str | None = None, timeout_s: float = 300.0, max_tokens: int = MAX_REPLY_TOKENS
+):
     """A LangChain chat model for the OpenAI-compatible server at `url`.
 
     Replies are capped at MAX_REPLY_TOKENS: a single-request server such as
@@ -160,7 +165,11 @@ def make_chat_model(url: str, model: str | None = None, timeout_s: float = 300.0
         temperature=0,
         timeout=timeout_s,
         max_retries=0,
-        max_tokens=MAX_REPLY_TOKENS,
+        max_tokens=max_tokens,
+        # langchain-openai sends the cap as `max_completion_tokens`, which llama.cpp's
+        # server ignores (it then generates up to the context size, for minutes); the
+        # classic field is understood by every OpenAI-compatible server.
+        extra_body={"max_tokens": max_tokens},
     )
 
 

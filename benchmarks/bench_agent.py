@@ -138,6 +138,7 @@ def main() -> None:
     engines = {d: _database(args.data, d, work) for d in {q["dataset"] for q in questions}}
     systems = [s for s in ("segassist", "stock") if args.only in (None, s)]
     records = []
+    _wait_until_idle(args.llm_url)
     chat = make_chat_model(args.llm_url, timeout_s=CALL_TIMEOUT_S)
     for system in systems:
         for q in questions:

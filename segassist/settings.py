@@ -36,6 +36,7 @@ _KNOWN_KEYS = {
     "llm_cache",
     "ui_user",
     "ui_password",
+    "vllm_python",
 }
 
 
@@ -52,6 +53,7 @@ class Settings:
     llm_url: str = "http://127.0.0.1:8080/v1"
     llm_model: str = "1.5b"
     llm_cache: Path = field(default_factory=lambda: Path.home() / ".cache" / "segassist" / "llm")
+    vllm_python: str | None = None  # a Python with vLLM, when not this one (e.g. .venv-vllm)
     ui_user: str = "segassist"
     ui_password: str | None = None  # required when the UI binds a non-loopback address
     source_file: Path | None = None

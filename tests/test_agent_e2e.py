@@ -123,3 +123,13 @@ def test_ask_from_the_command_line(llm_url, tmp_path):
     assert "[1] " in result.stderr and "model calls" in result.stderr
     assert result.stdout.strip()
     assert time.monotonic() - started < 600
+
+
+def test_the_reply_cap_holds_on_the_real_server(llm_url):
+    """llama.cpp's server ignores `max_completion_tokens`: the cap must reach it as
+    `max_tokens`, or a runaway reply holds the single-request server for minutes."""
+    from agent.serving import make_chat_model
+
+    chat = make_chat_model(llm_url, max_tokens=16)
+    reply = chat.invoke("Write a long story about a guitar, at least 500 words.")
+    assert reply.response_metadata["token_usage"]["completion_tokens"] <= 16

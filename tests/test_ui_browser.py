@@ -100,8 +100,7 @@ def _text_box(page, elem_id: str):
 
 def _wait_for_text(page, selector: str, text: str, timeout: int = 60_000) -> str:
     page.wait_for_function(
-        "([selector, text]) => (document.querySelector(selector)?.innerText || '')"
-        ".includes(text)",
+        "([selector, text]) => (document.querySelector(selector)?.innerText || '').includes(text)",
         arg=[selector, text],
         timeout=timeout,
     )
