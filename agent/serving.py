@@ -8,6 +8,7 @@ Any other OpenAI-compatible server works too: point `llm_url` at it.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import subprocess
@@ -139,6 +140,28 @@ def start_server(
             time.sleep(1.0)
     process.terminate()
     raise InfrastructureError(f"The LLM server did not answer within {timeout_s:.0f} s; see {log}.")
+
+
+def stop_server(pid: int, grace_s: float = 10.0) -> bool:
+    """Stop a server process: SIGTERM, then SIGKILL after `grace_s` (a server busy with a
+    long generation does not stop on SIGTERM). False if it was not running."""
+    import os
+    import signal
+
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.2)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    return True
 
 
 MAX_REPLY_TOKENS = 512  # a reply longer than this is a runaway: it would hold the server

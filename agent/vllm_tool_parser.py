@@ -26,20 +26,30 @@ try:  # vLLM >= 0.11 moved the parsers
 except ImportError:  # pragma: no cover - older vLLM
     from vllm.entrypoints.openai.tool_parsers import ToolParser, ToolParserManager
 
-try:
-    from vllm.entrypoints.openai.protocol import (
-        DeltaMessage,
-        ExtractedToolCallInformation,
-        FunctionCall,
-        ToolCall,
-    )
-except ImportError:  # pragma: no cover - newer layouts
-    from vllm.entrypoints.openai.chat_completion.protocol import (  # type: ignore
-        DeltaMessage,
-        ExtractedToolCallInformation,
-        FunctionCall,
-        ToolCall,
-    )
+
+def _protocol():
+    """The module holding the OpenAI protocol classes (vLLM moves it between releases)."""
+    import importlib
+
+    for name in (
+        "vllm.entrypoints.openai.protocol",
+        "vllm.entrypoints.openai.chat_completion.protocol",
+        "vllm.entrypoints.generate.base.protocol",  # vLLM 0.32
+    ):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        if hasattr(module, "ExtractedToolCallInformation"):
+            return module
+    raise ImportError("this vLLM has no ExtractedToolCallInformation where segassist looks")
+
+
+_p = _protocol()
+DeltaMessage = _p.DeltaMessage
+ExtractedToolCallInformation = _p.ExtractedToolCallInformation
+FunctionCall = _p.FunctionCall
+ToolCall = _p.ToolCall
 
 
 @ToolParserManager.register_module("segassist")

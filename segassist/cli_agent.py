@@ -88,6 +88,21 @@ def serve(
         process.terminate()
 
 
+@llm.command()
+@click.pass_obj
+def stop(state: _State) -> None:
+    """Stop the server that 'segassist llm serve --background' started."""
+    from agent.serving import stop_server
+
+    pid_file = state.settings.home / "llm-server.pid"
+    if not pid_file.is_file():
+        click.echo("No background LLM server was started from this home.")
+        return
+    stopped = stop_server(int(pid_file.read_text().strip()))
+    pid_file.unlink()
+    click.echo("LLM server stopped." if stopped else "The LLM server had already stopped.")
+
+
 @llm.command(name="status")
 @click.pass_obj
 def llm_status(state: _State) -> None:

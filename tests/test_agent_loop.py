@@ -113,8 +113,10 @@ def test_asking_again_for_the_same_result_gets_an_answer_from_the_results(contex
     assert [s.tool for s in answer.steps] == ["customer_profile"]  # not run a second time
     assert "reviews: 2" in answer.steps[0].observation
     assert answer.text == "Bob has 2 reviews."
-    final_prompt = model.seen[-1][-1].content  # written from the results, without tools
-    assert "Question: Bob?" in final_prompt and "reviews: 2" in final_prompt
+    final_prompt = model.seen[-1]  # the agent's prompt, the results, then the instruction
+    assert "reviews: 2" in str(final_prompt[-2].content)
+    assert "from the tool results above" in final_prompt[-1].content
+    assert final_prompt[-1].content.endswith("My question: Bob?\n")
 
 
 def test_a_repeated_call_beside_a_new_one_is_not_run_again(context):
@@ -235,4 +237,12 @@ def test_out_of_time_the_agent_answers_from_the_results_it_has(context):
     answer = agent.ask("How many reviews?", "t2")
     assert [s.tool for s in answer.steps] == ["run_sql"]
     assert answer.text == "3 reviews."
-    assert "Tool results" in str(model.seen[-1][-1].content)  # asked without tools, from results
+    assert "from the tool results above" in str(model.seen[-1][-1].content)
+
+
+def test_a_model_that_keeps_calling_gets_the_last_result_as_its_answer(context):
+    same = _call("customer_profile", customer_id="bob")
+    answer = _agent(context, _script(same, same, same)).ask("Bob?", "c9")
+    assert [s.tool for s in answer.steps] == ["customer_profile"]
+    assert answer.text.startswith('customer_profile({"customer_id": "bob"}) returned:')
+    assert "reviews: 2" in answer.text

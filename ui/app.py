@@ -14,6 +14,7 @@ import ipaddress
 import os
 import socket
 import tempfile
+import threading
 import uuid
 from pathlib import Path
 
@@ -91,6 +92,10 @@ def _gradio_messages(items: list[render.ChatItem]) -> list[dict]:
     return messages
 
 
+def _segment_choices(segments: list[dict]) -> list[tuple[str, int]]:
+    return [(f"{s['segment_id']}: {s['name']}", s["segment_id"]) for s in segments]
+
+
 def build_app(services: Services):
     """The Blocks app on `services`."""
     import gradio as gr
@@ -134,7 +139,7 @@ def build_app(services: Services):
         except Exception as e:
             empty = gr.update(choices=[], value=None)
             return (_message(e), None, None, None, None, empty, empty)
-        choices = [(f"{s['segment_id']}: {s['name']}", s["segment_id"]) for s in segments]
+        choices = _segment_choices(segments)
         first = choices[0][1] if choices else None
         return (
             f"**{sum(s['size'] for s in segments):,} customers in {len(segments)} segments.**",
@@ -183,6 +188,7 @@ def build_app(services: Services):
                 f"{k.replace('_', ' ')}: {v}"
                 for k, v in view.profile.items()
                 if k not in ("customer_id", "segment_id", "churn_risk", "value_estimate")
+                and v is not None
             )
         )
         reviews = [
@@ -218,6 +224,11 @@ def build_app(services: Services):
         path = folder / render.brief_filename(int(segment_id), goal, channel)
         path.write_text(markdown + "\n", encoding="utf-8")
         return markdown + "\n\n" + render.written_by_note(written_by), str(path)
+
+    try:  # the API (gradio_client) checks dropdown values against the initial choices
+        initial = _segment_choices(services.segments())
+    except Exception:  # empty or untrained database: the Segments tab says what to do
+        initial = []
 
     with gr.Blocks(title="segassist", analytics_enabled=False) as app:
         gr.Markdown("# segassist · customer segments, in plain language")
@@ -255,7 +266,7 @@ def build_app(services: Services):
                 table = gr.Dataframe(label="Segments", interactive=False)
                 seg_map = gr.Plot(label="Customer map")
                 with gr.Row():
-                    pick = gr.Dropdown(label="Segment", choices=[], elem_id="segment-pick")
+                    pick = gr.Dropdown(label="Segment", choices=initial, elem_id="segment-pick")
                     export = gr.Button("Export audience (CSV)")
                 exported = gr.File(label="Audience")
                 detail = gr.Markdown(elem_id="segment-detail")
@@ -280,7 +291,9 @@ def build_app(services: Services):
 
             with gr.Tab("Campaign brief", id="brief"):
                 with gr.Row():
-                    brief_segment = gr.Dropdown(label="Segment", choices=[], elem_id="brief-seg")
+                    brief_segment = gr.Dropdown(
+                        label="Segment", choices=initial, elem_id="brief-seg"
+                    )
                     goal = gr.Dropdown(
                         GOALS, value="retention", label="Goal", allow_custom_value=True
                     )
@@ -331,6 +344,7 @@ def theme():
 def serve(services: Services, host: str, port: int, user: str, password: str | None, **launch):
     """Start the app (blocking unless prevent_thread_lock=True); returns the app."""
     credentials = access(host, user, password)
+    threading.Thread(target=services.warm_up, daemon=True).start()
     app = build_app(services)
     app.queue(default_concurrency_limit=8)
     app.launch(

@@ -167,6 +167,18 @@ class Services:
         writer = self._writer() if use_llm else None
         return campaign_brief(row, goal or "retention", channel or "email", writer, language)
 
+    def warm_up(self) -> None:
+        """Load what the first page view would otherwise wait for (the figures library,
+        the serving model); errors are left for the page to report."""
+        try:
+            import plotly.express  # noqa: F401
+
+            from training.registry import load_serving
+
+            load_serving(self.engine)
+        except Exception:
+            pass
+
     # --- the LLM and the agent -------------------------------------------------------
 
     def _writer(self):
