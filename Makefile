@@ -9,7 +9,7 @@ BIN     = $(VENV)/bin
 
 LLAMA_CPP ?= llama-cpp-python[server]==0.3.36
 
-.PHONY: install install-llm install-llm-engine test test-vllm test-fast lint format bench bench-import bench-retrieval bench-segmenter bench-agent demo clean
+.PHONY: install install-llm install-llm-engine test test-vllm test-fast lint format bench bench-import bench-retrieval bench-segmenter bench-agent bench-ui demo clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +72,10 @@ test-vllm: install-llm
 	SEGASSIST_TEST_LLM_BACKEND=vllm SEGASSIST_VLLM_PYTHON=$(CURDIR)/$(VLLM_VENV)/bin/python \
 	  VLLM_CPU_KVCACHE_SPACE=2 HF_HUB_OFFLINE=1 \
 	  $(BIN)/python -m pytest -q -rs -s tests/test_vllm_plugin.py tests/test_agent_e2e.py
+
+# 20 concurrent chat sessions against a running UI (make demo, or segassist ui).
+bench-ui: install
+	$(BIN)/python benchmarks/bench_ui_load.py --url http://127.0.0.1:7860/
 
 # The main job in one command: install, pull the model, import, index, train,
 # score, start the LLM server and the UI (re-running reuses what is built). The

@@ -85,21 +85,37 @@ def run_segassist(engine, chat, question: str, work: Path) -> tuple[str, int, in
     return answer.text, answer.calls_from_text, answer.model_calls, bool(answer.steps)
 
 
+STOCK_AGENT_TYPE = "zero-shot-react-description"
+
+
 def run_stock(engine, chat, question: str) -> tuple[str, int, int, bool]:
+    """LangChain's stock SQL agent (SQLDatabaseToolkit tools) on the same model and server.
+
+    ReAct (text actions) by default: llama.cpp's server does not turn the model's JSON
+    into OpenAI tool calls, so the stock tool-calling agent would never call a tool
+    there (pass --stock-agent-type tool-calling to measure that too). Same step cap
+    and time budget as segassist's agent.
+    """
     from langchain_community.agent_toolkits import create_sql_agent
     from langchain_community.utilities import SQLDatabase
 
-    database = SQLDatabase(engine)
+    from agent.loop import MAX_MODEL_CALLS, QUESTION_BUDGET_S
+
     agent = create_sql_agent(
         chat,
-        db=database,
-        agent_type="tool-calling",
-        max_iterations=8,
-        return_intermediate_steps=True,
+        db=SQLDatabase(engine),
+        agent_type=STOCK_AGENT_TYPE,
+        max_iterations=MAX_MODEL_CALLS,
+        max_execution_time=QUESTION_BUDGET_S,
+        agent_executor_kwargs={"handle_parsing_errors": True, "return_intermediate_steps": True},
     )
     result = agent.invoke({"input": question})
     steps = result.get("intermediate_steps", [])
-    return str(result.get("output", "")), 0, len(steps) + 1, bool(steps)
+    STEPS.extend(
+        {"tool": a.tool, "args": a.tool_input, "observation": str(o)[:400]} for a, o in steps
+    )
+    used = any(a.tool in ("sql_db_query", "query_sql_db") for a, _ in steps)
+    return str(result.get("output", "")), 0, len(steps) + 1, used
 
 
 CALL_TIMEOUT_S = 150.0  # one model call; a question has its own budget in the agent
@@ -129,9 +145,12 @@ def main() -> None:
     parser.add_argument("--eval", type=Path, default=Path("../shared/eval/questions.jsonl"))
     parser.add_argument("--only", choices=["segassist", "stock"])
     parser.add_argument("--ids", help="Comma-separated question ids (default: all).")
+    parser.add_argument("--stock-agent-type", default=STOCK_AGENT_TYPE)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/agent.json"))
     args = parser.parse_args()
     questions = [json.loads(line) for line in args.eval.read_text().splitlines() if line.strip()]
+    global STOCK_AGENT_TYPE
+    STOCK_AGENT_TYPE = args.stock_agent_type
     if args.ids:
         questions = [q for q in questions if q["id"] in args.ids.split(",")]
     work = Path(tempfile.mkdtemp(prefix="bench-agent-"))
@@ -169,11 +188,15 @@ def main() -> None:
                     "seconds": seconds,
                     "model_calls": calls,
                     "calls_from_text": from_text,
+                    # A call the model wrote that nothing parsed ends up in the answer text.
+                    "unparsed_calls": int(bool(UNPARSED.search(text))),
                     "answer": text[:500],
                     "steps": list(STEPS),
                     "error": error,
                 }
             )
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps(records, indent=2))  # kept as it goes
             print(
                 f"{system:>9} {q['id']:>7} {'PASS' if passed else 'fail'} {seconds:6.1f} s  "
                 f"{text[:90]!r}",
@@ -182,6 +205,20 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(records, indent=2))
     _report(records)
+
+
+UNPARSED = re.compile(r'"name"\s*:|```json|<tool_call>')
+
+
+def _parse_rate(records: list[dict]) -> str:
+    parsed = sum(r["calls_from_text"] for r in records)
+    missed = sum(r["unparsed_calls"] for r in records)
+    if parsed + missed == 0:
+        return "no tool calls written as text"
+    return (
+        f"tool calls written as text: {parsed} parsed, {missed} not "
+        f"(parse rate {parsed / (parsed + missed):.0%})"
+    )
 
 
 def _report(records: list[dict]) -> None:
@@ -193,7 +230,7 @@ def _report(records: list[dict]) -> None:
             f"\n## {system}: {sum(r['passed'] for r in mine)}/{len(mine)} "
             f"({sum(r['passed'] for r in mine) / len(mine):.0%}); median "
             f"{statistics.median(times):.1f} s, p95 {p95:.1f} s per question; "
-            f"{sum(r['calls_from_text'] for r in mine)} tool calls parsed from text"
+            f"{_parse_rate(mine)}"
         )
         groups: dict[tuple, list[bool]] = defaultdict(list)
         for r in mine:

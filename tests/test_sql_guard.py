@@ -130,3 +130,26 @@ def test_refusals_tell_the_model_how_to_recover():
         check_select("SELECT * FROM (", "sqlite")
     with pytest.raises(QueryRejected, match="2 statements"):
         check_select("SELECT 1; SELECT 2", "postgres")
+
+
+def test_a_missing_column_error_shows_where_columns_are(warehouse, tmp_path):
+    """On SQLite and PostgreSQL alike (their messages differ), the model is told the
+    columns of the tables it used, where the column lives and which alias is undefined."""
+    from tools.catalogue import ToolContext, make_tools
+
+    run_sql = next(
+        t for t in make_tools(ToolContext(warehouse, None, tmp_path)) if t.name == "run_sql"
+    )
+    said = run_sql.invoke(
+        {
+            "sql": "SELECT SUM(o.quantity * ol.unit_price) FROM orders o "
+            "JOIN order_lines ol ON o.order_id = ol.order_id"
+        }
+    )
+    assert said.startswith("SQL not run")
+    assert "'quantity' is a column of order_lines: write ol.quantity." in said
+    said = run_sql.invoke(
+        {"sql": "SELECT p.product_id, COUNT(r.review_id) FROM products p GROUP BY p.product_id"}
+    )
+    assert "A column 'review_id' is in: reviews (join it)." in said
+    assert "'r' is not a table or alias defined in FROM/JOIN." in said

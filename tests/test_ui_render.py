@@ -135,3 +135,9 @@ def test_public_addresses_need_a_password():
     assert access("0.0.0.0", "ana", "s3cret") == [("ana", "s3cret")]
     with pytest.raises(UserInputError, match="without a password"):
         access("0.0.0.0", "segassist", None)
+
+
+def test_while_the_model_writes_a_call_the_chat_shows_a_placeholder():
+    assert render.live_message('```json\n{"name": "run_sql"')["metadata"]["title"] == "⏳ Working"
+    assert render.live_message(' {"name"')["content"] == "…"
+    assert render.live_message("There are 3")["content"] == "There are 3"

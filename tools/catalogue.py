@@ -10,6 +10,7 @@ recover, never as exceptions.
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -111,6 +112,57 @@ def schema_summary(engine: Engine) -> str:
     return "\n".join(lines)
 
 
+_MISSING_COLUMN = re.compile(
+    r'no such column: (?:(\w+)\.)?(\w+)|column "?(?:(\w+)\.)?(\w+)"? does not exist'
+    r'|missing FROM-clause entry for table "(\w+)"()',
+    re.I,
+)
+
+
+def sql_error_hint(sql: str, error: str) -> str:
+    """For a query naming a column that is not there: the columns of the tables it uses,
+    where a column of that name does live, and aliases it never defined.
+
+    A small model fixes its SQL from this far more often than from the bare error.
+    """
+    import sqlglot
+    from sqlglot import exp
+
+    match = _MISSING_COLUMN.search(error)
+    if not match:
+        return ""
+    alias = match.group(1) or match.group(3) or match.group(5)
+    column = match.group(2) or match.group(4)
+    try:
+        tree = sqlglot.parse_one(sql)
+    except sqlglot.errors.ParseError:
+        return ""
+    if not column:  # PostgreSQL names only the alias: take the first column used with it
+        column = next((c.name for c in tree.find_all(exp.Column) if c.table == alias), "")
+    tables = Base.metadata.tables
+    used = {}
+    for table in tree.find_all(exp.Table):
+        if table.name in tables:
+            used[table.alias_or_name] = table.name
+    lines = []
+    if used:
+        described = [
+            f"{name}{f' AS {a}' if a != name else ''} ({', '.join(tables[name].columns.keys())})"
+            for a, name in used.items()
+        ]
+        lines.append("Tables in your query: " + "; ".join(described))
+    in_query = [a for a, name in used.items() if column in tables[name].columns]
+    owners = [name for name, table in tables.items() if column in table.columns]
+    if in_query:
+        owner = in_query[0]
+        lines.append(f"'{column}' is a column of {used[owner]}: write {owner}.{column}.")
+    elif owners:
+        lines.append(f"A column '{column}' is in: {', '.join(sorted(owners))} (join it).")
+    if alias and alias not in used:
+        lines.append(f"'{alias}' is not a table or alias defined in FROM/JOIN.")
+    return "\n".join(lines)
+
+
 def make_tools(context: ToolContext) -> list:
     """The agent's tools bound to `context`."""
     from langchain_core.tools import StructuredTool
@@ -157,7 +209,9 @@ def _run_sql(ctx: ToolContext):
         try:
             result = run_select(ctx.engine, sql, row_limit=DEFAULT_ROW_LIMIT)
         except UserInputError as e:
-            return f"SQL not run: {e}", {"kind": "error", "sql": sql, "error": str(e)}
+            hint = sql_error_hint(sql, str(e))
+            said = f"SQL not run: {e}" + (f"\n{hint}" if hint else "")
+            return said, {"kind": "error", "sql": sql, "error": str(e)}
         shown = markdown_table(result.columns, result.rows, max_rows=20)
         total = result.total_rows if result.truncated else len(result.rows)
         note = f"{total:,} rows" + (

@@ -107,7 +107,7 @@ def build_app(services: Services):
             yield history, "", conversation
             return
         history.append({"role": "user", "content": question})
-        pending = {"role": "assistant", "content": "…", "metadata": {"title": "⏳ Thinking"}}
+        pending = render.live_message("")
         yield [*history, pending], "", conversation
         try:
             agent = services.agent()
@@ -115,8 +115,7 @@ def build_app(services: Services):
             for kind, value in agent.stream(question, conversation):
                 if kind == "token":
                     tokens += value
-                    live = {"role": "assistant", "content": tokens}
-                    yield [*history, *done, live], "", conversation
+                    yield [*history, *done, render.live_message(tokens)], "", conversation
                 elif kind == "step":
                     tokens = ""
                     done += _gradio_messages(

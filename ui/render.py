@@ -130,6 +130,15 @@ def step_items(tool: str, args: dict, observation: str, payload: dict | None) ->
     return items
 
 
+def live_message(tokens: str) -> dict:
+    """What the chat shows while the model writes: its words, or a placeholder while it
+    writes a tool call (raw JSON or SQL means nothing to a marketer)."""
+    head = tokens.lstrip()[:12].lower()
+    if not head or head.startswith(("{", "[", "```", "<tool")):
+        return {"role": "assistant", "content": "…", "metadata": {"title": "⏳ Working"}}
+    return {"role": "assistant", "content": tokens}
+
+
 def answer_items(steps: Iterable, text: str, seconds: float | None = None) -> list[ChatItem]:
     """An agent's answer: each tool step collapsed, then the answer text."""
     items = []
