@@ -15,6 +15,8 @@ restart keeps the history.
 from __future__ import annotations
 
 import json
+import queue
+import threading
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -369,36 +371,54 @@ class SegmentationAgent:
 
         Yields ("token", text) as the model writes (a call or the answer),
         ("step", Step) as each tool returns, and last ("answer", Answer).
+
+        The question runs in its own thread, with its language and deadline set
+        there: a consumer such as Gradio advances a generator from different
+        threads and contexts, so nothing per-question may live in the caller's.
         """
+        events: queue.Queue = queue.Queue()
+
+        def work() -> None:
+            reply_language.set(language_of(question))
+            question_deadline.set(time.monotonic() + self.budget_s)
+            try:
+                for event in self._run(question, conversation_id):
+                    events.put(event)
+            except BaseException as e:  # re-raised in the consumer
+                events.put(("error", e))
+            finally:
+                events.put(None)
+
+        threading.Thread(target=work, name=f"question-{conversation_id}", daemon=True).start()
+        while (event := events.get()) is not None:
+            if event[0] == "error":
+                raise event[1]
+            yield event
+
+    def _run(self, question: str, conversation_id: str):
         from langchain_core.messages import AIMessageChunk, HumanMessage, ToolMessage
 
         started = time.perf_counter()
         history = _recent_turns(self.store.load(conversation_id), HISTORY_MESSAGES)
         inputs = {"messages": [*history, HumanMessage(question)]}
         config = {"recursion_limit": 4 * MAX_MODEL_CALLS + 4}
-        language = reply_language.set(language_of(question))
-        deadline = question_deadline.set(time.monotonic() + self.budget_s)
         calls, state = {}, inputs
-        try:
-            for mode, data in self.graph.stream(
-                inputs, config, stream_mode=["messages", "updates", "values"]
-            ):
-                if mode == "values":
-                    state = data
-                elif mode == "messages":
-                    chunk = data[0]
-                    if isinstance(chunk, AIMessageChunk) and isinstance(chunk.content, str):
-                        yield "token", chunk.content
-                else:
-                    for update in data.values():
-                        for message in (update or {}).get("messages", []):
-                            for call in getattr(message, "tool_calls", None) or []:
-                                calls[call["id"]] = call
-                            if isinstance(message, ToolMessage):
-                                yield "step", _step(message, calls)
-        finally:
-            reply_language.reset(language)
-            question_deadline.reset(deadline)
+        for mode, data in self.graph.stream(
+            inputs, config, stream_mode=["messages", "updates", "values"]
+        ):
+            if mode == "values":
+                state = data
+            elif mode == "messages":
+                chunk = data[0]
+                if isinstance(chunk, AIMessageChunk) and isinstance(chunk.content, str):
+                    yield "token", chunk.content
+            else:
+                for update in data.values():
+                    for message in (update or {}).get("messages", []):
+                        for call in getattr(message, "tool_calls", None) or []:
+                            calls[call["id"]] = call
+                        if isinstance(message, ToolMessage):
+                            yield "step", _step(message, calls)
         new = state["messages"][len(history) :]
         answer = _answer(new)
         self.store.append(conversation_id, new)

@@ -172,7 +172,8 @@ def _brief_template(segment, goal: str, channel: str, listed: str) -> str:
             "## Message angles",
             f"- {angle}; speak to what they write about most.",
             "## Offer ideas",
-            f"- a {channel} offer on their top categories, sized to their value.",
+            f"- {'an' if channel[:1].lower() in 'aeiou' else 'a'} {channel} offer on their top "
+            "categories, sized to their value.",
             "## KPIs",
             f"- {goal} rate in the segment vs a hold-out group; revenue per customer.",
             "## Risks",

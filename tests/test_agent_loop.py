@@ -212,7 +212,25 @@ def test_questions_in_portuguese_get_tools_that_write_in_portuguese(context):
     agent.tools[0].func = lambda: (spy("describe_data"), original())[1]
     agent.ask("Quantos clientes não compraram nada este ano?", "pt1")
     assert seen == ["Portuguese"]
-    assert reply_language.get() == "English"  # reset after the question
+    assert reply_language.get() == "English"  # the caller's context is untouched
+
+
+def test_a_stream_advanced_from_other_threads_still_answers(context):
+    """Gradio advances a generator from worker threads, each in its own context."""
+    import contextvars
+    from concurrent.futures import ThreadPoolExecutor
+
+    model = _script(_call("run_sql", sql="SELECT COUNT(*) AS n FROM reviews"), "3 reviews.")
+    stream = _agent(context, model).stream("How many reviews?", "g1")
+    events = []
+    with ThreadPoolExecutor(2) as pool:
+        while True:
+            run = contextvars.Context().run
+            event = pool.submit(run, next, stream, None).result()
+            if event is None:
+                break
+            events.append(event)
+    assert events[-1][0] == "answer" and events[-1][1].text == "3 reviews."
 
 
 def test_out_of_time_the_agent_answers_from_the_results_it_has(context):

@@ -107,6 +107,15 @@ def _wait_for_text(page, selector: str, text: str, timeout: int = 60_000) -> str
     return page.locator(selector).inner_text()
 
 
+def _wait_for_plots(page, count: int) -> None:
+    """Plotly figures drawn in the page (rendered after the data arrives)."""
+    page.wait_for_function(
+        "(n) => document.querySelectorAll('.js-plotly-plot .main-svg').length >= n",
+        arg=count,
+        timeout=30_000,
+    )
+
+
 def test_ask_a_question_and_read_the_answer(page, app_url):
     page.goto(app_url)
     _text_box(page, "question").fill("How many reviews are there in total?")
@@ -127,7 +136,7 @@ def test_open_a_segment(page, app_url):
     assert "customers in" in status
     detail = _wait_for_text(page, "#segment-detail", "customers")
     assert "Segment 0" in detail and "What sets them apart" in detail
-    assert page.locator(".js-plotly-plot").count() >= 3  # sizes, profiles, map
+    _wait_for_plots(page, 3)  # sizes, profiles, map
 
 
 def test_explain_a_customer(page, app_url):
@@ -139,7 +148,7 @@ def test_explain_a_customer(page, app_url):
     assert CUSTOMER in summary and "Segment" in summary
     explanation = _wait_for_text(page, "#explanation", "from the facts above")
     assert CUSTOMER in explanation or "segment" in explanation.lower()
-    assert page.locator(".js-plotly-plot").count() >= 2  # membership, customer vs segment
+    _wait_for_plots(page, 5)  # and on this tab: membership, customer vs segment
     _text_box(page, "customer-id").fill("NO-SUCH-CUSTOMER")
     page.locator("#explain").click()
     assert "No customer with id" in _wait_for_text(page, "#customer-summary", "No customer")

@@ -137,7 +137,7 @@ def build_app(services: Services):
             segments = services.segments()
         except Exception as e:
             empty = gr.update(choices=[], value=None)
-            return (_message(e), None, None, None, None, empty, empty)
+            return (_message(e), None, None, None, None, empty, empty, "")
         choices = _segment_choices(segments)
         first = choices[0][1] if choices else None
         return (
@@ -148,6 +148,7 @@ def build_app(services: Services):
             render.profile_heatmap_figure(segments),
             gr.update(choices=choices, value=first),
             gr.update(choices=choices, value=first),
+            render.segment_detail_markdown(segments[0]) if segments else "",
         )
 
     def show_segment(segment_id):
@@ -303,7 +304,7 @@ def build_app(services: Services):
                 brief_text = gr.Markdown(elem_id="brief-text")
                 brief_file = gr.File(label="Download (Markdown)")
 
-        segment_outputs = [status, table, sizes, seg_map, heatmap, pick, brief_segment]
+        segment_outputs = [status, table, sizes, seg_map, heatmap, pick, brief_segment, detail]
         app.load(load_segments, None, segment_outputs, api_name=False, concurrency_id="data")
         refresh.click(load_segments, None, segment_outputs, api_name=False, concurrency_id="data")
         pick.change(show_segment, pick, detail, api_name="segment", concurrency_id="data")

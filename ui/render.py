@@ -316,8 +316,8 @@ def customer_vs_segment_figure(facts: dict):
 def written_by_note(written_by: str) -> str:
     """Who wrote a text, as the page says it."""
     if written_by == "llm":
-        return "✍️ *Written by the local LLM from the facts above.*"
-    return "📋 *Template text from the facts above (the LLM was unavailable or unusable).*"
+        return "*Written by the local LLM from the facts above.*"
+    return "*Template text from the facts above (the LLM was unavailable or unusable).*"
 
 
 def brief_filename(segment_id: int, goal: str, channel: str) -> str:
