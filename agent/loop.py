@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import queue
+import re
 import threading
 import time
 from contextvars import ContextVar
@@ -82,6 +83,14 @@ def _middleware(tool_names: set[str], max_model_calls: int) -> list:
                 ):
                     # The model asks again for what it already has: small models loop here.
                     # Answer from the results gathered so far.
+                    message = _answer_from_results(request, handler, tool_names, message.id)
+                elif (
+                    isinstance(message, AIMessage)
+                    and not message.tool_calls
+                    and ungrounded_numbers(str(message.content), request.messages)
+                ):
+                    # A number no tool returned: small models misread results. Ask again
+                    # from the results; if that fails too, give the result itself.
                     message = _answer_from_results(request, handler, tool_names, message.id)
                 messages.append(message)
             return ModelResponse(result=messages, structured_response=response.structured_response)
@@ -184,7 +193,11 @@ def _answer_from_results(request, handler, tool_names: set[str], message_id: str
         reply = handler(request.override(messages=[*request.messages, nudge])).result
         message = next((m for m in reply if isinstance(m, AIMessage)), None)
         text = str(getattr(message, "content", "") or "").strip()
-        if getattr(message, "tool_calls", None) or parse_tool_calls(text, tool_names)[0]:
+        if (
+            getattr(message, "tool_calls", None)
+            or parse_tool_calls(text, tool_names)[0]
+            or ungrounded_numbers(text, request.messages)
+        ):
             last = results[-1]
             text = (
                 f"{_describe_call(calls.get(last.tool_call_id), last)} returned:\n\n"
@@ -195,6 +208,45 @@ def _answer_from_results(request, handler, tool_names: set[str], message_id: str
         id=message_id,
         response_metadata={"answered_from_results": True},
     )
+
+
+# run_sql's "N rows; first 20 shown" header: not data a number may be taken from.
+_ROW_COUNT_LINE = re.compile(r"^[\d,]+ rows(?:; first \d+ shown)?$", re.M)
+_NUMBER = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?(?![\w])")
+
+
+def _numbers(text: str) -> list[tuple[float, int]]:
+    """(value, decimals) of each number written in `text` (thousands separators allowed)."""
+    found = []
+    for match in _NUMBER.finditer(text):
+        raw = match.group().replace(",", "")
+        try:
+            found.append((float(raw), len(raw.partition(".")[2])))
+        except ValueError:
+            continue
+    return found
+
+
+def ungrounded_numbers(answer: str, messages: list) -> list[float]:
+    """Numbers in `answer` that neither the question nor a tool result of this question
+    contains, allowing rounding and percent of a fraction. Empty without tool results
+    (nothing to check against)."""
+    question, since = _this_question(messages)
+    results = [
+        _ROW_COUNT_LINE.sub("", str(m.content)) for m in since if getattr(m, "type", "") == "tool"
+    ]
+    if not results:
+        return []
+    known = [value for value, _ in _numbers(question + "\n" + "\n".join(results))]
+    missing = []
+    for value, decimals in _numbers(answer):
+        unit = 10.0**-decimals
+        # Rounded from k: within half a unit, and k not itself a small fraction of a unit
+        # (0.68 does not make "1 review").
+        candidates = [c for k in known for c in (k, 100 * k) if abs(c) >= 10 * unit or c == value]
+        if not any(abs(value - c) <= 0.5 * unit + 1e-9 for c in candidates):
+            missing.append(value)
+    return missing
 
 
 def _describe_call(call: dict | None, message) -> str:

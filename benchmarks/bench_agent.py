@@ -137,6 +137,7 @@ def _wait_until_idle(url: str, limit_s: float = 300.0) -> None:
 
 
 def main() -> None:
+    global STOCK_AGENT_TYPE
     from agent.serving import make_chat_model
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -148,9 +149,8 @@ def main() -> None:
     parser.add_argument("--stock-agent-type", default=STOCK_AGENT_TYPE)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/agent.json"))
     args = parser.parse_args()
-    questions = [json.loads(line) for line in args.eval.read_text().splitlines() if line.strip()]
-    global STOCK_AGENT_TYPE
     STOCK_AGENT_TYPE = args.stock_agent_type
+    questions = [json.loads(line) for line in args.eval.read_text().splitlines() if line.strip()]
     if args.ids:
         questions = [q for q in questions if q["id"] in args.ids.split(",")]
     work = Path(tempfile.mkdtemp(prefix="bench-agent-"))

@@ -264,3 +264,37 @@ def test_a_model_that_keeps_calling_gets_the_last_result_as_its_answer(context):
     assert [s.tool for s in answer.steps] == ["customer_profile"]
     assert answer.text.startswith('customer_profile({"customer_id": "bob"}) returned:')
     assert "reviews: 2" in answer.text
+
+
+def test_numbers_must_come_from_the_results():
+    from langchain_core.messages import HumanMessage, ToolMessage
+
+    from agent.loop import ungrounded_numbers
+
+    messages = [
+        HumanMessage("How many reviews were written in 2014, and what share are 5-star?"),
+        AIMessage("", tool_calls=[{"name": "run_sql", "args": {}, "id": "c1"}]),
+        ToolMessage("1 rows\n| n | share |\n|---|---|\n| 2,679 | 0.6761 |", tool_call_id="c1"),
+    ]
+    assert ungrounded_numbers("2679 reviews in 2014; 67.6% are 5-star (0.68).", messages) == []
+    assert ungrounded_numbers("1 review was written in 2014.", messages) == [1.0]
+    assert ungrounded_numbers("69.38% are 5-star.", messages) == [69.38]
+    assert ungrounded_numbers("There were 2,679.", messages[:1]) == []  # no results: no check
+
+
+def test_an_answer_with_a_number_no_tool_gave_is_asked_again(context):
+    model = _script(
+        _call("run_sql", sql="SELECT COUNT(*) AS n FROM reviews"),
+        "There is 1 review.",  # misread: the result says 3
+        "There are 3 reviews.",
+    )
+    answer = _agent(context, model).ask("How many reviews?", "g2")
+    assert answer.text == "There are 3 reviews."
+    model = _script(
+        _call("run_sql", sql="SELECT COUNT(*) AS n FROM reviews"),
+        "There is 1 review.",
+        "Still 7 reviews.",  # wrong again: the result itself is the answer
+    )
+    answer = _agent(context, model).ask("How many reviews?", "g3")
+    assert answer.text.startswith('run_sql({"sql": "SELECT COUNT(*) AS n FROM reviews"}) returned:')
+    assert "| 3 |" in answer.text

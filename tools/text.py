@@ -33,12 +33,22 @@ def quote_customer_text(text: str, limit: int = 300) -> str:
     return f"«{cut}»"
 
 
+def format_number(value: float) -> str:
+    """A float as people (and models) read it: never in exponent form, large values with
+    two decimals and thousands separators, small ones with four significant digits."""
+    if value == int(value) and abs(value) < 1e15:
+        return f"{int(value):,}"
+    if abs(value) >= 100:
+        return f"{value:,.2f}"
+    return f"{value:.4g}" if abs(value) >= 1e-4 else f"{value:.6f}"
+
+
 def markdown_table(columns: list[str], rows: list[tuple], max_rows: int = 20) -> str:
     """A small Markdown table of the first `max_rows` rows."""
 
     def cell(value) -> str:
         if isinstance(value, float):
-            return f"{value:,.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
+            return format_number(value)
         return str(value).replace("|", "/").replace("\n", " ")[:80]
 
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]

@@ -54,22 +54,15 @@ def payload_frame(payload: dict | None) -> pd.DataFrame | None:
 
 def frame_markdown(frame: pd.DataFrame, total_rows: int | None = None) -> str:
     """A DataFrame as a Markdown table, with the total stated when rows were cut."""
+    from tools.text import markdown_table
 
-    def cell(value) -> str:
-        if isinstance(value, float):
-            return f"{value:,.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
-        return str(value).replace("|", "/").replace("\n", " ")[:120]
-
-    shown = frame.head(MAX_TABLE_ROWS)
-    lines = [
-        "| " + " | ".join(str(c) for c in frame.columns) + " |",
-        "|" + "---|" * len(frame.columns),
-        *("| " + " | ".join(cell(v) for v in row) + " |" for row in shown.itertuples(False)),
-    ]
+    rows = list(frame.itertuples(index=False, name=None))
+    text = markdown_table([str(c) for c in frame.columns], rows, max_rows=MAX_TABLE_ROWS)
     total = total_rows if total_rows is not None else len(frame)
-    if total > len(shown):
-        lines.append(f"\n*{len(shown):,} of {total:,} rows shown.*")
-    return "\n".join(lines)
+    shown = min(len(frame), MAX_TABLE_ROWS)
+    if total > shown:
+        text += f"\n\n*{shown:,} of {total:,} rows shown.*"
+    return text
 
 
 def table_chart(payload: dict | None):
