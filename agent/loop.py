@@ -47,7 +47,7 @@ LIMIT_MESSAGE = "Model call limits exceeded"
 def _middleware(tool_names: set[str], max_model_calls: int) -> list:
     from langchain.agents.middleware import AgentMiddleware, ModelCallLimitMiddleware
     from langchain.agents.middleware.types import ModelResponse
-    from langchain_core.messages import AIMessage, ToolMessage
+    from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
     class ToolCallsFromText(AgentMiddleware):
         """Fill AIMessage.tool_calls from JSON the model wrote as text."""
@@ -58,6 +58,19 @@ def _middleware(tool_names: set[str], max_model_calls: int) -> list:
                 answer = _answer_from_results(request, handler, tool_names, None)
                 return ModelResponse(result=[answer], structured_response=None)
             response = handler(request)
+            last = response.result[-1] if response.result else None
+            if (
+                isinstance(last, AIMessage)
+                and not last.tool_calls
+                and not parse_tool_calls(str(last.content or ""), tool_names)[0]
+                and _failed_last(request.messages)
+            ):
+                # An answer right after a failed call has no data behind it: ask once for
+                # a fixed call instead.
+                retry = HumanMessage(NUDGE_MARK + prompt("retry"))
+                return self.wrap_model_call(
+                    request.override(messages=[*request.messages, retry]), handler
+                )
             messages = []
             for message in response.result:
                 if isinstance(message, AIMessage) and not message.tool_calls:
@@ -154,12 +167,32 @@ def _distinct(calls: list) -> list:
     return kept
 
 
+NUDGE_MARK = "(segassist) "  # starts the instructions the agent adds as user turns
+
+
 def _this_question(messages: list) -> tuple[str, list]:
-    """The last human question and the messages after it."""
+    """The last human question and the messages after it (the agent's own nudges are not
+    questions)."""
     for position in range(len(messages) - 1, -1, -1):
-        if getattr(messages[position], "type", "") == "human":
-            return str(messages[position].content), messages[position + 1 :]
+        message = messages[position]
+        if getattr(message, "type", "") == "human" and not str(message.content).startswith(
+            NUDGE_MARK
+        ):
+            return str(message.content), messages[position + 1 :]
     return "", messages
+
+
+def _failed_last(messages: list) -> bool:
+    """This question's last tool call failed and the model has not been nudged to fix it."""
+    _, since = _this_question(messages)
+    results = [m for m in since if getattr(m, "type", "") == "tool"]
+    nudged = any(str(getattr(m, "content", "")).startswith(NUDGE_MARK + "Your last") for m in since)
+    if not results or nudged:
+        return False
+    artifact = getattr(results[-1], "artifact", None) or {}
+    return artifact.get("kind") == "error" or str(results[-1].content).startswith(
+        ("SQL not run", "Search not run", "Cannot explain")
+    )
 
 
 def _only_repeats(tool_calls: list[dict], messages: list) -> bool:
@@ -189,7 +222,7 @@ def _answer_from_results(request, handler, tool_names: set[str], message_id: str
     results = [m for m in since if getattr(m, "type", "") == "tool"]
     text = ""
     if results:
-        nudge = HumanMessage(prompt("answer").format(question=question))
+        nudge = HumanMessage(NUDGE_MARK + prompt("answer").format(question=question))
         reply = handler(request.override(messages=[*request.messages, nudge])).result
         message = next((m for m in reply if isinstance(m, AIMessage)), None)
         text = str(getattr(message, "content", "") or "").strip()

@@ -141,6 +141,7 @@ def test_tool_errors_are_observations(context):
         _script(
             _call("customer_profile", customer_id="nobody"),
             _call("run_sql", sql="SELEC oops"),
+            "I could not find that customer.",  # after a failed call: sent back once
             "I could not find that customer.",
         ),
     ).ask("Who is nobody?", "c4")
@@ -153,6 +154,7 @@ def test_review_text_is_data_masked_and_cannot_drop_tables(context):
     model = _script(
         _call("search_reviews", query="pedal noise", k=2),
         _call("run_sql", sql="DROP TABLE reviews"),  # what an injected instruction would ask
+        "Customers mention pedal hum.",  # after a refused call: sent back once
         "Customers mention pedal hum.",
     )
     answer = _agent(context, model).ask("What do customers say about pedals?", "c5")
@@ -298,3 +300,17 @@ def test_an_answer_with_a_number_no_tool_gave_is_asked_again(context):
     answer = _agent(context, model).ask("How many reviews?", "g3")
     assert answer.text.startswith('run_sql({"sql": "SELECT COUNT(*) AS n FROM reviews"}) returned:')
     assert "| 3 |" in answer.text
+
+
+def test_an_answer_right_after_a_failed_call_is_sent_back_once_to_fix_the_call(context):
+    model = _script(
+        _call("run_sql", sql="SELECT COUNT(*) FROM reveiws"),
+        "There are 5 reviews.",  # no data behind it: the query failed
+        _call("run_sql", sql="SELECT COUNT(*) AS n FROM reviews"),
+        "There are 3 reviews.",
+    )
+    answer = _agent(context, model).ask("How many reviews?", "f1")
+    assert [s.observation.startswith("SQL not run") for s in answer.steps] == [True, False]
+    assert answer.text == "There are 3 reviews."
+    nudge = model.seen[2][-1].content
+    assert nudge.startswith("(segassist) Your last tool call failed")
