@@ -189,8 +189,13 @@ def _failed_last(messages: list) -> bool:
     nudged = any(str(getattr(m, "content", "")).startswith(NUDGE_MARK + "Your last") for m in since)
     if not results or nudged:
         return False
-    artifact = getattr(results[-1], "artifact", None) or {}
-    return artifact.get("kind") == "error" or str(results[-1].content).startswith(
+    return _failed(results[-1])
+
+
+def _failed(tool_message) -> bool:
+    """The tool call behind this result failed (its error is the observation)."""
+    artifact = getattr(tool_message, "artifact", None) or {}
+    return artifact.get("kind") == "error" or str(tool_message.content).startswith(
         ("SQL not run", "Search not run", "Cannot explain")
     )
 
@@ -232,10 +237,14 @@ def _answer_from_results(request, handler, tool_names: set[str], message_id: str
             or ungrounded_numbers(text, request.messages)
         ):
             last = results[-1]
-            text = (
-                f"{_describe_call(calls.get(last.tool_call_id), last)} returned:\n\n"
-                f"{str(last.content).removesuffix(ANSWER_NUDGE)}"
-            )
+            result = str(last.content).removesuffix(ANSWER_NUDGE)
+            if _failed(last):
+                text = (
+                    "I could not answer this from the data: my last query failed ("
+                    f"{result.splitlines()[0]}). Try rephrasing, e.g. name the table or period."
+                )
+            else:
+                text = f"{_describe_call(calls.get(last.tool_call_id), last)} returned:\n\n{result}"
     return AIMessage(
         content=text or OUT_OF_TIME,
         id=message_id,

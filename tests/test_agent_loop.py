@@ -314,3 +314,10 @@ def test_an_answer_right_after_a_failed_call_is_sent_back_once_to_fix_the_call(c
     assert answer.text == "There are 3 reviews."
     nudge = model.seen[2][-1].content
     assert nudge.startswith("(segassist) Your last tool call failed")
+
+
+def test_when_every_try_fails_the_answer_says_the_query_failed(context):
+    bad = _call("run_sql", sql="SELECT COUNT(*) FROM reveiws")
+    answer = _agent(context, _script(bad, bad, bad, bad)).ask("How many reviews?", "f2")
+    assert answer.text.startswith("I could not answer this from the data: my last query failed")
+    assert "reveiws" in answer.text
