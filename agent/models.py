@@ -199,7 +199,7 @@ def convert_for_vllm(gguf: Path, python: str) -> Path:
     if result.returncode != 0:
         raise InfrastructureError(
             f"Converting {gguf.name} for vLLM with {python} failed:\n{result.stderr[-1500:]}"
-            "\nThat Python needs vLLM's transformers and the 'gguf' package."
+            "\nThat Python needs vLLM's transformers and the 'gguf' and 'accelerate' packages."
         )
     partial.rename(out)
     return out
