@@ -93,6 +93,10 @@ def server_command(
             str(threads),
             "--model_alias",
             model.stem,
+            # By default a new request interrupts the one being answered: with several
+            # users (the UI) every answer but the last came back cut off. Queue them.
+            "--interrupt_requests",
+            "False",
         ]
     if backend == "vllm":
         plugin = Path(__file__).with_name("vllm_tool_parser.py")

@@ -35,6 +35,17 @@ def _p95(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
+def _text(content) -> str:
+    """A chat message's text: Gradio 6 returns content as a list of parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(_text(part) for part in content)
+    if isinstance(content, dict):
+        return str(content.get("text") or content.get("value") or "")
+    return str(content)
+
+
 def chat_session(url: str, number: int) -> dict:
     """One user: a fresh client (its own session), one question, the answer."""
     from gradio_client import Client
@@ -43,10 +54,11 @@ def chat_session(url: str, number: int) -> dict:
     started = time.perf_counter()
     try:
         client = Client(url, verbose=False)
-        history, _, _ = client.predict(question, [], api_name="/chat")
+        history = client.predict(question, [], api_name="/chat")[0]  # (chatbot, textbox)
         answer = history[-1]["content"] if history else ""
-        text = answer if isinstance(answer, str) else json.dumps(answer)
-        error = None if text and not text.startswith("⚠️") else f"bad answer: {text[:200]}"
+        text = _text(answer)
+        failed = not text or text.startswith(("⚠️", "I could not", "I ran out of time"))
+        error = f"no answer: {text[:200]}" if failed else None
     except Exception as e:  # counted and reported, never hidden
         text, error = "", repr(e)[:300]
     return {
