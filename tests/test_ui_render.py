@@ -141,3 +141,20 @@ def test_while_the_model_writes_a_call_the_chat_shows_a_placeholder():
     assert render.live_message('```json\n{"name": "run_sql"')["metadata"]["title"] == "⏳ Working"
     assert render.live_message(' {"name"')["content"] == "…"
     assert render.live_message("There are 3")["content"] == "There are 3"
+
+
+def test_untrained_and_empty_databases_say_what_to_do(sqlite_engine, tmp_path):
+    from sqlalchemy import insert
+
+    from ui.services import Services
+    from warehouse.schema import Customer
+
+    services = Services(sqlite_engine, None, "http://127.0.0.1:9/v1", tmp_path)
+    with pytest.raises(UserInputError, match="Import data first"):
+        services.segments()
+    with sqlite_engine.begin() as conn:
+        conn.execute(insert(Customer), [{"customer_id": "c1", "source": "shop"}])
+    with pytest.raises(UserInputError, match="segassist train' then 'segassist score'"):
+        services.segments()
+    with pytest.raises(UserInputError, match="not been trained"):
+        services.customer("c1")
