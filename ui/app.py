@@ -123,8 +123,9 @@ def build_app(services: Services):
                     )
                     yield [*history, *done, pending], "", conversation
                 else:
-                    final = render.answer_items(value.steps, value.text, value.seconds)
-                    yield [*history, *_gradio_messages(final)], "", conversation
+                    # The steps are already shown (rendered as they came): add the text.
+                    final = render.answer_items([], value.text, value.seconds)
+                    yield [*history, *done, *_gradio_messages(final)], "", conversation
         except Exception as e:  # shown in the chat: what went wrong and what to do
             said = _message(e, services.llm_url)
             yield [*history, {"role": "assistant", "content": said}], "", conversation
