@@ -83,7 +83,7 @@ def cli(ctx: click.Context, db_url: str | None, debug: bool) -> None:
 @click.pass_obj
 def init(state: _State) -> None:
     """Create the warehouse schema, or bring it up to the latest migration."""
-    from warehouse.db import migrate
+    from warehouse.db import READER_ROLE, migrate, reader_role_missing
 
     applied = migrate(state.engine)
     url = state.engine.url.render_as_string(hide_password=True)
@@ -93,6 +93,15 @@ def init(state: _State) -> None:
             click.echo(f"  {name}")
     else:
         click.echo(f"{url} is already up to date.")
+    missing = reader_role_missing(state.engine)
+    if missing:
+        click.echo(
+            f"The agent's read-only role {READER_ROLE} could not be set up by this user. "
+            f"Have an administrator run:\n{missing}",
+            err=True,
+        )
+    elif state.engine.dialect.name == "postgresql":
+        click.echo(f"The agent's queries run as the read-only role {READER_ROLE}.")
 
 
 @cli.group(name="import")

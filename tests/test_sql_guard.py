@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect, text
 
-from tools.sql import QueryRejected, _run_server, _run_sqlite, check_select, run_select
+from tools.sql import QueryRejected, _run_postgres, _run_sqlite, check_select, run_select
 from warehouse.importers.writer import write_batches
 from warehouse.schema import BEHAVIOUR_TABLES
 from warehouse.synthetic import generate
@@ -90,14 +90,14 @@ def test_hostile_statements_change_nothing(warehouse):
 def test_second_layer_refuses_writes_the_parser_never_saw(warehouse):
     """Even if the parser let a write through, the connection itself is read-only."""
     before = _snapshot(warehouse)
-    run = _run_sqlite if warehouse.dialect.name == "sqlite" else _run_server
+    run = _run_sqlite if warehouse.dialect.name == "sqlite" else _run_postgres
     for statement in (
         "DELETE FROM reviews",
         "UPDATE customers SET name = 'x'",
         "CREATE TABLE evil (x INTEGER)",
     ):
         with pytest.raises(QueryRejected, match="refused"):
-            run(warehouse, statement, 10, 2.0)
+            run(warehouse, statement, 10, 2.0, 100_000)
     assert _snapshot(warehouse) == before
 
 

@@ -1,165 +1,66 @@
-"""Read-only SQL for the agent, in two layers.
+"""Read-only SQL for the agent (and `segassist sql`), in three layers.
 
-1. A parser check (sqlglot): exactly one statement, and it must be a query
-   (SELECT, WITH ... SELECT, UNION/INTERSECT/EXCEPT); any node that writes,
-   changes the schema or the session (INSERT, UPDATE, DELETE, MERGE, CREATE,
-   DROP, ALTER, PRAGMA, ATTACH, COPY, SELECT INTO, SET, transactions ...)
-   and functions that reach outside the database (load_extension, readfile,
-   pg_read_file, dblink, set_config, nextval, pg_sleep ...) are refused.
-2. A read-only connection: SQLite opened with ``mode=ro`` and
-   ``PRAGMA query_only``; PostgreSQL in a ``READ ONLY`` transaction that is
-   always rolled back. Each statement runs under a time limit, and at most
-   `row_limit` rows come back (with the total stated when there are more).
+1. The allowlist check in `tools.sql_guard`: one query, allowed functions and
+   tables only; what runs is the query written back from the checked tree.
+2. A connection that cannot write: SQLite opened read-only (``mode=ro``, ``PRAGMA
+   query_only``); PostgreSQL in a ``READ ONLY`` transaction as the non-superuser
+   role READER_ROLE (no file, admin or lock functions), on a connection of its own
+   that is closed afterwards, so nothing a query does outlives it.
+3. Limits that hold on both engines: a time limit (SQLite: a progress handler and
+   an interrupt at the deadline, values capped at MAX_VALUE_BYTES so one function
+   call cannot run for long; PostgreSQL: statement_timeout), at most `row_limit`
+   rows and `max_bytes` of them (PostgreSQL streams through a server-side cursor,
+   so a huge result is never buffered).
 
-A refused statement raises `QueryRejected`, whose message tells the model how
-to rewrite it; it is the caller's to return as an observation.
+A refused or failed statement raises `QueryRejected`, whose message tells the
+model how to rewrite it; it is the caller's to return as an observation.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from segassist.errors import UserInputError
+from tools.sql_guard import QueryRejected, check_select
+from warehouse.db import READER_ROLE, reader_role_sql
 
 DEFAULT_ROW_LIMIT = 200
 DEFAULT_TIMEOUT_S = 10.0
-FORBIDDEN_FUNCTIONS = frozenset(
-    {
-        # SQLite: files and extensions
-        "load_extension",
-        "readfile",
-        "writefile",
-        "edit",
-        "fts3_tokenizer",
-        "zipfile",
-        # PostgreSQL: files, other servers, session, sequences, locks, sleeping, backends
-        "pg_read_file",
-        "pg_read_binary_file",
-        "pg_ls_dir",
-        "pg_stat_file",
-        "lo_import",
-        "lo_export",
-        "lo_unlink",
-        "dblink",
-        "dblink_exec",
-        "set_config",
-        "nextval",
-        "setval",
-        "pg_sleep",
-        "pg_sleep_for",
-        "pg_sleep_until",
-        "pg_terminate_backend",
-        "pg_cancel_backend",
-        "pg_reload_conf",
-        "pg_rotate_logfile",
-        "pg_advisory_lock",
-        "pg_advisory_xact_lock",
-        "pg_notify",
-        "query_to_xml",
-        "pg_logical_emit_message",
-    }
-)
+DEFAULT_MAX_BYTES = 1_000_000  # of the rows returned, as text
+MAX_VALUE_BYTES = 4_000_000  # SQLite: the longest string or blob a query may build
+_FETCH_BATCH = 100
 
-
-class QueryRejected(UserInputError):
-    """The statement is not a single read-only query; the message says how to fix it."""
-
-
-def _forbidden_nodes():
-    from sqlglot import exp
-
-    return (
-        exp.DML,
-        exp.DDL,
-        exp.Command,
-        exp.Pragma,
-        exp.Copy,
-        exp.Into,
-        exp.Transaction,
-        exp.Commit,
-        exp.Rollback,
-        exp.Set,
-        exp.Use,
-        exp.Attach,
-        exp.Detach,
-        exp.TruncateTable,
-        exp.Grant,
-        exp.Merge,
-        exp.LoadData,
-        exp.Kill,
-        exp.Lock,
-    )
-
-
-def check_select(sql: str, dialect: str) -> str:
-    """Return `sql` if it is exactly one read-only query, else raise QueryRejected."""
-    import sqlglot
-    from sqlglot import exp
-    from sqlglot.errors import ParseError
-
-    hint = "Send exactly one SELECT (or WITH ... SELECT) statement that only reads."
-    if not sql or not sql.strip():
-        raise QueryRejected(f"The SQL is empty. {hint}")
-    try:
-        statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
-    except ParseError as e:
-        first = str(e).splitlines()[0]
-        raise QueryRejected(f"The SQL does not parse ({first}). {hint}") from e
-    if len(statements) != 1:
-        raise QueryRejected(f"Found {len(statements)} statements. {hint}")
-    statement = statements[0]
-    if not isinstance(statement, exp.Query):
-        raise QueryRejected(
-            f"{type(statement).__name__.upper()} statements are not allowed. {hint}"
-        )
-    forbidden = _forbidden_nodes()
-    for node in statement.walk():
-        if isinstance(node, forbidden):
-            what = "SELECT ... INTO" if isinstance(node, exp.Into) else type(node).__name__.upper()
-            raise QueryRejected(f"{what} is not allowed: queries may only read. {hint}")
-        name = _function_name(node)
-        if name and name.lower() in FORBIDDEN_FUNCTIONS:
-            raise QueryRejected(f"The function {name}() is not allowed. {hint}")
-    return sql.strip().rstrip(";")
-
-
-def _function_name(node) -> str | None:
-    from sqlglot import exp
-
-    if isinstance(node, exp.Anonymous):
-        return str(node.this)
-    if isinstance(node, exp.Func):
-        return node.sql_name()
-    return None
+__all__ = ["DEFAULT_ROW_LIMIT", "QueryRejected", "QueryResult", "check_select", "run_select"]
 
 
 @dataclass(frozen=True)
 class QueryResult:
-    """Rows of a read-only query, at most `row_limit` of them."""
+    """Rows of a read-only query, at most `row_limit` of them and `max_bytes` in size."""
 
     columns: list[str]
     rows: list[tuple]
     truncated: bool
-    total_rows: int | None  # counted only when truncated
+    total_rows: int | None  # counted only when truncated (None when counting took too long)
     seconds: float
+    cut_at_bytes: bool = False  # truncated by size rather than by row count
 
 
-def _sqlite_readonly(engine: Engine, timeout_s: float) -> sqlite3.Connection:
-    database = engine.url.database
-    if not database or database == ":memory:":
-        raise QueryRejected("Read-only queries need a database file, not an in-memory database.")
-    uri = f"file:{Path(database).resolve()}?mode=ro"
-    conn = sqlite3.connect(uri, uri=True, timeout=timeout_s, check_same_thread=False)
-    conn.execute("PRAGMA query_only = ON")
-    deadline = time.monotonic() + timeout_s
-    # Returning non-zero from the progress handler aborts the running statement.
-    conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
-    return conn
+def _dialect(engine: Engine) -> str:
+    name = engine.dialect.name
+    if name == "sqlite":
+        return "sqlite"
+    if name == "postgresql":
+        return "postgres"
+    raise UserInputError(
+        f"The agent's SQL runs on SQLite and PostgreSQL; this database is {name}."
+    )
 
 
 def run_select(
@@ -168,67 +69,181 @@ def run_select(
     *,
     row_limit: int = DEFAULT_ROW_LIMIT,
     timeout_s: float = DEFAULT_TIMEOUT_S,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> QueryResult:
-    """Check `sql` and run it on a read-only connection with a row limit and a time limit."""
-    dialect = "sqlite" if engine.dialect.name == "sqlite" else engine.dialect.name
-    if dialect == "postgresql":
-        dialect = "postgres"
-    query = check_select(sql, dialect)
+    """Check `sql` and run it read-only under a time limit, a row limit and a size limit.
+
+    Raises:
+        QueryRejected: the statement is not allowed, failed, or ran out of time; the
+            message says how to fix it.
+    """
+    query = check_select(sql, _dialect(engine))
     started = time.perf_counter()
-    if engine.dialect.name == "sqlite":
-        columns, rows, total = _run_sqlite(engine, query, row_limit, timeout_s)
-    else:
-        columns, rows, total = _run_server(engine, query, row_limit, timeout_s)
-    return QueryResult(columns, rows, total is not None, total, time.perf_counter() - started)
+    run = _run_sqlite if engine.dialect.name == "sqlite" else _run_postgres
+    columns, rows, total, cut = run(engine, query, row_limit, timeout_s, max_bytes)
+    truncated = cut or total is not None
+    return QueryResult(columns, rows, truncated, total, time.perf_counter() - started, cut)
 
 
-def _run_sqlite(engine, query, row_limit, timeout_s):
+def _value_bytes(value) -> int:
+    if value is None:
+        return 4
+    if isinstance(value, bytes | bytearray | memoryview):
+        return len(value)
+    return len(str(value).encode("utf-8", "replace"))
+
+
+def _take_rows(fetch, row_limit: int, max_bytes: int) -> tuple[list[tuple], bool, bool]:
+    """Rows from `fetch(n)` until the row limit (one more is read to know there are more)
+    or the byte limit. Returns (rows, more rows exist, cut by size)."""
+    rows, size = [], 0
+    while len(rows) <= row_limit:
+        batch = fetch(min(_FETCH_BATCH, row_limit + 1 - len(rows)))
+        if not batch:
+            return rows, False, False
+        for row in batch:
+            size += sum(_value_bytes(v) for v in row)
+            if size > max_bytes:
+                return rows, True, True
+            rows.append(tuple(row))
+    return rows[:row_limit], True, False
+
+
+def _too_long(timeout_s: float) -> QueryRejected:
+    return QueryRejected(
+        f"The query ran longer than {timeout_s:g} s and was stopped. Narrow it "
+        "(filter, aggregate, or add LIMIT)."
+    )
+
+
+def _refused(reason: str) -> QueryRejected:
+    if "too big" in reason:
+        return QueryRejected(
+            f"The query builds a value larger than {MAX_VALUE_BYTES:,} bytes ({reason}). "
+            "Aggregate or select shorter columns."
+        )
+    return QueryRejected(f"The database refused the query: {reason}. Fix the SQL.")
+
+
+# --- SQLite ---------------------------------------------------------------------------
+
+
+def sqlite_readonly_uri(database: str) -> str:
+    """A read-only `file:` URI for a database path, with `#`, `%` and `?` escaped (unescaped,
+    `odd#name.db` opens, and creates, `odd`)."""
+    return f"file:{quote(str(Path(database).resolve()))}?mode=ro"
+
+
+def _sqlite_readonly(engine: Engine, timeout_s: float) -> sqlite3.Connection:
+    database = engine.url.database
+    if not database or database == ":memory:":
+        raise QueryRejected("Read-only queries need a database file, not an in-memory database.")
+    if not Path(database).is_file():
+        raise UserInputError(f"No database file at {database}; run 'segassist init' first.")
+    conn = sqlite3.connect(
+        sqlite_readonly_uri(database), uri=True, timeout=timeout_s, check_same_thread=False
+    )
+    conn.execute("PRAGMA query_only = ON")
+    conn.execute("PRAGMA trusted_schema = OFF")
+    conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
+    deadline = time.monotonic() + timeout_s
+    # Returning non-zero from the progress handler aborts the running statement.
+    conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
+    return conn
+
+
+def _run_sqlite(engine, query, row_limit, timeout_s, max_bytes):
     conn = _sqlite_readonly(engine, timeout_s)
+    watchdog = threading.Timer(timeout_s + 0.5, conn.interrupt)  # between VM steps as well
+    watchdog.start()
     try:
         cursor = conn.execute(query)
         columns = [d[0] for d in cursor.description or []]
-        rows = cursor.fetchmany(row_limit + 1)
+        rows, more, cut = _take_rows(cursor.fetchmany, row_limit, max_bytes)
         total = None
-        if len(rows) > row_limit:
-            rows = rows[:row_limit]
+        if more and not cut:
             total = conn.execute(f"SELECT COUNT(*) FROM ({query}) AS counted").fetchone()[0]
-        return columns, [tuple(r) for r in rows], total
+        return columns, rows, total, cut
     except sqlite3.OperationalError as e:
         if "interrupted" in str(e):
-            raise QueryRejected(
-                f"The query ran longer than {timeout_s:g} s and was stopped. Narrow it "
-                "(filter, aggregate, or add LIMIT)."
-            ) from e
-        raise QueryRejected(f"The database refused the query: {e}. Fix the SQL.") from e
-    except sqlite3.DatabaseError as e:
-        raise QueryRejected(f"The database refused the query: {e}. Fix the SQL.") from e
+            raise _too_long(timeout_s) from e
+        raise _refused(str(e)) from e
+    except (sqlite3.DatabaseError, OverflowError, ValueError, MemoryError) as e:
+        raise _refused(f"{type(e).__name__}: {e}") from e
     finally:
+        watchdog.cancel()
         conn.close()
 
 
-def _run_server(engine, query, row_limit, timeout_s):
-    from sqlalchemy.exc import DBAPIError
+# --- PostgreSQL -----------------------------------------------------------------------
 
-    with engine.connect() as conn:
-        transaction = conn.begin()
-        try:
-            conn.execute(text("SET TRANSACTION READ ONLY"))
-            conn.execute(text(f"SET LOCAL statement_timeout = {int(timeout_s * 1000)}"))
-            result = conn.execute(text(query))
-            columns = list(result.keys())
-            rows = result.fetchmany(row_limit + 1)
-            total = None
-            if len(rows) > row_limit:
-                rows = rows[:row_limit]
-                total = conn.execute(text(f"SELECT COUNT(*) FROM ({query}) AS counted")).scalar()
-            return columns, [tuple(r) for r in rows], total
-        except DBAPIError as e:
-            reason = str(e.orig).strip().splitlines()[0]
-            if "statement timeout" in reason:
-                raise QueryRejected(
-                    f"The query ran longer than {timeout_s:g} s and was stopped. Narrow it "
-                    "(filter, aggregate, or add LIMIT)."
-                ) from e
-            raise QueryRejected(f"The database refused the query: {reason}. Fix the SQL.") from e
-        finally:
-            transaction.rollback()
+
+def _conninfo(engine: Engine) -> str:
+    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _run_postgres(engine, query, row_limit, timeout_s, max_bytes):
+    import psycopg
+
+    try:
+        conn = psycopg.connect(_conninfo(engine), autocommit=False, connect_timeout=10)
+    except psycopg.OperationalError as e:
+        from segassist.errors import DatabaseUnavailableError
+
+        raise DatabaseUnavailableError(f"Cannot reach the database: {e}".strip()) from e
+    deadline = time.monotonic() + timeout_s
+    try:
+        conn.read_only = True
+        with conn.cursor() as setup:
+            setup.execute(f"SET LOCAL statement_timeout = {int(timeout_s * 1000)}")
+            setup.execute("SET LOCAL lock_timeout = 1000")
+            _become_reader(setup)
+        with conn.cursor(name="segassist_query") as cursor:
+            cursor.execute(query)
+            columns = [d.name for d in cursor.description or []]
+
+            def fetch(n):
+                if time.monotonic() > deadline:
+                    raise _too_long(timeout_s)
+                return cursor.fetchmany(n)
+
+            rows, more, cut = _take_rows(fetch, row_limit, max_bytes)
+        total = None
+        if more and not cut:
+            total = _count_rows(conn, query)
+        return columns, rows, total, cut
+    except psycopg.errors.QueryCanceled as e:
+        raise _too_long(timeout_s) from e
+    except psycopg.Error as e:
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise _refused(reason) from e
+    finally:
+        conn.rollback()
+        conn.close()
+
+
+def _become_reader(cursor) -> None:
+    """Run the rest of the transaction as the reader role; say how to create it if missing."""
+    import psycopg
+
+    try:
+        cursor.execute(f"SET LOCAL ROLE {READER_ROLE}")
+    except psycopg.Error as e:
+        raise UserInputError(
+            f"The agent's queries run as the read-only role {READER_ROLE}, which this database "
+            f"lacks or this user may not use ({str(e).splitlines()[0]}). Run 'segassist init', "
+            f"or have an administrator run:\n{reader_role_sql('<schema>', '<this user>')}"
+        ) from e
+
+
+def _count_rows(conn, query: str) -> int | None:
+    """The total row count of a truncated result (None when counting takes too long)."""
+    import psycopg
+
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute(f"SELECT COUNT(*) FROM ({query}) AS counted")
+            return cursor.fetchone()[0]
+    except psycopg.errors.QueryCanceled:
+        return None
+

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
@@ -35,7 +36,10 @@ def quote_customer_text(text: str, limit: int = 300) -> str:
 
 def format_number(value: float) -> str:
     """A float as people (and models) read it: never in exponent form, large values with
-    two decimals and thousands separators, small ones with four significant digits."""
+    two decimals and thousands separators, small ones with four significant digits;
+    infinities and NaN by name."""
+    if not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("infinity" if value > 0 else "-infinity")
     if value == int(value) and abs(value) < 1e15:
         return f"{int(value):,}"
     if abs(value) >= 100:

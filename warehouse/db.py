@@ -22,6 +22,17 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def _sqlite_transactional(dbapi_connection, _record) -> None:
+    # pysqlite opens transactions only before INSERT/UPDATE/DELETE, so a migration's
+    # CREATE TABLEs committed one by one (kill -9 mid-init left half a schema). Let
+    # SQLAlchemy's BEGIN (below) decide: DDL and data then commit together or not at all.
+    dbapi_connection.isolation_level = None
+
+
+def _sqlite_begin(conn) -> None:
+    conn.exec_driver_sql("BEGIN")
+
+
 def open_engine(url: str) -> Engine:
     """Create an engine for a SQLAlchemy URL, creating a SQLite file's folder.
 
@@ -48,6 +59,8 @@ def open_engine(url: str) -> Engine:
         ) from e
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_transactional)
+        event.listen(engine, "begin", _sqlite_begin)
     return engine
 
 
@@ -81,14 +94,65 @@ def head_revision() -> str:
 
 
 def migrate(engine: Engine, revision: str = "head") -> list[str]:
-    """Apply the named migrations up to `revision`; return those applied, in order."""
+    """Apply the named migrations up to `revision`, all in one transaction (on SQLite too),
+    and grant the agent's reader role on PostgreSQL; return the migrations applied."""
     from alembic import command
 
     check_connection(engine)
     before = current_revision(engine)
     with engine.begin() as conn:
         command.upgrade(_alembic_config(conn), revision)
+        if conn.dialect.name == "postgresql":
+            grant_reader(conn)
     return _revisions_between(before, current_revision(engine))
+
+
+def unmigrate(engine: Engine) -> None:
+    """Drop the whole schema again, in one transaction (a first import that failed)."""
+    from alembic import command
+
+    with engine.begin() as conn:
+        command.downgrade(_alembic_config(conn), "base")
+
+
+# PostgreSQL: the agent's queries run as this role (SET LOCAL ROLE inside a read-only
+# transaction): no superuser, no login, SELECT on the agent's tables only, so file,
+# admin and lock functions are out of reach whatever the SQL says.
+READER_ROLE = "segassist_reader"
+
+
+def reader_role_sql(schema: str, user: str) -> str:
+    """The SQL that creates the reader role and grants it what the agent may read."""
+    from warehouse.schema import AGENT_READABLE_TABLES
+
+    tables = ", ".join(f'"{schema}"."{t}"' for t in AGENT_READABLE_TABLES)
+    return (
+        f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{READER_ROLE}') "
+        f"THEN CREATE ROLE {READER_ROLE} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE "
+        f"NOINHERIT NOREPLICATION NOBYPASSRLS; END IF; END $$;\n"
+        f'GRANT USAGE ON SCHEMA "{schema}" TO {READER_ROLE};\n'
+        f"GRANT SELECT ON {tables} TO {READER_ROLE};\n"
+        f'GRANT {READER_ROLE} TO "{user}";'
+    )
+
+
+def grant_reader(conn: Connection) -> str | None:
+    """Create the reader role (once per server) and grant it this schema's agent tables.
+
+    Returns None when done, else the SQL an administrator must run (this user may not
+    create roles); the rest of the migration is kept either way.
+    """
+    from sqlalchemy.exc import DBAPIError
+
+    schema, user = conn.execute(text("SELECT current_schema(), current_user")).one()
+    sql = reader_role_sql(schema, user)
+    try:
+        with conn.begin_nested():
+            for statement in sql.split(";\n"):
+                conn.exec_driver_sql(statement.rstrip(";"))
+    except DBAPIError:
+        return sql
+    return None
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -137,3 +201,21 @@ def ensure_schema(engine: Engine) -> list[str]:
 def table_names(engine: Engine) -> list[str]:
     """Tables that exist in the database."""
     return inspect(engine).get_table_names()
+
+
+def reader_role_missing(engine: Engine) -> str | None:
+    """On PostgreSQL, the SQL still to run for the agent's reader role (None when it is in
+    place, and always on SQLite, which opens the file read-only instead)."""
+    if engine.dialect.name != "postgresql":
+        return None
+    with engine.connect() as conn:
+        schema, user = conn.execute(text("SELECT current_schema(), current_user")).one()
+        ready = conn.execute(
+            text(
+                "SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = :role) "
+                "AND has_table_privilege(:role, quote_ident(:schema) || '.customers', 'SELECT') "
+                "AND pg_has_role(current_user, :role, 'MEMBER')"
+            ),
+            {"role": READER_ROLE, "schema": schema},
+        ).scalar()
+    return None if ready else reader_role_sql(schema, user)

@@ -288,3 +288,14 @@ BEHAVIOUR_TABLES = (
     "reviews",
     "support_messages",
 )
+
+# What the agent's read-only SQL may read (and what PostgreSQL's reader role is granted).
+# Not: conversation_messages (other users' chats), import_runs (file paths on this
+# machine), synthetic_truth (the answers to the synthetic benchmark), alembic_version.
+AGENT_READABLE_TABLES = (
+    *BEHAVIOUR_TABLES,
+    "segments",
+    "customer_scores",
+    "customer_features",
+    "model_versions",
+)

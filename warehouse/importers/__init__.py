@@ -7,7 +7,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from segassist.progress import ProgressFactory, no_progress
-from warehouse.db import ensure_schema
+from warehouse.db import ensure_schema, unmigrate
 from warehouse.importers.writer import (
     Batch,
     ImportResult,
@@ -95,10 +95,17 @@ def import_batch(
             ],
             skipped=True,
         )
-    batch = read(paths)
-    if created:
-        batch.notes.insert(0, f"created the schema in the empty database ({', '.join(created)}).")
-    return write_batch(engine, batch, sha256, progress)
+    try:
+        batch = read(paths)
+        if created:
+            batch.notes.insert(
+                0, f"created the schema in the empty database ({', '.join(created)})."
+            )
+        return write_batch(engine, batch, sha256, progress)
+    except BaseException:
+        if created:  # the first import failed: leave the database as empty as it was
+            unmigrate(engine)
+        raise
 
 
 def import_dataset(engine: Engine, dataset: str, paths: list[Path], **options) -> ImportResult:

@@ -1,0 +1,240 @@
+"""What the agent's SQL may say: one query over the warehouse, built from an allowlist.
+
+Blocklists lose to spelling: `"pg_read_file"(...)`, `U&"pg\\005fread\\005ffile"`,
+`pg_catalog.pg_read_file`, or SQL hidden in a string that a function executes
+(`query_to_xml('select pg_read_file(...)')`). So everything here is allowed by
+name, after parsing:
+
+- the statement is exactly one query (SELECT, WITH ... SELECT, UNION /
+  INTERSECT / EXCEPT); no node that writes, locks, or changes the session;
+- every function is on the allowlist (aggregates, windows, arithmetic, text,
+  dates), called by a bare, unquoted name; nothing that reads files, sleeps,
+  locks, signals, runs SQL from a string, or makes huge values;
+- every table is a warehouse table the agent may read, or a CTE of the query.
+
+`check_select` returns the query *as sqlglot writes it back* from the checked
+tree: what runs is what was checked, with comments made harmless (a trailing
+`-- comment` no longer swallows a wrapper), never the original text.
+"""
+
+from __future__ import annotations
+
+import re
+
+from segassist.errors import UserInputError
+from warehouse.schema import AGENT_READABLE_TABLES
+
+MAX_SQL_CHARS = 20_000
+MAX_NESTING = 100  # parentheses; deeper input is refused before parsing (no RecursionError)
+HINT = "Send exactly one SELECT (or WITH ... SELECT) statement that only reads."
+
+READABLE_TABLES = frozenset(AGENT_READABLE_TABLES)
+
+# Functions sqlglot parses to a class of its own, by class name.
+ALLOWED_FUNCTION_CLASSES = frozenset(
+    {
+        # aggregates
+        *("Count", "CountIf", "Sum", "Avg", "Min", "Max", "Stddev", "StddevPop", "StddevSamp"),
+        *("Variance", "VariancePop", "Median", "PercentileCont", "PercentileDisc", "Corr"),
+        *("CovarPop", "CovarSamp", "GroupConcat", "ArrayAgg", "LogicalAnd", "LogicalOr"),
+        *("ApproxDistinct", "AnyValue", "First", "Last"),
+        # windows
+        *("RowNumber", "Rank", "DenseRank", "Ntile", "Lag", "Lead", "FirstValue", "LastValue"),
+        *("NthValue", "PercentRank", "CumeDist"),
+        # numbers
+        *("Abs", "Round", "Ceil", "Floor", "Sqrt", "Pow", "Ln", "Log", "Exp", "Sign", "Mod"),
+        *("Greatest", "Least", "Coalesce", "Nullif", "If", "Cast", "TryCast", "Rand", "Div"),
+        *("SafeDivide", "Trunc"),
+        # text
+        *("Lower", "Upper", "Length", "Trim", "Substring", "Replace", "StrPosition", "Concat"),
+        *("ConcatWs", "Left", "Right", "SplitPart", "RegexpLike", "RegexpReplace", "Initcap"),
+        *("RegexpExtract", "Chr", "Unicode", "Typeof", "Hex", "Reverse", "Ascii"),
+        # dates
+        *("Date", "CurrentDate", "CurrentTimestamp", "CurrentTime", "Extract", "TimeToStr"),
+        *("StrToTime", "StrToDate", "TimestampTrunc", "DateTrunc", "DateAdd", "DateSub"),
+        *("DateDiff", "TsOrDsToDate", "TsOrDsToTimestamp", "TimeStrToTime", "UnixToTime"),
+        *("TimeToUnix", "DateStrToDate", "ToChar", "Day", "Month", "Year", "DayOfWeek"),
+        *("DayOfYear", "WeekOfYear", "Quarter", "DateFromParts", "StrToUnix", "DatetimeAdd"),
+        *("TimestampAdd", "TimestampDiff", "TimeAdd", "TimeSub", "TimestampSub"),
+        # sets of rows
+        *("GenerateSeries", "ExplodingGenerateSeries"),
+    }
+)
+
+# Functions sqlglot leaves anonymous, by lower-case name.
+ALLOWED_FUNCTION_NAMES = frozenset(
+    {
+        # SQLite
+        *("julianday", "datetime", "time", "unixepoch", "strftime", "date", "total", "iif"),
+        *("ifnull", "instr", "substr", "likelihood", "nullif"),
+        # PostgreSQL
+        *("age", "date_part", "to_char", "to_date", "to_timestamp", "now", "make_date"),
+        *("justify_days", "justify_interval", "btrim", "strpos", "char_length"),
+        *("percentile_cont", "percentile_disc", "stddev", "round", "width_bucket"),
+        *("bool_and", "bool_or", "every", "regexp_match", "regexp_matches", "array_length"),
+        *("unnest", "cardinality", "string_to_array", "array_to_string"),
+    }
+)
+
+_SESSION_OR_WRITE_NODES = (
+    "DML",
+    "DDL",
+    "Command",
+    "Pragma",
+    "Copy",
+    "Into",
+    "Transaction",
+    "Commit",
+    "Rollback",
+    "Set",
+    "Use",
+    "Attach",
+    "Detach",
+    "TruncateTable",
+    "Grant",
+    "Merge",
+    "LoadData",
+    "Kill",
+    "Lock",
+    "Placeholder",
+    "Parameter",
+    "SessionParameter",
+)
+# U&"..." / U&'...' (PostgreSQL's escaped names and strings, which sqlglot reads as a
+# bitwise AND) and $$ quoting: spellings whose meaning sqlglot and the server may not
+# agree on.
+_RISKY_LEXEMES = re.compile(r"\bU&['\"]|\$[A-Za-z_0-9]*\$", re.IGNORECASE)
+
+
+class QueryRejected(UserInputError):
+    """The statement is not a single read-only query; the message says how to fix it."""
+
+
+def check_select(sql: str, dialect: str) -> str:
+    """The checked query, written back from its parse tree; QueryRejected otherwise.
+
+    Args:
+        sql: the statement the model (or an analyst) wrote.
+        dialect: sqlglot's name for the database ("sqlite", "postgres").
+    """
+    tree = _parse_one(sql, dialect)
+    _check_tree(tree)
+    try:
+        return tree.sql(dialect=dialect, comments=False)
+    except RecursionError as e:
+        raise QueryRejected(f"The SQL is nested too deeply to check. {HINT}") from e
+
+
+def _parse_one(sql: str, dialect: str):
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.errors import ParseError, TokenError
+
+    if not isinstance(sql, str) or not sql.strip():
+        raise QueryRejected(f"The SQL is empty. {HINT}")
+    if len(sql) > MAX_SQL_CHARS:
+        raise QueryRejected(f"The SQL is {len(sql):,} characters long (at most {MAX_SQL_CHARS:,}).")
+    if "\x00" in sql:
+        raise QueryRejected(f"The SQL contains a NUL character. {HINT}")
+    if _nesting(sql) > MAX_NESTING:
+        raise QueryRejected(f"The SQL nests parentheses more than {MAX_NESTING} deep. {HINT}")
+    risky = _RISKY_LEXEMES.search(sql)
+    if risky:
+        raise QueryRejected(
+            f"'{risky.group(0)}' quoting is not allowed; write plain names and 'strings'."
+        )
+    try:
+        statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
+    except (ParseError, TokenError) as e:
+        first = str(e).splitlines()[0][:200]
+        raise QueryRejected(f"The SQL does not parse ({first}). {HINT}") from e
+    except RecursionError as e:
+        raise QueryRejected(f"The SQL is nested too deeply to check. {HINT}") from e
+    if len(statements) != 1:
+        raise QueryRejected(f"Found {len(statements)} statements. {HINT}")
+    statement = statements[0]
+    if not isinstance(statement, exp.Query):
+        raise QueryRejected(
+            f"{type(statement).__name__.upper()} statements are not allowed. {HINT}"
+        )
+    return statement
+
+
+def _nesting(sql: str) -> int:
+    depth = deepest = 0
+    for char in sql:
+        if char == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char == ")":
+            depth -= 1
+    return deepest
+
+
+def _check_tree(tree) -> None:
+    from sqlglot import exp
+
+    forbidden = tuple(getattr(exp, name) for name in _SESSION_OR_WRITE_NODES if hasattr(exp, name))
+    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    try:
+        nodes = list(tree.walk())
+    except RecursionError as e:
+        raise QueryRejected(f"The SQL is nested too deeply to check. {HINT}") from e
+    for node in nodes:
+        if isinstance(node, forbidden):
+            what = "SELECT ... INTO" if isinstance(node, exp.Into) else type(node).__name__.upper()
+            if isinstance(node, exp.Placeholder | exp.Parameter):
+                what = f"The parameter {node.sql()}"
+            raise QueryRejected(f"{what} is not allowed: queries may only read. {HINT}")
+        if isinstance(node, exp.Func):
+            _check_function(node)
+        elif isinstance(node, exp.Table):
+            _check_table(node, ctes)
+
+
+def _check_function(node) -> None:
+    from sqlglot import exp
+
+    if isinstance(node.parent, exp.Dot):
+        raise QueryRejected(f"Schema-qualified functions ({node.parent.sql()}) are not allowed.")
+    if isinstance(node, exp.Anonymous):
+        identifier = node.args.get("this")
+        quoted = isinstance(identifier, exp.Identifier) and identifier.quoted
+        name = node.name
+        if quoted:
+            raise QueryRejected(
+                f'The quoted function name "{name}" is not allowed; call functions by their '
+                "plain name."
+            )
+        if name.lower() not in ALLOWED_FUNCTION_NAMES:
+            raise QueryRejected(_function_refusal(name))
+        return
+    if type(node).__name__ not in ALLOWED_FUNCTION_CLASSES:
+        raise QueryRejected(_function_refusal(node.sql_name()))
+
+
+def _function_refusal(name: str) -> str:
+    return (
+        f"The function {name}() is not allowed here. Use aggregates (COUNT, SUM, AVG, MIN, "
+        "MAX), window functions, ROUND/CAST/COALESCE, text (LOWER, SUBSTR, LENGTH, REPLACE) "
+        "and date functions only."
+    )
+
+
+def _check_table(node, ctes: set[str]) -> None:
+    from sqlglot import exp
+
+    if isinstance(node.this, exp.Func):  # a table function: FROM generate_series(...)
+        return  # the function itself is checked as a node of the walk
+    name = node.name.lower()
+    if node.db or node.catalog:
+        raise QueryRejected(
+            f"Schema-qualified tables ({node.sql()}) are not allowed; use the warehouse "
+            f"tables by name: {', '.join(sorted(READABLE_TABLES))}."
+        )
+    if name in ctes or name in READABLE_TABLES:
+        return
+    raise QueryRejected(
+        f"The table {node.name} is not one the agent may read. Use: "
+        f"{', '.join(sorted(READABLE_TABLES))}."
+    )
