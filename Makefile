@@ -7,9 +7,23 @@ VENV   ?= .venv
 DATA   ?= ../shared/data
 BIN     = $(VENV)/bin
 
-LLAMA_CPP ?= llama-cpp-python[server]==0.3.36
+# The CPU LLM engine, built portably: explicit instruction sets, never -march=native
+# (GGML_NATIVE) and never AMX. A native build made on one host dies with SIGILL on
+# another, or on one whose CPU advertises AMX while its VM does not enable it.
+# LLAMA_ISA: avx512 (AVX-512 with VNNI and BF16) where the CPU has it, else avx2;
+# set LLAMA_ISA=avx2 for a build that also runs on CPUs without AVX-512. The wheel is
+# kept in a folder named by its flags, so a build is reused only with the same flags.
+LLAMA_CPP_VERSION ?= 0.3.36
+LLAMA_ISA ?= $(shell grep -qw avx512_vnni /proc/cpuinfo 2>/dev/null && grep -qw avx512_bf16 /proc/cpuinfo && echo avx512 || echo avx2)
+LLAMA_FLAGS_avx2   = -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+LLAMA_FLAGS_avx512 = $(LLAMA_FLAGS_avx2) -DGGML_AVX512=ON -DGGML_AVX512_VBMI=ON \
+                     -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON
+LLAMA_CMAKE = -DGGML_NATIVE=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF \
+              -DLLAMA_CURL=OFF $(LLAMA_FLAGS_$(LLAMA_ISA))
+LLAMA_KEY    = $(shell echo '$(LLAMA_CPP_VERSION) $(LLAMA_CMAKE)' | sha256sum | cut -c1-12)
+LLAMA_WHEELS ?= $(HOME)/.cache/segassist/wheels/llama-cpp-python-$(LLAMA_ISA)-$(LLAMA_KEY)
 
-.PHONY: install install-llm install-llm-engine test test-vllm test-fast lint format bench bench-import bench-retrieval bench-segmenter bench-agent bench-ui demo clean
+.PHONY: install install-llm install-llm-engine install-browser test test-vllm test-fast lint format bench bench-import bench-retrieval bench-segmenter bench-agent bench-ui demo clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,16 +33,32 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
-# The CPU LLM engine (compiled here, about 4 minutes) and the 0.5B test model.
-install-llm-engine: install
-	$(BIN)/python -c "import llama_cpp" 2>/dev/null || \
-	  CMAKE_ARGS="-DGGML_NATIVE=ON -DLLAMA_CURL=OFF" CMAKE_BUILD_PARALLEL_LEVEL=2 \
-	  $(BIN)/pip install --quiet "$(LLAMA_CPP)"
+# The CPU LLM engine (compiled once per flag set, about 4 minutes) and the 0.5B test
+# model. The marker names the flags: an engine built otherwise (an older native
+# build) is replaced.
+$(VENV)/.llama-$(LLAMA_KEY): $(BIN)/.installed
+	ls $(LLAMA_WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1 || \
+	  CMAKE_ARGS="$(LLAMA_CMAKE)" CMAKE_BUILD_PARALLEL_LEVEL=2 $(BIN)/pip wheel --quiet \
+	  --no-deps --no-cache-dir -w $(LLAMA_WHEELS) "llama-cpp-python==$(LLAMA_CPP_VERSION)"
+	$(BIN)/pip install --quiet --force-reinstall --no-deps $(LLAMA_WHEELS)/llama_cpp_python-*.whl
+	$(BIN)/pip install --quiet "$$(ls $(LLAMA_WHEELS)/llama_cpp_python-*.whl)[server]"
+	rm -f $(VENV)/.llama-*
+	touch $@
+
+install-llm-engine: $(VENV)/.llama-$(LLAMA_KEY)
 
 install-llm: install-llm-engine
 	$(BIN)/segassist llm pull 0.5b
 
-test: install
+# Debian's Chromium for the browser tests (never `playwright install`: it downloads).
+install-browser:
+	command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq; $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
+# The whole suite on a fresh machine: the LLM engine, the test model and the browser
+# are installed first, so only the vLLM-only tests skip.
+test: install-llm install-browser
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -rs
 
 test-fast: install

@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -58,6 +60,139 @@ def check_server(url: str) -> ServerStatus:
     return ServerStatus(url, models, time.perf_counter() - started)
 
 
+def probe_completion(url: str, model: str | None = None, timeout_s: float = 120.0) -> float:
+    """Ask the server for one token and return the seconds it took.
+
+    Readiness is a real completion, not `/models`: a server whose engine cannot run
+    on this CPU lists its models, then dies on the first completion (SIGILL).
+    """
+    started = time.perf_counter()
+    body = {
+        "messages": [{"role": "user", "content": "Say OK."}],
+        "max_tokens": 1,
+        "temperature": 0,
+    }
+    if model:
+        body["model"] = model
+    request = urllib.request.Request(
+        url.rstrip("/") + "/chat/completions",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            reply = json.loads(response.read().decode("utf-8"))
+    except (urllib.error.URLError, OSError, json.JSONDecodeError) as e:
+        raise LLMUnavailableError(
+            f"The LLM server at {url} did not complete a one-token test "
+            f"({getattr(e, 'reason', e)}). Check its log; 'segassist llm status' retries."
+        ) from e
+    if not reply.get("choices"):
+        raise LLMUnavailableError(f"The LLM server at {url} answered without a completion.")
+    return time.perf_counter() - started
+
+
+def exit_reason(returncode: int | None) -> str:
+    """Why a server process ended, and what to do about it, in one sentence."""
+    if returncode is None:
+        return "it stopped (its exit status is unknown)"
+    if returncode == -signal.SIGILL:
+        return (
+            "its engine used a CPU instruction this machine does not run (SIGILL). Rebuild "
+            "it portably: 'make install-llm-engine LLAMA_ISA=avx2'"
+        )
+    if returncode == -signal.SIGKILL:
+        return (
+            "it was killed (SIGKILL), usually for lack of memory: close other programs or "
+            "serve the smaller model ('segassist llm serve --model 0.5b')"
+        )
+    if returncode < 0:
+        return f"it was ended by signal {signal.Signals(-returncode).name}"
+    return f"it exited with code {returncode}"
+
+
+def _exit_status(pid: int) -> tuple[bool, int | None]:
+    """(alive, return code when known) for `pid`; a zombie counts as dead. The return
+    code is known only for our own child (it is reaped here)."""
+    try:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return False, os.waitstatus_to_exitcode(status)
+    except ChildProcessError:
+        pass
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False, None
+        except PermissionError:
+            return True, None
+        return True, None
+    return state not in ("Z", "X"), None
+
+
+@dataclass
+class ServerRecord:
+    """A background server as `llm serve --background` left it: enough to check and
+    restart it. Saved as JSON in the home folder."""
+
+    pid: int
+    command: list[str]
+    url: str
+    log: str
+    restarts: int = 0
+
+    @classmethod
+    def load(cls, path: Path) -> ServerRecord | None:
+        """The record at `path`, or None when there is none (or it is unreadable)."""
+        try:
+            return cls(**json.loads(path.read_text()))
+        except (OSError, ValueError, TypeError):
+            return None
+
+    def save(self, path: Path) -> None:
+        """Write the record (owner-only: it names the command line)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.__dict__))
+        path.chmod(0o600)
+
+
+def recover_server(
+    record_path: Path, returncode: int | None = None
+) -> tuple[str, subprocess.Popen] | None:
+    """Restart a recorded server that died, once.
+
+    Returns None when the recorded server is alive (or none was recorded), else a
+    sentence saying why it had stopped and that it was restarted, with the new
+    process; raises LLMUnavailableError saying what to do when it died again after
+    a restart or does not come back. `returncode`: the exit code when the caller
+    has already reaped the process.
+    """
+    record = ServerRecord.load(record_path)
+    if record is None:
+        return None
+    alive, code = _exit_status(record.pid)
+    if alive:
+        return None
+    reason = exit_reason(code if returncode is None else returncode)
+    if record.restarts >= 1:
+        raise LLMUnavailableError(
+            f"The LLM server stopped again after a restart: {reason}. Its log: {record.log}. "
+            "Start it by hand with 'segassist llm serve --background' once fixed."
+        )
+    try:
+        process = start_server(record.command, record.url, Path(record.log))
+    except InfrastructureError as e:
+        ServerRecord(record.pid, record.command, record.url, record.log, 1).save(record_path)
+        raise LLMUnavailableError(
+            f"The LLM server had stopped ({reason}) and did not come back: {e}"
+        ) from e
+    ServerRecord(process.pid, record.command, record.url, record.log, 1).save(record_path)
+    return f"The LLM server had stopped ({reason}); it was restarted.", process
+
+
 def available_backend(vllm_python: str | None = None) -> str:
     """'vllm' when installed (here or in `vllm_python`), else 'llama.cpp' when installed;
     an install hint otherwise."""
@@ -66,9 +201,8 @@ def available_backend(vllm_python: str | None = None) -> str:
     if importlib.util.find_spec("llama_cpp") is not None:
         return "llama.cpp"
     raise UserInputError(
-        "No LLM engine is installed. For the CPU default: "
-        "CMAKE_ARGS=\"-DGGML_NATIVE=ON -DLLAMA_CURL=OFF\" pip install 'llama-cpp-python[server]' "
-        "(see the README); on GPUs: pip install vllm."
+        "No LLM engine is installed. For the CPU default run 'make install-llm-engine' "
+        "(a portable llama.cpp build; see the README); on GPUs: pip install vllm."
     )
 
 
@@ -126,32 +260,34 @@ def server_command(
 def start_server(
     command: list[str], url: str, log: Path, timeout_s: float = READY_TIMEOUT_S
 ) -> subprocess.Popen:
-    """Start the server and wait until it answers at `url` (or fail with its log's tail)."""
+    """Start the server and wait until it completes a one-token request at `url` (or
+    fail with why it stopped and its log's tail)."""
     log.parent.mkdir(parents=True, exist_ok=True)
     handle = open(log, "w")  # noqa: SIM115 (kept open for the server's lifetime)
     process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            tail = log.read_text(errors="replace")[-1500:]
-            raise InfrastructureError(
-                f"The LLM server exited with code {process.returncode}:\n{tail}"
-            )
         try:
             check_server(url)
+            probe_completion(url, timeout_s=max(1.0, deadline - time.monotonic()))
             return process
         except LLMUnavailableError:
+            if process.poll() is not None:
+                tail = log.read_text(errors="replace")[-1500:]
+                raise InfrastructureError(
+                    f"The LLM server stopped while starting: {exit_reason(process.returncode)}."
+                    f" The end of its log ({log}):\n{tail}"
+                ) from None
             time.sleep(1.0)
     process.terminate()
-    raise InfrastructureError(f"The LLM server did not answer within {timeout_s:.0f} s; see {log}.")
+    raise InfrastructureError(
+        f"The LLM server did not complete a test request within {timeout_s:.0f} s; see {log}."
+    )
 
 
 def stop_server(pid: int, grace_s: float = 10.0) -> bool:
     """Stop a server process: SIGTERM, then SIGKILL after `grace_s` (a server busy with a
     long generation does not stop on SIGTERM). False if it was not running."""
-    import os
-    import signal
-
     try:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:

@@ -58,7 +58,7 @@ def serve(
 ) -> None:
     """Start an OpenAI-compatible server for the local model and wait until it answers."""
     from agent.models import hf_checkpoint, model_path
-    from agent.serving import available_backend, server_command, start_server
+    from agent.serving import ServerRecord, available_backend, server_command, start_server
     from segassist.errors import UserInputError
 
     key = model_key or state.settings.llm_model
@@ -78,41 +78,66 @@ def serve(
     click.echo(f"Starting {backend} with {path.name} on {url} (log: {log}) ...")
     command = server_command(backend, path, host, port, python=state.settings.vllm_python)
     process = start_server(command, url, log)
-    click.echo(f"LLM server ready at {url} (pid {process.pid}).")
+    click.echo(f"LLM server ready at {url} (pid {process.pid}; a test completion answered).")
+    record = ServerRecord(process.pid, command, url, str(log))
+    record.save(_server_record(state))
     if background:
-        (state.settings.home / "llm-server.pid").write_text(str(process.pid))
         return
     try:
-        process.wait()
+        _supervise(state, process)
     except KeyboardInterrupt:
         process.terminate()
+
+
+def _server_record(state: _State) -> Path:
+    return state.settings.home / "llm-server.json"
+
+
+def _supervise(state: _State, process) -> None:
+    """Wait on a foreground server; when it dies, restart it once and say why (a second
+    death raises with what to do)."""
+    from agent.serving import recover_server
+
+    while True:
+        process.wait()
+        recovered = recover_server(_server_record(state), process.returncode)
+        if recovered is None:
+            return
+        message, process = recovered
+        click.echo(message, err=True)
 
 
 @llm.command()
 @click.pass_obj
 def stop(state: _State) -> None:
     """Stop the server that 'segassist llm serve --background' started."""
-    from agent.serving import stop_server
+    from agent.serving import ServerRecord, stop_server
 
-    pid_file = state.settings.home / "llm-server.pid"
-    if not pid_file.is_file():
+    record = ServerRecord.load(_server_record(state))
+    if record is None:
         click.echo("No background LLM server was started from this home.")
         return
-    stopped = stop_server(int(pid_file.read_text().strip()))
-    pid_file.unlink()
+    stopped = stop_server(record.pid)
+    _server_record(state).unlink()
     click.echo("LLM server stopped." if stopped else "The LLM server had already stopped.")
 
 
 @llm.command(name="status")
 @click.pass_obj
 def llm_status(state: _State) -> None:
-    """Show the configured LLM endpoint, the model it serves, and whether it answers."""
-    from agent.serving import check_server
+    """Show the configured LLM endpoint, the model it serves, and whether it completes a
+    one-token request (a background server that died is restarted once)."""
+    from agent.serving import check_server, probe_completion, recover_server
 
+    recovered = recover_server(_server_record(state))
+    if recovered:
+        click.echo(recovered[0], err=True)
     status = check_server(state.settings.llm_url)
+    seconds = probe_completion(status.url, status.models[0] if status.models else None)
     click.echo(
         f"endpoint: {status.url}\nmodels:   {', '.join(status.models) or '(none listed)'}\n"
-        f"health:   answered in {status.seconds * 1000:.0f} ms"
+        f"health:   listed in {status.seconds * 1000:.0f} ms; "
+        f"a one-token completion took {seconds * 1000:.0f} ms"
     )
 
 
@@ -135,21 +160,71 @@ def build_agent(state: _State, exports_dir: Path | None = None):
 @click.argument("question")
 @click.option(
     "--conversation",
-    default="cli",
-    show_default=True,
-    help="Conversation id; the same id continues the conversation.",
+    default=None,
+    help="Continue the conversation with this id (a new one is started otherwise).",
+)
+@click.option(
+    "-c", "--continue", "continue_last", is_flag=True, help="Continue the last conversation."
 )
 @click.option("--verbose", is_flag=True, help="Show each tool call and its result.")
 @click.pass_obj
-def ask(state: _State, question: str, conversation: str, verbose: bool) -> None:
-    """Ask the agent a question about customers, segments, orders or reviews."""
-    agent = build_agent(state)
-    answer = agent.ask(question, conversation)
+def ask(
+    state: _State, question: str, conversation: str | None, continue_last: bool, verbose: bool
+) -> None:
+    """Ask the agent a question about customers, segments, orders or reviews.
+
+    Each question starts a new conversation unless --continue or --conversation says
+    otherwise (earlier answers are not fed to the model by accident).
+    """
+    conversation = _conversation_id(state, conversation, continue_last)
+    answer = _ask_recovering(state, question, conversation)
     if verbose:
         for number, step in enumerate(answer.steps, start=1):
             click.echo(f"[{number}] {step.tool}({json.dumps(step.args, default=str)})", err=True)
             for line in step.observation.splitlines()[:15]:
                 click.echo(f"    {line}", err=True)
-        click.echo(f"({answer.model_calls} model calls, {answer.seconds:.1f} s)", err=True)
+        click.echo(
+            f"({answer.model_calls} model calls, {answer.seconds:.1f} s; conversation "
+            f"{conversation}: 'segassist ask -c' continues it)",
+            err=True,
+        )
     click.echo(answer.text)
     sys.stdout.flush()
+
+
+def _conversation_id(state: _State, given: str | None, continue_last: bool) -> str:
+    """The conversation to use: the given id, the last one (-c), or a new one; remembered
+    as the last one."""
+    import uuid
+
+    last = state.settings.home / "last-conversation"
+    if given:
+        chosen = given
+    elif continue_last and last.is_file():
+        chosen = last.read_text().strip()
+    else:
+        chosen = f"cli-{uuid.uuid4()}"
+    last.parent.mkdir(parents=True, exist_ok=True)
+    last.write_text(chosen)
+    return chosen
+
+
+def _ask_recovering(state: _State, question: str, conversation: str):
+    """Ask; when the LLM server has died, restart it once (saying why) and ask again."""
+    from agent.serving import LLMUnavailableError, recover_server
+
+    try:
+        return build_agent(state).ask(question, conversation)
+    except Exception as e:
+        if not (isinstance(e, LLMUnavailableError) or _is_connection_error(e)):
+            raise
+        recovered = recover_server(_server_record(state))
+        if recovered is None:
+            raise
+        click.echo(recovered[0] + " Asking again.", err=True)
+        return build_agent(state).ask(question, conversation)
+
+
+def _is_connection_error(error: Exception) -> bool:
+    """openai's connection errors (the server went away mid-question)."""
+    return type(error).__name__ in ("APIConnectionError", "APITimeoutError")

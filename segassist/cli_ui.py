@@ -31,6 +31,7 @@ def ui(state: _State, host: str, port: int) -> None:
         state.existing_review_index(),
         state.settings.llm_url,
         state.settings.home / "exports",
+        llm_record=state.settings.home / "llm-server.json",
     )
     click.echo(f"segassist UI on http://{host}:{port} (Ctrl+C to stop)")
     serve(services, host, port, state.settings.ui_user, state.settings.ui_password, quiet=True)
@@ -59,7 +60,7 @@ def demo(
     previous run built (the import ledger, the incremental index, the serving
     model and its scores, the verified model file, a server already answering).
     """
-    from agent.serving import LLMUnavailableError, check_server
+    from agent.serving import LLMUnavailableError, probe_completion
     from segassist import cli as commands
     from segassist import cli_agent, cli_segmenter
 
@@ -85,8 +86,8 @@ def demo(
     ctx.invoke(cli_agent.pull, model=model_key)
     url = f"http://127.0.0.1:{llm_port}/v1"
     try:
-        check_server(url)
-        click.echo(f"An LLM server already answers at {url}: kept.")
+        probe_completion(url)
+        click.echo(f"An LLM server already completes requests at {url}: kept.")
     except LLMUnavailableError:
         ctx.invoke(
             cli_agent.serve,

@@ -98,6 +98,10 @@ def test_unreachable_server_is_one_clear_error():
 
 
 def test_ask_from_the_command_line(llm_url, tmp_path):
+    from sqlalchemy import text
+
+    from warehouse.db import open_engine
+
     require_data(AMAZON)
     env = {
         "PATH": str(Path(sys.executable).parent),
@@ -123,6 +127,31 @@ def test_ask_from_the_command_line(llm_url, tmp_path):
     assert "[1] " in result.stderr and "model calls" in result.stderr
     assert result.stdout.strip()
     assert time.monotonic() - started < 600
+
+    # A new `ask` is a new conversation (an earlier answer must not leak into it);
+    # -c continues the last one.
+    for extra in ([], ["-c"]):
+        again = subprocess.run(
+            [cli, "ask", "How many reviews are there?", *extra],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert again.returncode == 0, again.stderr
+    engine = open_engine(f"sqlite:///{tmp_path / 'segassist.db'}")
+    counts = dict(
+        engine.connect()
+        .execute(
+            text(
+                "SELECT conversation_id, COUNT(*) FROM conversation_messages "
+                "GROUP BY conversation_id"
+            )
+        )
+        .all()
+    )
+    assert len(counts) == 2, counts
+    assert (tmp_path / "last-conversation").read_text() in counts
 
 
 def test_the_reply_cap_holds_on_the_real_server(llm_url):

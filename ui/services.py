@@ -42,11 +42,19 @@ class CustomerView:
 class Services:
     """The UI's access to the warehouse, the review index, the segmenter and the LLM."""
 
-    def __init__(self, engine: Engine, index, llm_url: str, exports_dir: Path) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        index,
+        llm_url: str,
+        exports_dir: Path,
+        llm_record: Path | None = None,
+    ) -> None:
         self.engine = engine
         self.index = index
         self.llm_url = llm_url
         self.exports_dir = exports_dir
+        self.llm_record = llm_record  # a background server to restart once if it dies
         self._agent = None
         self._lock = threading.Lock()
         self._facts: dict[str, object] = {}  # last explanations, for the LLM's second pass
@@ -190,11 +198,24 @@ class Services:
         except LLMUnavailableError:
             return None
 
+    def recover_llm(self) -> str | None:
+        """Restart the recorded LLM server if it died (once): what happened, or None when
+        there was nothing to restart. Raises LLMUnavailableError saying what to do when
+        it died again."""
+        from agent.serving import recover_server
+
+        if self.llm_record is None:
+            return None
+        with self._lock:
+            recovered = recover_server(self.llm_record)
+        return recovered[0] if recovered else None
+
     def agent(self):
         """The agent (built on first use; LLMUnavailableError says how to start the server)."""
         from agent.loop import build_agent
         from agent.serving import check_server, make_chat_model
 
+        self.recover_llm()
         with self._lock:
             if self._agent is None:
                 check_server(self.llm_url)  # a clear message if none answers

@@ -1,0 +1,162 @@
+"""The LLM server's life cycle: readiness is a real completion, a crash is named with
+what to do, a background server that dies is restarted once, and the compiled engine
+is portable (no AMX instructions, which kill it on hosts whose VM does not enable them).
+
+The crashing servers here are real processes that really die by SIGILL: llama.cpp
+cannot be made to crash on demand, and what is tested is how we notice and recover.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from conftest import free_port
+
+# An OpenAI-compatible stand-in that lists a model and then, on a completion, either
+# answers or dies by SIGILL as a native llama.cpp build does on an AMX-less VM.
+SERVER = textwrap.dedent(
+    """
+    import json, os, signal, sys
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    port, crash_flag = int(sys.argv[1]), sys.argv[2]
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def _send(self, body):
+            data = json.dumps(body).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self):
+            self._send({"data": [{"id": "stand-in"}]})
+
+        def do_POST(self):
+            if os.path.exists(crash_flag):
+                os.kill(os.getpid(), signal.SIGILL)
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self._send({"choices": [{"message": {"role": "assistant", "content": "OK"}}]})
+
+    HTTPServer(("127.0.0.1", port), Handler).serve_forever()
+    """
+)
+
+
+@pytest.fixture
+def stand_in(tmp_path):
+    """(command, url, crash flag path) for a stand-in server on a free port."""
+    script = tmp_path / "server.py"
+    script.write_text(SERVER)
+    flag = tmp_path / "crash"
+    port = free_port()
+    command = [sys.executable, str(script), str(port), str(flag)]
+    return command, f"http://127.0.0.1:{port}/v1", flag
+
+
+def test_sigill_names_the_portable_rebuild():
+    from agent.serving import exit_reason
+
+    assert "LLAMA_ISA=avx2" in exit_reason(-signal.SIGILL)
+    assert "memory" in exit_reason(-signal.SIGKILL)
+    assert "code 3" in exit_reason(3)
+    assert "unknown" in exit_reason(None)
+
+
+def test_readiness_needs_a_completion_not_a_model_list(stand_in, tmp_path):
+    """A server that lists its models but dies on the first completion is not 'ready'."""
+    from agent.serving import start_server
+    from segassist.errors import InfrastructureError
+
+    command, url, flag = stand_in
+    flag.touch()
+    with pytest.raises(InfrastructureError, match=r"SIGILL.*LLAMA_ISA=avx2"):
+        start_server(command, url, tmp_path / "server.log", timeout_s=30)
+
+
+def test_a_dead_background_server_is_restarted_once(stand_in, tmp_path):
+    from agent.serving import (
+        LLMUnavailableError,
+        ServerRecord,
+        probe_completion,
+        recover_server,
+        start_server,
+    )
+
+    command, url, flag = stand_in
+    log, record_path = tmp_path / "server.log", tmp_path / "llm-server.json"
+    process = start_server(command, url, log, timeout_s=30)
+    ServerRecord(process.pid, command, url, str(log)).save(record_path)
+    assert oct(record_path.stat().st_mode)[-3:] == "600"
+    assert recover_server(record_path) is None  # alive: nothing to do
+
+    flag.touch()
+    with pytest.raises(LLMUnavailableError):
+        probe_completion(url, timeout_s=10)
+    process.wait(timeout=10)
+    flag.unlink()
+    message, restarted = recover_server(record_path, process.returncode)
+    assert "SIGILL" in message and "restarted" in message
+    assert probe_completion(url, timeout_s=10) > 0
+    assert ServerRecord.load(record_path).pid == restarted.pid
+
+    flag.touch()  # it dies again: no second restart, but what to do
+    with pytest.raises(LLMUnavailableError):
+        probe_completion(url, timeout_s=10)
+    restarted.wait(timeout=10)
+    with pytest.raises(LLMUnavailableError, match="stopped again after a restart"):
+        recover_server(record_path, restarted.returncode)
+
+
+def test_an_orphaned_dead_server_is_restarted_from_its_record(stand_in, tmp_path):
+    """The record outlives the CLI that started the server (`llm serve --background`):
+    a pid that is gone is noticed without being our child."""
+    from agent.serving import ServerRecord, probe_completion, recover_server
+
+    command, url, _ = stand_in
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    record_path = tmp_path / "llm-server.json"
+    ServerRecord(gone.pid, command, url, str(tmp_path / "server.log")).save(record_path)
+    message, process = recover_server(record_path)
+    try:
+        assert "stopped" in message
+        assert probe_completion(url, timeout_s=10) > 0
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+AMX = re.compile(
+    r"\b(tilezero|tileloadd|tileloaddt1|tilestored|ldtilecfg|tdpb[su]{2}d|tdpbf16ps)\b"
+)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="make install-llm")
+def test_the_installed_engine_has_no_amx_instructions():
+    """A native build on a host that advertises AMX emits tile instructions, and dies by
+    SIGILL where the VM does not enable the tile state. Ours must have none."""
+    import llama_cpp
+
+    libraries = sorted((Path(llama_cpp.__file__).parent / "lib").glob("libggml*.so*"))
+    assert libraries, "llama_cpp ships no libggml"
+    for library in libraries:
+        listing = subprocess.run(
+            ["objdump", "-d", "--no-show-raw-insn", str(library)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        found = AMX.search(listing)
+        assert found is None, f"{library.name} contains the AMX instruction {found.group(0)}"
