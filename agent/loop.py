@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine, delete, func, insert, select
 
-from agent.toolcalls import parse_tool_calls
+from agent.toolcalls import contains_tool_call, parse_tool_calls
 from agent.writing import language_of, prompt, reply_language
 from tools.text import truncate_for_model
 from warehouse.schema import ConversationMessage
@@ -233,7 +233,7 @@ def _answer_from_results(request, handler, tool_names: set[str], message_id: str
         text = str(getattr(message, "content", "") or "").strip()
         if (
             getattr(message, "tool_calls", None)
-            or parse_tool_calls(text, tool_names)[0]
+            or contains_tool_call(text, tool_names)
             or ungrounded_numbers(text, request.messages)
         ):
             last = results[-1]

@@ -78,11 +78,33 @@ def _json_values(text: str):
 def parse_tool_calls(text: str, known: set[str] | None = None) -> tuple[list[ParsedCall], str]:
     """Tool calls written in `text`, and the text that is left once they are removed.
 
-    Only objects naming a tool in `known` (when given) count, so JSON that a
-    tool returned or the model quoted is not mistaken for a call.
+    A call is taken only when the whole reply is calls (fenced, tagged or bare
+    JSON, and whitespace): a reply with prose may be quoting a review or a
+    result that contains a call, and must not run it (least of all one that
+    writes a file). Only objects naming a tool in `known` (when given) count. The
+    one exception is a ```sql block, run as the read-only run_sql.
     """
     if not text:
         return [], ""
+    calls, remaining = _calls_in(text, known)
+    if calls and remaining:
+        calls, remaining = [], text  # prose around the call: an answer, not a call
+    if not calls and (known is None or SQL_TOOL in known):
+        match = _SQL_BLOCK.search(text)
+        if match:
+            sql = match.group(1).strip()
+            calls.append(ParsedCall(SQL_TOOL, {"sql": sql}, f"call_{uuid.uuid4().hex[:12]}"))
+            remaining = text.replace(match.group(0), "").strip()
+    return calls, remaining
+
+
+def contains_tool_call(text: str, known: set[str] | None = None) -> bool:
+    """The text holds a call anywhere, even inside prose: not a finished answer."""
+    return bool(text) and bool(_calls_in(text, known)[0])
+
+
+def _calls_in(text: str, known: set[str] | None) -> tuple[list[ParsedCall], str]:
+    """Every JSON call in `text` (tagged, fenced, else bare) and the text left over."""
     calls: list[ParsedCall] = []
     remaining = text
     for pattern in (_TAGGED, _FENCED):
@@ -101,12 +123,6 @@ def parse_tool_calls(text: str, known: set[str] | None = None) -> tuple[list[Par
             spans.append((start, end))
     for start, end in reversed(spans):
         remaining = remaining[:start] + remaining[end:]
-    if not calls and (known is None or SQL_TOOL in known):
-        match = _SQL_BLOCK.search(text)
-        if match:
-            sql = match.group(1).strip()
-            calls.append(ParsedCall(SQL_TOOL, {"sql": sql}, f"call_{uuid.uuid4().hex[:12]}"))
-            remaining = remaining.replace(match.group(0), "")
     return calls, remaining.strip()
 
 

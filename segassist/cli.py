@@ -271,6 +271,39 @@ from segassist import cli_agent, cli_segmenter, cli_ui  # noqa: E402  (they regi
 del cli_agent, cli_segmenter, cli_ui
 
 
+@cli.command()
+@click.argument("query")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV instead of a table.")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=200, show_default=True)
+@click.pass_obj
+def sql(state: _State, query: str, as_csv: bool, limit: int) -> None:
+    """Run one read-only SQL query through the agent's own guard and print the rows.
+
+    The same allowlist, read-only connection and time, row and size limits as the
+    agent's run_sql tool; a refused query exits with code 2 and the reason.
+    """
+    from tools.export import neutralise_cell
+    from tools.sql import run_select
+    from tools.text import markdown_table
+
+    result = run_select(state.engine, query, row_limit=limit)
+    if as_csv:
+        import csv
+
+        writer = csv.writer(sys.stdout)
+        writer.writerow(result.columns)
+        writer.writerows([neutralise_cell(v) for v in row] for row in result.rows)
+    else:
+        click.echo(markdown_table(result.columns, result.rows, max_rows=limit, width=None))
+    shown = f"{len(result.rows):,} rows"
+    if result.cut_at_bytes:
+        shown += " (cut: the result passed the size limit)"
+    elif result.truncated:
+        total = f"{result.total_rows:,}" if result.total_rows is not None else "more"
+        shown += f" of {total} (raise --limit for more)"
+    click.echo(f"{shown} in {result.seconds:.2f} s", err=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return its exit code."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])

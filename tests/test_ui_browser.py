@@ -189,3 +189,34 @@ def test_errors_say_what_to_do_next(browser, tmp_path):
     finally:
         context.close()
         app.close()
+
+
+def test_with_a_password_the_browser_logs_in_before_anything_loads(browser, tmp_path):
+    """The login page renders and works behind the middleware that refuses every other
+    route before login (see test_ui_access for the routes)."""
+    from ui.app import serve
+    from ui.services import Services
+    from warehouse.db import migrate, open_engine
+
+    engine = open_engine(f"sqlite:///{tmp_path / 'w.db'}")
+    migrate(engine)
+    port = free_port()
+    services = Services(engine, None, "http://127.0.0.1:9/v1", tmp_path / "exports")
+    app = serve(services, "127.0.0.1", port, "ana", "pw", prevent_thread_lock=True, quiet=True)
+    try:
+        page = browser.new_page()
+        page.goto(f"http://127.0.0.1:{port}/")
+        page.get_by_label("username").fill("ana")
+        page.get_by_label("password").fill("wrong")
+        page.get_by_role("button", name="Login").click()
+        page.get_by_text("Incorrect Credentials").wait_for(timeout=30_000)
+        page.goto(f"http://127.0.0.1:{port}/")
+        page.get_by_label("username").fill("ana")
+        page.get_by_label("password").fill("pw")
+        page.get_by_role("button", name="Login").click()
+        page.get_by_role("tab", name="Segments").wait_for(timeout=60_000)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "after-login.png"))
+        page.close()
+    finally:
+        app.close()

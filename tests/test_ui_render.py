@@ -7,7 +7,7 @@ import pytest
 from agent.loop import Step
 from segassist.errors import UserInputError
 from ui import render
-from ui.app import access, is_loopback
+from ui.access import access, is_loopback
 
 SEGMENTS = [
     {
@@ -135,6 +135,9 @@ def test_public_addresses_need_a_password():
     assert access("0.0.0.0", "ana", "s3cret") == [("ana", "s3cret")]
     with pytest.raises(UserInputError, match="without a password"):
         access("0.0.0.0", "segassist", None)
+    for public in ("", "::", "0.0.0.0", "10.1.2.3", "192.168.1.20"):
+        with pytest.raises(UserInputError, match="without a password"):
+            access(public, "segassist", None)
 
 
 def test_while_the_model_writes_a_call_the_chat_shows_a_placeholder():

@@ -9,7 +9,7 @@ recover, never as exceptions.
 
 from __future__ import annotations
 
-import csv
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,8 +19,14 @@ from pathlib import Path
 from sqlalchemy import Engine, func, select
 
 from segassist.errors import UserInputError
+from tools.export import write_private_csv
 from tools.sql import DEFAULT_ROW_LIMIT, run_select
-from tools.text import markdown_table, quote_customer_text, truncate_for_model
+from tools.text import (
+    markdown_table,
+    mask_personal_data,
+    quote_customer_text,
+    truncate_for_model,
+)
 from warehouse.schema import BEHAVIOUR_TABLES, Base, Customer, CustomerScore, Segment
 
 
@@ -180,10 +186,31 @@ def make_tools(context: ToolContext) -> list:
     ]
     return [
         StructuredTool.from_function(
-            f, response_format="content_and_artifact", parse_docstring=True
+            observed(f), response_format="content_and_artifact", parse_docstring=True
         )
         for f in functions
     ]
+
+
+def observed(function: Callable[..., tuple[str, dict]]) -> Callable[..., tuple[str, dict]]:
+    """`function` as the model sees it: any failure, of any type, comes back as an
+    observation saying what to fix (the question goes on), and every text the model
+    reads has personal data masked and its size bounded."""
+
+    @functools.wraps(function)
+    def tool(*args, **kwargs) -> tuple[str, dict]:
+        try:
+            said, payload = function(*args, **kwargs)
+        except Exception as e:  # the model's arguments or data it cannot handle
+            reason = (str(e).strip().splitlines() or [""])[0][:300]
+            said = (
+                f"Tool {function.__name__} failed ({type(e).__name__}: {reason}). Check the "
+                "arguments' types and ranges and call again, or answer from the results you have."
+            )
+            payload = {"kind": "error", "error": said}
+        return truncate_for_model(mask_personal_data(said)), payload or {"kind": "empty"}
+
+    return tool
 
 
 def _describe_data(ctx: ToolContext):
@@ -522,15 +549,12 @@ def _export_audience(ctx: ToolContext):
         query = _audience_query(version, segment_id, min_churn_risk, None, min_value, None)
         with ctx.engine.connect() as conn:
             rows = conn.execute(query).all()
-        ctx.exports_dir.mkdir(parents=True, exist_ok=True)
         name = f"audience-seg{segment_id if segment_id is not None else 'all'}-{len(rows)}.csv"
-        path = ctx.exports_dir / name
-        with open(path, "w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(
-                ["customer_id", "segment_id", "churn_risk", "value_estimate", "country"]
-            )
-            writer.writerows(rows)
+        path = write_private_csv(
+            ctx.exports_dir / name,
+            ["customer_id", "segment_id", "churn_risk", "value_estimate", "country"],
+            rows,
+        )
         return f"Saved {len(rows):,} customers to {path}.", {
             "kind": "file",
             "path": str(path),

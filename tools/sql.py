@@ -58,9 +58,7 @@ def _dialect(engine: Engine) -> str:
         return "sqlite"
     if name == "postgresql":
         return "postgres"
-    raise UserInputError(
-        f"The agent's SQL runs on SQLite and PostgreSQL; this database is {name}."
-    )
+    raise UserInputError(f"The agent's SQL runs on SQLite and PostgreSQL; this database is {name}.")
 
 
 def run_select(
@@ -246,4 +244,3 @@ def _count_rows(conn, query: str) -> int | None:
             return cursor.fetchone()[0]
     except psycopg.errors.QueryCanceled:
         return None
-

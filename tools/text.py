@@ -47,13 +47,17 @@ def format_number(value: float) -> str:
     return f"{value:.4g}" if abs(value) >= 1e-4 else f"{value:.6f}"
 
 
-def markdown_table(columns: list[str], rows: list[tuple], max_rows: int = 20) -> str:
-    """A small Markdown table of the first `max_rows` rows."""
+def markdown_table(
+    columns: list[str], rows: list[tuple], max_rows: int = 20, width: int | None = 80
+) -> str:
+    """A small Markdown table of the first `max_rows` rows, cells cut at `width` characters
+    (None: whole)."""
 
     def cell(value) -> str:
         if isinstance(value, float):
             return format_number(value)
-        return str(value).replace("|", "/").replace("\n", " ")[:80]
+        shown = str(value).replace("|", "/").replace("\n", " ")
+        return shown if width is None else shown[:width]
 
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows[:max_rows]]

@@ -10,9 +10,7 @@ Errors are shown in the page as what to do next, never as stack traces.
 
 from __future__ import annotations
 
-import ipaddress
 import os
-import socket
 import tempfile
 import threading
 import uuid
@@ -20,6 +18,7 @@ from pathlib import Path
 
 from segassist.errors import InfrastructureError, UserInputError
 from ui import render
+from ui.access import RequireLogin, access, bind_address
 from ui.services import Services
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported
@@ -37,35 +36,6 @@ CHANNELS = ["email", "ads", "sms", "push", "in-app"]
 CHAT_CONCURRENCY = 4  # chats in flight at once (the LLM server queues their calls)
 
 
-def is_loopback(host: str) -> bool:
-    """True for addresses only this machine can reach (127.0.0.0/8, ::1, localhost)."""
-    if host in ("localhost", ""):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        try:
-            return all(
-                ipaddress.ip_address(info[4][0]).is_loopback
-                for info in socket.getaddrinfo(host, None)
-            )
-        except OSError:
-            return False
-
-
-def access(host: str, user: str, password: str | None) -> list[tuple[str, str]] | None:
-    """The credentials to require: none on loopback; a refusal on a public address without."""
-    if is_loopback(host):
-        return [(user, password)] if password else None
-    if not password:
-        raise UserInputError(
-            f"Refusing to serve the UI on {host}, which other machines can reach, without a "
-            "password. Set SEGASSIST_UI_PASSWORD (and optionally SEGASSIST_UI_USER), or "
-            "ui_password in the settings file, or bind to 127.0.0.1."
-        )
-    return [(user, password)]
-
-
 def _message(error: Exception, llm_url: str | None = None) -> str:
     """What the page says for an error: the message for ours, a short line for others."""
     if isinstance(error, UserInputError | InfrastructureError):
@@ -78,6 +48,15 @@ def _message(error: Exception, llm_url: str | None = None) -> str:
             "without it."
         )
     return f"⚠️ Something went wrong: {type(error).__name__}: {error}"
+
+
+def _after_recovery(services: Services, said: str) -> str:
+    """The chat's message when the LLM server went away: restarted once, or what to do."""
+    try:
+        restarted = services.recover_llm()
+    except Exception as e:
+        return _message(e, services.llm_url)
+    return f"⚠️ {restarted} Please ask again." if restarted else said
 
 
 def _gradio_messages(items: list[render.ChatItem]) -> list[dict]:
@@ -128,6 +107,8 @@ def build_app(services: Services):
                     yield [*history, *done, *_gradio_messages(final)], "", conversation
         except Exception as e:  # shown in the chat: what went wrong and what to do
             said = _message(e, services.llm_url)
+            if type(e).__name__ in ("APIConnectionError", "APITimeoutError"):
+                said = _after_recovery(services, said)
             yield [*history, {"role": "assistant", "content": said}], "", conversation
 
     def new_conversation():
@@ -224,6 +205,7 @@ def build_app(services: Services):
         folder = Path(tempfile.mkdtemp(prefix="segassist-brief-"))
         path = folder / render.brief_filename(int(segment_id), goal, channel)
         path.write_text(markdown + "\n", encoding="utf-8")
+        path.chmod(0o600)  # Gradio's cache copy keeps the mode: owner-only there too
         return markdown + "\n\n" + render.written_by_note(written_by), str(path)
 
     try:  # the API (gradio_client) checks dropdown values against the initial choices
@@ -344,14 +326,20 @@ def theme():
 
 def serve(services: Services, host: str, port: int, user: str, password: str | None, **launch):
     """Start the app (blocking unless prevent_thread_lock=True); returns the app."""
+    from starlette.middleware import Middleware
+
     credentials = access(host, user, password)
+    # Files handed to the browser (exports, briefs) are copied into Gradio's cache: a
+    # private folder, not the shared /tmp/gradio.
+    os.environ.setdefault("GRADIO_TEMP_DIR", tempfile.mkdtemp(prefix="segassist-ui-"))
     threading.Thread(target=services.warm_up, daemon=True).start()
     app = build_app(services)
     app.queue(default_concurrency_limit=8)
     app.launch(
-        server_name=host,
+        server_name=bind_address(host),
         server_port=port,
         auth=credentials,
+        app_kwargs={"middleware": [Middleware(RequireLogin)]},
         share=False,
         show_error=False,
         theme=theme(),

@@ -113,6 +113,7 @@ def unmigrate(engine: Engine) -> None:
 
     with engine.begin() as conn:
         command.downgrade(_alembic_config(conn), "base")
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
 
 
 # PostgreSQL: the agent's queries run as this role (SET LOCAL ROLE inside a read-only
@@ -192,7 +193,7 @@ def ensure_schema(engine: Engine) -> list[str]:
     Returns the migrations applied (none when the schema was already there).
     """
     check_connection(engine)
-    if current_revision(engine) is None and not table_names(engine):
+    if current_revision(engine) is None and set(table_names(engine)) <= {"alembic_version"}:
         return migrate(engine)
     require_schema(engine)
     return []

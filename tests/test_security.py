@@ -1,0 +1,497 @@
+"""Hostile inputs, on SQLite and on the PostgreSQL server: each is refused (or held to its
+limits), and nothing changes: every table's rows hashed before and after, no new files,
+no lock, statistic or role left behind.
+
+The classes are those a hostile review found (quoted and escaped function names, SQL
+hidden in strings, session side effects, runaway time and size, parser tricks, system
+catalogues) plus writes of every kind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from conftest import PG_URL, _postgres_available
+from sqlalchemy import inspect, text
+
+from tools.sql import QueryRejected, run_select
+from warehouse.db import migrate, open_engine
+from warehouse.importers.writer import write_batches
+from warehouse.synthetic import generate
+
+EVIL = "/tmp/segassist-evil"
+LONG_ARG = "x" * 10
+HOSTILE = {
+    # --- writes, schema and session changes --------------------------------------------
+    "drop": "DROP TABLE customers",
+    "delete": "DELETE FROM reviews",
+    "update": "UPDATE customers SET country = 'pwned'",
+    "insert": "INSERT INTO customers (customer_id, source) VALUES ('evil', 'x')",
+    "stacked": "SELECT 1; DROP TABLE customers",
+    "stacked-comment": "SELECT 1 /* ; */; DELETE FROM orders",
+    "create": "CREATE TABLE evil (x INTEGER)",
+    "create-temp": "CREATE TEMP TABLE evil AS SELECT * FROM customers",
+    "create-view": "CREATE VIEW evil AS SELECT 1",
+    "create-function": "CREATE FUNCTION evil() RETURNS int AS 'select 1' LANGUAGE sql",
+    "alter": "ALTER TABLE customers ADD COLUMN evil INTEGER",
+    "truncate": "TRUNCATE reviews",
+    "pragma": "PRAGMA writable_schema = 1",
+    "pragma-select": "SELECT * FROM pragma_table_info('customers')",
+    "attach": f"ATTACH DATABASE '{EVIL}.db' AS evil",
+    "vacuum-into": f"VACUUM INTO '{EVIL}.db'",
+    "select-into": "SELECT * INTO evil FROM customers",
+    "cte-delete": "WITH gone AS (DELETE FROM reviews RETURNING *) SELECT COUNT(*) FROM gone",
+    "copy-out": f"COPY customers TO '{EVIL}.csv'",
+    "copy-program": f"COPY customers TO PROGRAM 'touch {EVIL}'",
+    "transaction": "BEGIN; DELETE FROM reviews; COMMIT",
+    "grant": "GRANT ALL ON customers TO PUBLIC",
+    "replace": "REPLACE INTO customers (customer_id, source) VALUES ('evil', 'x')",
+    "explain-analyze": "EXPLAIN ANALYZE DELETE FROM reviews",
+    "set": "SET statement_timeout = 0",
+    "set-role": "SET ROLE postgres",
+    "reset-role": "RESET ROLE",
+    "for-update": "SELECT * FROM customers FOR UPDATE",
+    "do-block": "DO $$ BEGIN DELETE FROM reviews; END $$",
+    "lock": "LOCK TABLE customers",
+    "notify": "NOTIFY evil",
+    "listen": "LISTEN evil",
+    "discard": "DISCARD ALL",
+    "prepare": "PREPARE evil AS DELETE FROM reviews",
+    "call": "CALL evil()",
+    "checkpoint": "CHECKPOINT",
+    "comment-on": "COMMENT ON TABLE customers IS 'pwned'",
+    "merge": "MERGE INTO customers c USING orders o ON c.customer_id = o.customer_id "
+    "WHEN MATCHED THEN DELETE",
+    # --- functions by another spelling, or SQL hidden in a string ------------------------
+    "quoted-read-file": "SELECT \"pg_read_file\"('/etc/passwd')",
+    "upper-quoted": "SELECT \"PG_READ_FILE\"('/etc/passwd')",
+    "unicode-name": "SELECT U&\"pg\\005fread\\005ffile\"('/etc/passwd')",
+    "unicode-string": "SELECT U&'\\0041' FROM customers",
+    "qualified": "SELECT pg_catalog.pg_read_file('/etc/passwd')",
+    "qualified-quoted": 'SELECT "pg_catalog"."pg_read_file"(\'/etc/passwd\')',
+    "qualified-allowed-name": "SELECT pg_catalog.lower(country) FROM customers",
+    "read-binary": "SELECT pg_read_binary_file('/etc/passwd')",
+    "ls-dir": "SELECT * FROM pg_ls_dir('/')",
+    "stat-file": "SELECT pg_stat_file('/etc/passwd')",
+    "sleep": "SELECT pg_sleep(30)",
+    "quoted-sleep": 'SELECT "pg_sleep"(30)',
+    "advisory": "SELECT pg_try_advisory_lock(4242)",
+    "quoted-advisory": 'SELECT "pg_advisory_lock"(4243)',
+    "terminate": 'SELECT "pg_terminate_backend"(pg_backend_pid())',
+    "cancel": "SELECT pg_cancel_backend(1)",
+    "stat-reset": "SELECT pg_stat_reset()",
+    "reload-conf": "SELECT pg_reload_conf()",
+    "set-config": "SELECT set_config('default_transaction_read_only', 'off', false)",
+    "current-setting": "SELECT current_setting('data_directory')",
+    "query-to-xml": "SELECT query_to_xml_and_xmlschema('select pg_read_file(''/etc/passwd'')', "
+    "true, true, '')",
+    "ts-stat": "SELECT * FROM ts_stat('SELECT to_tsvector(pg_read_file(''/etc/passwd''))')",
+    "table-to-xml": "SELECT table_to_xml('customers', true, true, '')",
+    "xpath": "SELECT xpath('/a', '<a/>')",
+    "dblink": "SELECT dblink('host=127.0.0.1', 'DELETE FROM reviews')",
+    "lo-import": "SELECT lo_import('/etc/passwd')",
+    "nextval": "SELECT nextval('import_runs_run_id_seq')",
+    "version": "SELECT version()",
+    "fts3-tokenizer": "SELECT \"fts3_tokenizer\"('simple')",
+    "fts3-register": "SELECT fts3_tokenizer('evil', x'0000000000000000')",
+    "load-extension": "SELECT load_extension('/tmp/evil.so')",
+    "readfile": "SELECT readfile('/etc/passwd')",
+    "writefile": f"SELECT writefile('{EVIL}.txt', 'x')",
+    "edit": "SELECT edit('x', 'vi')",
+    "zipfile": "SELECT * FROM zipfile('/tmp/x.zip')",
+    "sqlite-version": "SELECT sqlite_version()",
+    "printf-width": "SELECT length(printf('%.*c', 900000000, 'x'))",
+    "zeroblob": "SELECT zeroblob(5000000) FROM customers",
+    "randomblob": "SELECT randomblob(900000000)",
+    "repeat": "SELECT repeat('x', 5000000) FROM customers",
+    "lpad": "SELECT lpad('x', 900000000, 'y')",
+    "nested-call-in-allowed": "SELECT lower(pg_read_file('/etc/passwd'))",
+    "function-in-where": "SELECT 1 FROM customers WHERE pg_sleep(5) IS NOT NULL",
+    "function-in-order": "SELECT 1 FROM customers ORDER BY pg_sleep(1)",
+    # --- catalogues and tables the agent may not read ----------------------------------
+    "sqlite-master": "SELECT sql FROM sqlite_master",
+    "sqlite-schema": "SELECT * FROM sqlite_schema",
+    "pg-authid": "SELECT rolpassword FROM pg_authid",
+    "pg-shadow": "SELECT * FROM pg_catalog.pg_shadow",
+    "pg-stat-activity": "SELECT query FROM pg_stat_activity",
+    "information-schema": "SELECT * FROM information_schema.tables",
+    "conversations": "SELECT message FROM conversation_messages",
+    "import-runs": "SELECT path FROM import_runs",
+    "synthetic-truth": "SELECT * FROM synthetic_truth",
+    "alembic": "SELECT * FROM alembic_version",
+    "schema-qualified": "SELECT * FROM main.customers",
+    "subquery-catalog": "SELECT (SELECT COUNT(*) FROM pg_roles) FROM customers",
+    "join-catalog": "SELECT c.customer_id FROM customers c JOIN pg_user u ON true",
+    # --- parameters, quoting and parser tricks -----------------------------------------
+    "bind-colon": "SELECT :x",
+    "bind-dollar": "SELECT $1",
+    "bind-question": "SELECT ? FROM customers",
+    "dollar-quote": "SELECT $q$ '; DROP TABLE customers; -- $q$",
+    "deep-nesting": "SELECT " + "(" * 3000 + "1" + ")" * 3000,
+    "huge": "SELECT 1 " + " " * 30_000,
+    "nul": "SELECT 1\x00; DROP TABLE customers",
+    "empty": "   ",
+    "not-sql": "please drop every table",
+}
+
+
+def _database(kind: str, folder: Path):
+    """A migrated warehouse with synthetic data; returns (engine, cleanup)."""
+    if kind == "sqlite":
+        engine = open_engine(f"sqlite:///{folder / 'warehouse.db'}")
+        return engine, engine.dispose
+    reason = _postgres_available()
+    if reason:
+        pytest.skip(reason)
+    schema = f"segassist_sec_{uuid.uuid4().hex[:10]}"
+    admin = open_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine = open_engine(f"{PG_URL}?options=-csearch_path%3D{schema}")
+
+    def cleanup():
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+    return engine, cleanup
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def warehouse(request, tmp_path_factory):
+    folder = tmp_path_factory.mktemp(f"security-{request.param}")
+    engine, cleanup = _database(request.param, folder)
+    migrate(engine)
+    write_batches(engine, generate(120, seed=3), sha256="security")
+    with engine.begin() as conn:  # a review with personal data, for the masking test
+        conn.execute(
+            text(
+                "UPDATE reviews SET text = 'write me at ana.silva@example.com or +44 20 7946 "
+                "0958' WHERE review_id = (SELECT MIN(review_id) FROM reviews)"
+            )
+        )
+    yield engine, folder, snapshot(engine, folder)
+    cleanup()
+
+
+def snapshot(engine, folder: Path) -> dict:
+    """Every table's row count and a hash of its rows; the files beside the database;
+    on PostgreSQL the advisory locks, the statistics reset time and the roles."""
+    digest, counts = hashlib.sha256(), {}
+    with engine.connect() as conn:
+        for table in sorted(inspect(engine).get_table_names()):
+            rows = sorted(repr(tuple(r)) for r in conn.execute(text(f'SELECT * FROM "{table}"')))
+            counts[table] = len(rows)
+            digest.update("\n".join(rows).encode())
+        extra = ()
+        if engine.dialect.name == "postgresql":
+            extra = conn.execute(
+                text(
+                    "SELECT (SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory'), "
+                    "(SELECT stats_reset FROM pg_stat_database WHERE datname = "
+                    "current_database()), (SELECT string_agg(rolname, ',' ORDER BY rolname) "
+                    "FROM pg_roles), (SELECT COUNT(*) FROM pg_prepared_xacts)"
+                )
+            ).one()
+    files = sorted(
+        p.name for p in folder.iterdir() if not p.name.endswith(("-wal", "-shm", "-journal"))
+    )
+    evil = sorted(str(p) for p in Path("/tmp").glob("segassist-evil*"))
+    return {
+        "counts": counts,
+        "hash": digest.hexdigest(),
+        "files": files,
+        "pg": tuple(extra),
+        "evil": evil,
+    }
+
+
+@pytest.mark.parametrize("statement", list(HOSTILE.values()), ids=list(HOSTILE))
+def test_hostile_sql_is_refused_and_changes_nothing(warehouse, statement):
+    engine, folder, before = warehouse
+    with pytest.raises(QueryRejected):
+        run_select(engine, statement, timeout_s=3)
+    assert snapshot(engine, folder) == before
+
+
+def test_there_are_at_least_80_hostile_inputs():
+    assert len(HOSTILE) >= 80
+
+
+# --- the second layer: what the connection itself refuses --------------------------------
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "DELETE FROM reviews",
+        "UPDATE customers SET country = 'x'",
+        "CREATE TABLE evil (x INTEGER)",
+        "SELECT pg_read_file('/etc/passwd')",
+        "SELECT pg_stat_reset()",
+        "SELECT COUNT(*) FROM conversation_messages",
+    ],
+)
+def test_the_connection_refuses_what_the_guard_never_saw(warehouse, statement):
+    """Had the allowlist a hole, the read-only connection (and on PostgreSQL the reader
+    role, which holds no file, admin or lock rights) refuses on its own."""
+    from tools.sql import _run_postgres, _run_sqlite
+
+    engine, folder, before = warehouse
+    if engine.dialect.name == "sqlite" and "pg_" in statement:
+        pytest.skip("a PostgreSQL function")
+    if engine.dialect.name == "sqlite" and "conversation" in statement:
+        pytest.skip("SQLite has no roles: the allowlist alone keeps this table out")
+    run = _run_sqlite if engine.dialect.name == "sqlite" else _run_postgres
+    with pytest.raises(QueryRejected):
+        run(engine, statement, 10, 3.0, 100_000)
+    assert snapshot(engine, folder) == before
+
+
+@pytest.mark.postgres
+def test_nothing_a_query_does_outlives_it(warehouse):
+    """An advisory lock taken behind the guard's back dies with the query's connection."""
+    from tools.sql import _run_postgres
+
+    engine, folder, before = warehouse
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's session state")
+    _run_postgres(engine, "SELECT pg_try_advisory_lock(4242)", 10, 3.0, 100_000)
+    time.sleep(0.2)
+    assert snapshot(engine, folder) == before
+
+
+# --- limits ---------------------------------------------------------------------------------
+
+
+def test_time_limit_holds_on_an_allowed_query(warehouse):
+    engine, folder, before = warehouse
+    endless = (
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT COUNT(*) FROM c"
+    )
+    started = time.monotonic()
+    with pytest.raises(QueryRejected, match="longer than 1 s"):
+        run_select(engine, endless, timeout_s=1)
+    assert time.monotonic() - started < 4
+    assert snapshot(engine, folder) == before
+
+
+def test_a_huge_value_is_refused_quickly(warehouse):
+    engine, _, _ = warehouse
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's value cap (PostgreSQL: statement_timeout)")
+    grow = (
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 3000000) "
+        "SELECT group_concat(x || 'abcdefghij', '') FROM c"
+    )
+    started = time.monotonic()
+    with pytest.raises(QueryRejected, match="larger than"):
+        run_select(engine, grow, timeout_s=10)
+    assert time.monotonic() - started < 10
+
+
+def test_results_are_capped_in_bytes_as_well_as_rows(warehouse):
+    engine, _, _ = warehouse
+    wide = (
+        "SELECT a.customer_id, b.customer_id, c.customer_id "
+        "FROM customers a, customers b, customers c"
+    )
+    result = run_select(engine, wide, row_limit=5000, max_bytes=20_000)
+    size = sum(len(str(v)) for row in result.rows for v in row)
+    assert result.truncated and result.cut_at_bytes and size <= 20_000
+    assert len(result.rows) < 5000
+
+
+# --- queries that must work -------------------------------------------------------------------
+
+
+def test_valid_queries_with_comments_and_odd_text_run(warehouse):
+    engine, _, _ = warehouse
+    result = run_select(engine, "SELECT customer_id FROM customers -- all of them", row_limit=10)
+    assert len(result.rows) == 10 and result.total_rows == 120
+    colon = run_select(engine, "SELECT COUNT(*) FROM reviews WHERE text LIKE '% :x%'")
+    assert colon.rows[0][0] == 0
+    percent = run_select(engine, "SELECT '100%' AS share, COUNT(*) AS n FROM customers")
+    assert percent.rows == [("100%", 120)]
+
+
+# --- tools: every failure is an observation, personal data is masked ---------------------
+
+
+@pytest.fixture
+def tools(warehouse, tmp_path):
+    from tools.catalogue import ToolContext, make_tools
+
+    engine, _, _ = warehouse
+    return {t.name: t for t in make_tools(ToolContext(engine, None, tmp_path / "exports"))}
+
+
+@pytest.mark.parametrize(
+    ("tool", "args"),
+    [
+        ("run_sql", {"sql": "SELECT 9e999 AS big, -9e999 AS small"}),
+        ("run_sql", {"sql": "SELECT " + "(" * 3000 + "1" + ")" * 3000}),
+        ("run_sql", {"sql": "SELECT COUNT(*) FROM reviews WHERE text = ' :x'"}),
+        ("export_audience", {"segment_id": 10**30}),
+        ("find_customers", {"segment_id": 10**30, "limit": -5}),
+        ("customer_profile", {"customer_id": "\x00" * 5}),
+        ("search_reviews", {"query": "x", "since": "not a date"}),
+    ],
+)
+def test_a_tool_failure_is_an_observation(tools, tool, args):
+    said = tools[tool].invoke(args)
+    assert isinstance(said, str) and said.strip()
+
+
+def test_sql_results_reach_the_model_masked(tools):
+    said = tools["run_sql"].invoke({"sql": "SELECT text FROM reviews WHERE text LIKE '%@%'"})
+    assert "ana.silva@example.com" not in said and "[email]" in said
+    assert "7946" not in said
+
+
+# --- files ------------------------------------------------------------------------------------
+
+
+def test_exported_cells_cannot_be_formulas_and_files_are_private(tmp_path):
+    import csv
+
+    from tools.export import write_private_csv
+
+    hostile = ["=1+2", "@SUM(1+1)", "=cmd|' /C calc'!A0", "+1", "-1+1", "\tx", "\rx", "ok"]
+    path = write_private_csv(tmp_path / "out" / "a.csv", ["value", "n"], [(v, -3) for v in hostile])
+    with open(path, newline="") as handle:
+        rows = list(csv.reader(handle))[1:]
+    assert [r[0] for r in rows[:-1]] == ["'" + v for v in hostile[:-1]]
+    assert rows[-1] == ["ok", "-3"]  # numbers stay numbers
+    assert oct(path.stat().st_mode)[-3:] == "600"
+    assert oct(path.parent.stat().st_mode)[-3:] == "700"
+
+
+@pytest.mark.parametrize("name", ["odd#name.db", "pct%41.db", "sp ace.db", "naïve ü.db"])
+def test_sqlite_paths_with_odd_characters(tmp_path, name):
+    engine = open_engine(f"sqlite:///{tmp_path / name}")
+    migrate(engine)
+    write_batches(engine, generate(10, seed=1), sha256="odd")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert run_select(engine, "SELECT COUNT(*) FROM customers").rows == [(10,)]
+    with pytest.raises(QueryRejected):
+        run_select(engine, "DELETE FROM customers")
+    after = sorted(p.name for p in tmp_path.iterdir())
+    assert [p for p in after if not p.endswith(("-wal", "-shm"))] == [
+        p for p in before if not p.endswith(("-wal", "-shm"))
+    ]
+
+
+# --- init and the first import are atomic ------------------------------------------------
+
+
+def _cli(home: Path, *args: str, db: str | None = None) -> list[str]:
+    command = [str(Path(sys.executable).parent / "segassist")]
+    if db:
+        command += ["--db", db]
+    return [*command, *args]
+
+
+def _env(home: Path) -> dict:
+    return {**os.environ, "SEGASSIST_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+
+
+@pytest.mark.parametrize("kill_after_s", [0.3, 0.6, 0.9, 1.2, 1.6, 2.2])
+def test_init_killed_at_any_moment_recovers(tmp_path, kill_after_s):
+    home = tmp_path / "home"
+    process = subprocess.Popen(
+        _cli(home, "init"), env=_env(home), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    time.sleep(kill_after_s)
+    if process.poll() is None:
+        os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    database = home / "segassist.db"
+    if database.exists():  # all or nothing: no tables, or every table with its version
+        engine = open_engine(f"sqlite:///{database}")
+        tables = set(inspect(engine).get_table_names())
+        from warehouse.db import current_revision, head_revision
+
+        assert tables <= {"alembic_version"} or (
+            "customers" in tables and current_revision(engine) == head_revision()
+        ), sorted(tables)
+        engine.dispose()
+    again = subprocess.run(_cli(home, "init"), env=_env(home), capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    synth = subprocess.run(
+        _cli(home, "synth", "--customers", "5"), env=_env(home), capture_output=True, text=True
+    )
+    assert synth.returncode == 0, synth.stderr
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("kill_after_s", [0.5, 0.9, 1.3])
+def test_init_killed_on_postgresql_recovers(tmp_path, kill_after_s):
+    engine, cleanup = _database("postgres", tmp_path)
+    url = engine.url.render_as_string(hide_password=False)
+    try:
+        process = subprocess.Popen(
+            _cli(tmp_path, "init", db=url),
+            env=_env(tmp_path),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(kill_after_s)
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        again = subprocess.run(
+            _cli(tmp_path, "init", db=url), env=_env(tmp_path), capture_output=True, text=True
+        )
+        assert again.returncode == 0, again.stderr
+        assert "segassist_reader" in again.stdout
+    finally:
+        cleanup()
+
+
+def test_a_failed_first_import_leaves_an_empty_database(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"reviewerID": "a", "asin": "b", "overall": "not a number"}\n')
+    home = tmp_path / "home"
+    result = subprocess.run(
+        _cli(home, "import", "amazon", str(bad)), env=_env(home), capture_output=True, text=True
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    engine = open_engine(f"sqlite:///{home / 'segassist.db'}")
+    assert inspect(engine).get_table_names() == []
+    engine.dispose()
+
+
+# --- the CLI's sql command: the same guard from the shell ------------------------------------
+
+
+def test_the_sql_command_uses_the_agent_guard(tmp_path):
+    home = tmp_path / "home"
+    subprocess.run(
+        _cli(home, "synth", "--customers", "20"), env=_env(home), check=True, capture_output=True
+    )
+    ok = subprocess.run(
+        _cli(home, "sql", "SELECT COUNT(*) AS n FROM customers"),
+        env=_env(home),
+        capture_output=True,
+        text=True,
+    )
+    assert ok.returncode == 0 and "| 20 |" in ok.stdout
+    refused = subprocess.run(
+        _cli(home, "sql", "SELECT \"pg_read_file\"('/etc/passwd')"),
+        env=_env(home),
+        capture_output=True,
+        text=True,
+    )
+    assert refused.returncode == 2 and "not allowed" in refused.stderr
