@@ -17,8 +17,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from segassist.errors import InfrastructureError, UserInputError
-from segassist.progress import ProgressFactory, no_progress
+from segassist.core.errors import InfrastructureError, UserInputError
+from segassist.core.progress import ProgressFactory, no_progress
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,24 @@ by segassist itself).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # loaded by path: find `agent`
 
-from agent.toolcalls import parse_tool_calls
+def _load_toolcalls():
+    """agent/toolcalls.py by its path: vLLM loads this file by path, from its own
+    environment, where segassist is not installed (toolcalls needs only the stdlib)."""
+    path = Path(__file__).with_name("toolcalls.py")
+    spec = importlib.util.spec_from_file_location("segassist_toolcalls", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+parse_tool_calls = _load_toolcalls().parse_tool_calls
 
 try:  # vLLM >= 0.11 moved the parsers
     from vllm.tool_parsers import ToolParser, ToolParserManager

@@ -64,8 +64,8 @@ STEPS: list[dict] = []  # the current question's tool calls, kept in the results
 
 
 def _database(data: Path, dataset: str, work: Path):
-    from warehouse.db import migrate, open_engine
-    from warehouse.importers import import_dataset
+    from segassist.warehouse.db import migrate, open_engine
+    from segassist.warehouse.importers import import_dataset
 
     importer, relative = DATASETS[dataset]
     engine = open_engine(f"sqlite:///{work / (dataset + '.db')}")
@@ -75,7 +75,7 @@ def _database(data: Path, dataset: str, work: Path):
 
 
 def run_segassist(engine, chat, question: str, work: Path) -> tuple[str, int, int, bool]:
-    from agent.loop import build_agent
+    from segassist.agent.loop import build_agent
 
     agent = build_agent(engine, chat, None, work / "exports")
     answer = agent.ask(question, f"bench-{time.monotonic_ns()}")
@@ -98,8 +98,7 @@ def run_stock(engine, chat, question: str) -> tuple[str, int, int, bool]:
     """
     from langchain_community.agent_toolkits import create_sql_agent
     from langchain_community.utilities import SQLDatabase
-
-    from agent.loop import MAX_MODEL_CALLS, QUESTION_BUDGET_S
+    from segassist.agent.loop import MAX_MODEL_CALLS, QUESTION_BUDGET_S
 
     agent = create_sql_agent(
         chat,
@@ -125,7 +124,7 @@ def _wait_until_idle(url: str, limit_s: float = 300.0) -> None:
     """Wait until the server answers again: a single-request server (llama.cpp) finishes a
     request its client gave up on before it takes the next, which would count against the
     next question."""
-    from agent.serving import LLMUnavailableError, check_server
+    from segassist.agent.client import LLMUnavailableError, check_server
 
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
@@ -138,7 +137,7 @@ def _wait_until_idle(url: str, limit_s: float = 300.0) -> None:
 
 def main() -> None:
     global STOCK_AGENT_TYPE
-    from agent.serving import make_chat_model
+    from segassist.agent.client import make_chat_model
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--llm-url", required=True)

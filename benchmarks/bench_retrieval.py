@@ -42,8 +42,7 @@ def _amazon_texts(data: Path, limit: int) -> tuple[list[str], list[str]]:
 def throughput(data: Path, limit: int = 1000) -> None:
     """Reviews per second for each precision, on full reviews and on short titles."""
     import torch
-
-    from retrieval.embedders import MiniLMEmbedder
+    from segassist.retrieval.embedders import MiniLMEmbedder
 
     torch.set_num_threads(1)
     full, short = _amazon_texts(data, limit)
@@ -100,13 +99,12 @@ def _du(path: Path) -> int:
 def latency(n_vectors: int, queries: int = 200) -> None:
     """Query latency at `n_vectors` synthetic reviews, with and without filters."""
     import numpy as np
-
-    from retrieval.search import SearchFilters, search_reviews
-    from retrieval.store import open_client, open_index
-    from retrieval.sync import sync_index
-    from warehouse.db import migrate, open_engine
-    from warehouse.importers.writer import write_batches
-    from warehouse.synthetic import generate
+    from segassist.retrieval.search import SearchFilters, search_reviews
+    from segassist.retrieval.store import open_client, open_index
+    from segassist.retrieval.sync import sync_index
+    from segassist.warehouse.db import migrate, open_engine
+    from segassist.warehouse.importers.writer import write_batches
+    from segassist.warehouse.synthetic import generate
 
     work = Path(tempfile.mkdtemp(prefix="bench-latency-"))
     try:
@@ -150,7 +148,7 @@ def latency(n_vectors: int, queries: int = 200) -> None:
             f"index build (embedding short synthetic texts): {build:.0f} s, "
             f"{count / build:.0f} texts/s"
         )
-        import retrieval.search as search
+        import segassist.retrieval.search as search
 
         results = {}
         for path, limit in (("exact cache", search.CACHE_LIMIT), ("chroma where", 0)):

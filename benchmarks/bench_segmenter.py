@@ -64,13 +64,12 @@ def _scale_child(n: int, synthetic_db: str | None, epochs: int) -> dict:
     """One size, in this process: returns the figures as a dict."""
     import numpy as np
     import torch
-
-    from training.dataset import build_data, split_by_customer
-    from training.features import compute_features, default_window
-    from training.segmenter import FusionSegmenter
-    from warehouse.db import migrate, open_engine
-    from warehouse.importers.writer import write_batches
-    from warehouse.synthetic import generate
+    from segassist.training.dataset import build_data, split_by_customer
+    from segassist.training.features import compute_features, default_window
+    from segassist.training.segmenter import FusionSegmenter
+    from segassist.warehouse.db import migrate, open_engine
+    from segassist.warehouse.importers.writer import write_batches
+    from segassist.warehouse.synthetic import generate
 
     torch.set_num_threads(1)
     figures: dict = {"customers": n}

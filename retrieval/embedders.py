@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
-
-from segassist.errors import InfrastructureError, UserInputError
+from segassist.core.errors import InfrastructureError, UserInputError
 
 
 class Embedder(Protocol):
@@ -138,6 +137,7 @@ class E5Embedder:
 
 
 EMBEDDERS = {"minilm": MiniLMEmbedder, "e5-multilingual": E5Embedder}
+DEFAULT_EMBEDDER = "minilm"
 
 
 def make_embedder(name: str) -> Embedder:

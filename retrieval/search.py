@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import numpy as np
-
-from retrieval.store import PAGE, ReviewIndex
-from segassist.errors import UserInputError
+from segassist.core.errors import UserInputError
+from segassist.retrieval.store import PAGE, ReviewIndex
 
 MAX_TEXT_CHARS = 600
 MAX_K = 100

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from retrieval.embedders import Embedder, make_embedder
-from segassist.errors import InfrastructureError, UserInputError
+from segassist.core.errors import InfrastructureError, UserInputError
+from segassist.retrieval.embedders import Embedder, make_embedder
 
 COLLECTION = "segassist_texts"
 PAGE = 5_000  # Chroma's get() fails above ~5,000 ids ("too many SQL variables")

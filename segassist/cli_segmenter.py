@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from segassist.cli import _State, cli
-from segassist.errors import UserInputError
+from segassist.cli_base import State, cli
+from segassist.core.errors import UserInputError
 
 
 def _segments_option(value: str) -> int | str:
@@ -39,11 +39,11 @@ def _segments_option(value: str) -> int | str:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--no-text", is_flag=True, help="Use behaviour only, even if reviews are indexed.")
 @click.pass_obj
-def train(state: _State, horizon, cutoff, segments: str, seed: int, no_text: bool) -> None:
+def train(state: State, horizon, cutoff, segments: str, seed: int, no_text: bool) -> None:
     """Train the fusion segmenter; promote it if it is not worse than the serving one."""
-    from training.features import Window, default_window
-    from training.pipeline import train_model
-    from warehouse.db import require_schema
+    from segassist.training.features import Window, default_window
+    from segassist.training.pipeline import train_model
+    from segassist.warehouse.db import require_schema
 
     require_schema(state.engine)
     window = default_window(state.engine, horizon)
@@ -87,10 +87,10 @@ def train(state: _State, horizon, cutoff, segments: str, seed: int, no_text: boo
 
 @cli.command()
 @click.pass_obj
-def score(state: _State) -> None:
+def score(state: State) -> None:
     """Score every customer with the serving segmenter and store segments and traits."""
-    from retrieval.sync import sync_index
-    from training.pipeline import score_customers
+    from segassist.retrieval.sync import sync_index
+    from segassist.training.pipeline import score_customers
 
     index = state.existing_review_index()
     result = score_customers(state.engine, index=index)
@@ -113,12 +113,12 @@ def score(state: _State) -> None:
     "--segments", default="auto", show_default=True, help="Number of segments, or 'auto'."
 )
 @click.pass_obj
-def evaluate(state: _State, out: Path | None, title: str | None, horizon, segments: str) -> None:
+def evaluate(state: State, out: Path | None, title: str | None, horizon, segments: str) -> None:
     """Compare the segmenter with RFM, k-means and single-source ablations; write a report."""
-    from training.evaluate import evaluate as run_evaluation
-    from training.evaluate import text_verdict, write_report
-    from training.features import default_window
-    from warehouse.db import require_schema
+    from segassist.training.evaluate import evaluate as run_evaluation
+    from segassist.training.evaluate import text_verdict, write_report
+    from segassist.training.features import default_window
+    from segassist.warehouse.db import require_schema
 
     require_schema(state.engine)
     name = title or Path(state.engine.url.database or "warehouse").stem
@@ -144,9 +144,9 @@ def evaluate(state: _State, out: Path | None, title: str | None, horizon, segmen
 @click.argument("customer_id")
 @click.option("--json", "as_json", is_flag=True, help="Print the facts as JSON.")
 @click.pass_obj
-def explain(state: _State, customer_id: str, as_json: bool) -> None:
+def explain(state: State, customer_id: str, as_json: bool) -> None:
     """Explain why a customer is in their segment, from features and their own words."""
-    from training.explain import explain_membership
+    from segassist.training.explain import explain_membership
 
     facts = explain_membership(state.engine, customer_id, index=state.existing_review_index())
     if as_json:
@@ -183,49 +183,21 @@ def explain(state: _State, customer_id: str, as_json: bool) -> None:
 
 @cli.command()
 @click.pass_obj
-def segments(state: _State) -> None:
+def segments(state: State) -> None:
     """Print the serving model's segment profiles."""
-    from sqlalchemy import select
+    from segassist.warehouse.queries import list_segments, serving_version_id
 
-    from training.registry import serving_version
-    from warehouse.schema import Segment
-
-    row = serving_version(state.engine)
-    if row is None:
+    version = serving_version_id(state.engine)
+    if version is None:
         raise UserInputError("No segmenter is trained yet. Run 'segassist train' first.")
-    with state.engine.connect() as conn:
-        rows = conn.execute(
-            select(Segment.__table__)
-            .where(Segment.model_version == row.version)
-            .order_by(Segment.segment_id)
-        ).all()
-    if not rows or not rows[0].profile:
+    found = list_segments(state.engine, version)
+    if not found:
         raise UserInputError("Customers are not scored yet. Run 'segassist score'.")
-    click.echo(f"Model {row.version}: {len(rows)} segments")
-    for seg in rows:
-        p = seg.profile
-        click.echo(
-            f"\n[{seg.segment_id}] {seg.name}: {seg.size:,} customers ({p['share']:.0%}), "
-            f"churn risk {p['churn_risk_mean']:.0%}, value {p['value_estimate_mean']:g}"
-        )
-        click.echo(
-            "  distinctive: "
-            + ", ".join(f"{d['feature']} z={d['z']:+.1f}" for d in p["distinctive"][:4])
-        )
-        if p.get("top_categories"):
-            click.echo(
-                "  categories: "
-                + ", ".join(f"{c['category']} {c['share']:.0%}" for c in p["top_categories"])
-            )
-        if p.get("top_products"):
-            click.echo(
-                "  top products: "
-                + "; ".join(
-                    f"{t['title'] or t['product_id']} ({t['units']:,})"
-                    for t in p["top_products"][:3]
-                )
-            )
-        if p.get("themes"):
-            click.echo("  themes: " + ", ".join(p["themes"]))
-        for review in p.get("representative_reviews", [])[:1]:
-            click.echo(f'  e.g. "{review["text"][:160]}"')
+    click.echo(f"Model {version}: {len(found)} segments")
+    for segment in found:
+        head, *rest = segment.facts()
+        click.echo(f"\n{head}")
+        for line in rest:
+            click.echo(f"  {line}")
+        for review in segment.profile.representative_reviews[:1]:
+            click.echo(f'  e.g. "{review.text[:160]}"')

@@ -7,22 +7,23 @@ from pathlib import Path
 
 import click
 
-from segassist.cli import _State, cli
+from segassist.agent.models import MODELS
+from segassist.cli_base import State, cli
 
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--port", type=int, default=7860, show_default=True)
 @click.pass_obj
-def ui(state: _State, host: str, port: int) -> None:
+def ui(state: State, host: str, port: int) -> None:
     """Serve the web UI (Chat, Segments, Customer, Campaign brief).
 
     Beyond 127.0.0.1 a password is required: set SEGASSIST_UI_PASSWORD (user
     SEGASSIST_UI_USER, default 'segassist') or ui_password in the settings file.
     """
-    from ui.app import access, serve
-    from ui.services import Services
-    from warehouse.db import require_schema
+    from segassist.ui.app import access, serve
+    from segassist.ui.services import Services
+    from segassist.warehouse.db import require_schema
 
     access(host, state.settings.ui_user, state.settings.ui_password)  # refuse before any work
     require_schema(state.engine)
@@ -42,7 +43,7 @@ def ui(state: _State, host: str, port: int) -> None:
 @click.option(
     "--model",
     "model_key",
-    type=click.Choice(["1.5b", "0.5b"]),
+    type=click.Choice(list(MODELS)),
     default="1.5b",
     show_default=True,
     help="Local LLM behind the chat.",
@@ -60,11 +61,11 @@ def demo(
     previous run built (the import ledger, the incremental index, the serving
     model and its scores, the verified model file, a server already answering).
     """
-    from agent.serving import LLMUnavailableError, probe_completion
-    from segassist import cli as commands
     from segassist import cli_agent, cli_segmenter
+    from segassist import cli_data as commands
+    from segassist.agent.client import LLMUnavailableError, probe_completion
 
-    state: _State = ctx.obj
+    state: State = ctx.obj
     started = time.monotonic()
 
     def stage(title: str) -> None:
@@ -106,8 +107,8 @@ def _scored(engine) -> bool:
     """A serving model exists and customers were scored with it."""
     from sqlalchemy import select
 
-    from training.registry import serving_version
-    from warehouse.schema import CustomerScore
+    from segassist.warehouse.queries import serving_version
+    from segassist.warehouse.schema import CustomerScore
 
     row = serving_version(engine)
     if row is None:

@@ -10,10 +10,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from segassist.agent.models import model_path
+from segassist.warehouse.db import migrate, open_engine
 from sqlalchemy import text
-
-from agent.models import model_path
-from warehouse.db import migrate, open_engine
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # One thread for torch and BLAS: on a 2-core machine two threads are up to 5x
@@ -130,8 +129,8 @@ VLLM_PYTHON = os.environ.get("SEGASSIST_VLLM_PYTHON")
 def llm_url(tmp_path_factory):
     """The real 0.5B model served by llama.cpp, or by vLLM under `make test-vllm`
     (one server for the whole run)."""
-    from agent.models import hf_checkpoint
-    from agent.serving import server_command, start_server
+    from segassist.agent.models import hf_checkpoint
+    from segassist.agent.serving import server_command, start_server
 
     model = model_path(LLM_CACHE, "0.5b")
     if not model.is_file():

@@ -22,13 +22,12 @@ INJECTION = (
 
 @pytest.fixture(scope="module")
 def amazon_agent(llm_url, tmp_path_factory):
+    from segassist.agent.client import make_chat_model
+    from segassist.agent.loop import build_agent
+    from segassist.retrieval.store import open_client, open_index
+    from segassist.warehouse.db import migrate, open_engine
+    from segassist.warehouse.importers import import_dataset
     from sqlalchemy import text
-
-    from agent.loop import build_agent
-    from agent.serving import make_chat_model
-    from retrieval.store import open_client, open_index
-    from warehouse.db import migrate, open_engine
-    from warehouse.importers import import_dataset
 
     folder = tmp_path_factory.mktemp("amazon-agent")
     engine = open_engine(f"sqlite:///{folder / 'w.db'}")
@@ -52,10 +51,9 @@ def _sync_one_product(engine, index, product_id: str):
     """Index one product's reviews only: enough to search, quick to embed (via a copy)."""
     import shutil
 
+    from segassist.retrieval.sync import sync_index
+    from segassist.warehouse.db import open_engine
     from sqlalchemy import text
-
-    from retrieval.sync import sync_index
-    from warehouse.db import open_engine
 
     source = Path(engine.url.database)
     copy = source.with_name("subset.db")
@@ -91,16 +89,15 @@ def test_injected_review_text_changes_nothing(amazon_agent):
 
 
 def test_unreachable_server_is_one_clear_error():
-    from agent.serving import LLMUnavailableError, check_server
+    from segassist.agent.client import LLMUnavailableError, check_server
 
     with pytest.raises(LLMUnavailableError, match="segassist llm serve"):
         check_server(f"http://127.0.0.1:{free_port()}/v1")
 
 
 def test_ask_from_the_command_line(llm_url, tmp_path):
+    from segassist.warehouse.db import open_engine
     from sqlalchemy import text
-
-    from warehouse.db import open_engine
 
     require_data(AMAZON)
     env = {
@@ -157,7 +154,7 @@ def test_ask_from_the_command_line(llm_url, tmp_path):
 def test_the_reply_cap_holds_on_the_real_server(llm_url):
     """llama.cpp's server ignores `max_completion_tokens`: the cap must reach it as
     `max_tokens`, or a runaway reply holds the single-request server for minutes."""
-    from agent.serving import make_chat_model
+    from segassist.agent.client import make_chat_model
 
     chat = make_chat_model(llm_url, max_tokens=16)
     reply = chat.invoke("Write a long story about a guitar, at least 500 words.")

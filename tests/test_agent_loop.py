@@ -8,12 +8,12 @@ import pytest
 from conftest import scalar
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
-
-from agent.loop import ConversationStore, SegmentationAgent
-from retrieval.store import open_client, open_index
-from retrieval.sync import sync_index
-from tools.catalogue import ToolContext, make_tools
-from warehouse.importers import import_files
+from langchain_core.runnables import RunnableConfig
+from segassist.agent.loop import ConversationStore, SegmentationAgent
+from segassist.retrieval.store import open_client, open_index
+from segassist.retrieval.sync import sync_index
+from segassist.tools.catalogue import ToolContext, make_tools
+from segassist.warehouse.importers import import_files
 
 REVIEWS = [
     {
@@ -87,7 +87,7 @@ def test_text_tool_call_runs_and_answer_uses_the_result(context):
     assert answer.text == "There are 3 reviews."
     assert [s.tool for s in answer.steps] == ["run_sql"]
     assert "| 3 |" in answer.steps[0].observation
-    assert answer.steps[0].artifact["rows"] == [[3]]
+    assert answer.steps[0].result.payload.rows == [[3]]
     assert answer.calls_from_text == 1
 
 
@@ -183,14 +183,14 @@ def test_streaming_yields_tokens_steps_then_the_answer(context):
     assert kinds[-1] == "answer" and kinds.count("answer") == 1
     assert "token" in kinds[: kinds.index("step")]  # the model's call streamed before it ran
     step = next(value for kind, value in events if kind == "step")
-    assert step.tool == "run_sql" and step.artifact["rows"] == [[1, 1], [4, 1], [5, 1]]
+    assert step.tool == "run_sql" and step.result.payload.rows == [[1, 1], [4, 1], [5, 1]]
     answer = events[-1][1]
     assert answer.text == "Ratings: 1, 4 and 5 stars, one review each."
     assert [s.tool for s in answer.steps] == ["run_sql"]
 
 
 def test_the_schema_is_in_the_system_prompt(context):
-    from tools.catalogue import schema_summary
+    from segassist.tools.catalogue import schema_summary
 
     model = _script("There are 3 reviews.")
     _agent(context, model, schema=schema_summary(context.engine)).ask("How many reviews?", "p1")
@@ -202,19 +202,22 @@ def test_the_schema_is_in_the_system_prompt(context):
 
 
 def test_questions_in_portuguese_get_tools_that_write_in_portuguese(context):
-    from agent.writing import reply_language
+    """The question's language reaches the tools as an argument (the run's config), not
+    as hidden state: the tools that write read it from there."""
+    from segassist.tools.segment_tools import language_of_run
 
     seen = []
-
-    def spy(tool_name):
-        seen.append(reply_language.get())
-
     agent = _agent(context, _script(_call("describe_data"), "Pronto."))
     original = agent.tools[0].func
-    agent.tools[0].func = lambda: (spy("describe_data"), original())[1]
+
+    def spy(config: RunnableConfig):
+        seen.append(language_of_run(config))
+        return original()
+
+    agent.tools[0].func = spy
     agent.ask("Quantos clientes não compraram nada este ano?", "pt1")
     assert seen == ["Portuguese"]
-    assert reply_language.get() == "English"  # the caller's context is untouched
+    assert language_of_run(None) == "English"
 
 
 def test_a_stream_advanced_from_other_threads_still_answers(context):
@@ -270,8 +273,7 @@ def test_a_model_that_keeps_calling_gets_the_last_result_as_its_answer(context):
 
 def test_numbers_must_come_from_the_results():
     from langchain_core.messages import HumanMessage, ToolMessage
-
-    from agent.loop import ungrounded_numbers
+    from segassist.agent.guards import ungrounded_numbers
 
     messages = [
         HumanMessage("How many reviews were written in 2014, and what share are 5-star?"),

@@ -8,9 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from conftest import scalar
-
-from segassist.errors import ImportValidationError, MappingError
-from warehouse.importers import import_files
+from segassist.core.errors import ImportValidationError, MappingError
+from segassist.warehouse.importers import import_files
 
 SALES = """cliente;pedido;sku;produto;categoria;qtd;preco;data;pais
 c1;P-1;sku-a;Caneca azul;cozinha;2;10,50;03/01/2024 10:15;Portugal

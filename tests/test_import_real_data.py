@@ -14,8 +14,7 @@ from datetime import UTC, datetime
 import pandas as pd
 import pytest
 from conftest import AMAZON, OLIST, ONLINE_RETAIL, require_data, scalar
-
-from warehouse.importers import import_dataset
+from segassist.warehouse.importers import import_dataset
 
 
 @pytest.fixture(scope="module")

@@ -10,11 +10,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from conftest import AMAZON, OLIST, require_data, scalar
+from segassist.core.errors import ImportValidationError, UserInputError
+from segassist.warehouse.importers import import_dataset
+from segassist.warehouse.schema import BEHAVIOUR_TABLES
 from sqlalchemy import text
-
-from segassist.errors import ImportValidationError, UserInputError
-from warehouse.importers import import_dataset
-from warehouse.schema import BEHAVIOUR_TABLES
 
 
 def _counts(engine) -> dict[str, int]:
@@ -94,7 +93,7 @@ def test_failed_import_leaves_database_as_before(engine, amazon_lines, tmp_path)
 
 
 def _expect_error(path: Path, dataset: str = "amazon") -> ImportValidationError:
-    from warehouse.importers import DATASETS
+    from segassist.warehouse.importers import DATASETS
 
     with pytest.raises(ImportValidationError) as info:
         DATASETS[dataset]([path])
@@ -180,7 +179,7 @@ def test_invoice_with_two_customers_is_refused(tmp_path):
     )
     path = tmp_path / "retail.parquet"
     rows.to_parquet(path)
-    from warehouse.importers import DATASETS
+    from segassist.warehouse.importers import DATASETS
 
     with pytest.raises(UserInputError, match="Invoice 1 names 2 different customers"):
         DATASETS["online-retail"]([path])

@@ -1,4 +1,4 @@
-from warehouse.language import detect_language
+from segassist.warehouse.language import detect_language
 
 
 def test_detects_the_three_languages_of_the_product():

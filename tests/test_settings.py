@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from segassist.errors import UserInputError
-from segassist.settings import load_settings
+from segassist.core.errors import UserInputError
+from segassist.core.settings import load_settings
 
 
 def test_default_is_embedded_sqlite_in_home(tmp_path, monkeypatch):

@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from segassist.tools.sql import QueryRejected, _run_postgres, _run_sqlite, check_select, run_select
+from segassist.warehouse.importers.writer import write_batches
+from segassist.warehouse.schema import BEHAVIOUR_TABLES
+from segassist.warehouse.synthetic import generate
 from sqlalchemy import inspect, text
-
-from tools.sql import QueryRejected, _run_postgres, _run_sqlite, check_select, run_select
-from warehouse.importers.writer import write_batches
-from warehouse.schema import BEHAVIOUR_TABLES
-from warehouse.synthetic import generate
 
 EVIL_FILE = "/tmp/segassist-evil-test.db"
 
@@ -135,7 +134,7 @@ def test_refusals_tell_the_model_how_to_recover():
 def test_a_missing_column_error_shows_where_columns_are(warehouse, tmp_path):
     """On SQLite and PostgreSQL alike (their messages differ), the model is told the
     columns of the tables it used, where the column lives and which alias is undefined."""
-    from tools.catalogue import ToolContext, make_tools
+    from segassist.tools.catalogue import ToolContext, make_tools
 
     run_sql = next(
         t for t in make_tools(ToolContext(warehouse, None, tmp_path)) if t.name == "run_sql"

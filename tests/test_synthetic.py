@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pandas as pd
+from segassist.warehouse.importers.writer import write_batches
+from segassist.warehouse.synthetic import SEGMENTS, generate
 from sqlalchemy import text
-
-from warehouse.importers.writer import write_batches
-from warehouse.synthetic import SEGMENTS, generate
 
 
 def _frames(n: int, seed: int) -> dict[str, pd.DataFrame]:

@@ -7,15 +7,15 @@ from datetime import datetime
 import numpy as np
 import pytest
 from conftest import scalar
-
-from training.dataset import build_data, split_by_customer
-from training.features import Window, compute_features
-from training.pipeline import score_customers, train_model
-from training.registry import load_artefact, serving_version
-from training.segmenter import FusionSegmenter
-from warehouse.importers import import_files
-from warehouse.importers.writer import write_batches
-from warehouse.synthetic import generate
+from segassist.training.dataset import build_data, split_by_customer
+from segassist.training.features import Window, compute_features, default_window
+from segassist.training.pipeline import score_customers, train_model
+from segassist.training.registry import load_artefact
+from segassist.training.segmenter import FusionSegmenter
+from segassist.warehouse.importers import import_files
+from segassist.warehouse.importers.writer import write_batches
+from segassist.warehouse.queries import serving_version
+from segassist.warehouse.synthetic import generate
 
 SALES = """customer,order,product,category,qty,price,when
 a,o1,p1,mugs,2,10.0,2024-01-01 10:00
@@ -85,7 +85,7 @@ def synthetic_data():
     import tempfile
     from pathlib import Path
 
-    from warehouse.db import migrate, open_engine
+    from segassist.warehouse.db import migrate, open_engine
 
     folder = Path(tempfile.mkdtemp(prefix="segassist-train-"))
     engine = open_engine(f"sqlite:///{folder / 'w.db'}")
@@ -100,7 +100,6 @@ def _fast(**params) -> dict:
 
 def test_training_is_repeatable_and_stops_early(synthetic_data):
     engine, _ = synthetic_data
-    from training.features import default_window
 
     data = build_data(compute_features(engine, default_window(engine)))
     splits = split_by_customer(data, seed=0)
@@ -148,10 +147,10 @@ def test_versions_promotion_and_scoring(synthetic_data, tmp_path):
 
 
 def test_synthetic_segments_are_recovered(synthetic_data):
-    from training.evaluate import evaluate
+    from segassist.training.evaluate import evaluate
 
     engine, _ = synthetic_data
-    from training.evaluate import text_verdict
+    from segassist.training.evaluate import text_verdict
 
     evaluation = evaluate(engine, n_segments=5)
     fused, rfm = evaluation.result("fusion"), evaluation.result("rfm")
@@ -165,9 +164,8 @@ def test_synthetic_segments_are_recovered(synthetic_data):
 def test_profiles_and_explanations_are_true_of_the_data(synthetic_data, tmp_path):
     import json
 
+    from segassist.training.explain import explain_membership, stored_segment
     from sqlalchemy import text
-
-    from training.explain import explain_membership, stored_segment
 
     engine, _ = synthetic_data
     trained = train_model(engine, tmp_path / "models", params=_fast())
@@ -193,7 +191,8 @@ def test_profiles_and_explanations_are_true_of_the_data(synthetic_data, tmp_path
     assert len(set(names)) == len(names)
     for seg in segments:
         profile = seg.profile if isinstance(seg.profile, dict) else json.loads(seg.profile)
-        assert seg.size == sizes.get(seg.segment_id, 0) == profile["size"]
+        assert seg.size == sizes.get(seg.segment_id, 0) > 0  # no empty segment is stored
+        assert abs(profile["share"] - seg.size / sum(sizes.values())) < 1e-3
         if profile["top_products"]:
             top = profile["top_products"][0]
             units = scalar(
@@ -245,3 +244,22 @@ def test_profiles_and_explanations_are_true_of_the_data(synthetic_data, tmp_path
     assert 0 <= facts.churn_risk <= 1
     with pytest.raises(Exception, match="No customer with id"):
         explain_membership(engine, "no-such-customer")
+
+
+def test_the_text_width_comes_from_the_data_and_a_mismatch_says_why(synthetic_data):
+    """Nothing assumes 384-d text: a segmenter fits on whatever width the embedder gives,
+    and scoring with vectors of another width names the cause."""
+    from dataclasses import replace
+
+    from segassist.core.errors import UserInputError
+
+    engine, _ = synthetic_data
+    data = build_data(compute_features(engine, default_window(engine)))
+    rng = np.random.default_rng(0)
+    narrow = replace(
+        data, text=rng.normal(size=(len(data), 16)).astype(np.float32), review_vectors=None
+    )
+    model = FusionSegmenter(**_fast(max_epochs=3)).fit(narrow, narrow)
+    assert model.predict(narrow).shape == (len(data),)
+    with pytest.raises(UserInputError, match=r"dimension 16.*gives 384"):
+        model.predict(data)

@@ -11,8 +11,7 @@ import urllib.request
 
 import pytest
 from conftest import free_port
-
-from segassist.errors import UserInputError
+from segassist.core.errors import UserInputError
 
 USER, PASSWORD = "ana", "correct horse battery"
 PROTECTED = [
@@ -37,9 +36,9 @@ PROTECTED = [
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """The real app on an empty database, with a password, on loopback."""
-    from ui.app import serve
-    from ui.services import Services
-    from warehouse.db import migrate, open_engine
+    from segassist.ui.app import serve
+    from segassist.ui.services import Services
+    from segassist.warehouse.db import migrate, open_engine
 
     folder = tmp_path_factory.mktemp("ui-access")
     engine = open_engine(f"sqlite:///{folder / 'w.db'}")
@@ -85,7 +84,7 @@ def test_after_login_the_app_answers(served):
 
 
 def test_binds_beyond_loopback_need_a_password(monkeypatch):
-    from ui.access import access, bind_address
+    from segassist.ui.access import access, bind_address
 
     assert bind_address("") == "0.0.0.0"
     monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")

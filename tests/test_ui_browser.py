@@ -45,9 +45,9 @@ def browser():
 @pytest.fixture(scope="module")
 def trained_amazon(tmp_path_factory):
     """The Amazon data imported, trained on and scored (no review index: behaviour + SQL)."""
-    from training.pipeline import score_customers, train_model
-    from warehouse.db import migrate, open_engine
-    from warehouse.importers import import_dataset
+    from segassist.training.pipeline import score_customers, train_model
+    from segassist.warehouse.db import migrate, open_engine
+    from segassist.warehouse.importers import import_dataset
 
     folder = tmp_path_factory.mktemp("ui-amazon")
     engine = open_engine(f"sqlite:///{folder / 'w.db'}")
@@ -59,7 +59,7 @@ def trained_amazon(tmp_path_factory):
 
 
 def _start(services):
-    from ui.app import build_app, theme
+    from segassist.ui.app import build_app, theme
 
     app = build_app(services)
     app.queue()
@@ -76,7 +76,7 @@ def _start(services):
 
 @pytest.fixture(scope="module")
 def app_url(trained_amazon, llm_url):
-    from ui.services import Services
+    from segassist.ui.services import Services
 
     engine, folder = trained_amazon
     app, url = _start(Services(engine, None, llm_url, folder / "exports"))
@@ -167,8 +167,8 @@ def test_generate_a_brief(page, app_url):
 
 def test_errors_say_what_to_do_next(browser, tmp_path):
     """An empty database and a stopped LLM server: messages in the page, no stack trace."""
-    from ui.services import Services
-    from warehouse.db import migrate, open_engine
+    from segassist.ui.services import Services
+    from segassist.warehouse.db import migrate, open_engine
 
     engine = open_engine(f"sqlite:///{tmp_path / 'empty.db'}")
     migrate(engine)
@@ -194,9 +194,9 @@ def test_errors_say_what_to_do_next(browser, tmp_path):
 def test_with_a_password_the_browser_logs_in_before_anything_loads(browser, tmp_path):
     """The login page renders and works behind the middleware that refuses every other
     route before login (see test_ui_access for the routes)."""
-    from ui.app import serve
-    from ui.services import Services
-    from warehouse.db import migrate, open_engine
+    from segassist.ui.app import serve
+    from segassist.ui.services import Services
+    from segassist.warehouse.db import migrate, open_engine
 
     engine = open_engine(f"sqlite:///{tmp_path / 'w.db'}")
     migrate(engine)

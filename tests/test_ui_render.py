@@ -3,125 +3,128 @@
 from __future__ import annotations
 
 import pytest
-
-from agent.loop import Step
-from segassist.errors import UserInputError
-from ui import render
-from ui.access import access, is_loopback
-
-SEGMENTS = [
-    {
-        "segment_id": 0,
-        "name": "frequent buyers",
-        "size": 300,
-        "profile": {
-            "share": 0.75,
-            "churn_risk_mean": 0.2,
-            "value_estimate_mean": 12.5,
-            "zscores": {"n_orders": 1.2, "rating_mean": -0.1},
-            "feature_means": {"n_orders": 9.0, "rating_mean": 4.1},
-            "population_means": {"n_orders": 5.0, "rating_mean": 4.2},
-            "distinctive": [{"feature": "n_orders", "z": 1.2}],
-            "themes": ["strings", "tone"],
-            "top_products": [{"product_id": "B1", "title": "Guitar strings", "customers": 40}],
-            "representative_reviews": [{"rating": 5, "text": "Great | strings\nlast long"}],
-            "map_points": [[0.1, 0.2, "A"], [0.3, -0.1, "B"]],
-        },
-    },
-    {
-        "segment_id": 1,
-        "name": "lapsed",
-        "size": 100,
-        "profile": {
-            "share": 0.25,
-            "churn_risk_mean": 0.8,
-            "value_estimate_mean": 1.5,
-            "zscores": {"n_orders": -0.9, "rating_mean": 0.4},
-            "map_points": [[-1.0, 0.5, "C"]],
-        },
-    },
-]
+from segassist.agent.loop import Step
+from segassist.core.errors import UserInputError
+from segassist.ui import render
+from segassist.ui.access import access, is_loopback
 
 
-def test_a_sql_step_shows_the_query_and_the_rows_collapsed_with_a_chart():
-    payload = {
-        "kind": "table",
-        "columns": ["country", "customers"],
-        "rows": [["Germany", 68], ["France", 55], ["EIRE", 40]],
-        "total_rows": 3,
-    }
-    items = render.step_items(
-        "run_sql", {"sql": "SELECT country, COUNT(*) FROM customers"}, "3 rows", payload
-    )
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory):
+    """A real warehouse, trained and scored: the payloads below come from the producers
+    (a real `score` and the real tools), never from hand-written dicts."""
+    from segassist.tools.catalogue import ToolContext
+    from segassist.training.pipeline import score_customers, train_model
+    from segassist.warehouse.db import migrate, open_engine
+    from segassist.warehouse.importers.writer import write_batches
+    from segassist.warehouse.synthetic import generate
+
+    folder = tmp_path_factory.mktemp("ui-render")
+    engine = open_engine(f"sqlite:///{folder / 'w.db'}")
+    migrate(engine)
+    write_batches(engine, generate(600, seed=7), sha256="render")
+    params = {"max_epochs": 30, "patience": 5, "n_segments": 4}
+    train_model(engine, folder / "models", params=params)
+    score_customers(engine)
+    return ToolContext(engine, None, folder / "exports")
+
+
+def _tool(context, name):
+    from segassist.tools.catalogue import TOOL_FACTORIES, observed
+
+    tools = {f(context).__name__: f(context) for f in TOOL_FACTORIES}
+    return lambda **args: observed(tools[name])(**args)[1]
+
+
+def test_a_sql_step_shows_the_query_and_the_rows_collapsed_with_a_chart(scored):
+    sql = "SELECT rating, COUNT(*) AS n FROM reviews GROUP BY rating ORDER BY rating"
+    result = _tool(scored, "run_sql")(sql=sql)
+    items = render.step_items("run_sql", {"sql": sql}, result.for_model(), result)
     step = items[0].as_message()
     assert step["metadata"]["title"] == "🔧 Ran SQL"
-    assert "```sql\nSELECT country, COUNT(*) FROM customers\n```" in step["content"]
-    assert "| Germany | 68 |" in step["content"]
+    assert f"```sql\n{sql}\n```" in step["content"]
+    first = result.payload.rows[0]
+    assert f"| {first[0]} | {first[1]:,} |" in step["content"]
     chart = items[1].figure
-    assert list(chart.data[0].x) == ["Germany", "France", "EIRE"]
-    assert list(chart.data[0].y) == [68, 55, 40]
+    assert list(chart.data[0].y) == [r[1] for r in result.payload.rows]
 
 
-def test_a_long_table_states_its_total_and_a_one_number_result_gets_no_chart():
-    rows = [[f"c{i}", i] for i in range(80)]
-    payload = {"kind": "table", "columns": ["id", "n"], "rows": rows, "total_rows": 1200}
-    items = render.step_items("run_sql", {"sql": "SELECT id, n FROM t"}, "", payload)
-    assert "50 of 1,200 rows shown" in items[0].content
-    assert len(items) == 1  # 80 rows: too many to chart
-    single = {"kind": "table", "columns": ["n"], "rows": [[10261]], "total_rows": 1}
+def test_a_long_table_states_its_total_and_a_one_number_result_gets_no_chart(scored):
+    sql = "SELECT customer_id, COUNT(*) AS n FROM orders GROUP BY customer_id"
+    result = _tool(scored, "run_sql")(sql=sql)
+    items = render.step_items("run_sql", {"sql": sql}, "", result)
+    total = result.payload.total_rows
+    assert total > 200 and f"50 of {total:,} rows shown" in items[0].content
+    assert len(items) == 1  # too many rows to chart
+    single = _tool(scored, "run_sql")(sql="SELECT COUNT(*) FROM reviews")
     assert len(render.step_items("run_sql", {"sql": "SELECT 1"}, "", single)) == 1
 
 
-def test_failed_steps_and_review_hits_read_as_such():
-    failed = render.step_items("run_sql", {"sql": "DROP TABLE x"}, "SQL not run: only SELECT", {})
-    assert failed[0].title.endswith("(failed)")
-    assert "SQL not run" in failed[0].content
-    hits = {
-        "kind": "reviews",
-        "hits": [{"rating": 1, "date": "2014-01-02", "customer_id": "A1", "text": "broke\nfast"}],
-    }
-    found = render.step_items("search_reviews", {"query": "broke"}, "", hits)[0]
-    assert "**1★** 2014-01-02" in found.content and "broke fast" in found.content
+def test_failed_steps_read_as_such(scored):
+    failed = _tool(scored, "run_sql")(sql="DROP TABLE customers")
+    items = render.step_items("run_sql", {"sql": "DROP TABLE x"}, failed.for_model(), failed)
+    assert failed.failed and items[0].title.endswith("(failed)")
+    assert "SQL not run" in items[0].content
+    crashed = _tool(scored, "export_audience")(segment_id=10**30)
+    assert crashed.failed and "export_audience failed" in crashed.text
+    unknown = _tool(scored, "customer_profile")(customer_id="nobody")
+    assert unknown.failed and "No customer" in unknown.text
 
 
-def test_an_answer_is_its_steps_then_the_text():
-    steps = [Step("describe_data", {}, "Tables: ...", {"kind": "text", "text": "Tables: ..."})]
+def test_an_answer_is_its_steps_then_the_text(scored):
+    result = _tool(scored, "describe_data")()
+    steps = [Step("describe_data", {}, result.text, result)]
     items = render.answer_items(steps, "There are 3 tables.", 2.5)
     assert [bool(i.title) for i in items] == [True, False]
     assert items[-1].content.startswith("There are 3 tables.") and "2.5 s" in items[-1].content
 
 
-def test_segment_figures_and_tables_carry_every_segment():
-    frame = render.segments_frame(SEGMENTS)
-    assert frame["customers"].tolist() == [300, 100]
-    assert frame["churn risk %"].tolist() == [20.0, 80.0]
-    sizes = render.segment_sizes_figure(SEGMENTS)
-    assert sorted(y for trace in sizes.data for y in trace.y) == [100, 300]
-    mapped = render.segment_map_figure(SEGMENTS)
-    assert sum(len(trace.x) for trace in mapped.data) == 3
-    heat = render.profile_heatmap_figure(SEGMENTS)
-    assert list(heat.data[0].y) == ["0: frequent buyers", "1: lapsed"]
-    assert heat.data[0].z[1][0] == pytest.approx(-0.9)
+def test_segment_figures_and_tables_carry_every_segment(scored):
+    from segassist.ui.services import Services
+
+    segments = Services(scored.engine, None, "http://127.0.0.1:9/v1", scored.exports_dir).segments()
+    frame = render.segments_frame(segments)
+    assert frame["customers"].sum() == 600 and (frame["customers"] > 0).all()
+    sizes = render.segment_sizes_figure(segments)
+    assert sorted(y for trace in sizes.data for y in trace.y) == sorted(s.size for s in segments)
+    mapped = render.segment_map_figure(segments)
+    assert sum(len(trace.x) for trace in mapped.data) == sum(
+        len(s.profile.map_points) for s in segments
+    )
+    heat = render.profile_heatmap_figure(segments)
+    assert list(heat.data[0].y) == [s.label for s in segments]
 
 
-def test_segment_detail_has_profile_themes_products_and_quotes():
-    text = render.segment_detail_markdown(SEGMENTS[0])
-    assert "300 customers" in text and "75.0% of all" in text
-    assert "n_orders: 9 vs 5 (z +1.2)" in text
-    assert "strings, tone" in text and "Guitar strings (40)" in text
-    assert "> 5★ Great | strings last long" in text
+def test_segment_detail_shows_products_with_their_units(scored):
+    """The "(?)" bug: profiles wrote `units`, the renderer read `customers`. Both now read
+    the one typed record, built by a real score."""
+    from segassist.ui.services import Services
+
+    segments = Services(scored.engine, None, "http://127.0.0.1:9/v1", scored.exports_dir).segments()
+    with_products = [s for s in segments if s.profile.top_products]
+    assert with_products
+    for segment in with_products:
+        text = render.segment_detail_markdown(segment)
+        top = segment.profile.top_products[0]
+        assert f"{top.label} ({top.units:,})" in text
+        assert "(?)" not in text
+        assert f"{segment.size:,} customers" in text
 
 
-def test_customer_figures_compare_with_the_segment():
-    facts = {
-        "customer_id": "A1",
-        "segment_id": 0,
-        "drivers": [
-            {"customer_values": {"n_orders": 12.0}, "segment_averages": {"n_orders": 9.0}},
-        ],
-    }
+def test_customer_figures_compare_with_the_segment(scored):
+    from segassist.training.explain import explain_membership
+
+    customer = (
+        scored.engine.connect()
+        .exec_driver_sql("SELECT MIN(customer_id) FROM customer_scores")
+        .scalar()
+    )
+    facts = explain_membership(scored.engine, customer)
     figure = render.customer_vs_segment_figure(facts)
-    assert [list(t.y) for t in figure.data] == [[12.0], [9.0]]
+    driver = facts.drivers[0]
+    assert list(figure.data[0].y)[: len(driver.customer_values)] == list(
+        driver.customer_values.values()
+    )
     probabilities = render.probabilities_figure([0.7, 0.3], {0: "frequent buyers", 1: "lapsed"})
     assert list(probabilities.data[0].x) == [0.7, 0.3]
     assert "LLM" in render.written_by_note("llm") and "Template" in render.written_by_note("x")
@@ -147,10 +150,9 @@ def test_while_the_model_writes_a_call_the_chat_shows_a_placeholder():
 
 
 def test_untrained_and_empty_databases_say_what_to_do(sqlite_engine, tmp_path):
+    from segassist.ui.services import Services
+    from segassist.warehouse.schema import Customer
     from sqlalchemy import insert
-
-    from ui.services import Services
-    from warehouse.schema import Customer
 
     services = Services(sqlite_engine, None, "http://127.0.0.1:9/v1", tmp_path)
     with pytest.raises(UserInputError, match="Import data first"):

@@ -8,6 +8,8 @@ import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from segassist.tools.result import ExportedFile
+
 # OWASP's CSV injection rule: a cell starting with one of these is a formula to Excel,
 # LibreOffice and Google Sheets (=cmd|' /C calc'!A0, @SUM(...), +1, -1+1, tab, CR).
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -33,3 +35,23 @@ def write_private_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence
         writer.writerow([neutralise_cell(c) for c in header])
         writer.writerows([neutralise_cell(c) for c in row] for row in rows)
     return path
+
+
+def export_audience(
+    engine, exports_dir: Path, version: str, criteria, label: str | None = None
+) -> ExportedFile:
+    """Write the audience matching `criteria` (warehouse.queries.AudienceCriteria) of model
+    `version` to a private CSV file in `exports_dir`; the agent's tool and the UI both use it."""
+    from dataclasses import astuple
+
+    from segassist.warehouse.queries import find_audience
+    from segassist.warehouse.records import AUDIENCE_COLUMNS
+
+    total, members = find_audience(engine, version, criteria)
+    which = label or (f"seg{criteria.segment_id}" if criteria.segment_id is not None else "all")
+    path = write_private_csv(
+        exports_dir / f"audience-{which}-{total}.csv",
+        AUDIENCE_COLUMNS,
+        (astuple(m) for m in members),
+    )
+    return ExportedFile(path, total)

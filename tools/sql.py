@@ -25,11 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+from segassist.core.errors import UserInputError
+from segassist.tools.sql_guard import QueryRejected, check_select
+from segassist.warehouse.db import READER_ROLE, reader_role_sql
 from sqlalchemy import Engine
-
-from segassist.errors import UserInputError
-from tools.sql_guard import QueryRejected, check_select
-from warehouse.db import READER_ROLE, reader_role_sql
 
 DEFAULT_ROW_LIMIT = 200
 DEFAULT_TIMEOUT_S = 10.0
@@ -186,7 +185,7 @@ def _run_postgres(engine, query, row_limit, timeout_s, max_bytes):
     try:
         conn = psycopg.connect(_conninfo(engine), autocommit=False, connect_timeout=10)
     except psycopg.OperationalError as e:
-        from segassist.errors import DatabaseUnavailableError
+        from segassist.core.errors import DatabaseUnavailableError
 
         raise DatabaseUnavailableError(f"Cannot reach the database: {e}".strip()) from e
     deadline = time.monotonic() + timeout_s

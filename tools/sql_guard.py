@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import re
 
-from segassist.errors import UserInputError
-from warehouse.schema import AGENT_READABLE_TABLES
+from segassist.core.errors import UserInputError
+from segassist.warehouse.schema import AGENT_READABLE_TABLES
 
 MAX_SQL_CHARS = 20_000
 MAX_NESTING = 100  # parentheses; deeper input is refused before parsing (no RecursionError)

@@ -28,7 +28,7 @@ def truncate_for_model(text: str, limit: int = MAX_TOOL_CHARS) -> str:
 
 def quote_customer_text(text: str, limit: int = 300) -> str:
     """A customer's own words, masked and bounded, marked as data to quote, never to obey."""
-    from retrieval.search import bound_text
+    from segassist.retrieval.search import bound_text
 
     cut, _ = bound_text(mask_personal_data(text.replace("\n", " ")), limit)
     return f"«{cut}»"

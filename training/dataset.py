@@ -6,11 +6,18 @@ import hashlib
 from dataclasses import dataclass
 
 import numpy as np
+from segassist.training.features import FeatureSet
+from segassist.training.segmenter import SegmenterData
 
-from training.features import FeatureSet
-from training.segmenter import SegmenterData
 
-TEXT_DIM = 384
+def text_dimension(index) -> int:
+    """The width of the text vectors: the index's embedder's, else the default embedder's
+    (a model trained without an index still needs a text input of some width)."""
+    if index is not None:
+        return int(index.embedder.dimension)
+    from segassist.retrieval.embedders import DEFAULT_EMBEDDER, EMBEDDERS
+
+    return int(EMBEDDERS[DEFAULT_EMBEDDER].dimension)
 
 
 def build_data(features: FeatureSet, index=None, *, labelled: bool = True) -> SegmenterData:
@@ -21,13 +28,14 @@ def build_data(features: FeatureSet, index=None, *, labelled: bool = True) -> Se
     """
     ids = features.customer_ids
     n = len(ids)
-    text = np.zeros((n, TEXT_DIM), dtype=np.float32)
+    width = text_dimension(index)
+    text = np.zeros((n, width), dtype=np.float32)
     has_text = np.zeros(n, dtype=np.float32)
-    review_vectors = np.zeros((0, TEXT_DIM), dtype=np.float32)
+    review_vectors = np.zeros((0, width), dtype=np.float32)
     review_ratings = np.zeros(0, dtype=np.int64)
     review_owner = np.zeros(0, dtype=np.int64)
     if index is not None and index.count():
-        from retrieval.search import customer_text_vectors, stored_texts
+        from segassist.retrieval.search import customer_text_vectors, stored_texts
 
         as_of = features.window.cutoff
         row_of = {cid: i for i, cid in enumerate(ids)}

@@ -25,12 +25,11 @@ from itertools import combinations
 from pathlib import Path
 
 import numpy as np
+from segassist.training.dataset import Splits, build_data, split_by_customer
+from segassist.training.features import FeatureSet, Window, compute_features, default_window
+from segassist.training.segmenter import FusionSegmenter
+from segassist.warehouse.schema import SyntheticTruth
 from sqlalchemy import Engine, select
-
-from training.dataset import Splits, build_data, split_by_customer
-from training.features import FeatureSet, Window, compute_features, default_window
-from training.segmenter import FusionSegmenter
-from warehouse.schema import SyntheticTruth
 
 SEEDS = (0, 1, 2)
 RFM_NAMES = ("Champions", "Loyal", "New", "At risk", "Hibernating", "Others")

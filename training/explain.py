@@ -14,13 +14,14 @@ from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 
 import numpy as np
+from segassist.core.errors import UserInputError
+from segassist.training.dataset import build_data
+from segassist.training.features import Window, activity_span, compute_features
+from segassist.training.registry import load_serving
+from segassist.warehouse.queries import list_segments
+from segassist.warehouse.records import SegmentProfile
+from segassist.warehouse.schema import Customer, CustomerScore
 from sqlalchemy import Engine, select
-
-from segassist.errors import UserInputError
-from training.dataset import build_data
-from training.features import Window, activity_span, compute_features
-from training.registry import load_serving
-from warehouse.schema import Customer, CustomerScore, Segment
 
 FEATURE_GROUPS = {
     "recency": ("recency_days", "orders_recent", "orders_previous", "activity_trend"),
@@ -139,9 +140,9 @@ def explain_membership(
     runner = int(order[1]) if len(order) > 1 else None
     traits = segmenter.predict_traits(data)
     churn = float(traits["churn_risk"][0])
-    profiles = _profiles(engine, artefact.version)
-    profile = profiles.get(segment, {})
-    seg_means = profile.get("feature_means", {})
+    stored = {s.segment_id: s for s in list_segments(engine, artefact.version)}
+    profile = stored[segment].profile if segment in stored else SegmentProfile()
+    seg_means = profile.feature_means
     customer_row = features.frame.iloc[0]
 
     drivers, churn_drivers = [], []
@@ -167,15 +168,15 @@ def explain_membership(
             float(probabilities[segment] - segmenter.predict_proba(without)[0][segment]), 4
         )
 
-    themes = profile.get("themes", [])
+    themes = profile.themes
     return Explanation(
         customer_id=customer_id,
         model_version=artefact.version,
         segment_id=segment,
-        segment_name=profile.get("name", f"Segment {segment}"),
+        segment_name=stored[segment].name if segment in stored else f"Segment {segment}",
         probability=round(float(probabilities[segment]), 4),
         runner_up_id=runner,
-        runner_up_name=profiles.get(runner, {}).get("name") if runner is not None else None,
+        runner_up_name=stored[runner].name if runner in stored else None,
         runner_up_probability=round(float(probabilities[runner]), 4)
         if runner is not None
         else None,
@@ -190,19 +191,11 @@ def explain_membership(
     )
 
 
-def _profiles(engine: Engine, version: str) -> dict[int, dict]:
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(Segment.segment_id, Segment.profile).where(Segment.model_version == version)
-        ).all()
-    return {int(s): p for s, p in rows}
-
-
 def _closest_reviews(index, customer_id: str, themes: list[str], n: int = 2) -> list[dict]:
     """The customer's own texts closest in meaning to the segment's theme words."""
     if index is None or not themes:
         return []
-    from retrieval.search import SearchFilters, search_reviews
+    from segassist.retrieval.search import SearchFilters, search_reviews
 
     hits = search_reviews(
         index, " ".join(themes), k=n, filters=SearchFilters(customer_id=customer_id), max_chars=300

@@ -18,10 +18,9 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
+from segassist.core.errors import UserInputError
+from segassist.warehouse.schema import Order, OrderLine, Product, Review, SupportMessage
 from sqlalchemy import Engine, and_, case, func, literal, select
-
-from segassist.errors import UserInputError
-from warehouse.schema import Order, OrderLine, Product, Review, SupportMessage
 
 TOP_CATEGORIES = 8
 RECENT_DAYS = 90

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import Engine, delete, insert
-
-from training.dataset import build_data, fingerprint, split_by_customer
-from training.features import Window, activity_span, compute_features, default_window
-from training.profiles import build_profiles, map_points
-from training.registry import (
+from segassist.training.dataset import build_data, fingerprint, split_by_customer
+from segassist.training.features import Window, activity_span, compute_features, default_window
+from segassist.training.profiles import build_profiles, map_points
+from segassist.training.registry import (
     load_artefact,
     load_serving,
     new_version,
@@ -22,8 +20,9 @@ from training.registry import (
     save_artefact,
     serving_version,
 )
-from training.segmenter import EpochLog, FusionSegmenter
-from warehouse.schema import CustomerScore, Segment
+from segassist.training.segmenter import EpochLog, FusionSegmenter
+from segassist.warehouse.schema import CustomerScore, Segment
+from sqlalchemy import Engine, delete, insert
 
 SCORE_CHUNK = 50_000
 
@@ -178,9 +177,8 @@ def score_customers(engine: Engine, *, index=None) -> ScoreResult:
     profiles = build_profiles(
         engine, artefact.version, features.frame[features.feature_names], segments, traits
     )
-    for segment, points in map_points(traits["embedding"], segments, data.customer_ids).items():
-        profiles.setdefault(segment, {})["map_points"] = points
-    with engine.begin() as conn:
+    points = map_points(traits["embedding"], segments, data.customer_ids)
+    with engine.begin() as conn:  # only segments with customers are stored
         conn.execute(delete(Segment).where(Segment.model_version == artefact.version))
         conn.execute(
             insert(Segment),
@@ -188,11 +186,11 @@ def score_customers(engine: Engine, *, index=None) -> ScoreResult:
                 {
                     "model_version": artefact.version,
                     "segment_id": k,
-                    "name": profiles.get(k, {}).get("name", f"Segment {k}"),
-                    "size": sizes.get(k, 0),
-                    "profile": profiles.get(k, {}),
+                    "name": segment.name,
+                    "size": segment.size,
+                    "profile": replace(segment.profile, map_points=points.get(k, [])).to_dict(),
                 }
-                for k in range(segmenter.n_segments_)
+                for k, segment in profiles.items()
             ],
         )
     return ScoreResult(artefact.version, len(rows), sizes, scored_at)

@@ -9,10 +9,17 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from segassist.retrieval.search import bound_text
+from segassist.warehouse.records import (
+    CategoryShare,
+    ReviewQuote,
+    Segment,
+    SegmentProfile,
+    TopProduct,
+    Trait,
+)
+from segassist.warehouse.schema import CustomerScore, Order, OrderLine, Product, Review
 from sqlalchemy import Engine, func, select
-
-from retrieval.search import bound_text
-from warehouse.schema import CustomerScore, Order, OrderLine, Product, Review
 
 # How a strongly high (+) or low (-) feature reads in a segment's name.
 NAME_PARTS = {
@@ -199,37 +206,40 @@ def build_profiles(
     features: pd.DataFrame,
     segments: np.ndarray,
     traits: dict[str, np.ndarray],
-) -> dict[int, dict]:
-    """Profile of every segment of `version` (features indexed like `segments`)."""
+) -> dict[int, Segment]:
+    """Every non-empty segment of `version` with its profile (features indexed like
+    `segments`)."""
     zscores = feature_zscores(features, segments)
     means = features.groupby(segments).mean()
     products = _top_products(engine, version)
     reviews = _segment_reviews(engine, version)
     themes = review_themes(reviews)
     examples = representative_reviews(reviews, themes)
+    population = {k: round(float(v), 4) for k, v in features.mean().items()}
     total = len(segments)
-    profiles, taken = {}, set()
+    built, taken = {}, set()
     for segment in sorted(set(int(s) for s in segments)):
         members = segments == segment
         name = segment_name(zscores.loc[segment], taken)
         taken.add(name)
         z = zscores.loc[segment]
-        profiles[segment] = {
-            "name": name,
-            "size": int(members.sum()),
-            "share": round(float(members.mean()), 4),
-            "churn_risk_mean": round(float(traits["churn_risk"][members].mean()), 4),
-            "value_estimate_mean": round(float(traits["value_estimate"][members].mean()), 2),
-            "feature_means": {k: round(float(v), 4) for k, v in means.loc[segment].items()},
-            "population_means": {k: round(float(v), 4) for k, v in features.mean().items()},
-            "zscores": {k: round(float(v), 3) for k, v in z.items()},
-            "distinctive": [
-                {"feature": f, "z": round(float(z[f]), 2)}
+        bought = products.get(segment, {})
+        profile = SegmentProfile(
+            share=round(float(members.mean()), 4),
+            churn_risk_mean=round(float(traits["churn_risk"][members].mean()), 4),
+            value_estimate_mean=round(float(traits["value_estimate"][members].mean()), 2),
+            customers_total=total,
+            feature_means={k: round(float(v), 4) for k, v in means.loc[segment].items()},
+            population_means=population,
+            zscores={k: round(float(v), 3) for k, v in z.items()},
+            distinctive=[
+                Trait(f, round(float(z[f]), 2))
                 for f in z.abs().sort_values(ascending=False).index[:5]
             ],
-            **products.get(segment, {"top_products": [], "top_categories": []}),
-            "themes": themes.get(segment, []),
-            "representative_reviews": examples.get(segment, []),
-            "customers_total": total,
-        }
-    return profiles
+            top_products=[TopProduct(**t) for t in bought.get("top_products", [])],
+            top_categories=[CategoryShare(**c) for c in bought.get("top_categories", [])],
+            themes=themes.get(segment, []),
+            representative_reviews=[ReviewQuote(**r) for r in examples.get(segment, [])],
+        )
+        built[segment] = Segment(segment, name, int(members.sum()), profile)
+    return built

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, insert, select, update
-
-from segassist.errors import UserInputError
-from training.segmenter import FusionSegmenter
-from warehouse.schema import ModelVersion
+from segassist.core.errors import UserInputError
+from segassist.training.segmenter import FusionSegmenter
+from segassist.warehouse.queries import serving_version
+from segassist.warehouse.schema import ModelVersion
+from sqlalchemy import Engine, insert, update
 
 
 @dataclass
@@ -100,15 +100,6 @@ def register(engine: Engine, version: str, path: Path, metadata: dict) -> None:
                 artifact_path=str(path),
             )
         )
-
-
-def serving_version(engine: Engine) -> ModelVersion | None:
-    """The row of the serving version, if any."""
-    with engine.connect() as conn:
-        row = conn.execute(
-            select(ModelVersion.__table__).where(ModelVersion.status == "serving")
-        ).first()
-    return row
 
 
 def load_serving(engine: Engine) -> ModelArtefact:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+from segassist.core.errors import UserInputError
 
 LOG_FEATURES_MIN_SKEW = 2.0  # features skewed more than this are log1p-transformed
 K_CANDIDATES = range(3, 9)
@@ -32,9 +33,13 @@ class SegmenterData:
     has_text: np.ndarray  # (n,) 1.0 when the customer wrote text before the cutoff
     churned: np.ndarray | None = None  # (n,) labels
     future_value: np.ndarray | None = None  # (n,)
-    review_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 384), np.float32))
+    review_vectors: np.ndarray | None = None  # (r, d) the reviews' own vectors; none by default
     review_ratings: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     review_owner: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # row index
+
+    def __post_init__(self) -> None:
+        if self.review_vectors is None:  # as wide as the text vectors, whatever the embedder
+            self.review_vectors = np.zeros((0, self.text.shape[1]), np.float32)
 
     def __len__(self) -> int:
         return len(self.customer_ids)
@@ -190,8 +195,7 @@ class FusionSegmenter:
     ) -> FusionSegmenter:
         """Train on `train`, stop early on `validation` loss, place the segment prototypes."""
         import torch
-
-        from training.model import FusionConfig, FusionNet
+        from segassist.training.model import FusionConfig, FusionNet
 
         self._validate(train)
         self._validate(validation)
@@ -297,6 +301,13 @@ class FusionSegmenter:
         import torch
 
         self._check_fitted()
+        expected = self.network_.config.text_dim
+        if data.text.shape[1] != expected:
+            raise UserInputError(
+                f"This model was trained on text vectors of dimension {expected}, but the "
+                f"review index gives {data.text.shape[1]} (another embedding model). Retrain "
+                "with 'segassist train', or rebuild the index with the model's embedder."
+            )
         unlabelled = SegmenterData(data.customer_ids, data.behaviour, data.text, data.has_text)
         parts: dict[str, list[np.ndarray]] = {}
         with torch.no_grad():
@@ -373,7 +384,7 @@ class FusionSegmenter:
     @classmethod
     def from_state(cls, state: dict) -> FusionSegmenter:
         """Rebuild a fitted estimator from `state()`."""
-        from training.model import FusionConfig, FusionNet
+        from segassist.training.model import FusionConfig, FusionNet
 
         segmenter = cls(**state["params"])
         segmenter.config_ = FusionConfig(**state["config"])

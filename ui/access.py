@@ -12,7 +12,7 @@ import ipaddress
 import os
 import socket
 
-from segassist.errors import UserInputError
+from segassist.core.errors import UserInputError
 
 # Reachable before login: the login page itself and what it loads.
 PUBLIC_PATHS = ("/", "/login", "/login/", "/favicon.ico", "/theme.css", "/robots.txt")

@@ -10,8 +10,14 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
+from segassist.tools.result import ReviewHits, Table, ToolResult, WrittenText
+from segassist.warehouse.records import Segment
+
+if TYPE_CHECKING:
+    from segassist.training.explain import Explanation
 
 TOOL_TITLES = {
     "describe_data": "Looked at the tables",
@@ -45,16 +51,17 @@ class ChatItem:
         return message
 
 
-def payload_frame(payload: dict | None) -> pd.DataFrame | None:
-    """A tool's table payload as a DataFrame (None when it has no table)."""
-    if not payload or payload.get("kind") != "table" or not payload.get("columns"):
+def payload_frame(result: ToolResult | None) -> pd.DataFrame | None:
+    """A tool's table as a DataFrame (None when it has no table)."""
+    table = getattr(result, "payload", None)
+    if not isinstance(table, Table) or not table.columns:
         return None
-    return pd.DataFrame(payload.get("rows", []), columns=payload["columns"])
+    return pd.DataFrame(table.rows, columns=table.columns)
 
 
 def frame_markdown(frame: pd.DataFrame, total_rows: int | None = None) -> str:
     """A DataFrame as a Markdown table, with the total stated when rows were cut."""
-    from tools.text import markdown_table
+    from segassist.tools.text import markdown_table
 
     rows = list(frame.itertuples(index=False, name=None))
     text = markdown_table([str(c) for c in frame.columns], rows, max_rows=MAX_TABLE_ROWS)
@@ -65,9 +72,9 @@ def frame_markdown(frame: pd.DataFrame, total_rows: int | None = None) -> str:
     return text
 
 
-def table_chart(payload: dict | None):
+def table_chart(result: ToolResult | None):
     """A bar chart for a small label-and-number result (e.g. counts per country), else None."""
-    frame = payload_frame(payload)
+    frame = payload_frame(result)
     if frame is None or not 2 <= len(frame) <= CHART_MAX_ROWS or len(frame.columns) != 2:
         return None
     label, value = frame.columns
@@ -82,42 +89,42 @@ def table_chart(payload: dict | None):
     return figure
 
 
-def _reviews_markdown(hits: list[dict]) -> str:
+def _reviews_markdown(hits: list) -> str:
+    """Review hits (retrieval.search.ReviewHit) as a Markdown list."""
     if not hits:
         return "No reviews matched."
     lines = []
     for hit in hits:
-        text = re.sub(r"\s+", " ", str(hit.get("text", "")))[:400]
-        lines.append(
-            f"- **{hit.get('rating', '?')}★** {hit.get('date', '')} · customer "
-            f"`{hit.get('customer_id', '?')}`: {text}"
-        )
+        text = re.sub(r"\s+", " ", str(hit.text))[:400]
+        stars = "?" if hit.rating is None else hit.rating
+        lines.append(f"- **{stars}★** {hit.date} · customer `{hit.customer_id}`: {text}")
     return "\n".join(lines)
 
 
-def step_items(tool: str, args: dict, observation: str, payload: dict | None) -> list[ChatItem]:
+def step_items(
+    tool: str, args: dict, observation: str, result: ToolResult | None
+) -> list[ChatItem]:
     """One tool call as a collapsed chat step (the SQL that ran, the rows, the reviews found),
     followed by an inline chart when the result is a small labelled series."""
-    payload = payload or {}
-    kind = payload.get("kind")
+    payload = getattr(result, "payload", None)
     parts = []
     if tool == "run_sql" and args.get("sql"):
         parts.append(f"```sql\n{args['sql'].strip()}\n```")
     elif args:
         parts.append(f"`{json.dumps(args, ensure_ascii=False, default=str)}`")
-    frame = payload_frame(payload)
+    frame = payload_frame(result)
     if frame is not None:
-        parts.append(frame_markdown(frame, payload.get("total_rows")))
-    elif kind == "reviews":
-        parts.append(_reviews_markdown(payload.get("hits", [])))
-    elif kind in ("brief", "explanation"):
-        parts.append(payload.get("markdown") or payload.get("text") or observation)
+        parts.append(frame_markdown(frame, payload.total_rows))
+    elif isinstance(payload, ReviewHits):
+        parts.append(_reviews_markdown(payload.hits))
+    elif isinstance(payload, WrittenText):
+        parts.append(payload.text)
     else:
         parts.append(observation)
-    failed = kind == "error" or observation.startswith(("SQL not run", "Error", "Cannot"))
+    failed = bool(getattr(result, "failed", False))
     title = TOOL_TITLES.get(tool, tool) + (" (failed)" if failed else "")
     items = [ChatItem(content="\n\n".join(parts), title=f"🔧 {title}")]
-    chart = table_chart(payload)
+    chart = table_chart(result)
     if chart is not None:
         items.append(ChatItem(figure=chart))
     return items
@@ -136,7 +143,7 @@ def answer_items(steps: Iterable, text: str, seconds: float | None = None) -> li
     """An agent's answer: each tool step collapsed, then the answer text."""
     items = []
     for step in steps:
-        items.extend(step_items(step.tool, step.args, step.observation, step.artifact))
+        items.extend(step_items(step.tool, step.args, step.observation, step.result))
     footer = f"\n\n<sub>{seconds:.1f} s</sub>" if seconds is not None else ""
     items.append(ChatItem(content=text + footer))
     return items
@@ -145,49 +152,44 @@ def answer_items(steps: Iterable, text: str, seconds: float | None = None) -> li
 # --- segments -------------------------------------------------------------------------
 
 
-def segments_frame(segments: list[dict]) -> pd.DataFrame:
+def segments_frame(segments: list[Segment]) -> pd.DataFrame:
     """One row per segment: id, name, size, share, churn risk, value, themes."""
-    rows = []
-    for seg in segments:
-        profile = seg.get("profile") or {}
-        rows.append(
+    return pd.DataFrame(
+        [
             {
-                "segment": seg["segment_id"],
-                "name": seg["name"],
-                "customers": seg["size"],
-                "share": round(100 * profile.get("share", 0.0), 1),
-                "churn risk %": round(100 * profile.get("churn_risk_mean", 0.0), 1),
-                "value": profile.get("value_estimate_mean", 0.0),
-                "themes": ", ".join(profile.get("themes", [])[:5]),
+                "segment": seg.segment_id,
+                "name": seg.name,
+                "customers": seg.size,
+                "share": round(100 * seg.profile.share, 1),
+                "churn risk %": round(100 * seg.profile.churn_risk_mean, 1),
+                "value": seg.profile.value_estimate_mean,
+                "themes": ", ".join(seg.profile.themes[:5]),
             }
-        )
-    return pd.DataFrame(rows)
+            for seg in segments
+        ]
+    )
 
 
-def _label(seg: dict) -> str:
-    return f"{seg['segment_id']}: {seg['name']}"
-
-
-def segment_sizes_figure(segments: list[dict]):
+def segment_sizes_figure(segments: list[Segment]):
     """Bar chart of customers per segment."""
     import plotly.express as px
 
     frame = pd.DataFrame(
-        {"segment": [_label(s) for s in segments], "customers": [s["size"] for s in segments]}
+        {"segment": [s.label for s in segments], "customers": [s.size for s in segments]}
     )
     figure = px.bar(frame, x="segment", y="customers", color="segment", title="Segment sizes")
     figure.update_layout(showlegend=False, height=360, margin={"l": 40, "r": 10, "t": 40, "b": 40})
     return figure
 
 
-def segment_map_figure(segments: list[dict]):
+def segment_map_figure(segments: list[Segment]):
     """Customers on a 2-D map of the fused embedding (a stored sample), coloured by segment."""
     import plotly.express as px
 
     rows = [
-        {"x": x, "y": y, "customer": cid, "segment": _label(seg)}
+        {"x": x, "y": y, "customer": cid, "segment": seg.label}
         for seg in segments
-        for x, y, cid in (seg.get("profile") or {}).get("map_points", [])
+        for x, y, cid in seg.profile.map_points
     ]
     frame = pd.DataFrame(rows, columns=["x", "y", "customer", "segment"])
     figure = px.scatter(
@@ -203,13 +205,11 @@ def segment_map_figure(segments: list[dict]):
     return figure
 
 
-def profile_heatmap_figure(segments: list[dict]):
+def profile_heatmap_figure(segments: list[Segment]):
     """Heat map of each segment's features against the population (z-scores)."""
     import plotly.express as px
 
-    table = pd.DataFrame(
-        {_label(s): (s.get("profile") or {}).get("zscores", {}) for s in segments}
-    ).T
+    table = pd.DataFrame({s.label: s.profile.zscores for s in segments}).T
     if table.empty:
         table = pd.DataFrame({"no profile": [0.0]}, index=["-"])
     limit = max(1.0, float(table.abs().max().max()))
@@ -226,38 +226,24 @@ def profile_heatmap_figure(segments: list[dict]):
     return figure
 
 
-def segment_detail_markdown(segment: dict) -> str:
-    """A segment's profile, themes, top products and representative reviews."""
-    p = segment.get("profile") or {}
-    lines = [
-        f"### Segment {segment['segment_id']}: {segment['name']}",
-        f"**{segment['size']:,} customers** ({100 * p.get('share', 0):.1f}% of all) · "
-        f"churn risk {100 * p.get('churn_risk_mean', 0):.0f}% · "
-        f"predicted value {p.get('value_estimate_mean', 0):,.2f}",
-    ]
-    if p.get("distinctive"):
-        lines.append("\n**What sets them apart** (vs all customers):")
-        means, population = p.get("feature_means", {}), p.get("population_means", {})
-        for d in p["distinctive"]:
-            feature = d["feature"]
-            lines.append(
-                f"- {feature}: {means.get(feature, float('nan')):,.3g} vs "
-                f"{population.get(feature, float('nan')):,.3g} (z {d['z']:+.1f})"
-            )
-    if p.get("themes"):
-        lines.append("\n**What they write about:** " + ", ".join(p["themes"]))
-    products = p.get("top_products") or []
-    if products:
-        lines.append("\n**What they buy:**")
-        for product in products[:5]:
-            name = product.get("title") or product.get("product_id")
-            lines.append(f"- {name} ({product.get('customers', product.get('n', '?'))})")
-    reviews = p.get("representative_reviews") or []
-    if reviews:
+def segment_detail_markdown(segment: Segment) -> str:
+    """A segment's facts (its one formatter), what sets it apart, and their own words."""
+    p = segment.profile
+    facts = segment.facts(products=5)
+    lines = [f"### Segment {segment.label}", *[f"- {fact}" for fact in facts[1:]]]
+    lines.insert(1, f"**{facts[0]}**")
+    if p.distinctive:
+        lines.append("\n**What sets them apart** (segment average vs all customers):")
+        for trait in p.distinctive:
+            mine = p.feature_means.get(trait.feature, float("nan"))
+            everyone = p.population_means.get(trait.feature, float("nan"))
+            lines.append(f"- {trait.feature}: {mine:,.3g} vs {everyone:,.3g} (z {trait.z:+.1f})")
+    if p.representative_reviews:
         lines.append("\n**In their words:**")
-        for review in reviews[:4]:
-            text = re.sub(r"\s+", " ", str(review.get("text", "")))[:300]
-            lines.append(f"> {review.get('rating', '?')}★ {text}\n")
+        for review in p.representative_reviews[:4]:
+            text = re.sub(r"\s+", " ", str(review.text))[:300]
+            stars = "?" if review.rating is None else review.rating
+            lines.append(f"> {stars}★ {text}\n")
     return "\n".join(lines)
 
 
@@ -281,20 +267,20 @@ def probabilities_figure(probabilities: list[float], names: dict[int, str]):
     return figure
 
 
-def customer_vs_segment_figure(facts: dict):
+def customer_vs_segment_figure(facts: Explanation):
     """This customer's driving features next to their segment's averages."""
     import plotly.graph_objects as go
 
     names, mine, theirs = [], [], []
-    for driver in facts.get("drivers", []):
-        for feature, value in driver["customer_values"].items():
+    for driver in facts.drivers:
+        for feature, value in driver.customer_values.items():
             names.append(feature)
             mine.append(value)
-            theirs.append(driver["segment_averages"].get(feature))
+            theirs.append(driver.segment_averages.get(feature))
     figure = go.Figure(
         [
-            go.Bar(name=f"customer {facts.get('customer_id', '')}", x=names, y=mine),
-            go.Bar(name=f"segment {facts.get('segment_id', '')} average", x=names, y=theirs),
+            go.Bar(name=f"customer {facts.customer_id}", x=names, y=mine),
+            go.Bar(name=f"segment {facts.segment_id} average", x=names, y=theirs),
         ]
     )
     figure.update_layout(

@@ -11,10 +11,23 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, select
+from segassist.core.errors import UserInputError
+from segassist.warehouse.queries import (
+    AudienceCriteria,
+    customer_profile,
+    customer_reviews,
+    has_customers,
+    list_segments,
+    segment_probabilities,
+    serving_version_id,
+)
+from segassist.warehouse.records import CustomerProfile, CustomerReview, Segment
+from sqlalchemy import Engine
 
-from segassist.errors import UserInputError
+if TYPE_CHECKING:
+    from segassist.training.explain import Explanation
 
 NOT_TRAINED = (
     "No segments yet: the segmenter has not been trained on this database. Run "
@@ -31,11 +44,11 @@ class CustomerView:
     """Everything the Customer explainer shows."""
 
     customer_id: str
-    facts: dict  # training.explain.Explanation as a dict
+    facts: Explanation
     probabilities: list[float]
     segment_names: dict[int, str]
-    profile: dict
-    reviews: list[dict]
+    profile: CustomerProfile | None
+    reviews: list[CustomerReview]
     template_text: str
 
 
@@ -62,82 +75,45 @@ class Services:
     # --- segments -------------------------------------------------------------------
 
     def _version(self) -> str:
-        from training.registry import serving_version
-        from warehouse.schema import Customer
+        version = serving_version_id(self.engine)
+        if version is not None:
+            return version
+        raise UserInputError(NOT_TRAINED if has_customers(self.engine) else EMPTY_DATABASE)
 
-        row = serving_version(self.engine)
-        if row is not None:
-            return row.version
-        with self.engine.connect() as conn:
-            if conn.execute(select(Customer.customer_id).limit(1)).first() is None:
-                raise UserInputError(EMPTY_DATABASE)
-        raise UserInputError(NOT_TRAINED)
-
-    def segments(self) -> list[dict]:
-        """Every segment of the serving model with its stored profile."""
-        from tools.catalogue import _segments
-
-        version = self._version()
-        rows = _segments(self.engine, version)
-        if not rows:
+    def segments(self) -> list[Segment]:
+        """Every segment of the serving model with its profile."""
+        segments = list_segments(self.engine, self._version())
+        if not segments:
             raise UserInputError(NOT_TRAINED)
-        return [
-            {"segment_id": r.segment_id, "name": r.name, "size": r.size, "profile": r.profile}
-            for r in rows
-        ]
+        return segments
 
-    def segment(self, segment_id: int) -> dict:
+    def segment(self, segment_id: int) -> Segment:
         """One segment (a clear error for an unknown id)."""
-        by_id = {s["segment_id"]: s for s in self.segments()}
+        by_id = {s.segment_id: s for s in self.segments()}
         if segment_id not in by_id:
             raise UserInputError(f"No segment {segment_id}; segments are {sorted(by_id)}.")
         return by_id[segment_id]
 
     def export_segment(self, segment_id: int) -> Path:
-        """The segment's audience as a CSV file (the agent's export tool, same format)."""
-        from tools.catalogue import ToolContext, _export_audience
+        """The segment's audience as a CSV file (the agent's export, same format)."""
+        from segassist.tools.export import export_audience
 
         self.segment(segment_id)
-        _, payload = _export_audience(ToolContext(self.engine, None, self.exports_dir))(
-            segment_id=segment_id
-        )
-        return Path(payload["path"])
+        criteria = AudienceCriteria(segment_id=segment_id)
+        return export_audience(self.engine, self.exports_dir, self._version(), criteria).path
 
     # --- one customer ---------------------------------------------------------------
 
     def customer(self, customer_id: str) -> CustomerView:
         """The facts of one customer's membership, their reviews and a template explanation."""
-        from agent.writing import explanation_text
-        from tools.catalogue import ToolContext, _customer_profile
-        from training.explain import explain_membership
-        from warehouse.schema import CustomerScore, Review
+        from segassist.tools.writing import explanation_text
+        from segassist.training.explain import explain_membership
 
         customer_id = (customer_id or "").strip()
         if not customer_id:
             raise UserInputError("Type a customer id, e.g. one from the Segments tab's map.")
         version = self._version()
         facts = explain_membership(self.engine, customer_id, index=self.index)
-        _, profile = _customer_profile(ToolContext(self.engine, None, self.exports_dir))(
-            customer_id
-        )
-        with self.engine.connect() as conn:
-            probabilities = conn.execute(
-                select(CustomerScore.probabilities).where(
-                    CustomerScore.customer_id == customer_id,
-                    CustomerScore.model_version == version,
-                )
-            ).scalar_one_or_none()
-            reviews = (
-                conn.execute(
-                    select(Review.reviewed_at, Review.rating, Review.title, Review.text)
-                    .where(Review.customer_id == customer_id)
-                    .order_by(Review.reviewed_at.desc())
-                    .limit(20)
-                )
-                .mappings()
-                .all()
-            )
-        names = {s["segment_id"]: s["name"] for s in self.segments()}
         text, _ = explanation_text(facts, None)
         with self._lock:
             if len(self._facts) > 256:
@@ -145,18 +121,18 @@ class Services:
             self._facts[customer_id] = facts
         return CustomerView(
             customer_id=customer_id,
-            facts=facts.to_dict(),
-            probabilities=list(probabilities or []),
-            segment_names=names,
-            profile=profile.get("profile", {}),
-            reviews=[dict(r) for r in reviews],
+            facts=facts,
+            probabilities=segment_probabilities(self.engine, customer_id, version),
+            segment_names={s.segment_id: s.name for s in self.segments()},
+            profile=customer_profile(self.engine, customer_id, version),
+            reviews=customer_reviews(self.engine, customer_id),
             template_text=text,
         )
 
     def written_explanation(self, customer_id: str, language: str) -> tuple[str, str]:
         """(text, "llm" | "template") for a customer, asking the LLM when it answers."""
-        from agent.writing import explanation_text
-        from training.explain import explain_membership
+        from segassist.tools.writing import explanation_text
+        from segassist.training.explain import explain_membership
 
         facts = self._facts.get(customer_id) or explain_membership(
             self.engine, customer_id, index=self.index
@@ -167,21 +143,18 @@ class Services:
 
     def brief(self, segment_id: int, goal: str, channel: str, language: str, use_llm: bool):
         """(Markdown, "llm" | "template") campaign brief for a segment."""
-        from agent.writing import campaign_brief
-        from tools.catalogue import _segments
+        from segassist.tools.writing import campaign_brief
 
-        self.segment(segment_id)
-        row = next(r for r in _segments(self.engine, self._version()) if r.segment_id == segment_id)
+        segment = self.segment(segment_id)
         writer = self._writer() if use_llm else None
-        return campaign_brief(row, goal or "retention", channel or "email", writer, language)
+        return campaign_brief(segment, goal or "retention", channel or "email", writer, language)
 
     def warm_up(self) -> None:
         """Load what the first page view would otherwise wait for (the figures library,
         the serving model); errors are left for the page to report."""
         try:
             import plotly.express  # noqa: F401
-
-            from training.registry import load_serving
+            from segassist.training.registry import load_serving
 
             load_serving(self.engine)
         except Exception:
@@ -191,7 +164,7 @@ class Services:
 
     def _writer(self):
         """A text writer on the LLM, or None when no server answers (templates are used)."""
-        from agent.serving import LLMUnavailableError, make_chat_model, text_writer
+        from segassist.agent.client import LLMUnavailableError, make_chat_model, text_writer
 
         try:
             return text_writer(make_chat_model(self.llm_url, timeout_s=120))
@@ -202,7 +175,7 @@ class Services:
         """Restart the recorded LLM server if it died (once): what happened, or None when
         there was nothing to restart. Raises LLMUnavailableError saying what to do when
         it died again."""
-        from agent.serving import recover_server
+        from segassist.agent.serving import recover_server
 
         if self.llm_record is None:
             return None
@@ -212,8 +185,8 @@ class Services:
 
     def agent(self):
         """The agent (built on first use; LLMUnavailableError says how to start the server)."""
-        from agent.loop import build_agent
-        from agent.serving import check_server, make_chat_model
+        from segassist.agent.client import check_server, make_chat_model
+        from segassist.agent.loop import build_agent
 
         self.recover_llm()
         with self._lock:

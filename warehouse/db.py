@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from segassist.core.errors import DatabaseUnavailableError, UserInputError
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
-
-from segassist.errors import DatabaseUnavailableError, UserInputError
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -124,7 +123,7 @@ READER_ROLE = "segassist_reader"
 
 def reader_role_sql(schema: str, user: str) -> str:
     """The SQL that creates the reader role and grants it what the agent may read."""
-    from warehouse.schema import AGENT_READABLE_TABLES
+    from segassist.warehouse.schema import AGENT_READABLE_TABLES
 
     tables = ", ".join(f'"{schema}"."{t}"' for t in AGENT_READABLE_TABLES)
     return (

@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from segassist.warehouse.db import current_revision, head_revision
+from segassist.warehouse.schema import BEHAVIOUR_TABLES, Base, Order, Review, SupportMessage
 from sqlalchemy import Engine, func, or_, select, union
-
-from warehouse.db import current_revision, head_revision
-from warehouse.schema import BEHAVIOUR_TABLES, Base, Order, Review, SupportMessage
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
-
-from warehouse.importers.writer import Batch
+from segassist.warehouse.importers.writer import Batch
 
 SOURCE = "synthetic"
 CATEGORIES = (

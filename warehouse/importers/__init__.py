@@ -4,29 +4,28 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Engine
-
-from segassist.progress import ProgressFactory, no_progress
-from warehouse.db import ensure_schema, unmigrate
-from warehouse.importers.writer import (
+from segassist.core.progress import ProgressFactory, no_progress
+from segassist.warehouse.db import ensure_schema, unmigrate
+from segassist.warehouse.importers.writer import (
     Batch,
     ImportResult,
     already_imported,
     file_sha256,
     write_batch,
 )
+from sqlalchemy import Engine
 
 __all__ = ["DATASETS", "ImportResult", "import_batch", "import_dataset", "import_files"]
 
 
 def _read_amazon(paths: list[Path]) -> Batch:
-    from warehouse.importers.amazon import read_amazon
+    from segassist.warehouse.importers.amazon import read_amazon
 
     return read_amazon(_expand(paths, "*.json*"))
 
 
 def _read_olist(paths: list[Path]) -> Batch:
-    from warehouse.importers.olist import read_olist
+    from segassist.warehouse.importers.olist import read_olist
 
     if len(paths) != 1:
         raise ValueError("olist takes one folder")
@@ -34,7 +33,7 @@ def _read_olist(paths: list[Path]) -> Batch:
 
 
 def _read_online_retail(paths: list[Path]) -> Batch:
-    from warehouse.importers.online_retail import read_online_retail
+    from segassist.warehouse.importers.online_retail import read_online_retail
 
     return read_online_retail(_expand(paths, "*.parquet"))
 
@@ -75,7 +74,7 @@ def import_batch(
     An empty database gets the schema first; one at an older revision is refused.
     """
     created = ensure_schema(engine)
-    from warehouse.importers.reading import require_file
+    from segassist.warehouse.importers.reading import require_file
 
     for path in paths:
         if not path.is_dir():
@@ -115,7 +114,7 @@ def import_dataset(engine: Engine, dataset: str, paths: list[Path], **options) -
 
 def import_files(engine: Engine, paths: list[Path], mapping_path: Path, **options) -> ImportResult:
     """Import bring-your-own files described by a mapping file."""
-    from warehouse.importers.files import load_mapping, read_files
+    from segassist.warehouse.importers.files import load_mapping, read_files
 
     mapping = load_mapping(mapping_path)
     return import_batch(

@@ -14,8 +14,7 @@ import re
 from pathlib import Path
 
 import pandas as pd
-
-from warehouse.importers.reading import (
+from segassist.warehouse.importers.reading import (
     Located,
     check_range,
     parse_datetimes,
@@ -25,8 +24,8 @@ from warehouse.importers.reading import (
     require_columns,
     require_unique,
 )
-from warehouse.importers.writer import Batch
-from warehouse.language import detect_language
+from segassist.warehouse.importers.writer import Batch
+from segassist.warehouse.language import detect_language
 
 REQUIRED = ("reviewerID", "asin", "overall", "unixReviewTime")
 SOURCE = "amazon"

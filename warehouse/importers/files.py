@@ -50,9 +50,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-
-from segassist.errors import MappingError
-from warehouse.importers.reading import (
+from segassist.core.errors import MappingError
+from segassist.warehouse.importers.reading import (
     FORMATS,
     Located,
     check_range,
@@ -63,8 +62,8 @@ from warehouse.importers.reading import (
     require_columns,
     require_unique,
 )
-from warehouse.importers.writer import Batch
-from warehouse.language import detect_language
+from segassist.warehouse.importers.writer import Batch
+from segassist.warehouse.language import detect_language
 
 ROLES = (
     "customer",

@@ -14,9 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-
-from segassist.errors import ImportValidationError
-from warehouse.importers.reading import (
+from segassist.core.errors import ImportValidationError
+from segassist.warehouse.importers.reading import (
     Located,
     check_range,
     parse_datetimes,
@@ -26,8 +25,8 @@ from warehouse.importers.reading import (
     require_columns,
     require_unique,
 )
-from warehouse.importers.writer import Batch
-from warehouse.language import detect_language
+from segassist.warehouse.importers.writer import Batch
+from segassist.warehouse.language import detect_language
 
 SOURCE = "olist"
 # Each part: the subset's file name, then the full Kaggle release's.

@@ -17,8 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-
-from warehouse.importers.reading import (
+from segassist.warehouse.importers.reading import (
     Located,
     parse_datetimes,
     parse_ids,
@@ -26,7 +25,7 @@ from warehouse.importers.reading import (
     read_file,
     require_columns,
 )
-from warehouse.importers.writer import Batch
+from segassist.warehouse.importers.writer import Batch
 
 COLUMNS = (
     "Invoice",
@@ -96,7 +95,7 @@ def _check_one_customer_per_invoice(lines: pd.DataFrame) -> None:
     counts = known.groupby("order_id", sort=False)["customer_id"].nunique()
     clashes = counts[counts > 1]
     if len(clashes):
-        from segassist.errors import UserInputError
+        from segassist.core.errors import UserInputError
 
         invoice = clashes.index[0]
         raise UserInputError(

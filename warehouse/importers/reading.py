@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-
-from segassist.errors import ImportValidationError
+from segassist.core.errors import ImportValidationError
 
 FORMATS = ("csv", "parquet", "jsonl")
 

@@ -19,10 +19,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from segassist.core.progress import ProgressFactory, no_progress
+from segassist.warehouse.schema import BEHAVIOUR_TABLES, Base, ImportRun
 from sqlalchemy import Connection, Engine, Table, func, insert, select
-
-from segassist.progress import ProgressFactory, no_progress
-from warehouse.schema import BEHAVIOUR_TABLES, Base, ImportRun
 
 # Foreign-key order: parents before children.
 WRITE_ORDER = (*BEHAVIOUR_TABLES, "synthetic_truth")

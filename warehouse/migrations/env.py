@@ -1,8 +1,7 @@
 """Alembic environment: runs on the connection that `warehouse.db.migrate` hands in."""
 
 from alembic import context
-
-from warehouse.schema import Base
+from segassist.warehouse.schema import Base
 
 connection = context.config.attributes["connection"]
 context.configure(

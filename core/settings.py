@@ -21,7 +21,7 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from segassist.errors import UserInputError
+from segassist.core.errors import UserInputError
 
 ENV_PREFIX = "SEGASSIST_"
 _KNOWN_KEYS = {

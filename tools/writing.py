@@ -9,30 +9,26 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from contextvars import ContextVar
 from importlib import resources
 
-from training.explain import Explanation
+from segassist.training.explain import Explanation
+from segassist.warehouse.records import Segment
 
 WriteText = Callable[[str, str], str | None]
 
 LANGUAGE_NAMES = {"en": "English", "pt": "Portuguese", "zh": "Chinese (简体中文)"}
-# The language of the question being answered: tools that write (explanations,
-# briefs) write in it. Set per question by the agent; a context variable so that
-# concurrent conversations (the UI) do not mix.
-reply_language: ContextVar[str] = ContextVar("reply_language", default="English")
 
 
 def language_of(text: str) -> str:
     """The language name to write in for a question (English when unsure)."""
-    from warehouse.language import detect_language
+    from segassist.warehouse.language import detect_language
 
     return LANGUAGE_NAMES.get(detect_language(text, default="en"), "English")
 
 
 def prompt(name: str) -> str:
-    """A prompt template shipped in agent/prompts/."""
-    return resources.files("agent.prompts").joinpath(f"{name}.md").read_text(encoding="utf-8")
+    """A writer's prompt template, shipped in tools/prompts/."""
+    return resources.files("segassist.tools.prompts").joinpath(f"{name}.md").read_text("utf-8")
 
 
 def _usable(text: str | None, required_numbers: list[str]) -> bool:
@@ -65,7 +61,7 @@ def explanation_facts(facts: Explanation) -> str:
         + (f", raised most by {facts.churn_drivers[0].group}" if facts.churn_drivers else "")
     )
     for review in facts.closest_reviews:
-        from tools.text import quote_customer_text
+        from segassist.tools.text import quote_customer_text
 
         lines.append(
             f"their review ({review['date']}, {review['rating']} stars): "
@@ -75,11 +71,9 @@ def explanation_facts(facts: Explanation) -> str:
 
 
 def explanation_text(
-    facts: Explanation, write_text: WriteText | None, language: str | None = None
+    facts: Explanation, write_text: WriteText | None, language: str = "English"
 ) -> tuple[str, str]:
-    """(text, "llm" | "template") explaining the membership, written in `language`
-    (default: the language of the question being answered)."""
-    language = language or reply_language.get()
+    """(text, "llm" | "template") explaining the membership, written in `language`."""
     listed = explanation_facts(facts)
     if write_text is not None:
         try:
@@ -102,43 +96,26 @@ def _explanation_template(facts: Explanation, listed: str) -> str:
     return head + "\n" + "\n".join(f"- {line}" for line in body)
 
 
-def brief_facts(segment, goal: str, channel: str) -> str:
-    """A segment's profile as the facts a brief is written from."""
-    p = segment.profile or {}
-    lines = [
-        f'segment {segment.segment_id} "{segment.name}": {segment.size:,} customers '
-        f"({p.get('share', 0):.0%} of {p.get('customers_total', 0):,})",
-        f"goal: {goal}; channel: {channel}",
-        f"average churn risk {p.get('churn_risk_mean', 0):.0%}; "
-        f"average predicted value {p.get('value_estimate_mean', 0):g}",
-        "distinctive traits: "
-        + ", ".join(f"{d['feature']} (z {d['z']:+.1f})" for d in p.get("distinctive", [])[:4]),
-    ]
-    if p.get("top_categories"):
-        lines.append(
-            "top categories: "
-            + ", ".join(f"{c['category']} ({c['share']:.0%})" for c in p["top_categories"])
-        )
-    if p.get("top_products"):
-        lines.append(
-            "top products: "
-            + "; ".join(f"{t['title'] or t['product_id']}" for t in p["top_products"][:3])
-        )
-    if p.get("themes"):
-        lines.append("words they use most: " + ", ".join(p["themes"][:8]))
-    from tools.text import quote_customer_text
+def brief_facts(segment: Segment, goal: str, channel: str) -> str:
+    """A segment's facts (its one formatter) plus the brief's goal, channel and two of
+    the segment's own reviews: what a brief is written from."""
+    from segassist.tools.text import quote_customer_text
 
-    for review in p.get("representative_reviews", [])[:2]:
-        lines.append(f"a typical review: {quote_customer_text(review['text'], 200)}")
+    facts = segment.facts()
+    lines = [facts[0], f"goal: {goal}; channel: {channel}", *facts[1:]]
+    for review in segment.profile.representative_reviews[:2]:
+        lines.append(f"a typical review: {quote_customer_text(review.text, 200)}")
     return "\n".join(lines)
 
 
 def campaign_brief(
-    segment, goal: str, channel: str, write_text: WriteText | None, language: str | None = None
+    segment: Segment,
+    goal: str,
+    channel: str,
+    write_text: WriteText | None,
+    language: str = "English",
 ) -> tuple[str, str]:
-    """(Markdown brief, "llm" | "template") for a segment, written in `language`
-    (default: the language of the question being answered)."""
-    language = language or reply_language.get()
+    """(Markdown brief, "llm" | "template") for a segment, written in `language`."""
     listed = brief_facts(segment, goal, channel)
     if write_text is not None:
         try:
@@ -153,9 +130,8 @@ def campaign_brief(
     return _brief_template(segment, goal, channel, listed), "template"
 
 
-def _brief_template(segment, goal: str, channel: str, listed: str) -> str:
-    p = segment.profile or {}
-    churn = p.get("churn_risk_mean", 0)
+def _brief_template(segment: Segment, goal: str, channel: str, listed: str) -> str:
+    churn = segment.profile.churn_risk_mean
     angle = (
         "win them back before they lapse" if churn >= 0.5 else "reward loyalty and grow basket size"
     )
@@ -166,7 +142,7 @@ def _brief_template(segment, goal: str, channel: str, listed: str) -> str:
             "## Audience and size",
             f"- {facts[0]}",
             "## What they buy",
-            *[f"- {f}" for f in facts if f.startswith(("top ", "average"))],
+            *[f"- {f}" for f in facts if f.startswith(("top ", "categories", "average"))],
             "## What they say",
             *[f"- {f}" for f in facts if f.startswith(("words", "a typical"))],
             "## Message angles",

@@ -1,0 +1,1 @@
+"""The base every layer stands on: errors, settings, progress reporting."""

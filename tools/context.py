@@ -1,0 +1,20 @@
+"""What the tools are bound to (no module state): the database, the review index, the
+folder exports go to, and an optional LLM writer for explanations and briefs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+
+@dataclass
+class ToolContext:
+    """What the tools need: the database, the review index (or None), where exports go."""
+
+    engine: Engine
+    index: object | None
+    exports_dir: Path
+    write_text: Callable[[str, str], str | None] | None = None  # (task, facts) -> LLM text

@@ -1,0 +1,1 @@
+"""Prompt templates for the writers (explanations, campaign briefs)."""

@@ -1,0 +1,172 @@
+"""Domain queries: segments, audiences and customer profiles of the serving model.
+
+The one home of these reads: the agent's tools, the UI and the CLI all call
+these functions and get typed records back (warehouse.records).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from segassist.warehouse.records import (
+    AudienceMember,
+    CustomerProfile,
+    CustomerReview,
+    Segment,
+    SegmentProfile,
+)
+from segassist.warehouse.schema import Customer, CustomerScore, ModelVersion, Order, Review
+from segassist.warehouse.schema import Segment as SegmentRow
+from sqlalchemy import Engine, Select, func, select
+
+
+def serving_version(engine: Engine):
+    """The row of the serving model version, or None when none was trained."""
+    with engine.connect() as conn:
+        return conn.execute(
+            select(ModelVersion.__table__).where(ModelVersion.status == "serving")
+        ).first()
+
+
+def serving_version_id(engine: Engine) -> str | None:
+    """The serving model's version string, or None."""
+    row = serving_version(engine)
+    return row.version if row else None
+
+
+def list_segments(engine: Engine, version: str) -> list[Segment]:
+    """The segments of model `version`, by id (empty segments are never stored)."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(SegmentRow.__table__)
+            .where(SegmentRow.model_version == version)
+            .order_by(SegmentRow.segment_id)
+        ).all()
+    return [
+        Segment(r.segment_id, r.name, r.size, SegmentProfile.from_dict(r.profile)) for r in rows
+    ]
+
+
+def has_customers(engine: Engine) -> bool:
+    """The warehouse holds at least one customer."""
+    with engine.connect() as conn:
+        return conn.execute(select(Customer.customer_id).limit(1)).first() is not None
+
+
+@dataclass(frozen=True)
+class AudienceCriteria:
+    """Who belongs to an audience; every criterion left None is not applied."""
+
+    segment_id: int | None = None
+    min_churn_risk: float | None = None
+    max_churn_risk: float | None = None
+    min_value: float | None = None
+    country: str | None = None
+
+
+def audience_query(version: str, criteria: AudienceCriteria) -> Select:
+    """Customers of model `version` matching `criteria`, riskiest first."""
+    query = (
+        select(
+            CustomerScore.customer_id,
+            CustomerScore.segment_id,
+            CustomerScore.churn_risk,
+            CustomerScore.value_estimate,
+            Customer.country,
+        )
+        .join(Customer, Customer.customer_id == CustomerScore.customer_id)
+        .where(CustomerScore.model_version == version)
+        .order_by(CustomerScore.churn_risk.desc(), CustomerScore.customer_id)
+    )
+    if criteria.segment_id is not None:
+        query = query.where(CustomerScore.segment_id == criteria.segment_id)
+    if criteria.min_churn_risk is not None:
+        query = query.where(CustomerScore.churn_risk >= criteria.min_churn_risk)
+    if criteria.max_churn_risk is not None:
+        query = query.where(CustomerScore.churn_risk <= criteria.max_churn_risk)
+    if criteria.min_value is not None:
+        query = query.where(CustomerScore.value_estimate >= criteria.min_value)
+    if criteria.country:
+        query = query.where(Customer.country == criteria.country)
+    return query
+
+
+def find_audience(
+    engine: Engine, version: str, criteria: AudienceCriteria, limit: int | None = None
+) -> tuple[int, list[AudienceMember]]:
+    """(how many customers match, the first `limit` of them; all when None)."""
+    query = audience_query(version, criteria)
+    with engine.connect() as conn:
+        total = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+        rows = conn.execute(query if limit is None else query.limit(limit)).all()
+    return total, [AudienceMember(*row) for row in rows]
+
+
+def customer_profile(
+    engine: Engine, customer_id: str, version: str | None
+) -> CustomerProfile | None:
+    """One customer's orders, reviews and (with a model version) scores; None if unknown."""
+    orders = select(
+        func.count().filter(Order.is_cancelled.is_(False)).label("orders"),
+        func.min(Order.ordered_at).label("first_order"),
+        func.max(Order.ordered_at).label("last_order"),
+    ).where(Order.customer_id == customer_id)
+    reviews = select(
+        func.count().label("reviews"), func.avg(Review.rating).label("avg_rating")
+    ).where(Review.customer_id == customer_id)
+    with engine.connect() as conn:
+        customer = conn.execute(
+            select(Customer.customer_id, Customer.country).where(
+                Customer.customer_id == customer_id
+            )
+        ).first()
+        if customer is None:
+            return None
+        bought = conn.execute(orders).one()
+        wrote = conn.execute(reviews).one()
+        score = None
+        if version:
+            score = conn.execute(
+                select(
+                    CustomerScore.segment_id, CustomerScore.churn_risk, CustomerScore.value_estimate
+                ).where(
+                    CustomerScore.customer_id == customer_id,
+                    CustomerScore.model_version == version,
+                )
+            ).first()
+    return CustomerProfile(
+        customer_id=customer.customer_id,
+        country=customer.country,
+        orders=bought.orders,
+        first_order=bought.first_order,
+        last_order=bought.last_order,
+        reviews=wrote.reviews,
+        avg_rating=None if wrote.avg_rating is None else round(float(wrote.avg_rating), 2),
+        segment_id=score.segment_id if score else None,
+        churn_risk=round(score.churn_risk, 3) if score else None,
+        value_estimate=round(score.value_estimate, 2) if score else None,
+    )
+
+
+def customer_reviews(engine: Engine, customer_id: str, limit: int = 20) -> list[CustomerReview]:
+    """A customer's latest reviews, newest first."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(Review.reviewed_at, Review.rating, Review.title, Review.text)
+            .where(Review.customer_id == customer_id)
+            .order_by(Review.reviewed_at.desc())
+            .limit(limit)
+        ).all()
+    return [CustomerReview(*row) for row in rows]
+
+
+def segment_probabilities(engine: Engine, customer_id: str, version: str) -> list[float]:
+    """A scored customer's probability of each segment (empty when not scored)."""
+    with engine.connect() as conn:
+        stored = conn.execute(
+            select(CustomerScore.probabilities).where(
+                CustomerScore.customer_id == customer_id,
+                CustomerScore.model_version == version,
+            )
+        ).scalar_one_or_none()
+    return list(stored or [])
