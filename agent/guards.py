@@ -12,6 +12,7 @@ import re
 
 from segassist.agent.prompting import prompt
 from segassist.agent.toolcalls import contains_tool_call
+from segassist.tools.data_tools import ROW_COUNT_HEADER
 
 OUT_OF_TIME = (
     "I ran out of time before any tool answered. Try a more specific question, e.g. name "
@@ -116,8 +117,6 @@ def answer_from_results(request, handler, tool_names: set[str], message_id: str 
     )
 
 
-# run_sql's "N rows; first 20 shown" header: not data a number may be taken from.
-_ROW_COUNT_LINE = re.compile(r"^[\d,]+ rows(?:; first \d+ shown)?$", re.M)
 _NUMBER = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?(?![\w])")
 
 
@@ -139,7 +138,7 @@ def ungrounded_numbers(answer: str, messages: list) -> list[float]:
     (nothing to check against)."""
     question, since = this_question(messages)
     results = [
-        _ROW_COUNT_LINE.sub("", str(m.content)) for m in since if getattr(m, "type", "") == "tool"
+        ROW_COUNT_HEADER.sub("", str(m.content)) for m in since if getattr(m, "type", "") == "tool"
     ]
     if not results:
         return []

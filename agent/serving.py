@@ -230,9 +230,7 @@ def stop_server(pid: int, grace_s: float = 10.0) -> bool:
         return False
     deadline = time.monotonic() + grace_s
     while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if not _exit_status(pid)[0]:  # gone, or a zombie of ours (now reaped)
             return True
         time.sleep(0.2)
     with contextlib.suppress(ProcessLookupError):

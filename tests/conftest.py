@@ -130,7 +130,7 @@ def llm_url(tmp_path_factory):
     """The real 0.5B model served by llama.cpp, or by vLLM under `make test-vllm`
     (one server for the whole run)."""
     from segassist.agent.models import hf_checkpoint
-    from segassist.agent.serving import server_command, start_server
+    from segassist.agent.serving import server_command, start_server, stop_server
 
     model = model_path(LLM_CACHE, "0.5b")
     if not model.is_file():
@@ -151,5 +151,7 @@ def llm_url(tmp_path_factory):
     command = server_command(LLM_BACKEND, model, "127.0.0.1", port, python=python)
     process = start_server(command, url, log, timeout_s=ready_s)
     yield url
-    process.terminate()
+    # A server busy with a generation (a browser test's abandoned question) ignores
+    # SIGTERM: stop_server kills it after a grace period.
+    stop_server(process.pid, grace_s=20)
     process.wait(timeout=60)

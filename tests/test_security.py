@@ -9,6 +9,7 @@ catalogues) plus writes of every kind.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import signal
@@ -129,11 +130,26 @@ HOSTILE = {
     "schema-qualified": "SELECT * FROM main.customers",
     "subquery-catalog": "SELECT (SELECT COUNT(*) FROM pg_roles) FROM customers",
     "join-catalog": "SELECT c.customer_id FROM customers c JOIN pg_user u ON true",
+    # CTEs declared elsewhere, later, or under another case do not make a name readable
+    "cte-in-subquery": "SELECT (WITH sqlite_master AS (SELECT 1) SELECT 1), name, sql "
+    "FROM sqlite_master",
+    "cte-in-derived-table": "SELECT x.*, import_runs.path FROM (WITH import_runs AS "
+    "(SELECT 1) SELECT 1) x, import_runs",
+    "cte-declared-later": "WITH x AS (SELECT * FROM import_runs), import_runs AS (SELECT 1) "
+    "SELECT * FROM x",
+    "cte-pragma": "SELECT * FROM (WITH pragma_database_list AS (SELECT 1) SELECT 1) z, "
+    "pragma_database_list",
+    "cte-settings": "SELECT (WITH pg_settings AS (SELECT 1) SELECT 1), name, setting "
+    "FROM pg_settings",
+    "cte-quoted-case": 'WITH "PG_SETTINGS" AS (SELECT 1) SELECT name, setting FROM pg_settings',
+    "cte-self-not-recursive": "WITH pg_roles AS (SELECT * FROM pg_roles) SELECT * FROM pg_roles",
+    "cast-regclass": "SELECT CAST('conversation_messages' AS regclass)",
+    "cast-regrole": "SELECT 'postgres'::regrole",
+    "lone-surrogate": "SELECT '\ud800'",
     # --- parameters, quoting and parser tricks -----------------------------------------
     "bind-colon": "SELECT :x",
     "bind-dollar": "SELECT $1",
     "bind-question": "SELECT ? FROM customers",
-    "dollar-quote": "SELECT $q$ '; DROP TABLE customers; -- $q$",
     "deep-nesting": "SELECT " + "(" * 3000 + "1" + ")" * 3000,
     "huge": "SELECT 1 " + " " * 30_000,
     "nul": "SELECT 1\x00; DROP TABLE customers",
@@ -313,6 +329,84 @@ def test_results_are_capped_in_bytes_as_well_as_rows(warehouse):
 
 
 # --- queries that must work -------------------------------------------------------------------
+
+# What an analyst writes: each must pass the guard and give the same rows as the query
+# run directly (sqlglot writes it back from the tree).
+LEGITIMATE = [
+    "SELECT customer_id FROM orders WHERE is_cancelled AND customer_id LIKE 'SC%' OR 1 = 0",
+    "SELECT CASE WHEN rating >= 4 THEN 'good' WHEN rating <= 2 THEN 'bad' ELSE 'ok' END AS m, "
+    "COUNT(*) FROM reviews GROUP BY 1 ORDER BY 1",
+    "SELECT COUNT(*) FROM customers c WHERE EXISTS (SELECT 1 FROM orders o "
+    "WHERE o.customer_id = c.customer_id) AND NOT EXISTS (SELECT 1 FROM reviews r "
+    "WHERE r.customer_id = c.customer_id AND r.rating = 1)",
+    "SELECT COUNT(*) FROM reviews WHERE rating IN (1, 2) OR rating BETWEEN 4 AND 5",
+    "SELECT customer_id, COUNT(*) AS n, SUM(CASE WHEN is_cancelled THEN 1 ELSE 0 END) AS c "
+    "FROM orders GROUP BY customer_id HAVING COUNT(*) > 1 ORDER BY n DESC, customer_id LIMIT 5",
+    "WITH per AS (SELECT customer_id, COUNT(*) AS n FROM orders GROUP BY customer_id), "
+    "top AS (SELECT * FROM per WHERE n >= 2) SELECT COUNT(*), MAX(n) FROM top",
+    "SELECT customer_id, ordered_at, ROW_NUMBER() OVER (PARTITION BY customer_id "
+    "ORDER BY ordered_at, order_id) AS k FROM orders ORDER BY customer_id, k LIMIT 20",
+    "SELECT COALESCE(NULLIF(country, ''), 'unknown') AS c, COUNT(*) FROM customers "
+    "GROUP BY 1 ORDER BY 1",
+    "SELECT ROUND(AVG(rating), 2), MIN(rating), MAX(rating) FROM reviews WHERE text IS NOT NULL",
+    "SELECT COUNT(DISTINCT customer_id) FROM reviews WHERE LOWER(text) LIKE '%great%' "
+    "OR text LIKE '%it''s%'",
+    "SELECT COUNT(*) FROM (SELECT customer_id FROM orders UNION SELECT customer_id FROM reviews) u",
+    "SELECT 7 / 2 AS i, 7 % 3 AS m, -3 AS n, 'price $5$ off' AS s",
+]
+
+
+@pytest.mark.parametrize("query", LEGITIMATE)
+def test_analyst_queries_run_and_mean_what_they_say(warehouse, query):
+    engine, _, _ = warehouse
+    result = run_select(engine, query, row_limit=1000)
+    raw = engine.raw_connection()  # the driver itself, no placeholder processing
+    try:
+        cursor = raw.cursor()
+        cursor.execute(query)
+        direct = [tuple(r) for r in cursor.fetchall()]
+    finally:
+        raw.close()
+    assert result.rows == direct
+
+
+def test_one_long_pattern_match_is_bounded_on_sqlite(warehouse):
+    """SQLite runs one LIKE over a long string as one step, past its progress handler:
+    the caps on value size and pattern length bound that step."""
+    engine, _, _ = warehouse
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's single-step functions")
+    long = "a" * 1000
+    attack = f"SELECT replace('{long}', 'a', '{long[:-1]}') LIKE '%{'a' * 190}b'"
+    started = time.monotonic()
+    with contextlib.suppress(QueryRejected):
+        run_select(engine, attack, timeout_s=1)
+    assert time.monotonic() - started < 5
+    with pytest.raises(QueryRejected, match="too complex"):
+        run_select(engine, "SELECT COUNT(*) FROM reviews WHERE text LIKE '%" + "a" * 300 + "b'")
+
+
+def test_the_whole_query_keeps_its_deadline_on_postgresql(warehouse):
+    """statement_timeout restarts at every FETCH; the query's deadline does not."""
+    engine, _, _ = warehouse
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's per-statement timeout")
+    slow = "SELECT x FROM generate_series(1, 1000000000) AS g(x) WHERE x % 65000 = 0"
+    started = time.monotonic()
+    try:
+        result = run_select(engine, slow, timeout_s=2)
+        assert result.truncated
+    except QueryRejected:
+        pass
+    assert time.monotonic() - started < 3.5
+
+
+def test_values_the_driver_cannot_load_are_refused_not_raised(warehouse):
+    engine, _, _ = warehouse
+    if engine.dialect.name != "postgresql":
+        pytest.skip("psycopg's JSON loader")
+    with pytest.raises(QueryRejected):
+        run_select(engine, "SELECT CAST('[1e5000]' AS JSONB)")
 
 
 def test_valid_queries_with_comments_and_odd_text_run(warehouse):

@@ -156,3 +156,23 @@ def test_the_installed_engine_has_no_amx_instructions():
         ).stdout
         found = AMX.search(listing)
         assert found is None, f"{library.name} contains the AMX instruction {found.group(0)}"
+
+
+def test_stop_kills_a_server_that_ignores_sigterm(tmp_path):
+    """A llama.cpp server busy with a generation ignores SIGTERM; stop must not hang."""
+    import time
+
+    from segassist.agent.serving import stop_server
+
+    stubborn = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)",
+        ]
+    )
+    time.sleep(0.5)
+    started = time.monotonic()
+    assert stop_server(stubborn.pid, grace_s=1)
+    assert stubborn.wait(timeout=10) == -signal.SIGKILL
+    assert time.monotonic() - started < 5

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from segassist.core.errors import UserInputError
@@ -12,6 +13,9 @@ from segassist.tools.sql import DEFAULT_ROW_LIMIT, run_select
 from segassist.tools.text import markdown_table, quote_customer_text
 
 ROWS_SHOWN = 20  # of a query's rows, in the text the model reads
+# The first line of run_sql's text ("1,234 rows; first 20 shown", "more than 200 rows
+# ..."): not data a number in an answer may be taken from.
+ROW_COUNT_HEADER = re.compile(r"^(?:more than )?[\d,]+ rows\b.*$", re.M)
 
 
 def describe_data_tool(ctx: ToolContext):
@@ -40,9 +44,11 @@ def run_sql_tool(ctx: ToolContext):
             return ToolResult.failure(f"SQL not run: {e}", hint, Table([], [], 0, sql))
         shown = markdown_table(result.columns, result.rows, max_rows=ROWS_SHOWN)
         total = result.total_rows if result.total_rows is not None else len(result.rows)
-        note = f"{total:,} rows" + (
-            f"; first {min(ROWS_SHOWN, len(result.rows))} shown" if total > ROWS_SHOWN else ""
-        )
+        note = f"{total:,} rows"
+        if result.truncated and result.total_rows is None:
+            note = f"more than {len(result.rows):,} rows (not counted)"
+        if len(result.rows) > ROWS_SHOWN:
+            note += f"; first {ROWS_SHOWN} shown"
         if result.cut_at_bytes:
             note += "; the result was cut at its size limit: aggregate or select fewer columns"
         table = Table(result.columns, [list(r) for r in result.rows], total, sql)

@@ -18,6 +18,7 @@ model how to rewrite it; it is the caller's to return as an observation.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import time
@@ -33,8 +34,13 @@ from sqlalchemy import Engine
 DEFAULT_ROW_LIMIT = 200
 DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_MAX_BYTES = 1_000_000  # of the rows returned, as text
-MAX_VALUE_BYTES = 4_000_000  # SQLite: the longest string or blob a query may build
-_FETCH_BATCH = 100
+# SQLite runs one function call (a LIKE over a long string, a replace()) as one step,
+# which neither the progress handler nor an interrupt can stop: what bounds its time is
+# the size of what it works on.
+MAX_VALUE_BYTES = 1_000_000  # the longest string or blob a query may build
+MAX_LIKE_PATTERN = 200  # characters of a LIKE or GLOB pattern
+MAX_COLUMNS = 100
+_FETCH_BATCH = 10  # rows held at once before the size check
 
 __all__ = ["DEFAULT_ROW_LIMIT", "QueryRejected", "QueryResult", "check_select", "run_select"]
 
@@ -45,7 +51,7 @@ class QueryResult:
 
     columns: list[str]
     rows: list[tuple]
-    truncated: bool
+    truncated: bool  # more rows exist than came back
     total_rows: int | None  # counted only when truncated (None when counting took too long)
     seconds: float
     cut_at_bytes: bool = False  # truncated by size rather than by row count
@@ -77,9 +83,8 @@ def run_select(
     query = check_select(sql, _dialect(engine))
     started = time.perf_counter()
     run = _run_sqlite if engine.dialect.name == "sqlite" else _run_postgres
-    columns, rows, total, cut = run(engine, query, row_limit, timeout_s, max_bytes)
-    truncated = cut or total is not None
-    return QueryResult(columns, rows, truncated, total, time.perf_counter() - started, cut)
+    columns, rows, more, total, cut = run(engine, query, row_limit, timeout_s, max_bytes)
+    return QueryResult(columns, rows, more, total, time.perf_counter() - started, cut)
 
 
 def _value_bytes(value) -> int:
@@ -143,6 +148,8 @@ def _sqlite_readonly(engine: Engine, timeout_s: float) -> sqlite3.Connection:
     conn.execute("PRAGMA query_only = ON")
     conn.execute("PRAGMA trusted_schema = OFF")
     conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
+    conn.setlimit(sqlite3.SQLITE_LIMIT_LIKE_PATTERN_LENGTH, MAX_LIKE_PATTERN)
+    conn.setlimit(sqlite3.SQLITE_LIMIT_COLUMN, MAX_COLUMNS)
     deadline = time.monotonic() + timeout_s
     # Returning non-zero from the progress handler aborts the running statement.
     conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
@@ -157,16 +164,19 @@ def _run_sqlite(engine, query, row_limit, timeout_s, max_bytes):
         cursor = conn.execute(query)
         columns = [d[0] for d in cursor.description or []]
         rows, more, cut = _take_rows(cursor.fetchmany, row_limit, max_bytes)
-        total = None
-        if more and not cut:
-            total = conn.execute(f"SELECT COUNT(*) FROM ({query}) AS counted").fetchone()[0]
-        return columns, rows, total, cut
     except sqlite3.OperationalError as e:
         if "interrupted" in str(e):
             raise _too_long(timeout_s) from e
         raise _refused(str(e)) from e
-    except (sqlite3.DatabaseError, OverflowError, ValueError, MemoryError) as e:
+    except Exception as e:  # any other failure is the query's to fix, never a crash
         raise _refused(f"{type(e).__name__}: {e}") from e
+    try:
+        total = None
+        if more and not cut:
+            total = conn.execute(f"SELECT COUNT(*) FROM ({query}) AS counted").fetchone()[0]
+        return columns, rows, more, total, cut
+    except sqlite3.Error:
+        return columns, rows, more, None, cut  # the rows stand; the total took too long
     finally:
         watchdog.cancel()
         conn.close()
@@ -188,7 +198,10 @@ def _run_postgres(engine, query, row_limit, timeout_s, max_bytes):
         from segassist.core.errors import DatabaseUnavailableError
 
         raise DatabaseUnavailableError(f"Cannot reach the database: {e}".strip()) from e
-    deadline = time.monotonic() + timeout_s
+    # statement_timeout restarts at every FETCH: the deadline of the whole query is a
+    # cancel from this side.
+    watchdog = threading.Timer(timeout_s, conn.cancel)
+    watchdog.start()
     try:
         conn.read_only = True
         with conn.cursor() as setup:
@@ -198,24 +211,22 @@ def _run_postgres(engine, query, row_limit, timeout_s, max_bytes):
         with conn.cursor(name="segassist_query") as cursor:
             cursor.execute(query)
             columns = [d.name for d in cursor.description or []]
-
-            def fetch(n):
-                if time.monotonic() > deadline:
-                    raise _too_long(timeout_s)
-                return cursor.fetchmany(n)
-
-            rows, more, cut = _take_rows(fetch, row_limit, max_bytes)
-        total = None
-        if more and not cut:
-            total = _count_rows(conn, query)
-        return columns, rows, total, cut
+            rows, more, cut = _take_rows(cursor.fetchmany, row_limit, max_bytes)
+        total = _count_rows(conn, query) if more and not cut else None
+        return columns, rows, more, total, cut
     except psycopg.errors.QueryCanceled as e:
         raise _too_long(timeout_s) from e
     except psycopg.Error as e:
         reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise _refused(reason) from e
+    except UserInputError:
+        raise
+    except Exception as e:  # a value psycopg cannot load, and the like: never a crash
+        raise _refused(f"{type(e).__name__}: {str(e)[:200]}") from e
     finally:
-        conn.rollback()
+        watchdog.cancel()
+        with contextlib.suppress(psycopg.Error):
+            conn.rollback()
         conn.close()
 
 
@@ -239,7 +250,10 @@ def _count_rows(conn, query: str) -> int | None:
 
     try:
         with conn.cursor() as cursor:
+            cursor.execute("SAVEPOINT counting")
             cursor.execute(f"SELECT COUNT(*) FROM ({query}) AS counted")
             return cursor.fetchone()[0]
     except psycopg.errors.QueryCanceled:
+        with contextlib.suppress(psycopg.Error), conn.cursor() as cursor:
+            cursor.execute("ROLLBACK TO SAVEPOINT counting")
         return None

@@ -56,8 +56,9 @@ ALLOWED_FUNCTION_CLASSES = frozenset(
         *("TimeToUnix", "DateStrToDate", "ToChar", "Day", "Month", "Year", "DayOfWeek"),
         *("DayOfYear", "WeekOfYear", "Quarter", "DateFromParts", "StrToUnix", "DatetimeAdd"),
         *("TimestampAdd", "TimestampDiff", "TimeAdd", "TimeSub", "TimestampSub"),
-        # sets of rows
-        *("GenerateSeries", "ExplodingGenerateSeries"),
+        # sets of rows, arrays, JSON, conditions sqlglot models as functions
+        *("GenerateSeries", "ExplodingGenerateSeries", "Explode", "Unnest", "ArraySize"),
+        *("Case", "Exists", "Array", "JSONExtract", "JSONExtractScalar", "Collate"),
     }
 )
 
@@ -100,10 +101,10 @@ _SESSION_OR_WRITE_NODES = (
     "Parameter",
     "SessionParameter",
 )
-# U&"..." / U&'...' (PostgreSQL's escaped names and strings, which sqlglot reads as a
-# bitwise AND) and $$ quoting: spellings whose meaning sqlglot and the server may not
-# agree on.
-_RISKY_LEXEMES = re.compile(r"\bU&['\"]|\$[A-Za-z_0-9]*\$", re.IGNORECASE)
+# U&"..." / U&'...': PostgreSQL's escaped names and strings, which sqlglot reads as a
+# bitwise AND. (Other quoting needs no such check: what runs is written back from the
+# parse tree.)
+_RISKY_LEXEMES = re.compile(r"\bU&['\"]", re.IGNORECASE)
 
 
 class QueryRejected(UserInputError):
@@ -118,7 +119,7 @@ def check_select(sql: str, dialect: str) -> str:
         dialect: sqlglot's name for the database ("sqlite", "postgres").
     """
     tree = _parse_one(sql, dialect)
-    _check_tree(tree)
+    _check_tree(tree, dialect)
     try:
         return tree.sql(dialect=dialect, comments=False)
     except RecursionError as e:
@@ -136,6 +137,10 @@ def _parse_one(sql: str, dialect: str):
         raise QueryRejected(f"The SQL is {len(sql):,} characters long (at most {MAX_SQL_CHARS:,}).")
     if "\x00" in sql:
         raise QueryRejected(f"The SQL contains a NUL character. {HINT}")
+    try:
+        sql.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise QueryRejected(f"The SQL is not valid text ({e.reason}). {HINT}") from e
     if _nesting(sql) > MAX_NESTING:
         raise QueryRejected(f"The SQL nests parentheses more than {MAX_NESTING} deep. {HINT}")
     risky = _RISKY_LEXEMES.search(sql)
@@ -171,11 +176,10 @@ def _nesting(sql: str) -> int:
     return deepest
 
 
-def _check_tree(tree) -> None:
+def _check_tree(tree, dialect: str) -> None:
     from sqlglot import exp
 
     forbidden = tuple(getattr(exp, name) for name in _SESSION_OR_WRITE_NODES if hasattr(exp, name))
-    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
     try:
         nodes = list(tree.walk())
     except RecursionError as e:
@@ -189,12 +193,18 @@ def _check_tree(tree) -> None:
         if isinstance(node, exp.Func):
             _check_function(node)
         elif isinstance(node, exp.Table):
-            _check_table(node, ctes)
+            _check_table(node, dialect)
+        elif isinstance(node, exp.DataType) and node.sql().upper().startswith("REG"):
+            raise QueryRejected(f"Casts to {node.sql()} (catalogue lookups) are not allowed.")
 
 
 def _check_function(node) -> None:
     from sqlglot import exp
 
+    if isinstance(node, exp.Binary | exp.Predicate | exp.Connector) and not isinstance(
+        node, exp.Anonymous
+    ):
+        return  # an operator sqlglot models as a function (AND, OR, ->>, COLLATE, ...)
     if isinstance(node.parent, exp.Dot):
         raise QueryRejected(f"Schema-qualified functions ({node.parent.sql()}) are not allowed.")
     if isinstance(node, exp.Anonymous):
@@ -221,18 +231,48 @@ def _function_refusal(name: str) -> str:
     )
 
 
-def _check_table(node, ctes: set[str]) -> None:
+def _name(identifier) -> str:
+    """A name as the server resolves it: unquoted names fold to lower case."""
+    return identifier.this if identifier.quoted else identifier.this.lower()
+
+
+def visible_ctes(table, dialect: str) -> set[str]:
+    """The CTE names a table reference can see: those of the WITH clauses around it,
+    and inside a CTE only the ones defined before it, and itself where the server lets
+    a CTE refer to itself (SQLite always, PostgreSQL with RECURSIVE; without it,
+    PostgreSQL reads the real table of that name). A CTE declared elsewhere in the query
+    does not make a catalogue name readable."""
+    from sqlglot import exp
+
+    visible: set[str] = set()
+    node = table
+    while node.parent is not None:
+        parent = node.parent
+        if isinstance(parent, exp.With):
+            ctes = list(parent.expressions)
+            recursive = dialect == "sqlite" or parent.args.get("recursive")
+            before = ctes.index(node) + (1 if recursive else 0)
+            visible |= {_name(c.args["alias"].this) for c in ctes[:before]}
+        elif isinstance(parent, exp.Query):
+            with_ = parent.args.get("with_") or parent.args.get("with")  # sqlglot >= 30: with_
+            if with_ is not None and with_ is not node:
+                visible |= {_name(c.args["alias"].this) for c in with_.expressions}
+        node = parent
+    return visible
+
+
+def _check_table(node, dialect: str) -> None:
     from sqlglot import exp
 
     if isinstance(node.this, exp.Func):  # a table function: FROM generate_series(...)
         return  # the function itself is checked as a node of the walk
-    name = node.name.lower()
     if node.db or node.catalog:
         raise QueryRejected(
             f"Schema-qualified tables ({node.sql()}) are not allowed; use the warehouse "
             f"tables by name: {', '.join(sorted(READABLE_TABLES))}."
         )
-    if name in ctes or name in READABLE_TABLES:
+    name = _name(node.args["this"])
+    if name in READABLE_TABLES or name in visible_ctes(node, dialect):
         return
     raise QueryRejected(
         f"The table {node.name} is not one the agent may read. Use: "
