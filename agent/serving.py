@@ -129,6 +129,9 @@ def recover_server(
     return f"The LLM server had stopped ({reason}); it was restarted.", process
 
 
+BACKENDS = ("llama.cpp", "vllm")  # the engines `serve` can start
+
+
 def available_backend(vllm_python: str | None = None) -> str:
     """'vllm' when installed (here or in `vllm_python`), else 'llama.cpp' when installed;
     an install hint otherwise."""

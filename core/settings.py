@@ -56,6 +56,8 @@ class Settings:
     vllm_python: str | None = None  # a Python with vLLM, when not this one (e.g. .venv-vllm)
     ui_user: str = "segassist"
     ui_password: str | None = None  # required when the UI binds a non-loopback address
+    # Gradio's own GRADIO_SERVER_NAME, read here so the UI can refuse a public bind it names.
+    gradio_server_name: str | None = None
     source_file: Path | None = None
 
     @property
@@ -123,6 +125,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         env_value = environ.get(ENV_PREFIX + key.upper())
         if env_value:
             values[key] = env_value
+    if environ.get("GRADIO_SERVER_NAME"):
+        values["gradio_server_name"] = environ["GRADIO_SERVER_NAME"]
     for key in ("home", "data_dir", "chroma_path", "llm_cache"):
         if key in values:
             values[key] = Path(str(values[key])).expanduser()

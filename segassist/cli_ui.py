@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from segassist.agent.models import MODELS
+from segassist.agent.serving import DEFAULT_PORT
 from segassist.cli_base import State, cli
 
 
@@ -25,7 +26,8 @@ def ui(state: State, host: str, port: int) -> None:
     from segassist.ui.services import Services
     from segassist.warehouse.db import require_schema
 
-    access(host, state.settings.ui_user, state.settings.ui_password)  # refuse before any work
+    settings = state.settings
+    access(host, settings.ui_user, settings.ui_password, settings.gradio_server_name)  # first
     require_schema(state.engine)
     services = Services(
         state.engine,
@@ -35,7 +37,15 @@ def ui(state: State, host: str, port: int) -> None:
         llm_record=state.settings.home / "llm-server.json",
     )
     click.echo(f"segassist UI on http://{host}:{port} (Ctrl+C to stop)")
-    serve(services, host, port, state.settings.ui_user, state.settings.ui_password, quiet=True)
+    serve(
+        services,
+        host,
+        port,
+        settings.ui_user,
+        settings.ui_password,
+        settings.gradio_server_name,
+        quiet=True,
+    )
 
 
 @cli.command()
@@ -44,16 +54,19 @@ def ui(state: State, host: str, port: int) -> None:
     "--model",
     "model_key",
     type=click.Choice(list(MODELS)),
-    default="1.5b",
-    show_default=True,
-    help="Local LLM behind the chat.",
+    help="Local LLM behind the chat (default: the llm_model setting, 1.5b).",
 )
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=7860, show_default=True)
-@click.option("--llm-port", type=int, default=8080, show_default=True)
+@click.option("--llm-port", type=int, default=DEFAULT_PORT, show_default=True)
 @click.pass_context
 def demo(
-    ctx: click.Context, amazon_file: Path, model_key: str, host: str, port: int, llm_port: int
+    ctx: click.Context,
+    amazon_file: Path,
+    model_key: str | None,
+    host: str,
+    port: int,
+    llm_port: int,
 ) -> None:
     """Build everything the UI needs from the Amazon reviews file, then serve the UI.
 
@@ -66,6 +79,7 @@ def demo(
     from segassist.agent.client import LLMUnavailableError, probe_completion
 
     state: State = ctx.obj
+    model_key = model_key or state.settings.llm_model
     started = time.monotonic()
 
     def stage(title: str) -> None:
@@ -105,20 +119,7 @@ def demo(
 
 def _scored(engine) -> bool:
     """A serving model exists and customers were scored with it."""
-    from sqlalchemy import select
+    from segassist.warehouse.queries import has_scores, serving_version_id
 
-    from segassist.warehouse.queries import serving_version
-    from segassist.warehouse.schema import CustomerScore
-
-    row = serving_version(engine)
-    if row is None:
-        return False
-    with engine.connect() as conn:
-        return (
-            conn.execute(
-                select(CustomerScore.customer_id)
-                .where(CustomerScore.model_version == row.version)
-                .limit(1)
-            ).first()
-            is not None
-        )
+    version = serving_version_id(engine)
+    return version is not None and has_scores(engine, version)

@@ -78,10 +78,10 @@ def _graph() -> dict[str, set[str]]:
     graph = {name: set() for name in modules}
     for name, path in modules.items():
         for target, names, _ in _imports(path, name):
-            for candidate in [f"{target}.{n}" for n in names] + [target]:
+            submodules = [f"{target}.{n}" for n in names if f"{target}.{n}" in modules]
+            for candidate in submodules or [target]:  # `from pkg import a, b`: an edge each
                 if candidate in modules and candidate != name:
                     graph[name].add(candidate)
-                    break
     return graph
 
 
@@ -114,13 +114,32 @@ def test_no_circle_of_imports():
     assert circles == []
 
 
+def _private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
+
+
 def test_nothing_takes_another_modules_underscored_names():
+    """Neither `from x import _y` nor `x._y` on an imported module."""
     private = []
     for name, path in _modules().items():
+        aliases = {}
         for target, names, line in _imports(path, name):
             for taken in names:
-                if taken.startswith("_") and not taken.startswith("__"):
+                if _private(taken):
                     private.append(f"{path.relative_to(REPO)}:{line} takes {target}.{taken}")
+                aliases[taken] = target
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                aliases.update({(a.asname or a.name): a.name for a in node.names})
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in aliases
+                and _private(node.attr)
+            ):
+                private.append(
+                    f"{path.relative_to(REPO)}:{node.lineno} uses {node.value.id}.{node.attr}"
+                )
     assert private == []
 
 

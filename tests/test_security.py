@@ -588,3 +588,25 @@ def test_the_sql_command_uses_the_agent_guard(tmp_path):
         text=True,
     )
     assert refused.returncode == 2 and "not allowed" in refused.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "kept", "masked"),
+    [
+        ("call +44 20 7946 0958 now", "call", "7946"),
+        ("(11) 98765-4321 whatsapp", "whatsapp", "98765"),
+        ("write to ana.silva@example.com", "write to", "ana.silva"),
+        ("tel 0800 123 4567.", "tel", "4567"),
+        ("| 2023-08-16 14:00:00 | 825686.23 |", "2023-08-16 14:00:00 | 825686.23", None),
+        ("| 16/08/2023 | 1,234,567.89 | 536365 | 12345678901 |", "1,234,567.89 | 536365", None),
+    ],
+)
+def test_masking_hides_contacts_but_keeps_dates_amounts_and_ids(text, kept, masked):
+    """SQL results reach the model masked: a date or an amount taken for a phone number
+    would make every date question unanswerable."""
+    from segassist.tools.text import mask_personal_data
+
+    shown = mask_personal_data(text)
+    assert kept in shown
+    if masked:
+        assert masked not in shown

@@ -83,18 +83,19 @@ def test_after_login_the_app_answers(served):
     assert _status(user, "GET", served + "/gradio_api/info") == 200
 
 
-def test_binds_beyond_loopback_need_a_password(monkeypatch):
+def test_binds_beyond_loopback_need_a_password():
+    from segassist.core.settings import load_settings
     from segassist.ui.access import access, bind_address
 
     assert bind_address("") == "0.0.0.0"
-    monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")
+    public = load_settings({"GRADIO_SERVER_NAME": "0.0.0.0"}).gradio_server_name
     with pytest.raises(UserInputError, match="without a password"):
-        access("127.0.0.1", "segassist", None)
+        access("127.0.0.1", "segassist", None, public)
     with pytest.raises(UserInputError, match="without a password"):
         access("", "segassist", None)
-    assert access("", "segassist", "pw") == [("segassist", "pw")]
-    monkeypatch.setenv("GRADIO_SERVER_NAME", "127.0.0.1")
-    assert access("127.0.0.1", "segassist", None) is None
+    assert access("", "segassist", "pw", public) == [("segassist", "pw")]
+    local = load_settings({"GRADIO_SERVER_NAME": "127.0.0.1"}).gradio_server_name
+    assert access("127.0.0.1", "segassist", None, local) is None
 
 
 def test_the_cli_refuses_an_empty_host_without_a_password(tmp_path):

@@ -163,3 +163,21 @@ def test_untrained_and_empty_databases_say_what_to_do(sqlite_engine, tmp_path):
         services.segments()
     with pytest.raises(UserInputError, match="not been trained"):
         services.customer("c1")
+
+
+def test_the_customer_summary_reads_as_facts_without_repeats(scored):
+    from segassist.ui.services import Services
+    from segassist.ui.tabs import customer_summary
+
+    services = Services(scored.engine, None, "http://127.0.0.1:9/v1", scored.exports_dir)
+    customer = (
+        scored.engine.connect()
+        .exec_driver_sql("SELECT MIN(customer_id) FROM customer_scores")
+        .scalar()
+    )
+    view = services.customer(customer)
+    text = customer_summary(view)
+    assert f"Segment **{view.facts.segment_id}: {view.facts.segment_name}**" in text
+    assert "None" not in text and "churn_risk" not in text and "customer id" not in text
+    assert f"orders: {view.profile.orders}" in text
+    assert view.profile.first_order is None or view.profile.first_order.date().isoformat() in text

@@ -25,7 +25,7 @@ def describe_data_text(engine: Engine) -> str:
     if version:
         lines.append(f"Segments (model {version}; customer_scores.model_version = '{version}'):")
         for seg in list_segments(engine, version):
-            lines.append(f'- segment {seg.segment_id} "{seg.name}": {seg.size:,} customers')
+            lines.append(f"- {seg.facts()[0]}")
     else:
         lines.append("No segments yet (no trained model).")
     return "\n".join(lines)

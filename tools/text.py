@@ -6,17 +6,28 @@ import math
 import re
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-# Phone numbers: 8+ digits with optional +, spaces, dots, dashes or brackets between.
-_PHONE = re.compile(r"(?<![\w])\+?\(?\d[\d\s().-]{6,}\d(?![\w])")
+# Phone numbers: 8-15 digits, written either from a "+" or in at least three groups
+# ("020 7946 0958", "(11) 98765-4321"). Not a plain number (an id, 825686.23, which
+# SQL results are full of) and not a date or a timestamp.
+_PHONE = re.compile(
+    r"(?<![\w.+-])(?:\+\d[\d\s().-]{6,}\d|\(?\d{2,5}\)?(?:[ .-]\d{2,5}){2,4})(?![\w])"
+)
+_DATE_START = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}\b|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}\b")
 MAX_TOOL_CHARS = 4_000
 
 
+def _phone_or_not(match: re.Match) -> str:
+    found = match.group()
+    digits = sum(c.isdigit() for c in found)
+    if not 8 <= digits <= 15 or _DATE_START.match(found):
+        return found
+    return "[phone]"
+
+
 def mask_personal_data(text: str) -> str:
-    """Replace e-mail addresses and phone numbers with placeholders."""
-    text = _EMAIL.sub("[email]", text)
-    return _PHONE.sub(
-        lambda m: "[phone]" if sum(c.isdigit() for c in m.group()) >= 8 else m.group(), text
-    )
+    """Replace e-mail addresses and phone numbers with placeholders (dates, amounts and
+    ids are left as they are)."""
+    return _PHONE.sub(_phone_or_not, _EMAIL.sub("[email]", text))
 
 
 def truncate_for_model(text: str, limit: int = MAX_TOOL_CHARS) -> str:

@@ -43,31 +43,11 @@ def _percent(value: float) -> str:
 
 
 def explanation_facts(facts: Explanation) -> str:
-    """The explanation's facts as compact lines (what the LLM and the template both use)."""
-    lines = [
-        f'customer {facts.customer_id} is in segment {facts.segment_id} "{facts.segment_name}" '
-        f"with probability {_percent(facts.probability)}",
-    ]
-    if facts.runner_up_name:
-        lines.append(
-            f'runner-up: "{facts.runner_up_name}" ({_percent(facts.runner_up_probability)})'
-        )
-    for d in facts.drivers:
-        lines.append(f"driver {d.group}: {d.comparison()}")
-    if facts.text_effect is not None and facts.text_effect > 0:
-        lines.append("their review text also points to this segment")
-    lines.append(
-        f"churn risk {_percent(facts.churn_risk)}"
-        + (f", raised most by {facts.churn_drivers[0].group}" if facts.churn_drivers else "")
-    )
-    for review in facts.closest_reviews:
-        from segassist.tools.text import quote_customer_text
+    """The explanation's facts (its one formatter), the customer's words masked and
+    bounded: what the LLM and the template both write from."""
+    from segassist.tools.text import quote_customer_text
 
-        lines.append(
-            f"their review ({review['date']}, {review['rating']} stars): "
-            f"{quote_customer_text(review['text'], 200)}"
-        )
-    return "\n".join(lines)
+    return "\n".join(facts.facts(lambda text: quote_customer_text(text, 200)))
 
 
 def explanation_text(

@@ -10,6 +10,7 @@ churn); and the customer's own reviews closest to the segment's themes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 
@@ -18,9 +19,9 @@ from segassist.core.errors import UserInputError
 from segassist.training.dataset import build_data
 from segassist.training.features import Window, activity_span, compute_features
 from segassist.training.registry import load_serving
-from segassist.warehouse.queries import list_segments
+from segassist.warehouse.queries import customer_exists, list_segments
 from segassist.warehouse.records import SegmentProfile
-from segassist.warehouse.schema import Customer, CustomerScore
+from segassist.warehouse.schema import CustomerScore
 from sqlalchemy import Engine, select
 
 FEATURE_GROUPS = {
@@ -59,6 +60,17 @@ class Driver:
         )
 
 
+@dataclass(frozen=True)
+class ClosestReview:
+    """One of the customer's own texts, close in meaning to the segment's themes."""
+
+    review_id: str
+    rating: int | None
+    date: str
+    text: str
+    similarity: float
+
+
 @dataclass
 class Explanation:
     """Facts about one customer's membership, for the agent, the UI and the CLI."""
@@ -77,12 +89,37 @@ class Explanation:
     churn_drivers: list[Driver]
     value_estimate: float
     value_unit: str
-    closest_reviews: list[dict] = field(default_factory=list)
+    closest_reviews: list[ClosestReview] = field(default_factory=list)
     segment_themes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        """Plain data for JSON and the LLM."""
+        """Plain data for JSON."""
         return asdict(self)
+
+    def facts(self, quote: Callable[[str], str] = lambda text: f"«{text}»") -> list[str]:
+        """The explanation in short lines of facts: what the writers (LLM and template),
+        the CLI and the UI all state (the one formatter of an explanation). `quote`
+        renders the customer's own words (the writers mask and bound them)."""
+        lines = [
+            f'customer {self.customer_id} is in segment {self.segment_id} "{self.segment_name}" '
+            f"with probability {self.probability:.0%}",
+        ]
+        if self.runner_up_name:
+            lines.append(f'runner-up: "{self.runner_up_name}" ({self.runner_up_probability:.0%})')
+        for driver in self.drivers:
+            lines.append(f"driver {driver.group}: {driver.comparison()}")
+        if self.text_effect is not None and self.text_effect > 0:
+            lines.append("their review text also points to this segment")
+        lines.append(
+            f"churn risk {self.churn_risk:.0%}"
+            + (f", raised most by {self.churn_drivers[0].group}" if self.churn_drivers else "")
+        )
+        lines.append(f"predicted value {self.value_estimate:,.2f} ({self.value_unit})")
+        for review in self.closest_reviews:
+            lines.append(
+                f"their review ({review.date}, {review.rating} stars): {quote(review.text)}"
+            )
+        return lines
 
 
 def _groups(feature_names: list[str]) -> dict[str, list[int]]:
@@ -116,14 +153,8 @@ def explain_membership(
     engine: Engine, customer_id: str, *, index=None, top: int = 3
 ) -> Explanation:
     """Explain the serving model's segment for `customer_id`, from the data as it is now."""
-    with engine.connect() as conn:
-        if (
-            conn.execute(
-                select(Customer.customer_id).where(Customer.customer_id == customer_id)
-            ).first()
-            is None
-        ):
-            raise UserInputError(f"No customer with id {customer_id!r}. Check the id.")
+    if not customer_exists(engine, customer_id):
+        raise UserInputError(f"No customer with id {customer_id!r}. Check the id.")
     artefact = load_serving(engine)
     segmenter, names = artefact.segmenter, artefact.feature_names
     _, last = activity_span(engine)
@@ -191,7 +222,7 @@ def explain_membership(
     )
 
 
-def _closest_reviews(index, customer_id: str, themes: list[str], n: int = 2) -> list[dict]:
+def _closest_reviews(index, customer_id: str, themes: list[str], n: int = 2) -> list[ClosestReview]:
     """The customer's own texts closest in meaning to the segment's theme words."""
     if index is None or not themes:
         return []
@@ -200,16 +231,7 @@ def _closest_reviews(index, customer_id: str, themes: list[str], n: int = 2) -> 
     hits = search_reviews(
         index, " ".join(themes), k=n, filters=SearchFilters(customer_id=customer_id), max_chars=300
     )
-    return [
-        {
-            "review_id": h.review_id,
-            "rating": h.rating,
-            "date": h.date,
-            "text": h.text,
-            "similarity": h.score,
-        }
-        for h in hits
-    ]
+    return [ClosestReview(h.review_id, h.rating, h.date, h.text, h.score) for h in hits]
 
 
 def stored_segment(engine: Engine, customer_id: str, version: str) -> int | None:

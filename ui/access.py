@@ -9,7 +9,6 @@ the same session cookie Gradio's login sets.
 from __future__ import annotations
 
 import ipaddress
-import os
 import socket
 
 from segassist.core.errors import UserInputError
@@ -44,10 +43,13 @@ def bind_address(host: str) -> str:
     return host if host else "0.0.0.0"
 
 
-def access(host: str, user: str, password: str | None) -> list[tuple[str, str]] | None:
+def access(
+    host: str, user: str, password: str | None, gradio_server_name: str | None = None
+) -> list[tuple[str, str]] | None:
     """The credentials to require: none on loopback; a refusal on any other bind without a
-    password (an empty host, 0.0.0.0, ::, a LAN address, or GRADIO_SERVER_NAME set to one)."""
-    env_host = os.environ.get("GRADIO_SERVER_NAME")
+    password (an empty host, 0.0.0.0, ::, a LAN address, or GRADIO_SERVER_NAME set to one,
+    which the settings pass as `gradio_server_name`)."""
+    env_host = gradio_server_name
     reachable = [h for h in (bind_address(host), env_host) if h is not None]
     if all(is_loopback(h) for h in reachable):
         return [(user, password)] if password else None

@@ -14,13 +14,9 @@ import os
 import tempfile
 import threading
 
+from segassist.ui import render
 from segassist.ui.access import RequireLogin, access, bind_address
 from segassist.ui.services import Services
-from segassist.warehouse.records import Segment
-
-
-def _segment_choices(segments: list[Segment]) -> list[tuple[str, int]]:
-    return [(s.label, s.segment_id) for s in segments]
 
 
 def build_app(services: Services):
@@ -30,7 +26,7 @@ def build_app(services: Services):
     from segassist.ui import tabs
 
     try:  # the API (gradio_client) checks dropdown values against the initial choices
-        initial = _segment_choices(services.segments())
+        initial = render.segment_choices(services.segments())
     except Exception:  # empty or untrained database: the Segments tab says what to do
         initial = []
     with gr.Blocks(title="segassist", analytics_enabled=False) as app:
@@ -55,11 +51,19 @@ def theme():
     return gr.themes.Default(font=system, font_mono=["ui-monospace", "monospace"])
 
 
-def serve(services: Services, host: str, port: int, user: str, password: str | None, **launch):
+def serve(
+    services: Services,
+    host: str,
+    port: int,
+    user: str,
+    password: str | None,
+    gradio_server_name: str | None = None,
+    **launch,
+):
     """Start the app (blocking unless prevent_thread_lock=True); returns the app."""
     from starlette.middleware import Middleware
 
-    credentials = access(host, user, password)
+    credentials = access(host, user, password, gradio_server_name)
     # Files handed to the browser (exports, briefs) are copied into Gradio's cache: a
     # private folder, not the shared /tmp/gradio.
     os.environ.setdefault("GRADIO_TEMP_DIR", tempfile.mkdtemp(prefix="segassist-ui-"))

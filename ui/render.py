@@ -152,6 +152,11 @@ def answer_items(steps: Iterable, text: str, seconds: float | None = None) -> li
 # --- segments -------------------------------------------------------------------------
 
 
+def segment_choices(segments: list[Segment]) -> list[tuple[str, int]]:
+    """(label, id) pairs for a segment dropdown."""
+    return [(s.label, s.segment_id) for s in segments]
+
+
 def segments_frame(segments: list[Segment]) -> pd.DataFrame:
     """One row per segment: id, name, size, share, churn risk, value, themes."""
     return pd.DataFrame(
@@ -230,7 +235,8 @@ def segment_detail_markdown(segment: Segment) -> str:
     """A segment's facts (its one formatter), what sets it apart, and their own words."""
     p = segment.profile
     facts = segment.facts(products=5)
-    lines = [f"### Segment {segment.label}", *[f"- {fact}" for fact in facts[1:]]]
+    listed = [f for f in facts[1:] if not f.startswith("compared with")]  # traits: below
+    lines = [f"### Segment {segment.label}", *[f"- {fact}" for fact in listed]]
     lines.insert(1, f"**{facts[0]}**")
     if p.distinctive:
         lines.append("\n**What sets them apart** (segment average vs all customers):")

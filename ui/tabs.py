@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from segassist.tools.writing import LANGUAGE_NAMES
 from segassist.ui import render
 from segassist.ui.messages import after_recovery, gradio_messages, message_for
 from segassist.ui.services import CustomerView, Services
@@ -22,7 +23,7 @@ EXAMPLE_QUESTIONS = [
     "What do unhappy customers complain about?",
     "Which customers in the riskiest segment are most likely to churn?",
 ]
-LANGUAGES = ["English", "Portuguese", "Chinese (简体中文)"]
+LANGUAGES = list(LANGUAGE_NAMES.values())
 GOALS = ["retention", "win-back", "upsell", "cross-sell", "loyalty"]
 CHANNELS = ["email", "ads", "sms", "push", "in-app"]
 CHAT_CONCURRENCY = 4  # chats in flight at once (the LLM server queues their calls)
@@ -111,7 +112,7 @@ def segments_loader(services: Services):
         except Exception as e:
             empty = gr.update(choices=[], value=None)
             return (message_for(e), None, None, None, None, empty, empty, "")
-        choices = [(s.label, s.segment_id) for s in segments]
+        choices = render.segment_choices(segments)
         first = choices[0][1] if choices else None
         return (
             f"**{sum(s.size for s in segments):,} customers in {len(segments)} segments.**",
@@ -173,7 +174,8 @@ def customer_summary(view: CustomerView) -> str:
         if facts.runner_up_name
         else ""
     )
-    profile = view.profile.facts() if view.profile else ""
+    shown_above = ("customer_id", "segment_id", "churn_risk", "value_estimate")
+    profile = view.profile.facts(leave_out=shown_above) if view.profile else ""
     return (
         f"### Customer `{view.customer_id}`\n"
         f"Segment **{facts.segment_id}: {facts.segment_name}** ({facts.probability:.0%})"

@@ -47,6 +47,30 @@ def list_segments(engine: Engine, version: str) -> list[Segment]:
     ]
 
 
+def has_scores(engine: Engine, version: str) -> bool:
+    """Customers were scored with model `version`."""
+    with engine.connect() as conn:
+        return (
+            conn.execute(
+                select(CustomerScore.customer_id)
+                .where(CustomerScore.model_version == version)
+                .limit(1)
+            ).first()
+            is not None
+        )
+
+
+def customer_exists(engine: Engine, customer_id: str) -> bool:
+    """The warehouse knows this customer id."""
+    with engine.connect() as conn:
+        return (
+            conn.execute(
+                select(Customer.customer_id).where(Customer.customer_id == customer_id)
+            ).first()
+            is not None
+        )
+
+
 def has_customers(engine: Engine) -> bool:
     """The warehouse holds at least one customer."""
     with engine.connect() as conn:

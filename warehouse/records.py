@@ -148,9 +148,17 @@ class CustomerProfile:
     churn_risk: float | None = None
     value_estimate: float | None = None
 
-    def facts(self) -> str:
-        """The profile in one line (the one formatter of a customer profile)."""
-        return "; ".join(f"{k}: {v}" for k, v in asdict(self).items())
+    def facts(self, leave_out: tuple[str, ...] = ()) -> str:
+        """The profile in one line, empty fields left out, dates as dates (the one
+        formatter of a customer profile); `leave_out` names fields shown elsewhere."""
+        shown = []
+        for name, value in asdict(self).items():
+            if value is None or name in leave_out:
+                continue
+            if hasattr(value, "date") and callable(value.date):
+                value = value.date().isoformat()
+            shown.append(f"{name.replace('_', ' ')}: {value}")
+        return "; ".join(shown)
 
 
 @dataclass(frozen=True)
