@@ -11,7 +11,7 @@ import json
 import re
 
 from segassist.agent.prompting import prompt
-from segassist.agent.toolcalls import contains_tool_call
+from segassist.agent.toolcalls import contains_tool_call, looks_like_a_call
 from segassist.tools.data_tools import ROW_COUNT_HEADER
 
 OUT_OF_TIME = (
@@ -99,6 +99,7 @@ def answer_from_results(request, handler, tool_names: set[str], message_id: str 
         if (
             getattr(message, "tool_calls", None)
             or contains_tool_call(text, tool_names)
+            or looks_like_a_call(text)
             or ungrounded_numbers(text, request.messages)
         ):
             last = results[-1]

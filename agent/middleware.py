@@ -24,7 +24,7 @@ from segassist.agent.guards import (
     ungrounded_numbers,
 )
 from segassist.agent.prompting import prompt
-from segassist.agent.toolcalls import parse_tool_calls
+from segassist.agent.toolcalls import looks_like_a_call, parse_tool_calls
 
 # When the question being answered must be done (set per question, in its own thread).
 question_deadline: ContextVar[float] = ContextVar("question_deadline", default=float("inf"))
@@ -86,10 +86,14 @@ def agent_middleware(tool_names: set[str], max_model_calls: int) -> list:
                 elif (
                     isinstance(message, AIMessage)
                     and not message.tool_calls
-                    and ungrounded_numbers(str(message.content), request.messages)
+                    and (
+                        ungrounded_numbers(str(message.content), request.messages)
+                        or looks_like_a_call(str(message.content))
+                    )
                 ):
-                    # A number no tool returned: small models misread results. Ask again
-                    # from the results; if that fails too, give the result itself.
+                    # A number no tool returned (small models misread results), or call
+                    # syntax that was not taken as a call: not an answer to show. Ask
+                    # again from the results; if that fails too, give the result itself.
                     message = answer_from_results(request, handler, tool_names, message.id)
                 messages.append(message)
             return ModelResponse(result=messages, structured_response=response.structured_response)

@@ -78,17 +78,19 @@ def _json_values(text: str):
 def parse_tool_calls(text: str, known: set[str] | None = None) -> tuple[list[ParsedCall], str]:
     """Tool calls written in `text`, and the text that is left once they are removed.
 
-    A call is taken only when the whole reply is calls (fenced, tagged or bare
-    JSON, and whitespace): a reply with prose may be quoting a review or a
-    result that contains a call, and must not run it (least of all one that
-    writes a file). Only objects naming a tool in `known` (when given) count. The
-    one exception is a ```sql block, run as the read-only run_sql.
+    A call is taken only when the reply is calls (fenced, tagged or bare JSON,
+    whitespace, or the broken half of another call): a reply with prose may be
+    quoting a review or a result that contains a call, and must not run it. A
+    call that writes a file is taken only when the reply is nothing else. Only objects
+    naming a tool in `known` (when given) count. The one exception is a ```sql block,
+    run as the read-only run_sql.
     """
     if not text:
         return [], ""
     calls, remaining = _calls_in(text, known)
-    if calls and remaining:
-        calls, remaining = [], text  # prose around the call: an answer, not a call
+    writes = any(c.name in WRITE_TOOLS for c in calls)
+    if calls and remaining and (writes or _has_prose(remaining)):
+        calls, remaining = [], text  # prose or data around the call: an answer, not a call
     if not calls and (known is None or SQL_TOOL in known):
         match = _SQL_BLOCK.search(text)
         if match:
@@ -96,6 +98,27 @@ def parse_tool_calls(text: str, known: set[str] | None = None) -> tuple[list[Par
             calls.append(ParsedCall(SQL_TOOL, {"sql": sql}, f"call_{uuid.uuid4().hex[:12]}"))
             remaining = text.replace(match.group(0), "").strip()
     return calls, remaining
+
+
+# Tools that write (a file): taken from text only when the reply is nothing but calls.
+WRITE_TOOLS = frozenset({"export_audience"})
+_WORD = re.compile(r"[^\W\d_]{2,}")
+
+
+def _has_prose(remaining: str) -> bool:
+    """What is left besides the calls holds words outside a broken call: a small model
+    sometimes ends a valid call with half of another (from its first unparsed brace on,
+    that is residue, not prose)."""
+    starts = [i for i in (remaining.find("{"), remaining.find("[")) if i >= 0]
+    before = remaining[: min(starts)] if starts else remaining
+    before = re.sub(r"```\w*|</?tool_call>", " ", before)
+    return bool(_WORD.search(before))
+
+
+def looks_like_a_call(text: str) -> bool:
+    """Text a person should not be shown as an answer: call syntax, whole or broken."""
+    head = text.lstrip()[:40].lower()
+    return head.startswith(("{", "[{", "```json", "<tool_call>")) and '"name"' in text
 
 
 def contains_tool_call(text: str, known: set[str] | None = None) -> bool:

@@ -323,3 +323,17 @@ def test_when_every_try_fails_the_answer_says_the_query_failed(context):
     answer = _agent(context, _script(bad, bad, bad, bad)).ask("How many reviews?", "f2")
     assert answer.text.startswith("I could not answer this from the data: my last query failed")
     assert "reveiws" in answer.text
+
+
+def test_call_syntax_is_never_shown_as_the_answer(context):
+    """Seen with the 0.5B model: a valid call followed by the broken half of another,
+    then an "answer" that is call syntax again. The valid call runs; the answer comes
+    from the results, never as raw JSON."""
+    broken = _call("run_sql", sql="SELECT COUNT(*) AS n FROM reviews") + (
+        '\n{"name": "run_sql", "arguments": "{"sql'
+    )
+    raw = '{"name": "run_sql", "arguments": "{"sql": "SELECT COUNT(*) AS n FROM reviews"}"}'
+    model = _script(broken, raw, raw)
+    answer = _agent(context, model).ask("How many reviews are there in total?", "raw1")
+    assert [s.tool for s in answer.steps] == ["run_sql"]
+    assert '"name"' not in answer.text and "3" in answer.text

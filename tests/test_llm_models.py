@@ -71,6 +71,21 @@ def test_unknown_model_names_are_user_errors():
             [],
         ),
         ('  \n{"name": "describe_data", "arguments": {}}\n  ', [("describe_data", {})]),
+        # a valid call followed by the broken half of another (seen from the 0.5B model)
+        (
+            '```json\n{"name": "run_sql", "arguments": {"sql": "SELECT 1"}}\n```\n'
+            '{"name": "run_sql", "arguments": "{"sql',
+            [("run_sql", {"sql": "SELECT 1"})],
+        ),
+        # a write is taken only from a reply that is nothing but the call
+        (
+            '{"name": "export_audience", "arguments": {"segment_id": 1}}{"review": "Great guitar"}',
+            [],
+        ),
+        (
+            '{"name": "export_audience", "arguments": {"segment_id": 1}} is what they wrote',
+            [],
+        ),
         ('{"name": "format_disk", "arguments": {}}', []),  # not a known tool
         ("", []),
     ],
