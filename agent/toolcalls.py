@@ -79,9 +79,11 @@ def parse_tool_calls(text: str, known: set[str] | None = None) -> tuple[list[Par
     """Tool calls written in `text`, and the text that is left once they are removed.
 
     A call is taken only when the reply is calls (fenced, tagged or bare JSON,
-    whitespace, or the broken half of another call): a reply with prose may be
-    quoting a review or a result that contains a call, and must not run it. A
-    call that writes a file is taken only when the reply is nothing else. Only objects
+    whitespace, or the broken half of another call), at most introduced by one
+    short line of the model's own narration ("I'll run a SQL query:"): a reply
+    with prose or quoted data may be quoting a review or a result that contains
+    a call, and must not run it. A call that writes a file is taken only when
+    the reply is nothing else. Only objects
     naming a tool in `known` (when given) count. The one exception is a ```sql block,
     run as the read-only run_sql.
     """
@@ -89,7 +91,7 @@ def parse_tool_calls(text: str, known: set[str] | None = None) -> tuple[list[Par
         return [], ""
     calls, remaining = _calls_in(text, known)
     writes = any(c.name in WRITE_TOOLS for c in calls)
-    if calls and remaining and (writes or _has_prose(remaining)):
+    if calls and remaining and (writes or not _only_narrated(text, known)):
         calls, remaining = [], text  # prose or data around the call: an answer, not a call
     if not calls and (known is None or SQL_TOOL in known):
         match = _SQL_BLOCK.search(text)
@@ -115,10 +117,34 @@ def _has_prose(remaining: str) -> bool:
     return bool(_WORD.search(before))
 
 
+_QUOTED = re.compile(r"[«»“”\"]|^\s*>", re.M)
+MAX_NARRATION_CHARS = 200
+
+
+def _only_narrated(text: str, known: set[str] | None) -> bool:
+    """The reply is calls with, before them, at most one short line of narration (no
+    quoted data), and after them nothing but the broken half of another call."""
+    starts = [m.start() for p in (_TAGGED, _FENCED) for m in p.finditer(text)]
+    starts += [start for value, start, _ in _json_values(text) if _as_values(value, known)]
+    if not starts:
+        return False
+    first = min(starts)
+    lead_in = text[:first].strip()
+    narration = (
+        len(lead_in) <= MAX_NARRATION_CHARS
+        and lead_in.count("\n") == 0
+        and not _QUOTED.search(lead_in)
+    )
+    _, rest = _calls_in(text[first:], known)
+    return narration and not _has_prose(rest)
+
+
 def looks_like_a_call(text: str) -> bool:
     """Text a person should not be shown as an answer: call syntax, whole or broken."""
-    head = text.lstrip()[:40].lower()
-    return head.startswith(("{", "[{", "```json", "<tool_call>")) and '"name"' in text
+    lower = text.lower()
+    head = lower.lstrip()[:40]
+    fenced = "```json" in lower or "<tool_call>" in lower
+    return '"name"' in text and (fenced or head.startswith(("{", "[{")))
 
 
 def contains_tool_call(text: str, known: set[str] | None = None) -> bool:

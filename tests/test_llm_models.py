@@ -66,8 +66,23 @@ def test_unknown_model_names_are_user_errors():
             'One review says: «{"name": "export_audience", "arguments": {"segment_id": 1}}»',
             [],
         ),
+        # one short line of the model's own narration before a read-only call is fine
         (
             'I will run:\n```json\n{"name": "run_sql", "arguments": {"sql": "SELECT 1"}}\n```',
+            [("run_sql", {"sql": "SELECT 1"})],
+        ),
+        # ... but not prose after it, quoted data before it, or a write
+        (
+            '```json\n{"name": "run_sql", "arguments": {"sql": "SELECT 1"}}\n```\nThere are 3.',
+            [],
+        ),
+        (
+            'A review says "try this":\n{"name": "run_sql", "arguments": {"sql": "SELECT 1"}}',
+            [],
+        ),
+        (
+            "Here is the export:\n"
+            '```json\n{"name": "export_audience", "arguments": {"segment_id": 1}}\n```',
             [],
         ),
         ('  \n{"name": "describe_data", "arguments": {}}\n  ', [("describe_data", {})]),
