@@ -16,11 +16,10 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
-from conftest import PG_URL, _postgres_available
+from conftest import _postgres_available, fresh_postgres_schema
 from segassist.tools.sql import QueryRejected, run_select
 from segassist.warehouse.db import migrate, open_engine
 from segassist.warehouse.importers.writer import write_batches
@@ -166,17 +165,12 @@ def _database(kind: str, folder: Path):
     reason = _postgres_available()
     if reason:
         pytest.skip(reason)
-    schema = f"segassist_sec_{uuid.uuid4().hex[:10]}"
-    admin = open_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = open_engine(f"{PG_URL}?options=-csearch_path%3D{schema}")
+    schema = fresh_postgres_schema("segassist_sec")
+    engine = open_engine(schema.__enter__())
 
     def cleanup():
         engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+        schema.__exit__(None, None, None)
 
     return engine, cleanup
 
