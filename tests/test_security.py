@@ -165,14 +165,10 @@ def _database(kind: str, folder: Path):
     reason = _postgres_available()
     if reason:
         pytest.skip(reason)
-    schema = fresh_postgres_schema("segassist_sec")
-    engine = open_engine(schema.__enter__())
-
-    def cleanup():
-        engine.dispose()
-        schema.__exit__(None, None, None)
-
-    return engine, cleanup
+    stack = contextlib.ExitStack()
+    engine = open_engine(stack.enter_context(fresh_postgres_schema("segassist_sec")))
+    stack.callback(engine.dispose)
+    return engine, stack.close
 
 
 @pytest.fixture(

@@ -11,9 +11,9 @@ from segassist.tools.context import ToolContext
 from segassist.tools.export import export_audience as write_audience
 from segassist.tools.result import SegmentOverview, Table, ToolResult, WrittenText
 from segassist.tools.text import markdown_table
+from segassist.warehouse import queries
 from segassist.warehouse.queries import (
     AudienceCriteria,
-    customer_profile,
     find_audience,
     list_segments,
     serving_version_id,
@@ -77,13 +77,13 @@ def find_customers_tool(ctx: ToolContext):
 
 
 def customer_profile_tool(ctx: ToolContext):
-    def customer_profile_of(customer_id: str) -> ToolResult:
+    def customer_profile(customer_id: str) -> ToolResult:
         """One customer's purchases, reviews, segment and predicted traits.
 
         Args:
             customer_id: the customer's id exactly as stored.
         """
-        profile = customer_profile(ctx.engine, customer_id, serving_version_id(ctx.engine))
+        profile = queries.customer_profile(ctx.engine, customer_id, serving_version_id(ctx.engine))
         if profile is None:
             return ToolResult.failure(
                 f"No customer with id {customer_id!r}.",
@@ -91,8 +91,7 @@ def customer_profile_tool(ctx: ToolContext):
             )
         return ToolResult(profile.facts(), profile)
 
-    customer_profile_of.__name__ = "customer_profile"
-    return customer_profile_of
+    return customer_profile
 
 
 def explain_membership_tool(ctx: ToolContext):
