@@ -10,7 +10,8 @@ Settings file (TOML), first found of: ``$SEGASSIST_CONFIG``, ``./segassist.toml`
     db_url = "postgresql+psycopg://127.0.0.1:5432/test"
     home = "/var/lib/segassist"
     chroma_url = "http://127.0.0.1:8000"   # a Chroma server; default: embedded
-    embedding_model = "e5-multilingual"    # default: minilm
+    embedding_model = "e5-multilingual"    # default: minilm (also: fast)
+    embed_threads = 1                      # default 0: the cores not otherwise busy
     ui_password = "..."                    # required to serve the UI beyond 127.0.0.1
 """
 
@@ -31,6 +32,8 @@ _KNOWN_KEYS = {
     "chroma_path",
     "chroma_url",
     "embedding_model",
+    "embed_threads",
+    "embed_cache",
     "llm_url",
     "llm_model",
     "llm_cache",
@@ -38,6 +41,11 @@ _KNOWN_KEYS = {
     "ui_password",
     "vllm_python",
 }
+
+
+def default_cache_root() -> Path:
+    """Where segassist caches what it builds or pulls once per machine (models, wheels)."""
+    return Path.home() / ".cache" / "segassist"
 
 
 @dataclass(frozen=True)
@@ -50,9 +58,11 @@ class Settings:
     chroma_path: Path | None = None
     chroma_url: str | None = None
     embedding_model: str = "minilm"
+    embed_threads: int = 0  # 0: as many as there are idle cores
+    embed_cache: Path = field(default_factory=lambda: default_cache_root() / "embedders")
     llm_url: str = "http://127.0.0.1:8080/v1"
     llm_model: str = "1.5b"
-    llm_cache: Path = field(default_factory=lambda: Path.home() / ".cache" / "segassist" / "llm")
+    llm_cache: Path = field(default_factory=lambda: default_cache_root() / "llm")
     vllm_python: str | None = None  # a Python with vLLM, when not this one (e.g. .venv-vllm)
     ui_user: str = "segassist"
     ui_password: str | None = None  # required when the UI binds a non-loopback address
@@ -114,6 +124,20 @@ def _read_file(path: Path) -> dict[str, object]:
     return values
 
 
+def _count(value: object, key: str, source: Path | None) -> int:
+    """A non-negative whole number, or a UserInputError naming the setting."""
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        number = -1
+    if number < 0:
+        where = f"{source} or {ENV_PREFIX}{key.upper()}" if source else f"{ENV_PREFIX}{key.upper()}"
+        raise UserInputError(
+            f"{key} must be a whole number >= 0 (0: automatic), not {value!r} ({where})."
+        )
+    return number
+
+
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     """Build the settings from the environment and the settings file."""
     environ = dict(os.environ if environ is None else environ)
@@ -127,7 +151,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             values[key] = env_value
     if environ.get("GRADIO_SERVER_NAME"):
         values["gradio_server_name"] = environ["GRADIO_SERVER_NAME"]
-    for key in ("home", "data_dir", "chroma_path", "llm_cache"):
+    for key in ("home", "data_dir", "chroma_path", "llm_cache", "embed_cache"):
         if key in values:
             values[key] = Path(str(values[key])).expanduser()
+    if "embed_threads" in values:
+        values["embed_threads"] = _count(values["embed_threads"], "embed_threads", source)
     return Settings(source_file=source, **values)  # type: ignore[arg-type]

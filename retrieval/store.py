@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from segassist.core.errors import InfrastructureError, UserInputError
-from segassist.retrieval.embedders import Embedder, make_embedder
+from segassist.retrieval.embedders import Embedder, EmbedOptions, make_embedder
 
 COLLECTION = "segassist_texts"
 PAGE = 5_000  # Chroma's get() fails above ~5,000 ids ("too many SQL variables")
@@ -52,14 +52,15 @@ def _register_embedding_function():
     class SegassistEmbeddingFunction(EmbeddingFunction[Documents]):
         """Chroma's view of a segassist embedder: model chosen by name, loaded lazily."""
 
-        def __init__(self, model: str = "minilm") -> None:
+        def __init__(self, model: str = "minilm", options: EmbedOptions | None = None) -> None:
             self.model = model
+            self.options = options
             self._embedder: Embedder | None = None
 
         @property
         def embedder(self) -> Embedder:
             if self._embedder is None:
-                self._embedder = make_embedder(self.model)
+                self._embedder = make_embedder(self.model, self.options)
             return self._embedder
 
         def __call__(self, input: Documents) -> Embeddings:
@@ -181,12 +182,18 @@ def drop_index(client, name: str = COLLECTION) -> bool:
 
 
 def open_index(
-    client, model: str = "minilm", *, name: str = COLLECTION, rebuild: bool = False
+    client,
+    model: str = "minilm",
+    *,
+    name: str = COLLECTION,
+    rebuild: bool = False,
+    options: EmbedOptions | None = None,
 ) -> ReviewIndex:
-    """Open (or create) the text collection `name` for `model`.
+    """Open (or create) the text collection `name` for `model`, run with `options`.
 
     Raises:
-        IndexModelMismatchError: the collection holds another model's vectors.
+        IndexModelMismatchError: the collection holds another model's vectors (another
+            model, or another build of a model whose builds differ).
     """
     function_class = _register_embedding_function()
     if rebuild:
@@ -198,11 +205,23 @@ def open_index(
             f"Rebuild it with 'segassist index --rebuild --model {model}' "
             f"or use --model {stored}."
         )
-    function = function_class(model)
+    function = function_class(model, options)
+    embedder = function.embedder
+    metadata = {"segassist_model": model, "segassist_dimension": embedder.dimension}
+    if embedder.fingerprint:
+        metadata["segassist_model_sha256"] = embedder.fingerprint
     collection = client.get_or_create_collection(
         name,
         embedding_function=function,
         configuration={"hnsw": {"space": "cosine"}},
-        metadata={"segassist_model": model, "segassist_dimension": function.embedder.dimension},
+        metadata=metadata,
     )
-    return ReviewIndex(collection, function.embedder, client)
+    built_with = (collection.metadata or {}).get("segassist_model_sha256")
+    if embedder.fingerprint and built_with and built_with != embedder.fingerprint:
+        raise IndexModelMismatchError(
+            f"The review index was built with another build of the {model!r} model "
+            f"(sha256 {built_with[:12]}…; this machine's is {embedder.fingerprint[:12]}…), "
+            "and the two give different vectors. Rebuild it with "
+            f"'segassist index --rebuild --model {model}'."
+        )
+    return ReviewIndex(collection, embedder, client)

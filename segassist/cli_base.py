@@ -9,6 +9,7 @@ from contextlib import contextmanager
 import click
 
 from segassist import __version__
+from segassist.core.progress import StageLines
 from segassist.core.settings import Settings, load_settings
 
 
@@ -33,7 +34,11 @@ class State:
         client = open_client(self.settings.index_path, self.settings.chroma_url)
         name = collection_name(self.engine.url.render_as_string(hide_password=True))
         model = stored_model(client, name)
-        return None if model is None else open_index(client, model, name=name)
+        return (
+            None
+            if model is None
+            else open_index(client, model, name=name, options=self.embed_options)
+        )
 
     def review_index(self, model: str | None = None, *, rebuild: bool = False):
         """The review index of this database, opened for `model` (default: the setting)."""
@@ -41,16 +46,27 @@ class State:
 
         client = open_client(self.settings.index_path, self.settings.chroma_url)
         name = collection_name(self.engine.url.render_as_string(hide_password=True))
-        return open_index(
-            client, model or self.settings.embedding_model, name=name, rebuild=rebuild
-        )
+        model = model or self.settings.embedding_model
+        return open_index(client, model, name=name, rebuild=rebuild, options=self.embed_options)
+
+    @property
+    def embed_options(self):
+        """How embedders run: the embed_threads and embed_cache settings."""
+        from segassist.retrieval.embedders import EmbedOptions
+
+        return EmbedOptions(self.settings.embed_threads, self.settings.embed_cache)
 
 
 @contextmanager
-def progress_bar(total: int | None, desc: str):
+def progress_bar(total: int | None, desc: str, unit: str = ""):
+    """A tqdm bar (rate, time left) on a terminal; one line per stage in logs and pipes."""
+    if not sys.stderr.isatty():
+        with StageLines(total, desc, sys.stderr) as lines:
+            yield lines
+        return
     from tqdm import tqdm
 
-    with tqdm(total=total, desc=desc, unit="", unit_scale=True, file=sys.stderr) as bar:
+    with tqdm(total=total, desc=desc, unit=unit, unit_scale=True, file=sys.stderr) as bar:
         yield bar
 
 

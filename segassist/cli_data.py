@@ -132,6 +132,7 @@ def synth(state: State, n_customers: int, seed: int) -> None:
     "--model",
     type=click.Choice(list(EMBEDDERS)),
     help="Embedding model (default: the 'embedding_model' setting, else minilm). "
+    "fast: for very large archives (thousands of texts/s, less precise); "
     "e5-multilingual handles Portuguese and Chinese.",
 )
 @click.option("--rebuild", is_flag=True, help="Drop the index and embed everything again.")
