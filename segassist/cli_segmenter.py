@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
-from segassist.cli_base import State, cli
+from segassist.cli_base import State, cli, progress_bar
 from segassist.core.errors import UserInputError
 
 
@@ -54,9 +53,7 @@ def train(state: State, horizon, cutoff, segments: str, seed: int, no_text: bool
         f"Features as of {window.cutoff:%Y-%m-%d}, labels over the next {window.horizon_days} "
         f"days; text: {index.model + ' index' if index else 'none (behaviour only)'}."
     )
-    from tqdm import tqdm
-
-    with tqdm(desc="training", unit=" epochs", file=sys.stderr) as bar:
+    with progress_bar(None, "training", unit=" epochs") as bar:
 
         def on_epoch(log) -> None:
             bar.update(1)
