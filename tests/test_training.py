@@ -146,6 +146,26 @@ def test_versions_promotion_and_scoring(synthetic_data, tmp_path):
     assert loaded.metadata["value_unit"] == "spend"
 
 
+def test_a_model_on_another_embedder_replaces_the_serving_one(sqlite_engine, tmp_path):
+    """Switching the index to another embedder (here 384-d minilm to 256-d fast) must not
+    make training compare the old model on vectors it cannot read."""
+    from segassist.retrieval.store import open_client, open_index
+    from segassist.retrieval.sync import sync_index
+
+    write_batches(sqlite_engine, generate(300, seed=2), sha256="synthetic")
+    models = tmp_path / "models"
+    client = open_client(tmp_path / "chroma")
+    minilm = open_index(client, "minilm", name="texts")
+    sync_index(sqlite_engine, minilm)
+    first = train_model(sqlite_engine, models, index=minilm, params=_fast())
+    assert first.promoted
+    fast = open_index(client, "fast", name="texts", rebuild=True)
+    sync_index(sqlite_engine, fast)
+    second = train_model(sqlite_engine, models, index=fast, params=_fast(max_epochs=2))
+    assert second.promoted and "text vectors from fast, were from minilm" in second.reason
+    assert score_customers(sqlite_engine, index=fast).version == second.version
+
+
 def test_synthetic_segments_are_recovered(synthetic_data):
     from segassist.training.evaluate import evaluate
 

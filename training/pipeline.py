@@ -103,13 +103,18 @@ def train_model(
     }
     path = save_artefact(models_dir, version, segmenter, metadata)
     register(engine, version, path, metadata)
-    promoted, reason = _decide_promotion(engine, segmenter, splits.validation, features)
+    text_model = index.model if index else None
+    promoted, reason = _decide_promotion(engine, segmenter, splits.validation, features, text_model)
     if promoted:
         promote(engine, version)
     return TrainResult(version, promoted, reason, metrics, path)
 
 
-def _decide_promotion(engine, candidate: FusionSegmenter, validation, features) -> tuple[bool, str]:
+def _decide_promotion(
+    engine, candidate: FusionSegmenter, validation, features, candidate_text_model: str | None
+) -> tuple[bool, str]:
+    """Promote the candidate unless the serving model, on the same kind of inputs, has the
+    lower validation loss."""
     row = serving_version(engine)
     if row is None:
         return True, "first version: now serving"
@@ -119,6 +124,13 @@ def _decide_promotion(engine, candidate: FusionSegmenter, validation, features) 
         return True, f"serving version {row.version} unreadable ({e}); replaced"
     if serving.feature_names != features.feature_names:
         return True, f"replaces {row.version} (different feature schema)"
+    old_text = serving.metadata.get("config", {}).get("text_model")
+    old_dim = serving.segmenter.network_.config.text_dim
+    if old_text != candidate_text_model or old_dim != candidate.network_.config.text_dim:
+        return True, (
+            f"replaces {row.version} (text vectors from {candidate_text_model or 'no index'}, "
+            f"were from {old_text or 'no index'})"
+        )
     new_loss, old_loss = candidate.loss(validation), serving.segmenter.loss(validation)
     if new_loss <= old_loss:
         return True, f"validation loss {new_loss:.4f} <= serving {row.version}'s {old_loss:.4f}"
