@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -47,10 +48,29 @@ class EmbedOptions:
     cache_dir: Path = field(default_factory=_default_cache)
 
 
-def idle_cores() -> int:
-    """Cores this process may use that the 1-minute load average does not show busy (>= 1)."""
+def _cpu_jiffies() -> tuple[int, int] | None:
+    """(idle, total) CPU time of the whole machine from /proc/stat, or None elsewhere."""
+    try:
+        with open("/proc/stat", encoding="ascii") as handle:
+            fields = [int(x) for x in handle.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return fields[3] + fields[4], sum(fields[:8])  # idle + iowait; user..steal
+
+
+def idle_cores(window_s: float = 0.3) -> int:
+    """Cores this process may use that other work does not keep busy now (>= 1): the
+    machine's idle share over a short window, while this process waits. (The load average
+    would count this process's own work just before, e.g. an import.)"""
     cores = len(os.sched_getaffinity(0))
-    return max(1, min(cores, round(cores - os.getloadavg()[0])))
+    before = _cpu_jiffies()
+    time.sleep(window_s)
+    after = _cpu_jiffies()
+    if before is None or after is None or after[1] <= before[1]:
+        busy = os.getloadavg()[0]
+    else:
+        busy = (1 - (after[0] - before[0]) / (after[1] - before[1])) * (os.cpu_count() or cores)
+    return max(1, min(cores, round(cores - busy)))
 
 
 def resolve_threads(threads: int) -> int:
@@ -175,6 +195,7 @@ class MiniLMEmbedder:
     name: str = "minilm"
     dimension: int = 384
     fingerprint: str | None = None  # the shipped weights are fixed; runtimes agree
+    _streams: int = field(default=0, init=False, repr=False)  # decided on first use
 
     @property
     def uses_bf16(self) -> bool:
@@ -200,7 +221,9 @@ class MiniLMEmbedder:
     def _embed_openvino(self, texts: list[str]) -> np.ndarray:
         import openvino as ov
 
-        streams = resolve_threads(self.options.threads)
+        if not self._streams:
+            self._streams = resolve_threads(self.options.threads)
+        streams = self._streams
         precision = "bf16" if self.uses_bf16 else "f32"
         compiled, tokenizer = _openvino_minilm(self.options.cache_dir, precision, streams)
         vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
