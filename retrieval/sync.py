@@ -12,6 +12,7 @@ import calendar
 import hashlib
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -142,6 +143,17 @@ def _batches(items: list, size: int) -> Iterator[list]:
         yield items[start : start + size]
 
 
+def _store(index: ReviewIndex, chunk: list, vectors) -> int:
+    """Upsert one embedded chunk; how many texts it held."""
+    index.collection.upsert(
+        ids=[i for i, _, _ in chunk],
+        documents=[d for _, d, _ in chunk],
+        embeddings=vectors,
+        metadatas=[m for _, _, m in chunk],
+    )
+    return len(chunk)
+
+
 def sync_index(
     engine: Engine,
     index: ReviewIndex,
@@ -169,18 +181,22 @@ def sync_index(
         index.collection.delete(ids=chunk)
     for chunk in _batches(to_update, PAGE):
         index.collection.update(ids=[i for i, _ in chunk], metadatas=[m for _, m in chunk])
-    # Embed the longest texts together: less padding per batch.
+    # Embed the longest texts together: less padding per batch. Chroma stores one chunk
+    # while the next is embedded (its insert is a good part of the work at scale).
     to_embed.sort(key=lambda item: len(item[1]))
-    with progress(len(to_embed), f"embedding texts with {index.model}") as bar:
+    with (
+        progress(len(to_embed), f"embedding texts with {index.model}") as bar,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="index-writer") as writer,
+    ):
+        pending = None
         for chunk in _batches(to_embed, batch_size):
             documents = [d for _, d, _ in chunk]
-            index.collection.upsert(
-                ids=[i for i, _, _ in chunk],
-                documents=documents,
-                embeddings=index.embedder.embed_documents(documents),
-                metadatas=[m for _, _, m in chunk],
-            )
-            bar.update(len(chunk))
+            vectors = index.embedder.embed_documents(documents)
+            if pending is not None:
+                bar.update(pending.result())
+            pending = writer.submit(_store, index, chunk, vectors)
+        if pending is not None:
+            bar.update(pending.result())
     if removed or to_update or to_embed:
         index.bump_revision()
     return SyncReport(
