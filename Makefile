@@ -107,14 +107,23 @@ test-vllm: install-llm
 bench-ui: install
 	$(BIN)/python benchmarks/bench_ui_load.py --url http://127.0.0.1:7860/
 
-# The main job in one command: install, pull the model, import, index, train,
-# score, start the LLM server and the UI (re-running reuses what is built). The
-# demo keeps its warehouse and index in .segassist/ (export
-# SEGASSIST_HOME=$(CURDIR)/.segassist to use the CLI on it).
+# The main job in one command: install, import, index, train, score, serve the UI,
+# pull the model and start the LLM server (re-running reuses what is built). On a
+# fresh machine the LLM engine compiles in the background (log:
+# .segassist/llm-engine.log) while the rest is built; the UI comes up first and its
+# chat turns on when the engine answers. The demo keeps its warehouse and index in
+# .segassist/ (export SEGASSIST_HOME=$(CURDIR)/.segassist to use the CLI on it).
 DEMO_MODEL ?= 1.5b
+ENGINE_STATUS = .segassist/llm-engine.status
 demo: export SEGASSIST_HOME = $(CURDIR)/.segassist
-demo: install-llm-engine
-	$(BIN)/segassist demo $(DATA)/amazon/reviews_Musical_Instruments_5.json.gz --model $(DEMO_MODEL)
+demo: install
+	@mkdir -p .segassist; rm -f $(ENGINE_STATUS)
+	@if [ -f $(VENV)/.llama-$(LLAMA_KEY) ]; then echo ok > $(ENGINE_STATUS); else \
+	  echo "Building the LLM engine in the background (log: .segassist/llm-engine.log)"; \
+	  ( $(MAKE) --no-print-directory install-llm-engine > .segassist/llm-engine.log 2>&1 \
+	    && echo ok > $(ENGINE_STATUS) || echo failed > $(ENGINE_STATUS) ) & fi
+	$(BIN)/segassist demo $(DATA)/amazon/reviews_Musical_Instruments_5.json.gz \
+	  --model $(DEMO_MODEL) --engine-status $(ENGINE_STATUS)
 
 clean:
 	rm -rf $(VENV) .segassist .pytest_cache .ruff_cache

@@ -135,6 +135,7 @@ BACKENDS = ("llama.cpp", "vllm")  # the engines `serve` can start
 def available_backend(vllm_python: str | None = None) -> str:
     """'vllm' when installed (here or in `vllm_python`), else 'llama.cpp' when installed;
     an install hint otherwise."""
+    importlib.invalidate_caches()  # an engine installed while this process ran (make demo)
     if vllm_python or importlib.util.find_spec("vllm") is not None:
         return "vllm"
     if importlib.util.find_spec("llama_cpp") is not None:

@@ -33,8 +33,11 @@ class StageLines:
     on long stages one line every `every_s` seconds with the share done and the time left,
     instead of a terminal bar's wall of carriage returns."""
 
-    def __init__(self, total: int | None, desc: str, stream: TextIO, every_s: float = 300):
+    def __init__(
+        self, total: int | None, desc: str, stream: TextIO, every_s: float = 300, unit: str = ""
+    ):
         self.total, self.desc, self.stream, self.every_s = total, desc, stream, every_s
+        self.unit = unit  # printed after the count, e.g. " epochs"
         self.done = 0
         self.started = self.last_line = time.monotonic()
         self.postfix = ""
@@ -63,8 +66,9 @@ class StageLines:
 
     def _state(self, now: float, word: str) -> str:
         seconds = max(now - self.started, 1e-9)
-        count = f"{self.done:,}" + (f"/{self.total:,}" if self.total else "")
-        line = f"{self.desc}: {word}, {count} in {seconds:.0f} s ({self.done / seconds:,.1f}/s)"
+        count = f"{self.done:,}" + (f"/{self.total:,}" if self.total else "") + self.unit
+        rate = f"{self.done / seconds:,.1f}{self.unit}/s"
+        line = f"{self.desc}: {word}, {count} in {seconds:.0f} s ({rate})"
         if word == "running" and self.total and self.done:
             left = (self.total - self.done) * seconds / self.done
             line += f", {self.done / self.total:.0%}, about {left / 60:.0f} min left"

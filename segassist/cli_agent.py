@@ -62,6 +62,20 @@ def serve(
     state: State, model_key: str | None, backend: str, port: int, host: str, background: bool
 ) -> None:
     """Start an OpenAI-compatible server for the local model and wait until it answers."""
+    process = start_recorded_server(state, model_key, backend, port, host)
+    if background:
+        return
+    try:
+        _supervise(state, process)
+    except KeyboardInterrupt:
+        process.terminate()
+
+
+def start_recorded_server(
+    state: State, model_key: str | None, backend: str, port: int, host: str = "127.0.0.1"
+):
+    """Start the model's server, wait for a real completion, record it for recovery; the
+    process."""
     from segassist.agent.models import hf_checkpoint, model_path
     from segassist.agent.serving import (
         ServerRecord,
@@ -89,14 +103,8 @@ def serve(
     command = server_command(backend, path, host, port, python=state.settings.vllm_python)
     process = start_server(command, url, log)
     click.echo(f"LLM server ready at {url} (pid {process.pid}; a test completion answered).")
-    record = ServerRecord(process.pid, command, url, str(log))
-    record.save(_server_record(state))
-    if background:
-        return
-    try:
-        _supervise(state, process)
-    except KeyboardInterrupt:
-        process.terminate()
+    ServerRecord(process.pid, command, url, str(log)).save(_server_record(state))
+    return process
 
 
 def _server_record(state: State) -> Path:

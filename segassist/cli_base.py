@@ -61,7 +61,7 @@ class State:
 def progress_bar(total: int | None, desc: str, unit: str = ""):
     """A tqdm bar (rate, time left) on a terminal; one line per stage in logs and pipes."""
     if not sys.stderr.isatty():
-        with StageLines(total, desc, sys.stderr) as lines:
+        with StageLines(total, desc, sys.stderr, unit=unit) as lines:
             yield lines
         return
     from tqdm import tqdm

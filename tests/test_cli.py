@@ -153,7 +153,8 @@ def test_segmenter_commands_end_to_end(tmp_path):
     assert trained.returncode == 0, trained.stderr
     assert "text: none (behaviour only)" in trained.stdout
     assert "promoted: first version: now serving" in trained.stdout
-    assert "epochs" in trained.stderr  # per-epoch progress
+    assert "epochs in" in trained.stderr  # progress: in a pipe, one line for the stage
+    assert "\r" not in trained.stderr
 
     scored = _run_with(env, "score")
     assert scored.returncode == 0, scored.stderr

@@ -176,3 +176,56 @@ def test_stop_kills_a_server_that_ignores_sigterm(tmp_path):
     assert stop_server(stubborn.pid, grace_s=1)
     assert stubborn.wait(timeout=10) == -signal.SIGKILL
     assert time.monotonic() - started < 5
+
+
+def test_the_demo_starts_the_assistant_once_the_engine_is_built(tmp_path):
+    """make demo serves the UI while the engine compiles: the assistant pulls the model,
+    waits for the build's status file, reports a failed build with its log, and after a
+    good one starts the real server and turns the chat on."""
+    import threading
+    import time
+
+    from conftest import LLM_CACHE
+    from segassist.agent.models import model_path
+    from segassist.agent.serving import ServerRecord, stop_server
+    from segassist.core.settings import load_settings
+    from segassist.ui.services import AssistantStartup
+
+    from segassist.cli_base import State
+    from segassist.cli_ui import start_assistant
+
+    if not model_path(LLM_CACHE, "0.5b").is_file() or importlib.util.find_spec("llama_cpp") is None:
+        pytest.skip("needs the engine and the 0.5b model (make install-llm)")
+    environ = {"SEGASSIST_HOME": str(tmp_path), "SEGASSIST_LLM_CACHE": str(LLM_CACHE)}
+    state = State(load_settings(environ), debug=False)
+    status = tmp_path / "llm-engine.status"
+
+    def run(startup: AssistantStartup) -> threading.Thread:
+        thread = threading.Thread(
+            target=start_assistant, args=(state, "0.5b", free_port(), status, startup)
+        )
+        thread.start()
+        return thread
+
+    failing = AssistantStartup()
+    thread = run(failing)
+    deadline = time.monotonic() + 60
+    while failing.stage != "building the LLM engine" and time.monotonic() < deadline:
+        time.sleep(0.2)  # pulling: the cached file is verified, then it waits on the build
+    time.sleep(1)
+    assert thread.is_alive() and not failing.ready and "still starting" in failing.status()
+    assert "building the LLM engine" in failing.status()
+    status.write_text("failed\n")
+    thread.join(30)
+    assert not failing.ready and "llm-engine.log" in failing.failed
+    assert "could not start" in failing.status()
+
+    status.write_text("ok\n")
+    working = AssistantStartup()
+    run(working).join(240)
+    record = ServerRecord.load(tmp_path / "llm-server.json")
+    try:
+        assert working.ready and working.failed is None and working.status() == ""
+    finally:
+        if record is not None:
+            stop_server(record.pid)

@@ -191,6 +191,40 @@ def test_errors_say_what_to_do_next(browser, tmp_path):
         app.close()
 
 
+def test_while_the_assistant_starts_the_chat_waits_and_turns_on_by_itself(
+    browser, trained_amazon, tmp_path
+):
+    """make demo's UI comes up before the LLM engine is built: the Segments tab works, the
+    chat says the assistant is starting and is off, and turns on when it is ready."""
+    from segassist.ui.services import AssistantStartup, Services
+
+    engine, _ = trained_amazon
+    startup = AssistantStartup("building the LLM engine")
+    dead_llm = f"http://127.0.0.1:{free_port()}/v1"
+    app, url = _start(Services(engine, None, dead_llm, tmp_path / "exports", startup=startup))
+    context = browser.new_context()
+    page = context.new_page()
+    try:
+        page.goto(url)
+        said = _wait_for_text(page, "#assistant-status", "still starting")
+        assert "building the LLM engine" in said and "turns on by itself" in said
+        assert _text_box(page, "question").is_disabled()
+        assert page.locator("#ask").is_disabled()
+        page.get_by_role("tab", name="Segments").click()
+        _wait_for_plots(page, 1)  # the other tabs work meanwhile
+        page.get_by_role("tab", name="Chat").click()
+        startup.ready = True
+        page.wait_for_function(
+            "() => !document.querySelector('#question textarea, #question input').disabled",
+            timeout=30_000,
+        )
+        assert not page.locator("#ask").is_disabled()
+        assert not page.locator("#assistant-status").is_visible()
+    finally:
+        context.close()
+        app.close()
+
+
 def test_with_a_password_the_browser_logs_in_before_anything_loads(browser, tmp_path):
     """The login page renders and works behind the middleware that refuses every other
     route before login (see test_ui_access for the routes)."""

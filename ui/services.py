@@ -9,7 +9,8 @@ Customer tabs work while it is down.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,6 +41,29 @@ EMPTY_DATABASE = (
 
 
 @dataclass
+class AssistantStartup:
+    """What a background start of the LLM is doing (the demo's UI comes up before it ends):
+    the chat shows `stage` and enables itself when `ready`."""
+
+    stage: str = "starting"
+    ready: bool = False
+    failed: str | None = None
+    started: float = field(default_factory=time.monotonic)
+
+    def status(self) -> str:
+        """One line for the chat: what is happening and for how long, or what went wrong."""
+        if self.failed:
+            return f"The assistant could not start: {self.failed}"
+        if self.ready:
+            return ""
+        minutes = (time.monotonic() - self.started) / 60
+        return (
+            f"The assistant is still starting ({self.stage}; {minutes:.0f} min so far). The "
+            "Segments, Customer and Campaign brief tabs work now; the chat turns on by itself."
+        )
+
+
+@dataclass
 class CustomerView:
     """Everything the Customer explainer shows."""
 
@@ -62,8 +86,10 @@ class Services:
         llm_url: str,
         exports_dir: Path,
         llm_record: Path | None = None,
+        startup: AssistantStartup | None = None,
     ) -> None:
         self.engine = engine
+        self.startup = startup  # set while the LLM starts in the background
         self.index = index
         self.llm_url = llm_url
         self.exports_dir = exports_dir
@@ -182,6 +208,12 @@ class Services:
         with self._lock:
             recovered = recover_server(self.llm_record)
         return recovered[0] if recovered else None
+
+    def assistant_status(self) -> tuple[bool, str]:
+        """(whether the chat can be used, the line to show about it)."""
+        if self.startup is None:
+            return True, ""
+        return self.startup.ready, self.startup.status()
 
     def agent(self):
         """The agent (built on first use; LLMUnavailableError says how to start the server)."""

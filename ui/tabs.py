@@ -68,8 +68,20 @@ def chat_tab(services: Services) -> None:
     def new_conversation():
         return [], str(uuid.uuid4())
 
+    def assistant_state():
+        """While the LLM starts in the background: say so, keep the input off, poll."""
+        ready, line = services.assistant_status()
+        return (
+            gr.Markdown(line, visible=bool(line)),
+            gr.Textbox(interactive=ready),
+            gr.Button(interactive=ready),
+            gr.Timer(active=not ready and services.startup is not None),
+        )
+
+    ready, line = services.assistant_status()
     with gr.Tab("Chat", id="chat"):
         conversation = gr.State(lambda: str(uuid.uuid4()))
+        status = gr.Markdown(line, visible=bool(line), elem_id="assistant-status")
         chatbot = gr.Chatbot(label="segassist", height=520, elem_id="chatbot")
         with gr.Row():
             question = gr.Textbox(
@@ -77,8 +89,9 @@ def chat_tab(services: Services) -> None:
                 show_label=False,
                 scale=8,
                 elem_id="question",
+                interactive=ready,
             )
-            ask = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
+            ask = gr.Button("Ask", variant="primary", scale=1, elem_id="ask", interactive=ready)
             clear = gr.Button("New conversation", scale=1)
         gr.Examples(EXAMPLE_QUESTIONS, inputs=question, label="Try")
         for trigger in (question.submit, ask.click):
@@ -91,6 +104,8 @@ def chat_tab(services: Services) -> None:
                 concurrency_id="llm-chat",
             )
         clear.click(new_conversation, None, [chatbot, conversation], api_name=False)
+        poll = gr.Timer(5, active=not ready)
+        poll.tick(assistant_state, None, [status, question, ask, poll], api_name=False)
 
 
 @dataclass
