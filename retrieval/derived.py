@@ -118,7 +118,34 @@ def _derive(
     return DerivedModel(folder, manifest["sha256"], manifest["source_sha256"])
 
 
+@contextmanager
+def _quiet():
+    """Silence the libraries' loading bars, config notes and tracing warnings (the axes
+    are declared); the caller reports the stage."""
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        with redirect_stderr(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+
+
 def _convert_to_openvino(source: Path, out: Path) -> None:
+    import openvino as ov
+
+    with _quiet():
+        converted = _traced_minilm(source)
+
+    ov.save_model(converted, str(out / "model.xml"), compress_to_fp16=False)
+    shutil.copy(source / "tokenizer.json", out / "tokenizer.json")
+
+
+def _traced_minilm(source: Path):
+    """MiniLM's token states as an OpenVINO model with dynamic batch and length."""
     import openvino as ov
     import torch
     from transformers import AutoModel
@@ -142,15 +169,11 @@ def _convert_to_openvino(source: Path, out: Path) -> None:
     example = {"input_ids": torch.ones(2, 8, dtype=torch.long)}
     example["attention_mask"] = torch.ones(2, 8, dtype=torch.long)
     shape = [-1, -1]
-    with warnings.catch_warnings():  # tracing notes about shapes: dynamic axes are declared
-        warnings.simplefilter("ignore")
-        converted = ov.convert_model(
-            Encoder(model),
-            example_input=example,
-            input=[("input_ids", shape, ov.Type.i64), ("attention_mask", shape, ov.Type.i64)],
-        )
-    ov.save_model(converted, str(out / "model.xml"), compress_to_fp16=False)
-    shutil.copy(source / "tokenizer.json", out / "tokenizer.json")
+    return ov.convert_model(
+        Encoder(model),
+        example_input=example,
+        input=[("input_ids", shape, ov.Type.i64), ("attention_mask", shape, ov.Type.i64)],
+    )
 
 
 def openvino_minilm(cache_dir: Path) -> DerivedModel:
@@ -169,7 +192,7 @@ def openvino_minilm(cache_dir: Path) -> DerivedModel:
 def _distill_static(source: Path, out: Path) -> None:
     from model2vec.distill import distill
 
-    with redirect_stderr(io.StringIO()):  # model2vec's own bar; the caller reports the stage
+    with _quiet():
         model = distill(model_name=str(source), pca_dims=STATIC_DIMENSION, device="cpu")
     model.save_pretrained(str(out))
 
