@@ -32,13 +32,14 @@ def build_app(services: Services):
     with gr.Blocks(title="segassist", analytics_enabled=False) as app:
         gr.Markdown("# segassist · customer segments, in plain language")
         with gr.Tabs():
-            tabs.chat_tab(services)
+            assistant_state, assistant_outputs = tabs.chat_tab(services)
             segments = tabs.segments_tab(services, initial)
             tabs.customer_tab(services)
             brief_pick = tabs.brief_tab(services, initial)
         outputs = [*segments.outputs, brief_pick, segments.detail]
         load = tabs.segments_loader(services)
         app.load(load, None, outputs, api_name=False, concurrency_id="data")
+        app.load(assistant_state, None, assistant_outputs, api_name=False)
         segments.refresh.click(load, None, outputs, api_name=False, concurrency_id="data")
     return app
 

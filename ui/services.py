@@ -57,8 +57,9 @@ class AssistantStartup:
         if self.ready:
             return ""
         minutes = (time.monotonic() - self.started) / 60
+        waited = f"{minutes:.0f} min so far" if minutes >= 1 else "under a minute so far"
         return (
-            f"The assistant is still starting ({self.stage}; {minutes:.0f} min so far). The "
+            f"The assistant is still starting ({self.stage}; {waited}). The "
             "Segments, Customer and Campaign brief tabs work now; the chat turns on by itself."
         )
 

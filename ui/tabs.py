@@ -29,8 +29,9 @@ CHANNELS = ["email", "ads", "sms", "push", "in-app"]
 CHAT_CONCURRENCY = 4  # chats in flight at once (the LLM server queues their calls)
 
 
-def chat_tab(services: Services) -> None:
-    """Chat (marketers): the agent's answer as it is written, each tool step above it."""
+def chat_tab(services: Services):
+    """Chat (marketers): the agent's answer as it is written, each tool step above it.
+    Returns (handler, outputs) that refresh the assistant's state when a page loads."""
     import gradio as gr
 
     def chat(message: str, history: list, conversation: str):
@@ -106,6 +107,7 @@ def chat_tab(services: Services) -> None:
         clear.click(new_conversation, None, [chatbot, conversation], api_name=False)
         poll = gr.Timer(5, active=not ready)
         poll.tick(assistant_state, None, [status, question, ask, poll], api_name=False)
+    return assistant_state, [status, question, ask, poll]
 
 
 @dataclass
