@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import importlib
 import io
 import json
 import shutil
@@ -176,15 +177,19 @@ def _traced_minilm(source: Path):
     )
 
 
-def openvino_minilm(cache_dir: Path) -> DerivedModel:
-    """MiniLM as an OpenVINO model (converted on first use, a few seconds)."""
+def _require(module: str, missing: str, alternative: str = "") -> None:
+    """Import `module`, or raise saying what is missing and how to install it."""
     try:
-        import openvino  # noqa: F401
+        importlib.import_module(module)
     except ImportError as e:
         raise InfrastructureError(
-            f"The OpenVINO runtime is missing ({e}). Install segassist's dependencies: "
-            "pip install -e ., or run the embedder on torch (runtime='torch')."
+            f"{missing} ({e}). Install segassist's dependencies: pip install -e . {alternative}"
         ) from e
+
+
+def openvino_minilm(cache_dir: Path) -> DerivedModel:
+    """MiniLM as an OpenVINO model (converted on first use, a few seconds)."""
+    _require("openvino", "The OpenVINO runtime is missing", "or run on torch (runtime='torch')")
     packages = ("openvino", "torch", "transformers")
     return _derive(cache_dir, "minilm-openvino", "model.bin", _convert_to_openvino, packages)
 
@@ -199,12 +204,6 @@ def _distill_static(source: Path, out: Path) -> None:
 
 def static_minilm(cache_dir: Path) -> DerivedModel:
     """A model2vec static model distilled from MiniLM (on first use, about 15 s)."""
-    try:
-        import model2vec  # noqa: F401
-    except ImportError as e:
-        raise InfrastructureError(
-            f"The fast embedder needs model2vec ({e}). Install segassist's dependencies: "
-            "pip install -e ."
-        ) from e
+    _require("model2vec", "The fast embedder needs model2vec")
     packages = ("model2vec", "skeletoken", "torch", "transformers")
     return _derive(cache_dir, "minilm-static", "model.safetensors", _distill_static, packages)
