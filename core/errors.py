@@ -47,25 +47,41 @@ class ImportValidationError(UserInputError):
         super().__init__(self._format())
 
     def _format(self) -> str:
-        where = self.path
+        where = self.path if len(self.path) <= 60 else "..." + self.path[-57:]
         if self.line is not None:
             where += f", {self.unit} {self.line}"
         if self.column is not None:
-            where += f", column '{self.column}'"
+            where += f", column {_short(self.column, 40)!r}"
         parts = [f"{where}: {self.problem}"]
         if self.expected is not None:
             parts.append(f"expected {self.expected}")
         if self.found is not None:
-            shown = repr(self.found)
-            parts.append(f"found {shown[:80]}")
+            found = self.found if isinstance(self.found, str) else repr(self.found)
+            parts.append(
+                f"found {_short(found, 40)!r}"
+                if found != "an empty cell"
+                else "found an empty cell"
+            )
         message = "; ".join(parts) + "."
         if self.hint:
             message += f" {self.hint}"
-        return message
+        return _short(message, MESSAGE_CHARS)
+
+
+MESSAGE_CHARS = 240  # one line of a wide terminal: no error prints a file's header
+
+
+def _short(text: str, limit: int) -> str:
+    """`text` on one line, cut to `limit` characters."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class MappingError(UserInputError):
     """A bring-your-own-data mapping file is malformed."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(_short(message, MESSAGE_CHARS))
 
 
 class InfrastructureError(SegassistError):

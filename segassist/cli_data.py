@@ -48,12 +48,25 @@ def _import_command(dataset: str) -> click.Command:
     @click.option(
         "--force", is_flag=True, help="Re-read files already imported (adds only new rows)."
     )
+    @click.option(
+        "--limit",
+        "limits",
+        multiple=True,
+        metavar="NAME=LOW:HIGH",
+        help="Widen or narrow a plausible range: quantity, price, amount, votes, or dates "
+        "(e.g. dates=2000-01-01:2030-12-31). Values outside are refused with their line.",
+    )
     @click.pass_obj
-    def command(state: State, paths: tuple[Path, ...], force: bool) -> None:
-        from segassist.warehouse.importers import import_dataset
+    def command(state: State, paths: tuple[Path, ...], force: bool, limits: tuple[str, ...]):
+        from segassist.warehouse.importers import Limits, import_dataset
 
         result = import_dataset(
-            state.engine, dataset, list(paths), force=force, progress=progress_bar
+            state.engine,
+            dataset,
+            list(paths),
+            force=force,
+            progress=progress_bar,
+            limits=Limits.from_options(limits),
         )
         click.echo(result.summary())
 
@@ -123,6 +136,7 @@ def synth(state: State, n_customers: int, seed: int) -> None:
         generate(n_customers, seed=seed),
         sha256=f"synthetic-{n_customers}-{seed}",
         progress=progress_bar,
+        bulk=n_customers >= 10_000 or None,
     )
     click.echo(result.summary())
 

@@ -183,7 +183,7 @@ def test_misnamed_column_in_mapping(engine, tmp_path):
         ('source = "x"\n[columns]\ncustomer = "a"\n', "must name the 'time' column"),
         ('source = "x"\n[columns]\ncustomer = "a"\ntime = "b"\nbasket = "c"\n', "unknown column"),
         ('[columns]\ncustomer = "a"\ntime = "b"\n', "'source' must name"),
-        ('source = "x"\nformat = "xlsx"\n[columns]\ncustomer = "a"\ntime = "b"\n', "'format'"),
+        ('source = "x"\nformat = "xls"\n[columns]\ncustomer = "a"\ntime = "b"\n', "'format'"),
         ("source = \n", "cannot parse mapping"),
     ],
 )

@@ -135,10 +135,20 @@ def test_rating_out_of_range(amazon_lines, tmp_path):
     assert "between 1 and 5" in str(error)
 
 
-def test_duplicate_ids_name_both_lines(amazon_lines, tmp_path):
-    lines = [*amazon_lines[:6], amazon_lines[2]]
-    error = _expect_error(_amazon_sample(tmp_path, lines))
-    assert error.line == 7 and "also on line 3" in str(error)
+def test_repeated_review_is_kept_once_with_its_order(amazon_lines, tmp_path):
+    """The 2018 files repeat reviewer+product: the latest is kept, whole, and counted."""
+    from segassist.warehouse.importers import DATASETS
+
+    later = json.loads(amazon_lines[2])
+    later["unixReviewTime"] += 86_400
+    later["reviewText"] = "Second thoughts: it broke."
+    lines = [*amazon_lines[:6], json.dumps(later)]
+    batch = DATASETS["amazon"]([_amazon_sample(tmp_path, lines)])
+    reviews, lines_, orders = (batch.tables[t] for t in ("reviews", "order_lines", "orders"))
+    assert len(reviews) == len(lines_) == len(orders) == 6
+    kept = reviews[reviews["review_id"] == f"{later['reviewerID']}-{later['asin']}"]
+    assert kept["text"].tolist() == ["Second thoughts: it broke."]
+    assert any("1 repeated reviews" in note and "latest" in note for note in batch.notes)
 
 
 def test_bad_encoding_names_the_line(tmp_path):
@@ -181,5 +191,8 @@ def test_invoice_with_two_customers_is_refused(tmp_path):
     rows.to_parquet(path)
     from segassist.warehouse.importers import DATASETS
 
-    with pytest.raises(UserInputError, match="Invoice 1 names 2 different customers"):
+    with pytest.raises(
+        UserInputError,
+        match=r"retail.parquet, row 2: order '1' belongs to customer '2' here and to '1' on row 1",
+    ):
         DATASETS["online-retail"]([path])

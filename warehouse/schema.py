@@ -61,10 +61,13 @@ class Product(Base):
     title: Mapped[str | None] = mapped_column(
         String(300), comment="Product name or description (most common one seen)."
     )
-    category: Mapped[str | None] = mapped_column(String(100), comment="Category name, if known.")
-    price: Mapped[float | None] = mapped_column(
-        Float, comment="Typical unit price (median of sold lines), if known."
+    category: Mapped[str | None] = mapped_column(
+        String(300), comment="Category name or path ('Music > Guitars > Strings'), if known."
     )
+    price: Mapped[float | None] = mapped_column(
+        Float, comment="List price from product metadata, else the median of sold lines."
+    )
+    brand: Mapped[str | None] = mapped_column(String(100), comment="Brand, if known.")
 
 
 class Order(Base):

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from segassist.core.errors import ImportValidationError
 from segassist.core.progress import ProgressFactory, no_progress
 from segassist.warehouse.db import ensure_schema, unmigrate
+from segassist.warehouse.importers.cells import Limits
 from segassist.warehouse.importers.writer import (
     Batch,
     ImportResult,
@@ -15,27 +17,37 @@ from segassist.warehouse.importers.writer import (
 )
 from sqlalchemy import Engine
 
-__all__ = ["DATASETS", "ImportResult", "import_batch", "import_dataset", "import_files"]
+__all__ = [
+    "DATASETS",
+    "ImportResult",
+    "Limits",
+    "import_batch",
+    "import_dataset",
+    "import_files",
+]
 
 
-def _read_amazon(paths: list[Path]) -> Batch:
+def _read_amazon(paths: list[Path], limits: Limits | None = None) -> Batch:
     from segassist.warehouse.importers.amazon import read_amazon
 
-    return read_amazon(_expand(paths, "*.json*"))
+    return read_amazon(_expand(paths, ("*.json", "*.jsonl", "*.json.*", "*.jsonl.*")), limits)
 
 
-def _read_olist(paths: list[Path]) -> Batch:
+def _read_olist(paths: list[Path], limits: Limits | None = None) -> Batch:
     from segassist.warehouse.importers.olist import read_olist
 
     if len(paths) != 1:
-        raise ValueError("olist takes one folder")
-    return read_olist(paths[0])
+        raise ImportValidationError(
+            " ".join(map(str, paths)), "olist takes one folder", expected="the folder of CSVs"
+        )
+    return read_olist(paths[0], limits)
 
 
-def _read_online_retail(paths: list[Path]) -> Batch:
+def _read_online_retail(paths: list[Path], limits: Limits | None = None) -> Batch:
     from segassist.warehouse.importers.online_retail import read_online_retail
 
-    return read_online_retail(_expand(paths, "*.parquet"))
+    patterns = ("*.parquet", "*.csv", "*.csv.*", "*.xlsx")
+    return read_online_retail(_expand(paths, patterns), limits)
 
 
 DATASETS = {
@@ -45,11 +57,19 @@ DATASETS = {
 }
 
 
-def _expand(paths: list[Path], pattern: str) -> list[Path]:
+def _expand(paths: list[Path], patterns: tuple[str, ...]) -> list[Path]:
     """Files as given, and the matching files inside any folder given."""
     expanded: list[Path] = []
     for path in paths:
-        expanded.extend(sorted(path.glob(pattern)) if path.is_dir() else [path])
+        if not path.is_dir():
+            expanded.append(path)
+            continue
+        found = sorted({f for pattern in patterns for f in path.glob(pattern) if f.is_file()})
+        if not found:
+            raise ImportValidationError(
+                str(path), "no data files in this folder", expected=" or ".join(patterns)
+            )
+        expanded.extend(found)
     return expanded
 
 
@@ -68,6 +88,7 @@ def import_batch(
     *,
     force: bool = False,
     progress: ProgressFactory = no_progress,
+    limits: Limits | None = None,
 ) -> ImportResult:
     """Import `paths` with the reader `read` unless these exact bytes were imported already.
 
@@ -95,7 +116,7 @@ def import_batch(
             skipped=True,
         )
     try:
-        batch = read(paths)
+        batch = read(paths, limits or Limits())
         if created:
             batch.notes.insert(
                 0, f"created the schema in the empty database ({', '.join(created)})."
@@ -117,6 +138,7 @@ def import_files(engine: Engine, paths: list[Path], mapping_path: Path, **option
     from segassist.warehouse.importers.files import load_mapping, read_files
 
     mapping = load_mapping(mapping_path)
+    options.pop("limits", None)  # the mapping's [limits] apply
     return import_batch(
-        engine, "files", [*paths, mapping_path], lambda _: read_files(paths, mapping), **options
+        engine, "files", [*paths, mapping_path], lambda *_: read_files(paths, mapping), **options
     )

@@ -1,191 +1,68 @@
-"""Bring your own data: CSV, Parquet or JSON-lines files plus a mapping file.
-
-The mapping (TOML or YAML) names which of the file's columns hold what; every
-file given with one mapping has the same shape. Example (TOML)::
-
-    source = "myshop"              # data set name stored with every row
-    # format = "csv"               # default: from the file extension
-    # encoding = "utf-8"
-    # delimiter = ";"
-    # decimal = ","                # for numbers written 1.234,50
-    # time_format = "%d/%m/%Y %H:%M"   # default: ISO-like dates are guessed
-    # language = "pt"              # default language of the text columns
-    # cancelled_order_prefix = "C" # orders whose id starts so are cancellations
-    # kind = "support"             # rows are messages to customer service
-
-    [columns]
-    customer = "client_id"         # required
-    time = "purchased_at"          # required
-    product = "sku"
-    order = "invoice_no"           # default: one order per customer and time
-    quantity = "qty"               # default: 1
-    price = "unit_price"
-    category = "category"
-    product_title = "item_name"
-    rating = "stars"               # 1-5
-    text = "review_text"
-    title = "review_title"
-    review_id = "review_no"        # default: derived from customer, product, time
-    helpful_votes = "helpful"
-    customer_name = "name"
-    country = "country"
-    event_type = "event"           # rows are browsing events (view/cart/search)
-    message_id = "ticket_id"       # with kind = "support"
-    channel = "channel"            # with kind = "support": email, chat, ...
-
-With ``kind = "support"`` rows are support messages (`text`, `title` as the
-subject, `order`, `channel`, `message_id`). Otherwise what the rows become
-follows from the columns mapped: with `event_type`, they
-are events (and `text` is the search query); with `quantity`, `price` or
-`order`, order lines; rows with a `rating` or `text` are also reviews. A file
-of reviews with no order columns (like Amazon's) records each review as a
-one-unit purchase, unless `reviews_are_purchases = false`.
-"""
+"""Bring your own data: files of one shape, described by a mapping (see `mapping.py`),
+turned into warehouse rows."""
 
 from __future__ import annotations
 
 import hashlib
-import tomllib
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-from segassist.core.errors import MappingError
-from segassist.warehouse.importers.reading import (
-    FORMATS,
-    Located,
-    check_range,
+from segassist.core.errors import ImportValidationError
+from segassist.warehouse.importers.cells import (
+    clean_text,
+    cleaning_notes,
+    located_rows,
     parse_datetimes,
     parse_ids,
     parse_numbers,
-    read_file,
     require_columns,
+    require_one_customer_per_order,
     require_unique,
+    timedelta_days,
 )
+from segassist.warehouse.importers.mapping import (
+    MARKUP_ROLES,
+    TEXT_ROLES,
+    Mapping,
+    load_mapping,
+)
+from segassist.warehouse.importers.reading import Located, read_file
 from segassist.warehouse.importers.writer import Batch
 from segassist.warehouse.language import detect_language
 
-ROLES = (
-    "customer",
-    "time",
-    "product",
-    "order",
-    "quantity",
-    "price",
-    "category",
-    "product_title",
-    "rating",
-    "text",
-    "title",
-    "review_id",
-    "helpful_votes",
-    "customer_name",
-    "country",
-    "event_type",
-    "message_id",
-    "channel",
-)
-# Roles whose cells are kept as text (blank = missing).
-TEXT_ROLES = (
-    "category",
-    "product_title",
-    "text",
-    "title",
-    "customer_name",
-    "country",
-    "event_type",
-    "channel",
-)
-OPTIONS = {
-    "source",
-    "format",
-    "encoding",
-    "delimiter",
-    "decimal",
-    "time_format",
-    "language",
-    "cancelled_order_prefix",
-    "reviews_are_purchases",
-    "kind",
-    "columns",
-}
-
-
-@dataclass(frozen=True)
-class Mapping:
-    """A validated mapping file."""
-
-    source: str
-    columns: dict[str, str]
-    format: str | None = None
-    encoding: str = "utf-8"
-    delimiter: str | None = None
-    decimal: str = "."
-    time_format: str | None = None
-    language: str = "und"
-    cancelled_order_prefix: str | None = None
-    reviews_are_purchases: bool | None = None
-    kind: str | None = None
-    path: Path = field(default=Path("mapping"))
-
-    def has(self, *roles: str) -> bool:
-        """True if any of `roles` is mapped to a column."""
-        return any(role in self.columns for role in roles)
-
-
-def load_mapping(path: Path) -> Mapping:
-    """Read and validate a TOML or YAML mapping file."""
-    if not path.is_file():
-        raise MappingError(f"Mapping file {path} not found. Check the --mapping path.")
-    raw = _parse_mapping_text(path)
-    unknown = set(raw) - OPTIONS
-    if unknown:
-        raise MappingError(f"{path}: unknown keys {sorted(unknown)}; known: {sorted(OPTIONS)}.")
-    columns = raw.get("columns")
-    if not isinstance(columns, dict) or not columns:
-        raise MappingError(f"{path}: needs a [columns] table naming at least customer and time.")
-    bad_roles = set(columns) - set(ROLES)
-    if bad_roles:
-        raise MappingError(f"{path}: unknown column roles {sorted(bad_roles)}; known: {ROLES}.")
-    for role in ("customer", "time"):
-        if role not in columns:
-            raise MappingError(f"{path}: [columns] must name the '{role}' column.")
-    if not all(isinstance(v, str) and v for v in columns.values()):
-        raise MappingError(f"{path}: every [columns] value must be a column name (text).")
-    source = raw.get("source")
-    if not isinstance(source, str) or not source.strip() or len(source) > 32:
-        raise MappingError(f"{path}: 'source' must name the data set (1-32 characters).")
-    if raw.get("kind") not in (None, "support"):
-        raise MappingError(f"{path}: 'kind' can only be \"support\" (or left out).")
-    if raw.get("format") not in (None, *FORMATS):
-        raise MappingError(f"{path}: 'format' must be one of {FORMATS}.")
-    options = {k: v for k, v in raw.items() if k not in ("columns", "source")}
-    return Mapping(source=source.strip(), columns=dict(columns), path=path, **options)
-
-
-def _parse_mapping_text(path: Path) -> dict:
-    text = path.read_text(encoding="utf-8")
-    try:
-        if path.suffix.lower() in (".yaml", ".yml"):
-            import yaml
-
-            raw = yaml.safe_load(text)
-        else:
-            raw = tomllib.loads(text)
-    except Exception as e:  # tomllib and yaml raise their own types; both mean "fix the file"
-        raise MappingError(f"{path}: cannot parse mapping ({e}).") from e
-    if not isinstance(raw, dict):
-        raise MappingError(f"{path}: a mapping must be a table of keys.")
-    return raw
+__all__ = ["Mapping", "load_mapping", "read_files"]
+LINE_ROLES = ("quantity", "price", "amount", "product")
+PATH_SEPARATOR = " > "
 
 
 def read_files(paths: list[Path], mapping: Mapping) -> Batch:
     """Read files of one shape, as described by `mapping`, into a normalised batch."""
-    rows = pd.concat([_normalise(_read(p, mapping), mapping) for p in paths], ignore_index=True)
+    located = [_read(p, mapping) for p in paths]
+    rows = pd.concat([_normalise(d, mapping) for d in located], ignore_index=True)
     batch = Batch(
         importer="files", source=mapping.source, paths=[*paths, mapping.path], rows_read=len(rows)
     )
     rows["source"] = mapping.source
+    if mapping.anchor_date is not None and "time" not in mapping.columns:
+        rows["time"] = _relative_times(rows, mapping, batch)
+    if mapping.kind == "products":
+        batch.tables = {"products": _product_metadata(rows, mapping)}
+        batch.update = frozenset({"products"})
+    elif mapping.kind == "order_lines":
+        batch.tables = {"products": _products(rows, mapping), "order_lines": _lines(rows)}
+        batch.tables = {k: v for k, v in batch.tables.items() if v is not None}
+    else:
+        batch.tables = _customer_tables(rows, mapping, batch)
+    if _reviews_are_purchases(mapping):
+        batch.notes.append("no order columns mapped: each review recorded as a one-unit purchase.")
+    batch.notes += cleaning_notes(located)
+    return batch
+
+
+def _customer_tables(rows: pd.DataFrame, mapping: Mapping, batch: Batch) -> dict:
+    if mapping.has("order"):
+        require_one_customer_per_order(rows, "order", "customer_id")
+    rows = _drop_repeated_reviews(rows, mapping, batch)
     tables = {"customers": _customers(rows), "products": _products(rows, mapping)}
     if mapping.kind == "support":
         tables["support_messages"] = _support_messages(rows, mapping)
@@ -193,22 +70,22 @@ def read_files(paths: list[Path], mapping: Mapping) -> Batch:
     elif mapping.has("event_type"):
         tables["events"] = _events(rows)
     else:
-        if mapping.has("quantity", "price", "order") or _reviews_are_purchases(mapping):
-            tables["orders"], tables["order_lines"] = _orders(rows, mapping)
+        if mapping.has("order", *LINE_ROLES) or _reviews_are_purchases(mapping):
+            orders, lines = _orders(rows, mapping)
+            tables["orders"] = orders
+            if mapping.has(*LINE_ROLES) or _reviews_are_purchases(mapping):
+                tables["order_lines"] = lines
         if mapping.has("rating", "text"):
             tables["reviews"] = _reviews(rows, mapping)
-    batch.tables = {k: v for k, v in tables.items() if v is not None}
-    if _reviews_are_purchases(mapping):
-        batch.notes.append("no order columns mapped: each review recorded as a one-unit purchase.")
-    return batch
+    return {k: v for k, v in tables.items() if v is not None}
 
 
 def _reviews_are_purchases(mapping: Mapping) -> bool:
-    if mapping.has("event_type") or mapping.kind == "support":
+    if mapping.has("event_type") or mapping.kind is not None:
         return False
     if mapping.reviews_are_purchases is not None:
         return mapping.reviews_are_purchases
-    return mapping.has("rating", "text") and not mapping.has("quantity", "price", "order")
+    return mapping.has("rating", "text") and not mapping.has("order", *LINE_ROLES[:3])
 
 
 def _read(path: Path, mapping: Mapping) -> Located:
@@ -218,38 +95,127 @@ def _read(path: Path, mapping: Mapping) -> Located:
 
 
 def _normalise(data: Located, mapping: Mapping) -> pd.DataFrame:
-    cols = mapping.columns
-    frame = data.frame
-    out = pd.DataFrame(
-        {
-            "customer_id": parse_ids(data, cols["customer"]),
-            "time": parse_datetimes(data, cols["time"], mapping.time_format),
-        }
-    )
+    cols, limits = mapping.columns, mapping.limits
+    out = pd.DataFrame(index=data.frame.index)
+    if "customer" in cols:
+        out["customer_id"] = parse_ids(data, cols["customer"])
+    if "time" in cols:
+        out["time"] = parse_datetimes(data, cols["time"], mapping.time_format, limits=limits)
     for role in ("product", "order", "review_id", "message_id"):
         if role in cols:
-            out[role] = parse_ids(data, cols[role], required=role != "product")
-    if "quantity" in cols:
-        out["quantity"] = parse_numbers(data, cols["quantity"], integer=True)
-    if "price" in cols:
-        out["price"] = parse_numbers(data, cols["price"], required=False, decimal=mapping.decimal)
+            required = role != "product" or mapping.kind == "products"
+            out[role] = parse_ids(data, cols[role], required=required)
+    numbers = {"decimal": mapping.decimal, "thousands": mapping.thousands}
+    for role, integer, bounds in (
+        ("quantity", True, limits.quantity),
+        ("price", False, limits.price),
+        ("amount", False, limits.amount),
+        ("helpful_votes", True, limits.votes),
+        ("line_no", True, (1, 1_000_000)),
+        ("day_offset", False, (-1e5, 1e5)),
+        ("order_number", True, (0, 1e7)),
+        ("days_since_prior", False, (0, 1e5)),
+        ("hour", False, (0, 23.99)),
+    ):
+        if role in cols:
+            money = role in ("price", "amount")
+            out[role] = parse_numbers(
+                data,
+                cols[role],
+                integer=integer,
+                required=role in ("quantity", "line_no", "day_offset", "order_number"),
+                currency=money,
+                bounds=bounds,
+                **numbers,
+            )
     if "rating" in cols:
-        out["rating"] = parse_numbers(data, cols["rating"], integer=True, required=False)
-        check_range(data, out["rating"], cols["rating"], 1, 5)
-    if "helpful_votes" in cols:
-        out["helpful_votes"] = parse_numbers(
-            data, cols["helpful_votes"], integer=True, required=False
+        out["rating"] = parse_numbers(
+            data, cols["rating"], integer=True, required=False, bounds=(1, 5), **numbers
         )
     for role in TEXT_ROLES:
         if role in cols:
-            text = frame[cols[role]].astype("string").str.strip()
-            out[role] = text.mask(text == "")
+            raw = data.frame[cols[role]]
+            if role == "category":
+                raw = raw.map(_category_path)
+            out[role] = clean_text(data, raw, markup=role in MARKUP_ROLES)
     if "review_id" in cols:
         reviewed = out["review_id"]
         if mapping.has("rating", "text"):
             reviewed = reviewed.where(_has_review(out))
         require_unique(data, reviewed, cols["review_id"])
-    return out
+    return located_rows(data, out)
+
+
+def _category_path(value):
+    """A list (or list of lists) of category names as one path "A > B > C"."""
+    if isinstance(value, list) and value and isinstance(value[0], list):
+        value = value[0]
+    if isinstance(value, list):
+        return PATH_SEPARATOR.join(str(v).strip() for v in value if str(v).strip()) or None
+    if hasattr(value, "tolist"):  # a Parquet list cell
+        return _category_path(value.tolist())
+    return value
+
+
+def _relative_times(rows: pd.DataFrame, mapping: Mapping, batch: Batch) -> pd.Series:
+    """Times from the anchor date plus day offsets (see the mapping's docstring)."""
+    anchor = pd.Timestamp(mapping.anchor_date)
+    if "day_offset" in rows:
+        days = rows["day_offset"]
+        how = "plus each row's day offset"
+    else:
+        orders = rows.drop_duplicates(["customer_id", "order_number"])
+        orders = orders.sort_values(["customer_id", "order_number"], kind="stable")
+        gaps = orders["days_since_prior"].astype("float64").fillna(0.0)
+        first = ~orders["customer_id"].duplicated()
+        gaps = gaps.mask(first, 0.0)
+        orders = orders.assign(_days=gaps.groupby(orders["customer_id"]).cumsum())
+        key = ["customer_id", "order_number"]
+        days = rows[key].merge(orders[[*key, "_days"]], on=key, how="left")["_days"]
+        days.index = rows.index
+        how = "with each customer's first order on it and later ones after the days since prior"
+    times = anchor + timedelta_days(days)
+    if "hour" in rows:
+        times = times + pd.to_timedelta(rows["hour"].astype("float64").fillna(0), unit="h")
+    low, high = mapping.limits.dates
+    late = (times > high) | (times < low)
+    if late.any():
+        position = int(late.to_numpy().nonzero()[0][0])
+        raise ImportValidationError(
+            str(rows["_file"].iloc[position]),
+            "relative time leaves the plausible window",
+            line=int(rows["_line"].iloc[position]),
+            found=str(times.iloc[position]),
+            hint="Move anchor_date, or widen [limits] dates.",
+        )
+    span = (times.max() - times.min()).days
+    batch.notes.append(
+        f"times built from the anchor date {anchor:%Y-%m-%d}, {how}; they span {span:,} days "
+        f"({times.min():%Y-%m-%d} to {times.max():%Y-%m-%d})."
+    )
+    return times.astype("datetime64[us]")
+
+
+def _drop_repeated_reviews(rows: pd.DataFrame, mapping: Mapping, batch: Batch) -> pd.DataFrame:
+    """The same review twice (same review id, or same customer, product and time): kept
+    once. When reviews are the purchases, the repeat's purchase goes with it."""
+    if not mapping.has("rating", "text") or mapping.has("event_type") or mapping.kind:
+        return rows
+    key = _review_ids(rows)
+    repeated = key.duplicated(keep="first") & _has_review(rows)
+    if not repeated.any():
+        return rows
+    count = int(repeated.sum())
+    if _reviews_are_purchases(mapping):
+        batch.notes.append(
+            f"{count:,} repeated reviews (same customer, product and time) dropped with their "
+            "purchase: the first of each is kept."
+        )
+        return rows[~repeated.to_numpy()].reset_index(drop=True)
+    batch.notes.append(
+        f"{count:,} order lines repeat a review already read: the lines are kept, the review once."
+    )
+    return rows
 
 
 def _has_review(rows: pd.DataFrame) -> pd.Series:
@@ -268,6 +234,14 @@ def _stable_id(*parts: pd.Series) -> pd.Series:
     return joined.map(lambda s: hashlib.sha1(s.encode()).hexdigest()[:20])
 
 
+def _review_ids(rows: pd.DataFrame) -> pd.Series:
+    if "review_id" in rows:
+        return rows["review_id"]
+    return _stable_id(
+        rows["customer_id"], rows.get("product", pd.Series(index=rows.index)), rows["time"]
+    )
+
+
 def _customers(rows: pd.DataFrame) -> pd.DataFrame:
     latest = rows.sort_values("time", kind="stable").drop_duplicates("customer_id", keep="last")
     customers = latest[["customer_id", "source"]].copy()
@@ -281,26 +255,64 @@ def _products(rows: pd.DataFrame, mapping: Mapping) -> pd.DataFrame | None:
     if "product" not in rows:
         return None
     known = rows.dropna(subset=["product"])
-    latest = known.sort_values("time", kind="stable").drop_duplicates("product", keep="last")
+    if "time" in known:
+        known = known.sort_values("time", kind="stable")
+    latest = known.drop_duplicates("product", keep="last")
     products = pd.DataFrame({"product_id": latest["product"], "source": mapping.source})
-    if "category" in rows:
-        products["category"] = latest["category"].to_numpy()
-    if "product_title" in rows:
-        products["title"] = latest["product_title"].to_numpy()
-    if "price" in rows:
-        sold = known[known["price"] > 0]
-        products["price"] = products["product_id"].map(sold.groupby("product")["price"].median())
+    for role, column in (("category", "category"), ("product_title", "title"), ("brand", "brand")):
+        if role in rows:
+            products[column] = latest[role].to_numpy()
+    unit_price = _unit_prices(known)
+    if unit_price is not None:
+        sold = known.assign(_price=unit_price)[unit_price > 0]
+        products["price"] = products["product_id"].map(sold.groupby("product")["_price"].median())
     return products
+
+
+def _product_metadata(rows: pd.DataFrame, mapping: Mapping) -> pd.DataFrame:
+    latest = rows.drop_duplicates("product", keep="last")
+    products = pd.DataFrame({"product_id": latest["product"], "source": mapping.source})
+    for role, column in (
+        ("product_title", "title"),
+        ("category", "category"),
+        ("brand", "brand"),
+        ("price", "price"),
+    ):
+        if role in rows:
+            products[column] = latest[role].to_numpy()
+    return products
+
+
+def _unit_prices(rows: pd.DataFrame) -> pd.Series | None:
+    """Unit price per row: the price, else the line amount over its quantity."""
+    if "price" in rows:
+        return rows["price"]
+    if "amount" in rows:
+        quantity = rows["quantity"].astype("float64") if "quantity" in rows else 1.0
+        per_unit = rows["amount"] / quantity
+        return per_unit.where(pd.Series(quantity, index=rows.index) != 0)
+    return None
+
+
+def _lines(rows: pd.DataFrame) -> pd.DataFrame:
+    lines = pd.DataFrame({"order_id": rows["order"]})
+    if "line_no" in rows:
+        lines["line_no"] = rows["line_no"].astype("int64")
+    else:
+        lines["line_no"] = lines.groupby("order_id", sort=False).cumcount() + 1
+    lines["product_id"] = rows.get("product")
+    lines["quantity"] = rows.get("quantity", 1)
+    unit_price = _unit_prices(rows)
+    lines["unit_price"] = unit_price if unit_price is not None else float("nan")
+    lines["description"] = rows.get("product_title")
+    lines["is_return"] = lines["quantity"] < 0
+    return lines
 
 
 def _orders(rows: pd.DataFrame, mapping: Mapping) -> tuple[pd.DataFrame, pd.DataFrame]:
     # Without an order column, one customer's rows at one time are one order.
     order_id = rows["order"] if "order" in rows else _stable_id(rows["customer_id"], rows["time"])
-    lines = pd.DataFrame({"order_id": order_id})
-    lines["line_no"] = lines.groupby("order_id", sort=False).cumcount() + 1
-    lines["product_id"] = rows.get("product")
-    lines["quantity"] = rows.get("quantity", 1)
-    lines["unit_price"] = rows["price"] if "price" in rows else float("nan")
+    lines = _lines(rows.assign(order=order_id))
     grouped = rows.assign(order_id=order_id).groupby("order_id", sort=False)
     orders = pd.DataFrame(
         {
@@ -316,7 +328,7 @@ def _orders(rows: pd.DataFrame, mapping: Mapping) -> tuple[pd.DataFrame, pd.Data
     orders["is_cancelled"] = cancelled
     orders["status"] = "completed"
     orders.loc[orders["is_cancelled"], "status"] = "cancelled"
-    lines["is_return"] = (lines["quantity"] < 0) | lines["order_id"].isin(
+    lines["is_return"] = lines["is_return"] | lines["order_id"].isin(
         set(orders.loc[orders["is_cancelled"], "order_id"])
     )
     return orders, lines
@@ -343,14 +355,7 @@ def _events(rows: pd.DataFrame) -> pd.DataFrame:
 
 def _reviews(rows: pd.DataFrame, mapping: Mapping) -> pd.DataFrame:
     reviewed = rows[_has_review(rows)]
-    if "review_id" in reviewed:
-        review_id = reviewed["review_id"]
-    else:
-        review_id = _stable_id(
-            reviewed["customer_id"],
-            reviewed.get("product", pd.Series(index=reviewed.index)),
-            reviewed["time"],
-        )
+    review_id = _review_ids(reviewed)
     text = reviewed.get("text", pd.Series(index=reviewed.index, dtype="string"))
     reviews = pd.DataFrame(
         {
@@ -371,10 +376,9 @@ def _reviews(rows: pd.DataFrame, mapping: Mapping) -> pd.DataFrame:
     )
     if _reviews_are_purchases(mapping) and "order" not in reviewed:
         reviews["order_id"] = _stable_id(reviewed["customer_id"], reviewed["time"])
-    duplicated = review_id.duplicated()
-    if duplicated.any():  # same customer, product and time twice: one review
-        reviews = reviews[~duplicated.to_numpy()]
-    return reviews
+    elif "order" in reviewed:
+        reviews["order_id"] = reviewed["order"]
+    return reviews[~review_id.duplicated().to_numpy()]
 
 
 def _support_messages(rows: pd.DataFrame, mapping: Mapping) -> pd.DataFrame:

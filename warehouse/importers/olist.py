@@ -15,16 +15,18 @@ from pathlib import Path
 
 import pandas as pd
 from segassist.core.errors import ImportValidationError
-from segassist.warehouse.importers.reading import (
-    Located,
+from segassist.warehouse.importers.cells import (
+    Limits,
     check_range,
+    clean_text,
+    cleaning_notes,
     parse_datetimes,
     parse_ids,
     parse_numbers,
-    read_file,
     require_columns,
     require_unique,
 )
+from segassist.warehouse.importers.reading import Located, read_file
 from segassist.warehouse.importers.writer import Batch
 from segassist.warehouse.language import detect_language
 
@@ -60,12 +62,13 @@ def olist_files(folder: Path) -> dict[str, Path]:
     return found
 
 
-def read_olist(folder: Path) -> Batch:
+def read_olist(folder: Path, limits: Limits | None = None) -> Batch:
     """Read an Olist CSV folder into a normalised batch."""
+    limits = limits or Limits()
     files = olist_files(folder)
     people = _people(read_file(files["customers"]))
-    orders = _orders(read_file(files["orders"]), people)
-    lines = _lines(read_file(files["items"]), set(orders["order_id"]))
+    orders = _orders(read_file(files["orders"]), people, limits)
+    lines = _lines(read_file(files["items"]), set(orders["order_id"]), limits)
     translation = _translation(files.get("translation"))
     products = _products(read_file(files["products"]), lines, translation)
     batch = Batch(importer="olist", source=SOURCE, paths=list(files.values()))
@@ -77,9 +80,11 @@ def read_olist(folder: Path) -> Batch:
         "order_lines": lines,
     }
     if "reviews" in files:
-        reviews = _reviews(read_file(files["reviews"]), orders, lines, batch)
+        review_file = read_file(files["reviews"])
+        reviews = _reviews(review_file, orders, lines, batch, limits)
         batch.tables["reviews"] = reviews
         batch.rows_read += len(reviews)
+        batch.notes += cleaning_notes([review_file])
     return batch
 
 
@@ -100,7 +105,7 @@ def _people(data: Located) -> pd.DataFrame:
     )
 
 
-def _orders(data: Located, people: pd.DataFrame) -> pd.DataFrame:
+def _orders(data: Located, people: pd.DataFrame, limits: Limits) -> pd.DataFrame:
     require_columns(data, ("order_id", "customer_id", "order_status", "order_purchase_timestamp"))
     order_id = parse_ids(data, "order_id")
     require_unique(data, order_id, "order_id")
@@ -121,7 +126,7 @@ def _orders(data: Located, people: pd.DataFrame) -> pd.DataFrame:
         {
             "order_id": order_id,
             "customer_id": person,
-            "ordered_at": parse_datetimes(data, "order_purchase_timestamp"),
+            "ordered_at": parse_datetimes(data, "order_purchase_timestamp", limits=limits),
             "status": status.replace({"canceled": "cancelled"}),
             "is_cancelled": status.isin(CANCELLED),
             "country": "Brazil",
@@ -130,7 +135,7 @@ def _orders(data: Located, people: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _lines(data: Located, order_ids: set[str]) -> pd.DataFrame:
+def _lines(data: Located, order_ids: set[str], limits: Limits) -> pd.DataFrame:
     require_columns(data, ("order_id", "order_item_id", "product_id", "price"))
     lines = pd.DataFrame(
         {
@@ -138,7 +143,7 @@ def _lines(data: Located, order_ids: set[str]) -> pd.DataFrame:
             "line_no": parse_numbers(data, "order_item_id", integer=True),
             "product_id": parse_ids(data, "product_id"),
             "quantity": 1,
-            "unit_price": parse_numbers(data, "price"),
+            "unit_price": parse_numbers(data, "price", bounds=limits.price),
             "is_return": False,
         }
     )
@@ -192,7 +197,7 @@ def _products(data: Located, lines: pd.DataFrame, translation: pd.Series) -> pd.
 
 
 def _reviews(
-    data: Located, orders: pd.DataFrame, lines: pd.DataFrame, batch: Batch
+    data: Located, orders: pd.DataFrame, lines: pd.DataFrame, batch: Batch, limits: Limits
 ) -> pd.DataFrame:
     require_columns(data, ("review_id", "order_id", "review_score", "review_creation_date"))
     order_id = parse_ids(data, "order_id")
@@ -206,7 +211,7 @@ def _reviews(
     single_product = lines.groupby("order_id")["product_id"].agg(
         lambda ids: ids.iloc[0] if ids.nunique() == 1 else None
     )
-    text = frame.get("review_comment_message", pd.Series([None] * len(frame))).astype("string")
+    text = clean_text(data, _column(frame, "review_comment_message"), markup=True)
     reviews = pd.DataFrame(
         {
             "review_id": review_id,
@@ -214,10 +219,10 @@ def _reviews(
             "customer_id": order_id.map(orders.set_index("order_id")["customer_id"]),
             "product_id": order_id.map(single_product),
             "rating": rating,
-            "title": frame.get("review_comment_title"),
+            "title": clean_text(data, _column(frame, "review_comment_title"), markup=True),
             "text": text,
             "language": text.map(lambda t: detect_language(t, default="pt")),
-            "reviewed_at": parse_datetimes(data, "review_creation_date"),
+            "reviewed_at": parse_datetimes(data, "review_creation_date", limits=limits),
             "helpful_votes": 0,
             "total_votes": 0,
             "source": SOURCE,
@@ -232,3 +237,7 @@ def _reviews(
             f"{int(reused.sum())} reviews share an id across orders; kept per order."
         )
     return reviews[known.to_numpy()]
+
+
+def _column(frame: pd.DataFrame, name: str) -> pd.Series:
+    return frame[name] if name in frame else pd.Series(pd.NA, index=frame.index, dtype="string")

@@ -1,7 +1,11 @@
-"""UCI Online Retail II: invoice lines of a UK online gift retailer.
+"""UCI Online Retail and Online Retail II: invoice lines of a UK online gift retailer.
 
-Columns: Invoice, StockCode, Description, Quantity, InvoiceDate, Price,
-Customer ID, Country. Choices, documented in the README:
+Columns (II): Invoice, StockCode, Description, Quantity, InvoiceDate, Price,
+Customer ID, Country. The 2010-2011 release names them InvoiceNo, UnitPrice
+and CustomerID; any spelling that differs only in case, spaces or
+underscores is recognised. Parquet, CSV (UTF-8, else Latin-1 as the widely
+copied CSV is written) or the original .xlsx (every sheet). Choices,
+documented in the README:
 
 - An invoice starting with 'C' is a cancellation: its own order with
   status 'cancelled' and ``is_cancelled`` true; its lines (negative quantity)
@@ -14,17 +18,23 @@ Customer ID, Country. Choices, documented in the README:
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
-from segassist.warehouse.importers.reading import (
-    Located,
+from segassist.core.errors import ImportValidationError
+from segassist.warehouse.importers.cells import (
+    Limits,
+    clean_text,
+    cleaning_notes,
+    located_rows,
     parse_datetimes,
     parse_ids,
     parse_numbers,
-    read_file,
     require_columns,
+    require_one_customer_per_order,
 )
+from segassist.warehouse.importers.reading import Located, detect_format, read_file
 from segassist.warehouse.importers.writer import Batch
 
 COLUMNS = (
@@ -37,14 +47,23 @@ COLUMNS = (
     "Customer ID",
     "Country",
 )
+# The 2010-2011 release's names for the same columns.
+ALIASES = {"invoiceno": "Invoice", "unitprice": "Price", "customerid": "Customer ID"}
 SOURCE = "online_retail"
 
 
-def read_online_retail(paths: list[Path]) -> Batch:
-    """Read Online Retail II files (Parquet or CSV) into a normalised batch."""
-    frames = [_normalise_lines(read_file(p)) for p in paths]
+def read_online_retail(paths: list[Path], limits: Limits | None = None) -> Batch:
+    """Read Online Retail (either release) files into a normalised batch."""
+    if not paths:
+        raise ImportValidationError(
+            "online-retail", "no files", expected="*.parquet, *.csv, *.xlsx or a folder"
+        )
+    batch = Batch(importer="online-retail", source=SOURCE, paths=list(paths))
+    located = [_read(p, batch) for p in paths]
+    frames = [_normalise_lines(d, limits or Limits()) for d in located]
     lines = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    batch = Batch(importer="online-retail", source=SOURCE, paths=list(paths), rows_read=len(lines))
+    batch.rows_read = len(lines)
+    require_one_customer_per_order(lines, "order_id", "customer_id")
     orders = _orders(lines, batch)
     lines["line_no"] = lines.groupby("order_id", sort=False).cumcount() + 1
     lines["is_return"] = (lines["quantity"] < 0) | lines["order_id"].str.startswith("C")
@@ -71,41 +90,46 @@ def read_online_retail(paths: list[Path]) -> Batch:
     )
     cancelled = int(orders["is_cancelled"].sum())
     batch.notes.append(f"{cancelled:,} cancellation invoices (starting with 'C') kept and marked.")
+    batch.notes += cleaning_notes(located)
     return batch
 
 
-def _normalise_lines(data: Located) -> pd.DataFrame:
+def _read(path: Path, batch: Batch) -> Located:
+    """The file, read as UTF-8 or, failing that, Latin-1; its columns renamed to II's."""
+    try:
+        data = read_file(path)
+    except ImportValidationError as e:
+        if e.problem != "bad text encoding":
+            raise
+        data = read_file(path, encoding="latin-1")
+        batch.notes.append(f"{path.name} is not UTF-8: read as Latin-1.")
+    if detect_format(path) == "csv" and len(data.frame.columns) == 1:
+        data = read_file(path, delimiter=";")
+    key = {c: "".join(str(c).lower().split()).replace("_", "") for c in data.frame.columns}
+    canonical = {"".join(c.lower().split()): c for c in COLUMNS}
+    canonical.update(ALIASES)
+    renamed = {c: canonical[k] for c, k in key.items() if k in canonical and c != canonical[k]}
+    return replace(data, frame=data.frame.rename(columns=renamed)) if renamed else data
+
+
+def _normalise_lines(data: Located, limits: Limits) -> pd.DataFrame:
     require_columns(data, COLUMNS)
-    return pd.DataFrame(
+    lines = pd.DataFrame(
         {
             "order_id": parse_ids(data, "Invoice"),
             "product_id": parse_ids(data, "StockCode"),
-            "description": data.frame["Description"].astype("string").str.strip(),
-            "quantity": parse_numbers(data, "Quantity", integer=True),
-            "ordered_at": parse_datetimes(data, "InvoiceDate"),
-            "unit_price": parse_numbers(data, "Price"),
+            "description": clean_text(data, data.frame["Description"]),
+            "quantity": parse_numbers(data, "Quantity", integer=True, bounds=limits.quantity),
+            "ordered_at": parse_datetimes(data, "InvoiceDate", limits=limits),
+            "unit_price": parse_numbers(data, "Price", bounds=limits.price),
             "customer_id": parse_ids(data, "Customer ID", required=False),
-            "country": data.frame["Country"].astype("string").str.strip(),
+            "country": clean_text(data, data.frame["Country"]),
         }
     )
-
-
-def _check_one_customer_per_invoice(lines: pd.DataFrame) -> None:
-    known = lines.dropna(subset=["customer_id"])
-    counts = known.groupby("order_id", sort=False)["customer_id"].nunique()
-    clashes = counts[counts > 1]
-    if len(clashes):
-        from segassist.core.errors import UserInputError
-
-        invoice = clashes.index[0]
-        raise UserInputError(
-            f"Invoice {invoice} names {clashes.iloc[0]} different customers; an invoice "
-            "must belong to one customer. Fix the file's 'Customer ID' column."
-        )
+    return located_rows(data, lines)
 
 
 def _orders(lines: pd.DataFrame, batch: Batch) -> pd.DataFrame:
-    _check_one_customer_per_invoice(lines)
     grouped = lines.groupby("order_id", sort=False)
     orders = pd.DataFrame(
         {
