@@ -1,6 +1,6 @@
-"""Benchmark: importing Online Retail II (525k lines) into SQLite, end to end.
+"""Benchmark: importing Online Retail II (525k lines) into SQLite and PostgreSQL.
 
-Three commands, each a fresh process, run in turn (A B C A B C ...) so that
+Four commands, each a fresh process, run in turn (A B C D A B C D ...) so that
 machine drift hits them alike; wall time and peak RSS come from the OS
 (wait4) for each finished process:
 
@@ -8,10 +8,15 @@ machine drift hits them alike; wall time and peak RSS come from the OS
             raw rows into one flat table;
 - to_sql:   read the Parquet file, then pandas.DataFrame.to_sql of the flat table;
 - segassist: `segassist import online-retail` into a new database file
-            (schema creation, read, validate, normalise, write, indexes, ledger).
+            (schema creation, read, validate, normalise, write, indexes, ledger);
+- postgres: the same command into a fresh schema on the PostgreSQL server
+            (COPY through a temporary table; the server's own work counts in
+            the wall time, its memory does not).
 
-Prints medians and the median of per-round ratios segassist/floor.
+Prints medians, the median of per-round ratios segassist/floor, and
+postgres/segassist (the goal: PostgreSQL within 1.5x of SQLite).
 Usage: python benchmarks/bench_import.py [--data ../shared/data] [--rounds 3]
+       [--postgres postgresql://postgres@127.0.0.1:5432/test | --postgres none]
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from pg_schema import drop_schema, fresh_schema
 
 FLAT_COLUMNS = "Invoice, StockCode, Description, Quantity, InvoiceDate, Price, CustomerID, Country"
 
@@ -59,28 +66,34 @@ def _run(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
     return wall, usage.ru_maxrss / 1024
 
 
-def _segassist(parquet: Path, db: Path, env: dict[str, str]) -> tuple[float, float]:
+def _segassist(parquet: Path, url: str, env: dict[str, str]) -> tuple[float, float]:
     cli = str(Path(sys.executable).parent / "segassist")
-    return _run([cli, "--db", f"sqlite:///{db}", "import", "online-retail", str(parquet)], env)
+    return _run([cli, "--db", url, "import", "online-retail", str(parquet)], env)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
     parquet = args.data / "online_retail" / "online_retail_ii_2009_2010.parquet"
     if not parquet.is_file():
         raise SystemExit(f"{parquet} not found: pass --data pointing at the data folder")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     results: dict[str, list[tuple[float, float]]] = {"floor": [], "to_sql": [], "segassist": []}
+    if args.postgres != "none":
+        results["postgres"] = []
+    schema = f"bench_import_{os.getpid()}"
     work = Path(tempfile.mkdtemp(prefix="bench-import-"))
     try:
         for round_no in range(args.rounds + 1):  # round 0 warms caches and is not counted
             for name in results:
                 db = work / f"{name}-{round_no}.db"
                 if name == "segassist":
-                    figure = _segassist(parquet, db, env)
+                    figure = _segassist(parquet, f"sqlite:///{db}", env)
+                elif name == "postgres":
+                    figure = _segassist(parquet, fresh_schema(args.postgres, schema), env)
                 else:
                     script = FLOOR if name == "floor" else TO_SQL
                     figure = _run([sys.executable, "-c", script, str(parquet), str(db)], env)
@@ -90,11 +103,13 @@ def main() -> None:
                     leftover.unlink()
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        if "postgres" in results:
+            drop_schema(args.postgres, schema)
     _report(results, parquet)
 
 
 def _report(results: dict[str, list[tuple[float, float]]], parquet: Path) -> None:
-    print(f"Online Retail II import into SQLite ({parquet.name}), {len(results['floor'])} rounds")
+    print(f"Online Retail II import ({parquet.name}), {len(results['floor'])} rounds")
     print(f"{'command':<10} {'median s':>9} {'min s':>7} {'max s':>7} {'peak MiB':>9}")
     for name, figures in results.items():
         walls = [w for w, _ in figures]
@@ -111,6 +126,12 @@ def _report(results: dict[str, list[tuple[float, float]]], parquet: Path) -> Non
     print(f"segassist / to_sql (median of rounds): {statistics.median(to_sql):.2f}x")
     seconds = statistics.median(w for w, _ in results["segassist"])
     print(f"segassist end to end: {seconds:.2f} s (goal <= 10 s)")
+    if "postgres" in results:
+        pg = [p[0] / s[0] for p, s in zip(results["postgres"], results["segassist"], strict=True)]
+        print(
+            f"postgres / segassist (SQLite) (median of rounds): {statistics.median(pg):.2f}x  "
+            "(goal <= 1.5x)"
+        )
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from pg_schema import fresh_schema, schema_gib
+
 FEATURES = """
 import sys, time
 from segassist.warehouse.db import open_engine
@@ -44,33 +46,6 @@ def _run(argv: list[str], env: dict[str, str]) -> tuple[float, float, str]:
     return wall, usage.ru_maxrss / 1024, last[0]
 
 
-def _fresh_schema(server_url: str, schema: str) -> str:
-    """Create an empty schema; return a URL whose search_path is it."""
-    from sqlalchemy import create_engine
-
-    engine = create_engine(server_url.replace("postgresql://", "postgresql+psycopg://", 1))
-    with engine.begin() as conn:
-        conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    engine.dispose()
-    separator = "&" if "?" in server_url else "?"
-    return f"{server_url}{separator}options=-csearch_path%3D{schema}"
-
-
-def _database_size(url: str, schema: str) -> float:
-    from sqlalchemy import create_engine
-
-    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
-    with engine.connect() as conn:
-        size = conn.exec_driver_sql(
-            "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c "
-            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %(s)s",
-            {"s": schema},
-        ).scalar_one()
-    engine.dispose()
-    return float(size or 0) / 2**30
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=1_000_000)
@@ -78,7 +53,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="Keep the schema afterwards.")
     args = parser.parse_args()
     schema = f"segassist_scale_{args.customers}"
-    url = _fresh_schema(args.url, schema)
+    url = fresh_schema(args.url, schema)
     home = Path(tempfile.mkdtemp(prefix="bench-scale-"))
     env = {**os.environ, "SEGASSIST_HOME": str(home), "OMP_NUM_THREADS": "2"}
     cli = str(Path(sys.executable).parent / "segassist")
@@ -96,9 +71,9 @@ def main() -> None:
         wall, rss, last = _run(argv, env)
         total += wall
         print(f"| {name} | {wall:,.0f} s | {rss:,.0f} MiB | {last[:90]} |", flush=True)
-    print(f"| all | {total:,.0f} s | | database {_database_size(args.url, schema):.1f} GiB |")
+    print(f"| all | {total:,.0f} s | | database {schema_gib(args.url, schema):.1f} GiB |")
     if not args.keep:
-        _fresh_schema(args.url, schema)
+        fresh_schema(args.url, schema)
 
 
 if __name__ == "__main__":

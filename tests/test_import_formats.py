@@ -80,7 +80,9 @@ def test_amazon_json_layouts_read_alike(sqlite_engine, tmp_path, layout):
     path.write_text(text, encoding="utf-8")
     result = import_dataset(sqlite_engine, "amazon", [path])
     assert result.rows_written["reviews"] == 4
-    assert scalar(sqlite_engine, "SELECT SUM(helpful_votes) FROM reviews") == 1341  # R1-P2 (3 votes) was replaced
+    assert (
+        scalar(sqlite_engine, "SELECT SUM(helpful_votes) FROM reviews") == 1341
+    )  # R1-P2 (3 votes) was replaced
 
 
 def test_amazon_layout_error_names_the_line(sqlite_engine, tmp_path):
@@ -371,3 +373,23 @@ def test_thousands_in_every_numeric_column(sqlite_engine, tmp_path):
     assert scalar(sqlite_engine, "SELECT unit_price FROM order_lines WHERE product_id = 'a'") == (
         1000.5
     )
+
+
+def test_files_keep_anonymous_order_lines(engine, tmp_path):
+    """The 2010-2011 Online Retail layout through a mapping: lines without a customer are
+    anonymous sales, kept in revenue."""
+    path = tmp_path / "retail.csv"
+    path.write_bytes(RETAIL_2011.encode("latin-1"))
+    mapping = _write(
+        tmp_path,
+        "retail.toml",
+        'source = "uk"\nencoding = "latin-1"\ncancelled_order_prefix = "C"\n[columns]\n'
+        'order = "InvoiceNo"\nproduct = "StockCode"\nproduct_title = "Description"\n'
+        'quantity = "Quantity"\ntime = "InvoiceDate"\nprice = "UnitPrice"\n'
+        'customer = "CustomerID"\ncountry = "Country"\n',
+    )
+    result = import_files(engine, [path], mapping)
+    assert result.rows_written["order_lines"] == 6
+    assert result.rows_written["customers"] == 3
+    assert any("1 lines without a customer" in n for n in result.notes)
+    assert scalar(engine, "SELECT COUNT(*) FROM orders WHERE customer_id IS NULL") == 1

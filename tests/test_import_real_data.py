@@ -149,3 +149,58 @@ def test_online_retail_matches_raw_file(engine):
         )
         == germans
     )
+
+
+def test_amazon_2018_layout_of_the_real_reviews(sqlite_engine, amazon_raw, tmp_path):
+    """The real reviews rewritten as the 2018 release writes them (a pretty-printed array,
+    `vote` as text with thousands separators, no `helpful`, repeated reviews): the same
+    reviews, votes and ratings as the 2014 file."""
+    rewritten = []
+    for r in amazon_raw:
+        record = {k: v for k, v in r.items() if k != "helpful"}
+        if r["helpful"][0]:
+            record["vote"] = f"{r['helpful'][0] * 1000:,}"  # "1,000" and up: separators
+        record["style"] = {"Format:": " Paperback"}
+        rewritten.append(record)
+    repeats = [dict(r, unixReviewTime=r["unixReviewTime"] - 86_400) for r in rewritten[:40]]
+    path = tmp_path / "Musical_Instruments_5.json"
+    path.write_text(json.dumps(rewritten + repeats, indent=2), encoding="utf-8")
+
+    result = import_dataset(sqlite_engine, "amazon", [path])
+    assert result.rows_written["reviews"] == len(amazon_raw)
+    assert result.rows_written["order_lines"] == len(amazon_raw)
+    assert any("40 repeated reviews" in n for n in result.notes)
+    votes = sum(r["helpful"][0] for r in amazon_raw) * 1000
+    assert scalar(sqlite_engine, "SELECT SUM(helpful_votes) FROM reviews") == votes
+    mean = sum(r["overall"] for r in amazon_raw) / len(amazon_raw)
+    assert scalar(sqlite_engine, "SELECT AVG(rating) FROM reviews") == pytest.approx(mean)
+    # The kept copy of a repeated review is the later one (the original).
+    first = amazon_raw[0]
+    kept = scalar(
+        sqlite_engine,
+        "SELECT reviewed_at FROM reviews WHERE review_id = :r",
+        r=f"{first['reviewerID']}-{first['asin']}",
+    )
+    assert pd.Timestamp(kept) == pd.Timestamp(first["unixReviewTime"], unit="s")
+
+
+def test_online_retail_2010_2011_layout_of_the_real_lines(sqlite_engine, tmp_path):
+    """The real invoice lines written as the 2010-2011 release's CSV is (InvoiceNo,
+    UnitPrice, CustomerID as 17850.0, US month/day dates, Latin-1): the same totals."""
+    raw = pd.read_parquet(require_data(ONLINE_RETAIL))
+    old = raw.rename(
+        columns={"Invoice": "InvoiceNo", "Price": "UnitPrice", "Customer ID": "CustomerID"}
+    )
+    times = pd.to_datetime(raw["InvoiceDate"])
+    old["InvoiceDate"] = times.map(lambda t: f"{t.month}/{t.day}/{t.year} {t.hour}:{t.minute:02d}")
+    path = tmp_path / "Online Retail.csv"
+    old.to_csv(path, index=False, encoding="latin-1", errors="replace")
+
+    result = import_dataset(sqlite_engine, "online-retail", [path])
+    assert result.rows_written["order_lines"] == len(raw)
+    assert result.rows_written["customers"] == raw["Customer ID"].nunique()
+    revenue = float((raw["Quantity"] * raw["Price"]).sum())
+    stored = scalar(sqlite_engine, "SELECT SUM(quantity * unit_price) FROM order_lines")
+    assert stored == pytest.approx(revenue)
+    latest = scalar(sqlite_engine, "SELECT MAX(ordered_at) FROM orders")
+    assert pd.Timestamp(latest) == times.max().floor("min")

@@ -286,7 +286,7 @@ def _category_path(frame: pd.DataFrame) -> pd.Series:
         return _unescape(value) if isinstance(value, str) and value.strip() else None
 
     result = pd.Series(None, index=frame.index, dtype="object")
-    for column in ("main_category", "category", "categories"):  # most specific last wins
+    for column in ("main_cat", "main_category", "category", "categories"):  # specific last wins
         if column in frame:
             paths = frame[column].map(path)
             result = paths.where(paths.notna(), result)

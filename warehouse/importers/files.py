@@ -62,6 +62,12 @@ def read_files(paths: list[Path], mapping: Mapping) -> Batch:
 def _customer_tables(rows: pd.DataFrame, mapping: Mapping, batch: Batch) -> dict:
     if mapping.has("order"):
         require_one_customer_per_order(rows, "order", "customer_id")
+        anonymous = int(rows["customer_id"].isna().sum())
+        if anonymous:
+            batch.notes.append(
+                f"{anonymous:,} lines without a customer kept as anonymous orders (customer_id "
+                "NULL; they count in revenue, not in any customer)."
+            )
     rows = _drop_repeated_reviews(rows, mapping, batch)
     tables = {"customers": _customers(rows), "products": _products(rows, mapping)}
     if mapping.kind == "support":
@@ -97,8 +103,9 @@ def _read(path: Path, mapping: Mapping) -> Located:
 def _normalise(data: Located, mapping: Mapping) -> pd.DataFrame:
     cols, limits = mapping.columns, mapping.limits
     out = pd.DataFrame(index=data.frame.index)
-    if "customer" in cols:
-        out["customer_id"] = parse_ids(data, cols["customer"])
+    if "customer" in cols:  # order lines without a customer are anonymous sales, kept
+        anonymous = mapping.has("order") and mapping.kind is None and not mapping.has("event_type")
+        out["customer_id"] = parse_ids(data, cols["customer"], required=not anonymous)
     if "time" in cols:
         out["time"] = parse_datetimes(data, cols["time"], mapping.time_format, limits=limits)
     for role in ("product", "order", "review_id", "message_id"):
@@ -243,6 +250,7 @@ def _review_ids(rows: pd.DataFrame) -> pd.Series:
 
 
 def _customers(rows: pd.DataFrame) -> pd.DataFrame:
+    rows = rows.dropna(subset=["customer_id"])
     latest = rows.sort_values("time", kind="stable").drop_duplicates("customer_id", keep="last")
     customers = latest[["customer_id", "source"]].copy()
     for role, column in (("customer_name", "name"), ("country", "country")):
@@ -354,7 +362,7 @@ def _events(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def _reviews(rows: pd.DataFrame, mapping: Mapping) -> pd.DataFrame:
-    reviewed = rows[_has_review(rows)]
+    reviewed = rows[_has_review(rows) & rows["customer_id"].notna()]
     review_id = _review_ids(reviewed)
     text = reviewed.get("text", pd.Series(index=reviewed.index, dtype="string"))
     reviews = pd.DataFrame(

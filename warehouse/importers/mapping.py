@@ -16,7 +16,8 @@ file given with one mapping has the same shape. Example (TOML)::
     # anchor_date = "2017-01-01"   # with relative times (see below)
 
     [columns]
-    customer = "client_id"         # required (except kind products / order_lines)
+    customer = "client_id"         # required (except kind products / order_lines);
+                                   # blank on order lines: an anonymous sale, kept
     time = "purchased_at"          # required, unless times are relative
     product = "sku"
     order = "invoice_no"           # default: one order per customer and time
