@@ -227,7 +227,8 @@ def _write(tmp_path: Path, name: str, content: str) -> Path:
     return path
 
 
-INSTACART_ORDERS = """order_id,user_id,eval_set,order_number,order_dow,order_hour_of_day,days_since_prior_order
+INSTACART_ORDERS = """\
+order_id,user_id,eval_set,order_number,order_dow,order_hour_of_day,days_since_prior_order
 2539329,1,prior,1,2,08,
 2398795,1,prior,2,3,07,15.0
 473747,1,prior,3,3,12,21.0

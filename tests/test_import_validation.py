@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 from conftest import scalar
-from segassist.cli import main
 from segassist.core.errors import MESSAGE_CHARS
 from segassist.warehouse.db import open_engine
+
+from segassist.cli import main
 
 HEADER = "cust,when,sku,title,qty,price,order\n"
 GOOD = "c1,2024-01-01,a,Mug,1,2.50,o1\n"
