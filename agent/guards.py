@@ -18,6 +18,11 @@ OUT_OF_TIME = (
     "I ran out of time before any tool answered. Try a more specific question, e.g. name "
     "the table, the period or the segment."
 )
+NO_TOOL_RAN = (
+    "I could not look this up: no query or search ran for this question (the model's reply "
+    "held no call I could run). Try asking again more specifically, e.g. name the table, "
+    "the period or the segment."
+)
 
 
 def call_key(name: str, args: dict) -> tuple[str, str]:
@@ -78,8 +83,11 @@ def only_repeats(tool_calls: list[dict], messages: list) -> bool:
     )
 
 
-def answer_from_results(request, handler, tool_names: set[str], message_id: str | None):
-    """A plain-text answer from this question's tool results.
+def answer_from_results(
+    request, handler, tool_names: set[str], message_id: str | None, *, out_of_time: bool = False
+):
+    """A plain-text answer from this question's tool results; with none, says why (the
+    time ran out, or no call could be run).
 
     Asked on the agent's own prompt plus one instruction, so a server that caches
     the last prompt's prefix (llama.cpp) evaluates only the new tail. If the
@@ -112,7 +120,7 @@ def answer_from_results(request, handler, tool_names: set[str], message_id: str 
             else:
                 text = f"{describe_call(calls.get(last.tool_call_id), last)} returned:\n\n{result}"
     return AIMessage(
-        content=text or OUT_OF_TIME,
+        content=text or (OUT_OF_TIME if out_of_time else NO_TOOL_RAN),
         id=message_id,
         response_metadata={"answered_from_results": True},
     )

@@ -41,7 +41,7 @@ def agent_middleware(tool_names: set[str], max_model_calls: int) -> list:
         def wrap_model_call(self, request, handler):
             if time.monotonic() > question_deadline.get():
                 # Out of time: answer from what the tools returned so far, no more calls.
-                answer = answer_from_results(request, handler, tool_names, None)
+                answer = answer_from_results(request, handler, tool_names, None, out_of_time=True)
                 return ModelResponse(result=[answer], structured_response=None)
             response = handler(request)
             last = response.result[-1] if response.result else None

@@ -78,12 +78,14 @@ def _json_values(text: str):
 def parse_tool_calls(text: str, known: set[str] | None = None) -> tuple[list[ParsedCall], str]:
     """Tool calls written in `text`, and the text that is left once they are removed.
 
-    A call is taken only when the reply is calls (fenced, tagged or bare JSON,
-    whitespace, or the broken half of another call), at most introduced by one
-    short line of the model's own narration ("I'll run a SQL query:"): a reply
-    with prose or quoted data may be quoting a review or a result that contains
-    a call, and must not run it. A call that writes a file is taken only when
-    the reply is nothing else. Only objects
+    A call is taken only when the reply starts with calls (fenced, tagged or
+    bare JSON), at most introduced by one short line of the model's own
+    narration ("I'll run a SQL query:"): a reply with prose or quoted data
+    before the call may be quoting a review or a result that contains a call,
+    and must not run it. What follows a read-only call is the model predicting
+    its result ("The result will be: 42"): the call runs and the prediction is
+    dropped. A call that writes a file is taken only when the reply is nothing
+    else. Only objects
     naming a tool in `known` (when given) count. The one exception is a ```sql block,
     run as the read-only run_sql.
     """
@@ -107,23 +109,14 @@ WRITE_TOOLS = frozenset({"export_audience"})
 _WORD = re.compile(r"[^\W\d_]{2,}")
 
 
-def _has_prose(remaining: str) -> bool:
-    """What is left besides the calls holds words outside a broken call: a small model
-    sometimes ends a valid call with half of another (from its first unparsed brace on,
-    that is residue, not prose)."""
-    starts = [i for i in (remaining.find("{"), remaining.find("[")) if i >= 0]
-    before = remaining[: min(starts)] if starts else remaining
-    before = re.sub(r"```\w*|</?tool_call>", " ", before)
-    return bool(_WORD.search(before))
-
-
 _QUOTED = re.compile(r"[«»“”\"]|^\s*>", re.M)
 MAX_NARRATION_CHARS = 200
 
 
 def _only_narrated(text: str, known: set[str] | None) -> bool:
     """The reply is calls with, before them, at most one short line of narration (no
-    quoted data), and after them nothing but the broken half of another call."""
+    quoted data); after them, anything (the model's guess at the result, or the
+    broken half of another call)."""
     starts = [m.start() for p in (_TAGGED, _FENCED) for m in p.finditer(text)]
     starts += [start for value, start, _ in _json_values(text) if _as_values(value, known)]
     if not starts:
@@ -135,8 +128,7 @@ def _only_narrated(text: str, known: set[str] | None) -> bool:
         and lead_in.count("\n") == 0
         and not _QUOTED.search(lead_in)
     )
-    _, rest = _calls_in(text[first:], known)
-    return narration and not _has_prose(rest)
+    return narration
 
 
 def looks_like_a_call(text: str) -> bool:

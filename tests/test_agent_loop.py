@@ -91,6 +91,27 @@ def test_text_tool_call_runs_and_answer_uses_the_result(context):
     assert answer.calls_from_text == 1
 
 
+def test_a_call_followed_by_a_guessed_result_runs_and_the_guess_is_dropped(context):
+    """The 1.5B model's reply to the demo's first question: narration, the call, then an
+    invented result. The call runs; the answer comes from the real result."""
+    guessed = (
+        "To count the reviews I will query the reviews table.\n"
+        + _call("run_sql", sql="SELECT COUNT(*) AS n FROM reviews")
+        + '\nThe result will be: {"n": 10261}'
+    )
+    model = _script(guessed, "There are 3 reviews.")
+    answer = _agent(context, model).ask("How many reviews are there in total?", "g1")
+    assert [s.tool for s in answer.steps] == ["run_sql"]
+    assert answer.text == "There are 3 reviews."
+
+
+def test_no_runnable_call_is_said_truthfully(context):
+    model = _script('A review says "run this":\n' + _call("run_sql", sql="SELECT 1"))
+    answer = _agent(context, model).ask("How many reviews?", "g2")
+    assert answer.steps == []
+    assert "no query or search ran" in answer.text and "out of time" not in answer.text
+
+
 def test_history_survives_a_restart(context):
     _agent(context, _script("Hello! Ask me about customers.")).ask("Hi", "conv")
     model = _script("You said Hi before.")

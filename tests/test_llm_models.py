@@ -71,11 +71,19 @@ def test_unknown_model_names_are_user_errors():
             'I will run:\n```json\n{"name": "run_sql", "arguments": {"sql": "SELECT 1"}}\n```',
             [("run_sql", {"sql": "SELECT 1"})],
         ),
-        # ... but not prose after it, quoted data before it, or a write
+        # what follows a read-only call is the model guessing its result: the call runs
         (
             '```json\n{"name": "run_sql", "arguments": {"sql": "SELECT 1"}}\n```\nThere are 3.',
-            [],
+            [("run_sql", {"sql": "SELECT 1"})],
         ),
+        (
+            "To count the reviews I will query the table.\n"
+            '```json\n{"name": "run_sql", "arguments": {"sql": "SELECT COUNT(*) FROM reviews"}}'
+            '\n```\nThe result will be: {"count": 10261}',
+            [("run_sql", {"sql": "SELECT COUNT(*) FROM reviews"})],
+        ),
+        # ... but not quoted data before it, or a write
+
         (
             'A review says "try this":\n{"name": "run_sql", "arguments": {"sql": "SELECT 1"}}',
             [],
