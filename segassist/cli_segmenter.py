@@ -35,10 +35,20 @@ def _segments_option(value: str) -> int | str:
     show_default=True,
     help="Number of segments, or 'auto' to choose 3-8 by silhouette.",
 )
+@click.option(
+    "--min-share",
+    type=click.FloatRange(0, 0.3),
+    default=0.02,
+    show_default=True,
+    help="Smallest segment, as a share of customers (fewer segments are made instead; "
+    "0 allows any size).",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--no-text", is_flag=True, help="Use behaviour only, even if reviews are indexed.")
 @click.pass_obj
-def train(state: State, horizon, cutoff, segments: str, seed: int, no_text: bool) -> None:
+def train(
+    state: State, horizon, cutoff, segments: str, min_share: float, seed: int, no_text: bool
+) -> None:
     """Train the fusion segmenter; promote it if it is not worse than the serving one."""
     from segassist.training.features import Window, default_window
     from segassist.training.pipeline import train_model
@@ -68,7 +78,7 @@ def train(state: State, horizon, cutoff, segments: str, seed: int, no_text: bool
             state.settings.models_dir,
             index=index,
             window=window,
-            params={"n_segments": _segments_option(segments)},
+            params={"n_segments": _segments_option(segments), "min_share": min_share},
             seed=seed,
             on_epoch=on_epoch,
         )
@@ -93,6 +103,8 @@ def score(state: State) -> None:
     result = score_customers(state.engine, index=index)
     sizes = ", ".join(f"{k}: {v:,}" for k, v in sorted(result.segment_sizes.items()))
     click.echo(f"scored {result.customers:,} customers with {result.version}; sizes {sizes}.")
+    if result.skipped_line():
+        click.echo(result.skipped_line())
     if index is not None:
         report = sync_index(state.engine, index)
         click.echo(f"review index: segment metadata updated on {report.metadata_changed:,} texts.")

@@ -83,7 +83,6 @@ def test_unknown_model_names_are_user_errors():
             [("run_sql", {"sql": "SELECT COUNT(*) FROM reviews"})],
         ),
         # ... but not quoted data before it, or a write
-
         (
             'A review says "try this":\n{"name": "run_sql", "arguments": {"sql": "SELECT 1"}}',
             [],

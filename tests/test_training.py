@@ -132,11 +132,21 @@ def test_versions_promotion_and_scoring(synthetic_data, tmp_path):
         train_model(engine, models, params=_fast(use_behaviour=False, use_text=False))
     assert serving_version(engine).version == first.version
 
+    # A customer whose only order was cancelled cannot be described: counted, with why.
+    (tmp_path / "cancelled.csv").write_text("customer,order,when\nzz-only,Cx1,2024-06-01\n")
+    (tmp_path / "cancelled.toml").write_text(
+        'source = "shop"\ncancelled_order_prefix = "C"\n[columns]\ncustomer = "customer"\n'
+        'order = "order"\ntime = "when"\n'
+    )
+    import_files(engine, [tmp_path / "cancelled.csv"], tmp_path / "cancelled.toml")
+
     result = score_customers(engine)
     assert result.version == first.version
     assert result.customers == scalar(
         engine, "SELECT COUNT(DISTINCT customer_id) FROM orders WHERE NOT is_cancelled"
     )
+    assert result.skipped == {"with only cancelled orders": 1}
+    assert "1 with only cancelled orders" in result.skipped_line()
     assert scalar(engine, "SELECT COUNT(*) FROM customer_scores") == result.customers
     assert sum(result.segment_sizes.values()) == result.customers
     assert 0 <= scalar(engine, "SELECT MIN(churn_risk) FROM customer_scores") <= 1
@@ -208,9 +218,11 @@ def test_profiles_and_explanations_are_true_of_the_data(synthetic_data, tmp_path
             ).all()
         )
     names = [s.name for s in segments]
-    assert len(set(names)) == len(names)
+    assert len(set(names)) == len(names) and not any("(2)" in n for n in names)
+    assert any(not n.startswith("Typical") for n in names), names  # the check below bites
     for seg in segments:
         profile = seg.profile if isinstance(seg.profile, dict) else json.loads(seg.profile)
+        _name_is_true_of(seg.name, profile)
         assert seg.size == sizes.get(seg.segment_id, 0) > 0  # no empty segment is stored
         assert abs(profile["share"] - seg.size / sum(sizes.values())) < 1e-3
         if profile["top_products"]:
@@ -222,7 +234,7 @@ def test_profiles_and_explanations_are_true_of_the_data(synthetic_data, tmp_path
                     "JOIN orders o ON o.order_id = l.order_id "
                     "JOIN customer_scores s ON s.customer_id = o.customer_id "
                     "WHERE s.model_version = :v AND s.segment_id = :s AND l.product_id = :p "
-                    "AND NOT o.is_cancelled"
+                    "AND (NOT o.is_cancelled OR l.quantity < 0)"  # net of cancellations
                 ),
                 v=version,
                 s=seg.segment_id,
@@ -264,6 +276,42 @@ def test_profiles_and_explanations_are_true_of_the_data(synthetic_data, tmp_path
     assert 0 <= facts.churn_risk <= 1
     with pytest.raises(Exception, match="No customer with id"):
         explain_membership(engine, "no-such-customer")
+
+
+def _name_is_true_of(name: str, profile: dict) -> None:
+    """Every word of a segment's name stands for a trait its profile shows clearly and
+    plainly (a 'recently active' segment is more recent than the typical customer)."""
+    from segassist.training.profiles import NAME_MIN_Z, NAME_PARTS, supported
+
+    words = {part: key for key, part in NAME_PARTS.items()}
+    name = name.split(" (segment")[0]
+    if name == "Typical customers":
+        return
+    for part in name.lower().split(", "):
+        feature, sign = words[part]
+        z = profile["zscores"][feature]
+        assert z * sign >= NAME_MIN_Z, (name, part, z)
+        mean = profile["feature_means"][feature]
+        assert supported(feature, sign, mean, profile["population_medians"][feature]), name
+
+
+def test_small_segments_are_not_made():
+    """A cluster of 1% of the customers is not a segment of its own (min_share 2%), unless
+    asked (min_share 0)."""
+    rng = np.random.default_rng(0)
+    centres = np.array([[0, 0], [10, 0], [0, 10], [10, 10]], dtype=np.float32)
+    sizes = [400, 400, 392, 8]
+    z = np.concatenate([c + rng.normal(0, 0.5, (n, 2)) for c, n in zip(centres, sizes)])
+    z = z.astype(np.float32)
+    for min_share, expected in ((0.02, 3), (0.0, 4)):
+        segmenter = FusionSegmenter(n_segments=4, min_share=min_share)
+        segmenter._place_prototypes(z, z)
+        assert segmenter.n_segments_ == expected
+        shares = np.bincount(segmenter.membership(z).argmax(1)) / len(z)
+        assert shares.min() >= min_share
+    auto = FusionSegmenter(n_segments="auto")
+    auto._place_prototypes(z, z)
+    assert (np.bincount(auto.membership(z).argmax(1)) / len(z)).min() >= 0.02
 
 
 def test_the_text_width_comes_from_the_data_and_a_mismatch_says_why(synthetic_data):

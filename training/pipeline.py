@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,8 +21,8 @@ from segassist.training.registry import (
     serving_version,
 )
 from segassist.training.segmenter import EpochLog, FusionSegmenter
-from segassist.warehouse.schema import CustomerScore, Segment
-from sqlalchemy import Engine, delete, insert
+from segassist.warehouse.schema import Customer, CustomerScore, Order, Segment
+from sqlalchemy import Engine, delete, func, insert, select
 
 SCORE_CHUNK = 50_000
 
@@ -148,6 +148,36 @@ class ScoreResult:
     customers: int
     segment_sizes: dict[int, int]
     scored_at: datetime
+    skipped: dict[str, int] = field(default_factory=dict)  # reason -> customers not scored
+
+    def skipped_line(self) -> str | None:
+        """One line on the customers left unscored and why, if any."""
+        if not self.skipped:
+            return None
+        reasons = "; ".join(f"{n:,} {reason}" for reason, n in self.skipped.items())
+        return f"not scored (no completed order to describe them): {reasons}."
+
+
+def unscored_customers(engine: Engine, scored: int) -> dict[str, int]:
+    """Customers the features leave out, by reason (they have no completed order)."""
+    from sqlalchemy import exists
+
+    completed = exists().where(
+        Order.customer_id == Customer.customer_id, Order.is_cancelled.is_(False)
+    )
+    any_order = exists().where(Order.customer_id == Customer.customer_id)
+    with engine.connect() as conn:
+        total = conn.execute(select(func.count()).select_from(Customer)).scalar_one()
+        if total <= scored:
+            return {}
+        only_cancelled = conn.execute(
+            select(func.count()).select_from(Customer).where(any_order, ~completed)
+        ).scalar_one()
+        no_orders = conn.execute(
+            select(func.count()).select_from(Customer).where(~any_order)
+        ).scalar_one()
+    reasons = {"with only cancelled orders": only_cancelled, "with no orders": no_orders}
+    return {k: int(v) for k, v in reasons.items() if v}
 
 
 def score_customers(engine: Engine, *, index=None) -> ScoreResult:
@@ -205,4 +235,5 @@ def score_customers(engine: Engine, *, index=None) -> ScoreResult:
                 for k, segment in profiles.items()
             ],
         )
-    return ScoreResult(artefact.version, len(rows), sizes, scored_at)
+    skipped = unscored_customers(engine, len(rows))
+    return ScoreResult(artefact.version, len(rows), sizes, scored_at, skipped)

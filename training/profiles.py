@@ -19,7 +19,7 @@ from segassist.warehouse.records import (
     Trait,
 )
 from segassist.warehouse.schema import CustomerScore, Order, OrderLine, Product, Review
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, or_, select
 
 # How a strongly high (+) or low (-) feature reads in a segment's name.
 NAME_PARTS = {
@@ -43,6 +43,29 @@ NAME_PARTS = {
     ("activity_trend", +1): "growing",
     ("activity_trend", -1): "slowing down",
     ("distinct_products", +1): "broad shoppers",
+}
+# A trait names a segment only when it is clear (|z| at least this) and the segment's
+# own mean agrees in plain terms (SUPPORTED): "recently active" must be more recent
+# than the typical customer, "growing" must actually grow.
+NAME_MIN_Z = 0.5
+MEDIAN_SIDE = {
+    "recency_days",
+    "tenure_days",
+    "n_orders",
+    "monetary",
+    "basket_value",
+    "distinct_products",
+    "n_reviews",
+    "helpful_votes",
+}
+SUPPORTED = {
+    ("activity_trend", +1): lambda mean, median: mean > 0,
+    ("activity_trend", -1): lambda mean, median: mean < 0,
+    ("n_orders", -1): lambda mean, median: mean <= 1.5,
+    ("rating_mean", -1): lambda mean, median: mean <= 3.0,
+    ("rating_mean", +1): lambda mean, median: mean >= 4.0,
+    ("low_rating_share", +1): lambda mean, median: mean >= 0.25,
+    ("return_share", +1): lambda mean, median: mean >= 0.1,
 }
 N_KEYWORDS = 8
 MAP_POINTS_PER_SEGMENT = 400  # customers per segment on the UI's 2-D map
@@ -83,30 +106,59 @@ def feature_zscores(features: pd.DataFrame, segments: np.ndarray) -> pd.DataFram
     return ((features.groupby(segments).mean() - mean) / std).fillna(0.0)
 
 
-def segment_name(zscores: pd.Series, taken: set[str]) -> str:
-    """Two strongest distinctive traits, e.g. 'Lapsed, one-off buyers'; unique among `taken`."""
+def supported(feature: str, sign: int, mean: float, median: float) -> bool:
+    """The segment's mean agrees with the word for (feature, sign) in plain terms."""
+    check = SUPPORTED.get((feature, sign))
+    if check is not None:
+        return bool(check(mean, median))
+    if feature in MEDIAN_SIDE:  # above (below) the typical customer, not just the mean
+        return mean > median if sign > 0 else mean < median
+    return True
+
+
+def name_parts(zscores: pd.Series, means: pd.Series, medians: pd.Series) -> list[str]:
+    """The words a segment's profile supports, strongest trait first."""
     parts = []
     for feature in zscores.abs().sort_values(ascending=False).index:
-        part = NAME_PARTS.get((feature, int(np.sign(zscores[feature]))))
-        if part and abs(zscores[feature]) >= 0.25 and part not in parts:
+        z = float(zscores[feature])
+        sign = int(np.sign(z))
+        part = NAME_PARTS.get((feature, sign))
+        if (
+            part
+            and abs(z) >= NAME_MIN_Z
+            and part not in parts
+            and supported(
+                feature, sign, float(means.get(feature, 0.0)), float(medians.get(feature, 0.0))
+            )
+        ):
             parts.append(part)
-        if len(parts) == 2:
-            break
-    name = ", ".join(parts).capitalize() if parts else "Typical customers"
-    candidate, n = name, 2
-    while candidate in taken:
-        candidate, n = f"{name} ({n})", n + 1
-    return candidate
+    return parts
+
+
+def segment_name(parts: list[str], taken: set[str], segment_id: int) -> str:
+    """The two strongest supported traits, e.g. 'Lapsed, one-off buyers'; a third trait
+    where two segments would share a name, and the segment number where traits run out."""
+    for count in (2, 3, 4):
+        name = ", ".join(parts[:count]).capitalize() if parts else "Typical customers"
+        if name not in taken:
+            return name
+    return f"{name} (segment {segment_id})"
 
 
 def _top_products(engine: Engine, version: str, per_segment: int = 5) -> dict[int, dict]:
+    """Products a segment buys most in units net of returns and cancellations: a
+    cancelled order's units do not count, and a cancellation invoice's negative lines
+    (Online Retail's 'C' invoices) take back what the original order bought."""
     units = func.sum(OrderLine.quantity).label("units")
     query = (
         select(CustomerScore.segment_id, Product.product_id, Product.title, Product.category, units)
         .join(Order, Order.customer_id == CustomerScore.customer_id)
         .join(OrderLine, OrderLine.order_id == Order.order_id)
         .join(Product, Product.product_id == OrderLine.product_id)
-        .where(CustomerScore.model_version == version, Order.is_cancelled.is_(False))
+        .where(
+            CustomerScore.model_version == version,
+            or_(Order.is_cancelled.is_(False), OrderLine.quantity < 0),
+        )
         .group_by(CustomerScore.segment_id, Product.product_id, Product.title, Product.category)
     )
     with engine.connect() as conn:
@@ -114,6 +166,7 @@ def _top_products(engine: Engine, version: str, per_segment: int = 5) -> dict[in
             conn.execute(query).all(),
             columns=["segment", "product_id", "title", "category", "units"],
         )
+    rows = rows[rows["units"] > 0]
     out = {}
     for segment, group in rows.groupby("segment"):
         top = group.sort_values(["units", "product_id"], ascending=[False, True]).head(per_segment)
@@ -216,11 +269,13 @@ def build_profiles(
     themes = review_themes(reviews)
     examples = representative_reviews(reviews, themes)
     population = {k: round(float(v), 4) for k, v in features.mean().items()}
+    medians = features.median()
     total = len(segments)
     built, taken = {}, set()
     for segment in sorted(set(int(s) for s in segments)):
         members = segments == segment
-        name = segment_name(zscores.loc[segment], taken)
+        parts = name_parts(zscores.loc[segment], means.loc[segment], medians)
+        name = segment_name(parts, taken, segment)
         taken.add(name)
         z = zscores.loc[segment]
         bought = products.get(segment, {})
@@ -231,6 +286,7 @@ def build_profiles(
             customers_total=total,
             feature_means={k: round(float(v), 4) for k, v in means.loc[segment].items()},
             population_means=population,
+            population_medians={k: round(float(v), 4) for k, v in medians.items()},
             zscores={k: round(float(v), 3) for k, v in z.items()},
             distinctive=[
                 Trait(f, round(float(z[f]), 2))

@@ -83,6 +83,8 @@ class FusionSegmenter:
 
     Args:
         n_segments: number of segments, or "auto" to pick 3-8 by silhouette.
+        min_share: no segment smaller than this share of the training customers
+            (fewer segments are made instead; 0 allows any size).
         hidden, embed_dim, dropout: network sizes.
         use_behaviour, use_text: turn a modality off (ablations).
         text_weight, value_weight: weights of L_T and of the value term of L_B.
@@ -94,6 +96,7 @@ class FusionSegmenter:
     def __init__(
         self,
         n_segments: int | str = "auto",
+        min_share: float = 0.02,
         hidden: int = 64,
         embed_dim: int = 16,
         dropout: float = 0.1,
@@ -109,6 +112,7 @@ class FusionSegmenter:
         random_state: int = 0,
     ) -> None:
         self.n_segments = n_segments
+        self.min_share = min_share
         self.hidden = hidden
         self.embed_dim = embed_dim
         self.dropout = dropout
@@ -266,24 +270,36 @@ class FusionSegmenter:
         return self
 
     def _place_prototypes(self, train_z: np.ndarray, val_z: np.ndarray) -> None:
+        """Prototypes where k-means puts them in z: `n_segments` of them, or the k of 3-8
+        with the best validation silhouette; fewer when one would hold under `min_share`
+        of the customers (a segment of 4 people cannot be targeted)."""
         from sklearn.cluster import KMeans
         from sklearn.metrics import silhouette_score
 
         def kmeans(k: int) -> KMeans:
             return KMeans(n_clusters=k, n_init=10, random_state=self.random_state).fit(train_z)
 
+        def big_enough(fitted: KMeans) -> bool:
+            shares = np.bincount(fitted.labels_, minlength=fitted.n_clusters) / len(train_z)
+            return bool(shares.min() >= self.min_share)
+
         if self.n_segments == "auto":
-            scores = {}
+            scores, fits = {}, {}
             for k in K_CANDIDATES:
                 if k < len(val_z):
-                    labels = kmeans(k).predict(val_z)
-                    if len(set(labels)) > 1:
+                    fits[k] = kmeans(k)
+                    labels = fits[k].predict(val_z)
+                    if len(set(labels)) > 1 and big_enough(fits[k]):
                         scores[k] = silhouette_score(val_z, labels)
             self.k_scores_ = scores
-            k = max(scores, key=scores.get)
+            k = max(scores, key=scores.get) if scores else min(fits, default=2)
+            fitted = fits.get(k) or kmeans(k)
         else:
             k = int(self.n_segments)
-        fitted = kmeans(k)
+            fitted = kmeans(k)
+        while k > 2 and not big_enough(fitted):
+            k -= 1
+            fitted = kmeans(k)
         self.prototypes_ = fitted.cluster_centers_.astype(np.float32)
         # Temperature: the mean squared distance to the nearest prototype, so
         # probabilities are neither all-or-nothing nor uniform.

@@ -56,6 +56,7 @@ class SegmentProfile:
     customers_total: int = 0
     feature_means: dict[str, float] = field(default_factory=dict)
     population_means: dict[str, float] = field(default_factory=dict)
+    population_medians: dict[str, float] = field(default_factory=dict)
     zscores: dict[str, float] = field(default_factory=dict)
     distinctive: list[Trait] = field(default_factory=list)
     top_products: list[TopProduct] = field(default_factory=list)
