@@ -301,7 +301,9 @@ def test_small_segments_are_not_made():
     rng = np.random.default_rng(0)
     centres = np.array([[0, 0], [10, 0], [0, 10], [10, 10]], dtype=np.float32)
     sizes = [400, 400, 392, 8]
-    z = np.concatenate([c + rng.normal(0, 0.5, (n, 2)) for c, n in zip(centres, sizes)])
+    z = np.concatenate(
+        [c + rng.normal(0, 0.5, (n, 2)) for c, n in zip(centres, sizes, strict=True)]
+    )
     z = z.astype(np.float32)
     for min_share, expected in ((0.02, 3), (0.0, 4)):
         segmenter = FusionSegmenter(n_segments=4, min_share=min_share)
