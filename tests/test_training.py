@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 import pytest
@@ -274,6 +274,23 @@ def test_profiles_and_explanations_are_true_of_the_data(synthetic_data, tmp_path
         )
         assert members > 0 and average == average  # a number, not NaN
     assert 0 <= facts.churn_risk <= 1
+
+    # Percentiles are true of every customer's features at scoring time.
+    from segassist.training.features import activity_span
+    from segassist.tools.writing import explanation_text
+
+    window = Window(activity_span(engine)[1] + timedelta(seconds=1), 90)
+    everyone = compute_features(engine, window).frame
+    assert facts.drivers and facts.drivers[0].percentiles
+    for driver in facts.drivers:
+        for feature, share in driver.percentiles.items():
+            column = everyone[feature]
+            value = driver.customer_values[feature]
+            expected = 100 * ((column < value).mean() + (column == value).mean() / 2)
+            assert share == pytest.approx(expected, abs=3), feature
+    text, written_by = explanation_text(facts, None)
+    assert written_by == "template" and "driver " not in text
+    assert "Compared with all customers, this customer " in text and "% of customers" in text
     with pytest.raises(Exception, match="No customer with id"):
         explain_membership(engine, "no-such-customer")
 

@@ -122,9 +122,10 @@ def test_customer_figures_compare_with_the_segment(scored):
     facts = explain_membership(scored.engine, customer)
     figure = render.customer_vs_segment_figure(facts)
     driver = facts.drivers[0]
-    assert list(figure.data[0].y)[: len(driver.customer_values)] == list(
-        driver.customer_values.values()
-    )
+    assert driver.percentiles  # one scale for days, counts and shares: percentiles
+    assert list(figure.data[0].y)[: len(driver.percentiles)] == list(driver.percentiles.values())
+    assert all(0 <= y <= 100 for y in figure.data[0].y)
+    assert figure.layout.yaxis.range == (0, 100)
     probabilities = render.probabilities_figure([0.7, 0.3], {0: "frequent buyers", 1: "lapsed"})
     assert list(probabilities.data[0].x) == [0.7, 0.3]
     assert "LLM" in render.written_by_note("llm") and "Template" in render.written_by_note("x")

@@ -66,14 +66,35 @@ def explanation_text(
 
 
 def _explanation_template(facts: Explanation, listed: str) -> str:
+    """The explanation in sentences: segment, the two or three drivers with percentiles,
+    churn, value, and the customer's own words."""
     head = f'{facts.customer_id} is in "{facts.segment_name}" ({_percent(facts.probability)} likely'
     head += (
         f'; next closest "{facts.runner_up_name}" at {_percent(facts.runner_up_probability)}).'
         if facts.runner_up_name
         else ")."
     )
-    body = [line for line in listed.splitlines()[1:]]
-    return head + "\n" + "\n".join(f"- {line}" for line in body)
+    sentences = [head]
+    reasons = [d.sentence() for d in facts.drivers[:3]]
+    if reasons:
+        joined = (
+            reasons[0] if len(reasons) == 1 else ", ".join(reasons[:-1]) + f" and {reasons[-1]}"
+        )
+        sentences.append(f"Compared with all customers, this customer {joined}.")
+    if facts.text_effect is not None and facts.text_effect > 0:
+        sentences.append("What they write in their reviews points to this segment too.")
+    churn = f"Their churn risk is {_percent(facts.churn_risk)}"
+    if facts.churn_drivers:
+        churn += f", raised most by their {facts.churn_drivers[0].group}"
+    sentences.append(churn + ".")
+    sentences.append(f"Predicted value: {facts.value_estimate:,.2f} ({facts.value_unit}).")
+    text = " ".join(sentences)
+    quotes = [line for line in listed.splitlines() if line.startswith("their review (")]
+    if quotes:
+        text += "\n\nIn their own words:\n" + "\n".join(
+            f"- {q.removeprefix('their ')}" for q in quotes
+        )
+    return text
 
 
 def brief_facts(segment: Segment, goal: str, channel: str) -> str:

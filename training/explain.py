@@ -42,22 +42,63 @@ FEATURE_GROUPS = {
 }
 
 
+# How a feature reads when a customer is above (or below) most customers.
+WORDS = {
+    "n_orders": ("orders more often than", "orders less often than"),
+    "recency_days": ("last ordered longer ago than", "ordered more recently than"),
+    "orders_recent": ("ordered more in the last months than", "ordered less lately than"),
+    "activity_trend": ("is buying more than before, more so than", "is slowing down more than"),
+    "monetary": ("spends more than", "spends less than"),
+    "basket_value": ("spends more per order than", "spends less per order than"),
+    "units": ("buys more units than", "buys fewer units than"),
+    "tenure_days": ("has been a customer longer than", "is a newer customer than"),
+    "gap_mean_days": ("waits longer between orders than", "orders again sooner than"),
+    "distinct_products": ("buys a wider range of products than", "buys fewer products than"),
+    "return_share": ("returns more than", "returns less than"),
+    "cancelled_orders": ("cancels more than", "cancels less than"),
+    "n_reviews": ("writes more reviews than", "writes fewer reviews than"),
+    "rating_mean": ("rates higher than", "rates lower than"),
+    "low_rating_share": ("gives low ratings more often than", "gives low ratings less than"),
+    "helpful_votes": ("gets more helpful votes than", "gets fewer helpful votes than"),
+}
+
+
 @dataclass
 class Driver:
-    """One feature group's push toward the segment (or toward churn)."""
+    """One feature group's push toward the segment (or toward churn), with where the
+    customer and the segment's average stand among all customers (percentiles, 0-100)."""
 
     group: str
     effect: float  # drop in probability when the group is set to typical values
     customer_values: dict[str, float]
     segment_averages: dict[str, float]
+    percentiles: dict[str, float] = field(default_factory=dict)
+    segment_percentiles: dict[str, float] = field(default_factory=dict)
 
-    def comparison(self) -> str:
-        """'feature = value (segment average x)' for each feature of the group."""
-        averages = self.segment_averages
-        return ", ".join(
-            f"{name} = {value:g} (segment average {averages.get(name, float('nan')):g})"
-            for name, value in self.customer_values.items()
+    def leading_feature(self) -> str:
+        """The group's feature on which the customer stands furthest from the middle."""
+        if not self.percentiles:
+            return next(iter(self.customer_values))
+        return max(self.percentiles, key=lambda f: abs(self.percentiles[f] - 50))
+
+    def sentence(self) -> str:
+        """'orders more often than 82% of customers (12 orders; segment average 9.1)'."""
+        feature = self.leading_feature()
+        value = self.customer_values[feature]
+        average = self.segment_averages.get(feature, float("nan"))
+        numbers = f"{_label(feature)} {value:,.4g}; segment average {average:,.4g}"
+        share = self.percentiles.get(feature)
+        if share is None:
+            return f"has {numbers}"
+        higher, lower = WORDS.get(
+            feature, (f"has a higher {_label(feature)} than", f"has a lower {_label(feature)} than")
         )
+        words, part = (higher, share) if share >= 50 else (lower, 100 - share)
+        return f"{words} {part:.0f}% of customers ({numbers})"
+
+
+def _label(feature: str) -> str:
+    return feature.removeprefix("cat_share_").replace("_days", " (days)").replace("_", " ")
 
 
 @dataclass(frozen=True)
@@ -107,7 +148,7 @@ class Explanation:
         if self.runner_up_name:
             lines.append(f'runner-up: "{self.runner_up_name}" ({self.runner_up_probability:.0%})')
         for driver in self.drivers:
-            lines.append(f"driver {driver.group}: {driver.comparison()}")
+            lines.append(f"{driver.group}: this customer {driver.sentence()}")
         if self.text_effect is not None and self.text_effect > 0:
             lines.append("their review text also points to this segment")
         lines.append(
@@ -143,6 +184,18 @@ def _occluded(segmenter, data, columns: list[int]):
     behaviour[:, columns] = typical[columns]
     occluded.behaviour = behaviour
     return occluded
+
+
+def _percentiles(values: dict[str, float], profile: SegmentProfile) -> dict[str, float]:
+    """Where each value stands among all customers at the last scoring (0-100)."""
+    from segassist.training.profiles import percentile
+
+    quantiles = profile.population_quantiles
+    return {
+        name: round(percentile(value, quantiles[name]), 1)
+        for name, value in values.items()
+        if name in quantiles and value == value
+    }
 
 
 def _round(values: dict) -> dict[str, float]:
@@ -184,8 +237,12 @@ def explain_membership(
         cols = [names[i] for i in columns]
         values = _round({c: customer_row[c] for c in cols})
         averages = _round({c: seg_means.get(c, float("nan")) for c in cols})
-        drivers.append(Driver(group, round(float(effect), 4), values, averages))
-        churn_drivers.append(Driver(group, round(churn_effect, 4), values, averages))
+        where = _percentiles(values, profile)
+        of_segment = _percentiles(averages, profile)
+        drivers.append(Driver(group, round(float(effect), 4), values, averages, where, of_segment))
+        churn_drivers.append(
+            Driver(group, round(churn_effect, 4), values, averages, where, of_segment)
+        )
     drivers.sort(key=lambda d: -d.effect)
     churn_drivers.sort(key=lambda d: -d.effect)
 

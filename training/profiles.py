@@ -106,6 +106,26 @@ def feature_zscores(features: pd.DataFrame, segments: np.ndarray) -> pd.DataFram
     return ((features.groupby(segments).mean() - mean) / std).fillna(0.0)
 
 
+def population_quantiles(features: pd.DataFrame) -> dict[str, list[float]]:
+    """Each feature's 0th..100th percentile over all customers (for 'more than 82% of
+    customers' in explanations, without recomputing everyone's features)."""
+    levels = np.linspace(0, 1, 101)
+    return {
+        name: [float(f"{v:.5g}") for v in np.quantile(features[name].to_numpy(float), levels)]
+        for name in features.columns
+    }
+
+
+def percentile(value: float, quantiles: list[float]) -> float:
+    """Share of customers (0-100) below `value`, ties counted half."""
+    points = np.asarray(quantiles, dtype=float)
+    if len(points) < 2:
+        return 50.0
+    below = np.searchsorted(points, value, side="left")
+    not_above = np.searchsorted(points, value, side="right")
+    return float(np.clip((below + not_above) / 2 / (len(points) - 1) * 100, 0, 100))
+
+
 def supported(feature: str, sign: int, mean: float, median: float) -> bool:
     """The segment's mean agrees with the word for (feature, sign) in plain terms."""
     check = SUPPORTED.get((feature, sign))
@@ -270,6 +290,7 @@ def build_profiles(
     examples = representative_reviews(reviews, themes)
     population = {k: round(float(v), 4) for k, v in features.mean().items()}
     medians = features.median()
+    quantiles = population_quantiles(features)
     total = len(segments)
     built, taken = {}, set()
     for segment in sorted(set(int(s) for s in segments)):
@@ -287,6 +308,7 @@ def build_profiles(
             feature_means={k: round(float(v), 4) for k, v in means.loc[segment].items()},
             population_means=population,
             population_medians={k: round(float(v), 4) for k, v in medians.items()},
+            population_quantiles=quantiles,
             zscores={k: round(float(v), 3) for k, v in z.items()},
             distinctive=[
                 Trait(f, round(float(z[f]), 2))

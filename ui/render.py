@@ -274,26 +274,32 @@ def probabilities_figure(probabilities: list[float], names: dict[int, str]):
 
 
 def customer_vs_segment_figure(facts: Explanation):
-    """This customer's driving features next to their segment's averages."""
+    """This customer's driving features next to their segment's average, on one scale:
+    the percentile among all customers (0-100), so days, counts and shares compare."""
     import plotly.graph_objects as go
 
-    names, mine, theirs = [], [], []
+    names, mine, theirs, hover = [], [], [], []
     for driver in facts.drivers:
-        for feature, value in driver.customer_values.items():
+        for feature, share in driver.percentiles.items():
             names.append(feature)
-            mine.append(value)
-            theirs.append(driver.segment_averages.get(feature))
+            mine.append(share)
+            theirs.append(driver.segment_percentiles.get(feature))
+            hover.append(
+                f"{feature}: {driver.customer_values[feature]:,.4g} "
+                f"(segment average {driver.segment_averages.get(feature, float('nan')):,.4g})"
+            )
     figure = go.Figure(
         [
-            go.Bar(name=f"customer {facts.customer_id}", x=names, y=mine),
+            go.Bar(name=f"customer {facts.customer_id}", x=names, y=mine, hovertext=hover),
             go.Bar(name=f"segment {facts.segment_id} average", x=names, y=theirs),
         ]
     )
     figure.update_layout(
         barmode="group",
-        title="What places them in the segment: their values vs the segment's",
+        title="What places them in the segment: percentile among all customers",
+        yaxis={"title": "percentile (0-100)", "range": [0, 100]},
         height=340,
-        margin={"l": 40, "r": 10, "t": 40, "b": 40},
+        margin={"l": 50, "r": 10, "t": 40, "b": 40},
     )
     return figure
 

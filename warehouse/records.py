@@ -57,6 +57,8 @@ class SegmentProfile:
     feature_means: dict[str, float] = field(default_factory=dict)
     population_means: dict[str, float] = field(default_factory=dict)
     population_medians: dict[str, float] = field(default_factory=dict)
+    # Every customer's value of each feature at the 0th, 1st, ..., 100th percentile.
+    population_quantiles: dict[str, list[float]] = field(default_factory=dict)
     zscores: dict[str, float] = field(default_factory=dict)
     distinctive: list[Trait] = field(default_factory=list)
     top_products: list[TopProduct] = field(default_factory=list)
