@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from pg_schema import fresh_schema, schema_gib
+from pg_schema import drop_schema, fresh_schema, schema_gib
 
 FEATURES = """
 import sys, time
@@ -51,9 +51,16 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--url", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--keep", action="store_true", help="Keep the schema afterwards.")
+    parser.add_argument(
+        "--reuse", action="store_true", help="Skip synth: use the schema a --keep run left."
+    )
     args = parser.parse_args()
     schema = f"segassist_scale_{args.customers}"
-    url = fresh_schema(args.url, schema)
+    if args.reuse:
+        separator = "&" if "?" in args.url else "?"
+        url = f"{args.url}{separator}options=-csearch_path%3D{schema}"
+    else:
+        url = fresh_schema(args.url, schema)
     home = Path(tempfile.mkdtemp(prefix="bench-scale-"))
     env = {**os.environ, "SEGASSIST_HOME": str(home), "OMP_NUM_THREADS": "2"}
     cli = str(Path(sys.executable).parent / "segassist")
@@ -67,13 +74,13 @@ def main() -> None:
     print("| stage | wall | peak memory (segassist process) | result |")
     print("|---|---|---|---|")
     total = 0.0
-    for name, argv in stages:
+    for name, argv in stages[1:] if args.reuse else stages:
         wall, rss, last = _run(argv, env)
         total += wall
         print(f"| {name} | {wall:,.0f} s | {rss:,.0f} MiB | {last[:90]} |", flush=True)
     print(f"| all | {total:,.0f} s | | database {schema_gib(args.url, schema):.1f} GiB |")
     if not args.keep:
-        fresh_schema(args.url, schema)
+        drop_schema(args.url, schema)
 
 
 if __name__ == "__main__":

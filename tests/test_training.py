@@ -276,8 +276,8 @@ def test_profiles_and_explanations_are_true_of_the_data(synthetic_data, tmp_path
     assert 0 <= facts.churn_risk <= 1
 
     # Percentiles are true of every customer's features at scoring time.
-    from segassist.training.features import activity_span
     from segassist.tools.writing import explanation_text
+    from segassist.training.features import activity_span
 
     window = Window(activity_span(engine)[1] + timedelta(seconds=1), 90)
     everyone = compute_features(engine, window).frame

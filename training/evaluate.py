@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from segassist.training.dataset import Splits, build_data, split_by_customer
 from segassist.training.features import FeatureSet, Window, compute_features, default_window
-from segassist.training.segmenter import FusionSegmenter
+from segassist.training.segmenter import FusionSegmenter, silhouette
 from segassist.warehouse.schema import SyntheticTruth
 from sqlalchemy import Engine, select
 
@@ -63,14 +63,6 @@ def _scores(churned, value, churn_pred, value_pred) -> tuple[float, float, float
     )
 
 
-def _silhouette(space: np.ndarray, segments: np.ndarray) -> float:
-    from sklearn.metrics import silhouette_score
-
-    if len(set(segments)) < 2 or len(set(segments)) >= len(segments):
-        return float("nan")
-    return float(silhouette_score(space, segments))
-
-
 def _stability(assignments: list[np.ndarray]) -> float:
     from sklearn.metrics import adjusted_rand_score
 
@@ -96,7 +88,7 @@ def _segment_baseline(name, splits: Splits, fit_predict, space_of) -> MethodResu
         auc,
         pr,
         rho,
-        _silhouette(space_of(splits.test), test_seg),
+        silhouette(space_of(splits.test), test_seg),
         _stability([t for _, t in runs]),
         np.bincount(test_seg).tolist(),
         segments=test_seg,
@@ -180,7 +172,7 @@ def _fusion(name: str, splits: Splits, params: dict) -> tuple[MethodResult, Fusi
         auc,
         pr,
         rho,
-        _silhouette(traits["embedding"], segments),
+        silhouette(traits["embedding"], segments),
         _stability([m.predict(splits.test) for m in models]),
         np.bincount(segments, minlength=first.n_segments_).tolist(),
         segments=segments,

@@ -20,7 +20,7 @@ from segassist.training.registry import (
     save_artefact,
     serving_version,
 )
-from segassist.training.segmenter import EpochLog, FusionSegmenter
+from segassist.training.segmenter import EpochLog, FusionSegmenter, silhouette
 from segassist.warehouse.schema import Customer, CustomerScore, Order, Segment
 from sqlalchemy import Engine, delete, func, insert, select
 
@@ -30,7 +30,7 @@ SCORE_CHUNK = 50_000
 def evaluate_split(segmenter: FusionSegmenter, data) -> dict[str, float]:
     """Churn ROC-AUC and PR-AUC, value Spearman and segment silhouette on labelled data."""
     from scipy.stats import spearmanr
-    from sklearn.metrics import average_precision_score, roc_auc_score, silhouette_score
+    from sklearn.metrics import average_precision_score, roc_auc_score
 
     traits = segmenter.predict_traits(data)
     segments = segmenter.membership(traits["embedding"]).argmax(axis=1)
@@ -43,9 +43,7 @@ def evaluate_split(segmenter: FusionSegmenter, data) -> dict[str, float]:
         if both_classes
         else float("nan"),
         "value_spearman": float(spearmanr(data.future_value, traits["value_estimate"]).statistic),
-        "silhouette": float(silhouette_score(traits["embedding"], segments))
-        if len(set(segments)) > 1
-        else float("nan"),
+        "silhouette": silhouette(traits["embedding"], segments),
     }
 
 

@@ -20,6 +20,11 @@ from segassist.core.errors import UserInputError
 
 LOG_FEATURES_MIN_SKEW = 2.0  # features skewed more than this are log1p-transformed
 K_CANDIDATES = range(3, 9)
+# Silhouette is quadratic in customers: auto-K scores it on a sample of validation.
+SILHOUETTE_SAMPLE = 10_000
+# Mini-batches of 256 up to this many training customers; beyond, 1/512 of them
+# (at most 4,096), so an epoch over a million customers is ~1,000 steps, not 4,000.
+SMALL_TRAIN = 131_072
 PREDICT_CHUNK = 65_536  # customers per forward pass when predicting
 
 
@@ -78,6 +83,17 @@ class EpochLog:
     best: bool
 
 
+def silhouette(space: np.ndarray, labels: np.ndarray, random_state: int = 0) -> float:
+    """Silhouette of `labels` in `space`, on a sample of at most SILHOUETTE_SAMPLE points
+    (the exact score is quadratic in customers); NaN with fewer than two segments."""
+    from sklearn.metrics import silhouette_score
+
+    if len(set(labels)) < 2 or len(set(labels)) >= len(labels):
+        return float("nan")
+    sample = min(len(space), SILHOUETTE_SAMPLE)
+    return float(silhouette_score(space, labels, sample_size=sample, random_state=random_state))
+
+
 class FusionSegmenter:
     """Segments customers from behaviour and review text; predicts churn and value.
 
@@ -89,7 +105,8 @@ class FusionSegmenter:
         use_behaviour, use_text: turn a modality off (ablations).
         text_weight, value_weight: weights of L_T and of the value term of L_B.
         max_epochs, patience: early stopping on validation loss.
-        learning_rate, batch_size, weight_decay: optimiser settings.
+        learning_rate, batch_size, weight_decay: optimiser settings ("auto" batch size:
+            256, larger for very large training sets).
         random_state: seed; the same seed gives the same model.
     """
 
@@ -107,7 +124,7 @@ class FusionSegmenter:
         max_epochs: int = 200,
         patience: int = 15,
         learning_rate: float = 3e-3,
-        batch_size: int = 256,
+        batch_size: int | str = "auto",
         weight_decay: float = 1e-4,
         random_state: int = 0,
     ) -> None:
@@ -230,7 +247,7 @@ class FusionSegmenter:
             self.network_.train()
             losses = []
             for rows in np.array_split(
-                rng.permutation(len(train)), max(1, len(train) // self.batch_size)
+                rng.permutation(len(train)), max(1, len(train) // self._batch_size(len(train)))
             ):
                 _, loss = self.network_(self._tensors(train, rows))
                 optimiser.zero_grad()
@@ -269,12 +286,16 @@ class FusionSegmenter:
         self._place_prototypes(self.transform(train), self.transform(validation))
         return self
 
+    def _batch_size(self, n_train: int) -> int:
+        if self.batch_size != "auto":
+            return int(self.batch_size)
+        return 256 if n_train <= SMALL_TRAIN else min(4096, n_train // 512)
+
     def _place_prototypes(self, train_z: np.ndarray, val_z: np.ndarray) -> None:
         """Prototypes where k-means puts them in z: `n_segments` of them, or the k of 3-8
         with the best validation silhouette; fewer when one would hold under `min_share`
         of the customers (a segment of 4 people cannot be targeted)."""
         from sklearn.cluster import KMeans
-        from sklearn.metrics import silhouette_score
 
         def kmeans(k: int) -> KMeans:
             return KMeans(n_clusters=k, n_init=10, random_state=self.random_state).fit(train_z)
@@ -290,7 +311,7 @@ class FusionSegmenter:
                     fits[k] = kmeans(k)
                     labels = fits[k].predict(val_z)
                     if len(set(labels)) > 1 and big_enough(fits[k]):
-                        scores[k] = silhouette_score(val_z, labels)
+                        scores[k] = silhouette(val_z, labels, self.random_state)
             self.k_scores_ = scores
             k = max(scores, key=scores.get) if scores else min(fits, default=2)
             fitted = fits.get(k) or kmeans(k)
