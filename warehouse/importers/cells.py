@@ -89,6 +89,8 @@ def _found(raw: pd.Series, position: int):
 
 
 def _blank(raw: pd.Series) -> pd.Series:
+    if pd.api.types.is_numeric_dtype(raw) or pd.api.types.is_bool_dtype(raw):
+        return raw.isna()
     return raw.isna() | (raw.astype("string").str.strip() == "").fillna(True)
 
 
@@ -247,8 +249,11 @@ def parse_ids(data: Located, column: str, *, required: bool = True) -> pd.Series
     raw = data.frame[column]
     if pd.api.types.is_float_dtype(raw):
         whole = raw.notna() & np.isfinite(raw) & (raw == raw.round()) & (raw.abs() < 2**63)
-        ids = raw.astype("string")
-        ids = ids.mask(whole, raw.where(whole).astype("Int64").astype("string"))
+        if bool((whole | raw.isna()).all()):  # the usual case: integer ids read as float
+            ids = raw.astype("Int64").astype("string")
+        else:
+            ids = raw.astype("string")
+            ids = ids.mask(whole, raw.where(whole).astype("Int64").astype("string"))
     else:
         ids = raw.astype("string").str.strip()
         ids = ids.mask(ids == "")
@@ -339,11 +344,14 @@ def require_one_customer_per_order(rows: pd.DataFrame, order: str, customer: str
 
     `rows` carries `_file` and `_line` (where each row came from).
     """
-    known = rows.dropna(subset=[customer])
+    known = rows[rows[customer].notna().to_numpy()]
+    orders, _ = pd.factorize(known[order])
+    customers, names = pd.factorize(known[customer])
+    pairs = np.unique(orders.astype(np.int64) * max(len(names), 1) + customers)
+    if len(pairs) == len(np.unique(orders)):  # one customer per order: the usual case
+        return
     firsts = known.drop_duplicates([order, customer])
     clash = firsts[firsts.duplicated(order, keep=False)]
-    if clash.empty:
-        return
     one, two = clash.iloc[0], clash[clash[order] == clash.iloc[0][order]].iloc[1]
     unit = _unit(str(two["_file"]))
     same_file = "" if one["_file"] == two["_file"] else f" of {Path(str(one['_file'])).name}"
