@@ -105,6 +105,8 @@ def score(state: State) -> None:
     click.echo(f"scored {result.customers:,} customers with {result.version}; sizes {sizes}.")
     if result.skipped_line():
         click.echo(result.skipped_line())
+    if result.drift is not None and result.drift.warning():
+        click.echo(result.drift.warning(), err=True)
     if index is not None:
         report = sync_index(state.engine, index)
         click.echo(f"review index: segment metadata updated on {report.metadata_changed:,} texts.")
@@ -178,6 +180,29 @@ def explain(state: State, customer_id: str, as_json: bool) -> None:
             )
         )
     )
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_obj
+def drift(state: State, as_json: bool) -> None:
+    """Compare today's customer features with the serving model's training data (PSI per
+    feature) and say whether to retrain."""
+    from segassist.training.pipeline import drift_since_training
+    from segassist.warehouse.db import require_schema
+
+    require_schema(state.engine)
+    report = drift_since_training(state.engine)
+    if as_json:
+        import dataclasses
+        import json
+
+        data = dataclasses.asdict(report)
+        data["recommendation"] = report.recommendation()
+        click.echo(json.dumps(data, indent=2))
+        return
+    for line in report.lines():
+        click.echo(line)
 
 
 @cli.command()

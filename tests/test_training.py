@@ -350,3 +350,37 @@ def test_the_text_width_comes_from_the_data_and_a_mismatch_says_why(synthetic_da
     assert model.predict(narrow).shape == (len(data),)
     with pytest.raises(UserInputError, match=r"dimension 16.*gives 384"):
         model.predict(data)
+
+
+def test_drift_is_measured_against_training_and_names_what_moved(synthetic_data, tmp_path, capsys):
+    import json
+
+    import pandas as pd
+    from segassist.training.drift import compare, psi, reference
+    from segassist.training.pipeline import drift_since_training
+
+    from segassist.cli import main
+
+    rng = np.random.default_rng(0)
+    same = rng.lognormal(3, 1, 20_000)
+    kept = reference(pd.DataFrame({"spend": same[:10_000]}))
+    assert psi(kept["spend"], same[10_000:]) < 0.02  # the same distribution: stable
+    assert psi(kept["spend"], same[10_000:] * 3) > 0.25  # spending tripled: large
+
+    engine, folder = synthetic_data
+    trained = train_model(engine, tmp_path / "models", params=_fast())
+    report = drift_since_training(engine)
+    assert not report.missing_reference and len(report.features) >= 20
+    assert report.recommendation()
+
+    metadata = json.loads((trained.path / "metadata.json").read_text())
+    now = compute_features(engine, Window(datetime(2025, 1, 1), 90)).frame
+    names = [f.feature for f in report.features]
+    shifted = now[names].assign(monetary=now["monetary"] * 5)
+    moved = compare(metadata["feature_reference"], shifted, "v", "then", "now")
+    assert moved.drifted[0].feature == "monetary"
+    assert "monetary" in moved.warning() and moved.recommendation().startswith("Retrain")
+
+    assert main(["--db", f"sqlite:///{folder / 'w.db'}", "drift"]) == 0
+    out = capsys.readouterr().out
+    assert "PSI" in out and report.recommendation() in out

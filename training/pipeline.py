@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 from segassist.training.dataset import build_data, fingerprint, split_by_customer
+from segassist.training.drift import DriftReport, compare, reference
 from segassist.training.features import Window, activity_span, compute_features, default_window
 from segassist.training.profiles import build_profiles, map_points
 from segassist.training.registry import (
@@ -98,6 +99,8 @@ def train_model(
         "metrics": metrics,
         "data_fingerprint": data_fingerprint,
         "seed": seed,
+        # Each feature's distribution in training, for drift checks at scoring.
+        "feature_reference": reference(features.frame[features.feature_names]),
     }
     path = save_artefact(models_dir, version, segmenter, metadata)
     register(engine, version, path, metadata)
@@ -147,6 +150,7 @@ class ScoreResult:
     segment_sizes: dict[int, int]
     scored_at: datetime
     skipped: dict[str, int] = field(default_factory=dict)  # reason -> customers not scored
+    drift: DriftReport | None = None
 
     def skipped_line(self) -> str | None:
         """One line on the customers left unscored and why, if any."""
@@ -178,11 +182,30 @@ def unscored_customers(engine: Engine, scored: int) -> dict[str, int]:
     return {k: int(v) for k, v in reasons.items() if v}
 
 
+def _scoring_window(engine: Engine, artefact) -> Window:
+    _, last = activity_span(engine)
+    return Window(last + timedelta(seconds=1), artefact.metadata["window"]["horizon_days"])
+
+
+def drift_since_training(engine: Engine, artefact=None, features=None) -> DriftReport:
+    """The serving model's features today against their distribution in its training."""
+    artefact = artefact or load_serving(engine)
+    window = _scoring_window(engine, artefact)
+    if features is None:
+        features = compute_features(engine, window)
+    return compare(
+        artefact.metadata.get("feature_reference"),
+        features.frame[features.feature_names],
+        artefact.version,
+        artefact.metadata["window"]["cutoff"][:10],
+        f"{window.cutoff:%Y-%m-%d}",
+    )
+
+
 def score_customers(engine: Engine, *, index=None) -> ScoreResult:
     """Score every customer with the serving model as of now and store the results."""
     artefact = load_serving(engine)
-    _, last = activity_span(engine)
-    window = Window(last + timedelta(seconds=1), artefact.metadata["window"]["horizon_days"])
+    window = _scoring_window(engine, artefact)
     features = compute_features(engine, window)
     data = build_data(features, index, labelled=False)
     segmenter = artefact.segmenter
@@ -234,4 +257,5 @@ def score_customers(engine: Engine, *, index=None) -> ScoreResult:
             ],
         )
     skipped = unscored_customers(engine, len(rows))
-    return ScoreResult(artefact.version, len(rows), sizes, scored_at, skipped)
+    drift = drift_since_training(engine, artefact, features)
+    return ScoreResult(artefact.version, len(rows), sizes, scored_at, skipped, drift)
