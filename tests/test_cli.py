@@ -178,6 +178,7 @@ def test_segmenter_commands_end_to_end(tmp_path):
     assert evaluated.returncode == 0, evaluated.stderr
     report = (report_dir / "report.md").read_text()
     assert "| rfm |" in report and "| fusion |" in report and "ARI vs truth" in report
+    assert "## Who is in each segment (bias check)" in report and "country:" in report
     assert (report_dir / "metrics.png").stat().st_size > 10_000
 
 

@@ -190,6 +190,25 @@ def test_synthetic_segments_are_recovered(synthetic_data):
     assert fused.churn_roc_auc > 0.8
     assert "no review text" in text_verdict(evaluation)
 
+    # Bias check: segment make-up by country and language, with the largest gap named.
+    country, language = evaluation.composition
+    assert country.attribute == "country" and language.attribute == "language"
+    shares = country.shares
+    assert np.allclose(shares.drop(index="all").sum(axis=1), 1)
+    if country.segment is not None:
+        gap = abs(shares.loc[country.segment, country.value] - shares.loc["all", country.value])
+        assert gap == pytest.approx(country.largest_gap)
+        assert f"segment {country.segment}" in country.sentence()
+
+
+def test_sensitive_attributes_are_never_features():
+    from segassist.training.fairness import check_features
+
+    check_features(["n_orders", "recency_days", "cat_share_language_learning", "avg_rating"])
+    for feature in ("country", "customer_age", "gender_female", "review_language"):
+        with pytest.raises(ValueError, match="sensitive attribute"):
+            check_features(["n_orders", feature])
+
 
 def test_profiles_and_explanations_are_true_of_the_data(synthetic_data, tmp_path):
     import json

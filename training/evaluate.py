@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 from segassist.training.dataset import Splits, build_data, split_by_customer
+from segassist.training.fairness import Composition, check_features, composition
 from segassist.training.features import FeatureSet, Window, compute_features, default_window
 from segassist.training.segmenter import FusionSegmenter, silhouette
 from segassist.warehouse.schema import SyntheticTruth
@@ -198,6 +199,7 @@ class Evaluation:
     results: list[MethodResult]
     model: FusionSegmenter
     text_available: bool
+    composition: list[Composition] = field(default_factory=list)  # fusion's test segments
 
     def result(self, name: str) -> MethodResult:
         """The figures of one method."""
@@ -210,6 +212,7 @@ def evaluate(
     """Fit every method on the same split and score it on the same test customers."""
     window = window or default_window(engine)
     features = compute_features(engine, window)
+    check_features(features.feature_names)
     data = build_data(features, index)
     splits = split_by_customer(data, seed=0)
     fusion, model = _fusion("fusion", splits, {"n_segments": n_segments})
@@ -244,7 +247,11 @@ def evaluate(
 
         for result in results:
             result.truth_ari = float(adjusted_rand_score(truth, result.segments))
-    return Evaluation(window, features, splits, results, model, text_available)
+    made_of = [
+        composition(engine, splits.test.customer_ids, fusion.segments, attribute)
+        for attribute in ("country", "language")
+    ]
+    return Evaluation(window, features, splits, results, model, text_available, made_of)
 
 
 def text_verdict(evaluation: Evaluation, margin: float = 0.01) -> str:
@@ -315,12 +322,30 @@ def write_report(evaluation: Evaluation, out_dir: Path, title: str) -> Path:
         "",
         f"**{text_verdict(e)}**",
         "",
+        "## Who is in each segment (bias check)",
+        "",
+        "No feature is a sensitive attribute (checked at training: "
+        "`training/fairness.py`). Segment make-up of the test customers by country and by "
+        "review language, against all test customers:",
+        "",
+        *[line for c in e.composition for line in _composition_lines(c)],
         *[f"![{name}]({path.name})" for name, path in plots.items()],
         "",
     ]
     report = out_dir / "report.md"
     report.write_text("\n".join(lines))
     return report
+
+
+def _composition_lines(made_of: Composition) -> list[str]:
+    shares = made_of.shares
+    header = f"| segment | {' | '.join(map(str, shares.columns))} |"
+    rule = "|---" * (len(shares.columns) + 1) + "|"
+    rows = [
+        f"| {index} | {' | '.join(f'{v:.0%}' for v in row)} |"
+        for index, row in zip(shares.index, shares.to_numpy(), strict=True)
+    ]
+    return [f"**{made_of.sentence()}**", "", header, rule, *rows, ""]
 
 
 def _plots(evaluation: Evaluation, out_dir: Path) -> dict[str, Path]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 from segassist.training.dataset import build_data, fingerprint, split_by_customer
 from segassist.training.drift import DriftReport, compare, reference
+from segassist.training.fairness import check_features
 from segassist.training.features import Window, activity_span, compute_features, default_window
 from segassist.training.profiles import build_profiles, map_points
 from segassist.training.registry import (
@@ -72,6 +73,7 @@ def train_model(
     """Fit a segmenter on the warehouse, save it as a new version, promote it if not worse."""
     window = window or default_window(engine)
     features = compute_features(engine, window)
+    check_features(features.feature_names)  # never learn from who customers are
     data = build_data(features, index)
     splits = split_by_customer(data, seed)
     segmenter = FusionSegmenter(random_state=seed, **(params or {}))
