@@ -87,7 +87,8 @@ def train(
         f"version {result.version}: {result.metrics['epochs']} epochs, "
         f"{result.metrics['n_segments']} segments; test churn ROC-AUC "
         f"{test['churn_roc_auc']:.3f}, PR-AUC {test['churn_pr_auc']:.3f}, "
-        f"value Spearman {test['value_spearman']:.3f}."
+        f"value Spearman {test['value_spearman']:.3f}; predicted total "
+        f"{test.get('value_sum_ratio', float('nan')):.2f}x the actual."
     )
     click.echo(("promoted: " if result.promoted else "not promoted: ") + result.reason)
 

@@ -151,6 +151,10 @@ def test_versions_promotion_and_scoring(synthetic_data, tmp_path):
     assert sum(result.segment_sizes.values()) == result.customers
     assert 0 <= scalar(engine, "SELECT MIN(churn_risk) FROM customer_scores") <= 1
 
+    # Value is money in the horizon, calibrated: on the held-out test customers the
+    # predicted total is within 15% of what they spent.
+    assert 0.85 <= first.metrics["test"]["value_sum_ratio"] <= 1.15
+
     loaded = load_artefact(first.path)
     assert loaded.segmenter.n_segments_ == 5
     assert loaded.metadata["value_unit"] == "spend"

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from importlib import resources
 
 from segassist.training.explain import Explanation
-from segassist.warehouse.records import Segment
+from segassist.warehouse.records import Segment, expected_value
 
 WriteText = Callable[[str, str], str | None]
 
@@ -87,7 +87,8 @@ def _explanation_template(facts: Explanation, listed: str) -> str:
     if facts.churn_drivers:
         churn += f", raised most by their {facts.churn_drivers[0].group}"
     sentences.append(churn + ".")
-    sentences.append(f"Predicted value: {facts.value_estimate:,.2f} ({facts.value_unit}).")
+    value = expected_value(facts.value_estimate, facts.value_unit, facts.horizon_days)
+    sentences.append(value[0].upper() + value[1:] + ".")
     text = " ".join(sentences)
     quotes = [line for line in listed.splitlines() if line.startswith("their review (")]
     if quotes:

@@ -20,7 +20,7 @@ from segassist.training.dataset import build_data
 from segassist.training.features import Window, activity_span, compute_features
 from segassist.training.registry import load_serving
 from segassist.warehouse.queries import customer_exists, list_segments
-from segassist.warehouse.records import SegmentProfile
+from segassist.warehouse.records import SegmentProfile, expected_value
 from segassist.warehouse.schema import CustomerScore
 from sqlalchemy import Engine, select
 
@@ -130,6 +130,7 @@ class Explanation:
     churn_drivers: list[Driver]
     value_estimate: float
     value_unit: str
+    horizon_days: int = 0
     closest_reviews: list[ClosestReview] = field(default_factory=list)
     segment_themes: list[str] = field(default_factory=list)
 
@@ -155,7 +156,7 @@ class Explanation:
             f"churn risk {self.churn_risk:.0%}"
             + (f", raised most by {self.churn_drivers[0].group}" if self.churn_drivers else "")
         )
-        lines.append(f"predicted value {self.value_estimate:,.2f} ({self.value_unit})")
+        lines.append(expected_value(self.value_estimate, self.value_unit, self.horizon_days))
         for review in self.closest_reviews:
             lines.append(
                 f"their review ({review.date}, {review.rating} stars): {quote(review.text)}"
@@ -274,6 +275,7 @@ def explain_membership(
         churn_drivers=[d for d in churn_drivers if d.effect > 0][:top],
         value_estimate=round(float(traits["value_estimate"][0]), 2),
         value_unit=artefact.metadata.get("value_unit", "spend"),
+        horizon_days=int(artefact.metadata["window"]["horizon_days"]),
         closest_reviews=_closest_reviews(index, customer_id, themes),
         segment_themes=themes,
     )

@@ -46,6 +46,10 @@ def evaluate_split(segmenter: FusionSegmenter, data) -> dict[str, float]:
         else float("nan"),
         "value_spearman": float(spearmanr(data.future_value, traits["value_estimate"]).statistic),
         "silhouette": silhouette(traits["embedding"], segments),
+        # Calibration: predicted total over actual total in the horizon (1 = exact).
+        "value_sum_ratio": float(traits["value_estimate"].sum() / data.future_value.sum())
+        if data.future_value.sum() > 0
+        else float("nan"),
     }
 
 
@@ -240,7 +244,13 @@ def score_customers(engine: Engine, *, index=None) -> ScoreResult:
         for start in range(0, len(rows), SCORE_CHUNK):
             conn.execute(insert(CustomerScore), rows[start : start + SCORE_CHUNK])
     profiles = build_profiles(
-        engine, artefact.version, features.frame[features.feature_names], segments, traits
+        engine,
+        artefact.version,
+        features.frame[features.feature_names],
+        segments,
+        traits,
+        value_unit=artefact.metadata.get("value_unit", "spend"),
+        horizon_days=int(artefact.metadata["window"]["horizon_days"]),
     )
     points = map_points(traits["embedding"], segments, data.customer_ids)
     with engine.begin() as conn:  # only segments with customers are stored

@@ -279,6 +279,8 @@ def build_profiles(
     features: pd.DataFrame,
     segments: np.ndarray,
     traits: dict[str, np.ndarray],
+    value_unit: str = "spend",
+    horizon_days: int = 0,
 ) -> dict[int, Segment]:
     """Every non-empty segment of `version` with its profile (features indexed like
     `segments`)."""
@@ -304,6 +306,8 @@ def build_profiles(
             share=round(float(members.mean()), 4),
             churn_risk_mean=round(float(traits["churn_risk"][members].mean()), 4),
             value_estimate_mean=round(float(traits["value_estimate"][members].mean()), 2),
+            value_unit=value_unit,
+            horizon_days=horizon_days,
             customers_total=total,
             feature_means={k: round(float(v), 4) for k, v in means.loc[segment].items()},
             population_means=population,

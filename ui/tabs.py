@@ -15,6 +15,7 @@ from segassist.tools.writing import LANGUAGE_NAMES
 from segassist.ui import render
 from segassist.ui.messages import after_recovery, gradio_messages, message_for
 from segassist.ui.services import CustomerView, Services
+from segassist.warehouse.records import expected_value
 
 EXAMPLE_QUESTIONS = [
     "How many customers do we have, and how many reviews did they write?",
@@ -196,8 +197,9 @@ def customer_summary(view: CustomerView) -> str:
     return (
         f"### Customer `{view.customer_id}`\n"
         f"Segment **{facts.segment_id}: {facts.segment_name}** ({facts.probability:.0%})"
-        f"{runner_up} · churn risk **{facts.churn_risk:.0%}** · predicted value "
-        f"{facts.value_estimate:,.2f} ({facts.value_unit})\n\n{profile}"
+        f"{runner_up} · churn risk **{facts.churn_risk:.0%}** · "
+        f"{expected_value(facts.value_estimate, facts.value_unit, facts.horizon_days)}"
+        f"\n\n{profile}"
     )
 
 

@@ -12,6 +12,15 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
+def expected_value(amount: float, unit: str, horizon_days: int) -> str:
+    """'expected spend in the next 90 days: 312.40' (or orders, where data has no prices):
+    a value is never shown without its unit and horizon."""
+    horizon = f"in the next {horizon_days} days" if horizon_days else "in the model's horizon"
+    if unit == "orders":
+        return f"expected orders {horizon}: {amount:,.2f}"
+    return f"expected spend {horizon}: {amount:,.2f}"
+
+
 @dataclass(frozen=True)
 class TopProduct:
     """A product a segment buys most, in units net of cancellations."""
@@ -53,6 +62,8 @@ class SegmentProfile:
     share: float = 0.0
     churn_risk_mean: float = 0.0
     value_estimate_mean: float = 0.0
+    value_unit: str = "spend"  # or "orders" where the data has no prices
+    horizon_days: int = 0
     customers_total: int = 0
     feature_means: dict[str, float] = field(default_factory=dict)
     population_means: dict[str, float] = field(default_factory=dict)
@@ -113,8 +124,8 @@ class Segment:
         lines = [
             f'segment {self.segment_id} "{self.name}": {self.size:,} customers '
             f"({p.share:.0%} of {p.customers_total:,})",
-            f"average churn risk {p.churn_risk_mean:.0%}; average predicted value "
-            f"{p.value_estimate_mean:,.2f}",
+            f"average churn risk {p.churn_risk_mean:.0%}; average "
+            + expected_value(p.value_estimate_mean, p.value_unit, p.horizon_days),
         ]
         if p.distinctive:
             lines.append(
