@@ -284,11 +284,12 @@ class FusionSegmenter:
         self.best_val_loss_ = best
         self.epochs_ = len(self.history_)
         self._place_prototypes(self.transform(train), self.transform(validation))
-        self._calibrate_value(validation)
+        self._calibrate_value(train, validation)
         return self
 
-    def _calibrate_value(self, validation: SegmenterData) -> None:
-        """Map the value head to money on validation customers (isotonic regression).
+    def _calibrate_value(self, train: SegmenterData, validation: SegmenterData) -> None:
+        """Map the value head to money on the training and validation customers (isotonic
+        regression; both, because a few very large buyers make one split's total swing).
 
         The head regresses log(1 + spend), so expm1 of it is a typical spend, well
         below the mean that sums to what customers really spend (0.17-0.48x on retail
@@ -298,10 +299,11 @@ class FusionSegmenter:
         """
         from sklearn.isotonic import IsotonicRegression
 
-        raw = self._raw_value(self._forward(validation)["value"])
-        fitted = IsotonicRegression(y_min=0.0, out_of_bounds="clip").fit(
-            raw, validation.future_value
+        raw = np.concatenate(
+            [self._raw_value(self._forward(d)["value"]) for d in (train, validation)]
         )
+        spent = np.concatenate([train.future_value, validation.future_value])
+        fitted = IsotonicRegression(y_min=0.0, out_of_bounds="clip").fit(raw, spent)
         self.value_calibration_ = (
             fitted.X_thresholds_.astype(np.float64),
             fitted.y_thresholds_.astype(np.float64),
