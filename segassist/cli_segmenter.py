@@ -106,6 +106,8 @@ def score(state: State) -> None:
     click.echo(f"scored {result.customers:,} customers with {result.version}; sizes {sizes}.")
     if result.skipped_line():
         click.echo(result.skipped_line())
+    if result.merged_line():
+        click.echo(result.merged_line())
     if result.drift is not None and result.drift.warning():
         click.echo(result.drift.warning(), err=True)
     if index is not None:

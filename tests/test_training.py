@@ -407,3 +407,23 @@ def test_drift_is_measured_against_training_and_names_what_moved(synthetic_data,
     assert main(["--db", f"sqlite:///{folder / 'w.db'}", "drift"]) == 0
     out = capsys.readouterr().out
     assert "PSI" in out and report.recommendation() in out
+
+
+def test_segments_too_small_at_scoring_are_closed():
+    """Customers scored long after training can leave a segment nearly empty (6 of 1,429
+    on the Amazon reviews): it is closed and they go to their next closest segment."""
+    from segassist.training.pipeline import _without_small_segments
+
+    rng = np.random.default_rng(1)
+    probabilities = rng.dirichlet([1, 1, 1, 1], size=500)
+    probabilities[:, 3] *= 0.01  # almost nobody's closest
+    probabilities[0] = [0.1, 0.2, 0.0, 0.7]  # except this one, whose next best is 1
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    closed, merged = _without_small_segments(probabilities, 0.02)
+    assert list(merged) == [3] and merged[3] >= 1
+    assert closed.argmax(axis=1)[0] == 1
+    assert np.allclose(closed.sum(axis=1), 1) and (closed[:, 3] == 0).all()
+    shares = np.bincount(closed.argmax(axis=1), minlength=4) / 500
+    assert shares[:3].min() >= 0.02
+    unchanged, none = _without_small_segments(probabilities, 0.0)
+    assert none == {} and np.allclose(unchanged, probabilities)

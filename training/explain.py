@@ -219,13 +219,21 @@ def explain_membership(
             f"Customer {customer_id!r} has no orders, so no segment: segments describe buyers."
         )
     data = build_data(features, index, labelled=False)
-    probabilities = segmenter.predict_proba(data)[0]
+    stored = {s.segment_id: s for s in list_segments(engine, artefact.version)}
+    closed = [k for k in range(segmenter.n_segments_) if stored and k not in stored]
+
+    def membership(inputs) -> np.ndarray:
+        """As scoring placed customers: segments closed there (too small) are left out."""
+        shares = segmenter.predict_proba(inputs)[0]
+        shares[closed] = 0.0
+        return shares / shares.sum()
+
+    probabilities = membership(data)
     order = np.argsort(-probabilities)
     segment = int(order[0])
-    runner = int(order[1]) if len(order) > 1 else None
+    runner = int(order[1]) if len(order) > 1 and probabilities[order[1]] > 0 else None
     traits = segmenter.predict_traits(data)
     churn = float(traits["churn_risk"][0])
-    stored = {s.segment_id: s for s in list_segments(engine, artefact.version)}
     profile = stored[segment].profile if segment in stored else SegmentProfile()
     seg_means = profile.feature_means
     customer_row = features.frame.iloc[0]
@@ -233,7 +241,7 @@ def explain_membership(
     drivers, churn_drivers = [], []
     for group, columns in _groups(names).items():
         occluded = _occluded(segmenter, data, columns)
-        effect = probabilities[segment] - segmenter.predict_proba(occluded)[0][segment]
+        effect = probabilities[segment] - membership(occluded)[segment]
         churn_effect = churn - float(segmenter.predict_traits(occluded)["churn_risk"][0])
         cols = [names[i] for i in columns]
         values = _round({c: customer_row[c] for c in cols})
@@ -253,9 +261,7 @@ def explain_membership(
 
         without = copy.copy(data)
         without.has_text = np.zeros_like(data.has_text)
-        text_effect = round(
-            float(probabilities[segment] - segmenter.predict_proba(without)[0][segment]), 4
-        )
+        text_effect = round(float(probabilities[segment] - membership(without)[segment]), 4)
 
     themes = profile.themes
     return Explanation(

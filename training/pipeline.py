@@ -157,6 +157,17 @@ class ScoreResult:
     scored_at: datetime
     skipped: dict[str, int] = field(default_factory=dict)  # reason -> customers not scored
     drift: DriftReport | None = None
+    merged: dict[int, int] = field(default_factory=dict)  # segment -> customers moved out
+
+    def merged_line(self) -> str | None:
+        """One line on segments too small at scoring whose customers went elsewhere."""
+        if not self.merged:
+            return None
+        moved = "; ".join(f"segment {k}: {n:,} customers" for k, n in self.merged.items())
+        return (
+            f"segments under the minimum share at scoring, their customers placed in their "
+            f"next closest segment: {moved} (see 'segassist drift'; retrain to re-segment)."
+        )
 
     def skipped_line(self) -> str | None:
         """One line on the customers left unscored and why, if any."""
@@ -164,6 +175,26 @@ class ScoreResult:
             return None
         reasons = "; ".join(f"{n:,} {reason}" for reason, n in self.skipped.items())
         return f"not scored (no completed order to describe them): {reasons}."
+
+
+def _without_small_segments(
+    probabilities: np.ndarray, min_share: float
+) -> tuple[np.ndarray, dict[int, int]]:
+    """Membership with segments under `min_share` of the scored customers closed, smallest
+    first, their customers moved to their next closest segment (and their probability
+    shared out); returns the closed segments and how many customers each had."""
+    probabilities = probabilities.copy()
+    merged: dict[int, int] = {}
+    while True:
+        segments = probabilities.argmax(axis=1)
+        open_ = [k for k in range(probabilities.shape[1]) if k not in merged]
+        counts = {k: int((segments == k).sum()) for k in open_}
+        small = min(open_, key=counts.get)
+        if len(open_) <= 2 or counts[small] >= min_share * len(segments):
+            return probabilities, merged
+        merged[small] = counts[small]
+        probabilities[:, small] = 0.0
+        probabilities /= probabilities.sum(axis=1, keepdims=True)
 
 
 def unscored_customers(engine: Engine, scored: int) -> dict[str, int]:
@@ -217,6 +248,7 @@ def score_customers(engine: Engine, *, index=None) -> ScoreResult:
     segmenter = artefact.segmenter
     traits = segmenter.predict_traits(data)
     probabilities = segmenter.membership(traits["embedding"])
+    probabilities, merged = _without_small_segments(probabilities, segmenter.min_share)
     segments = probabilities.argmax(axis=1)
     scored_at = datetime.now(UTC).replace(tzinfo=None)
     rows = [
@@ -270,4 +302,4 @@ def score_customers(engine: Engine, *, index=None) -> ScoreResult:
         )
     skipped = unscored_customers(engine, len(rows))
     drift = drift_since_training(engine, artefact, features)
-    return ScoreResult(artefact.version, len(rows), sizes, scored_at, skipped, drift)
+    return ScoreResult(artefact.version, len(rows), sizes, scored_at, skipped, drift, merged)
