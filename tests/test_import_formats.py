@@ -142,6 +142,7 @@ META_2018 = [
     },
     {"category": [], "title": "A case", "brand": "", "price": "$10.99 - $15.99", "asin": "P3"},
     {"category": ["Musical Instruments"], "title": "Unreviewed", "asin": "P9", "price": ""},
+    {"title": "Euro-priced", "asin": "P10", "price": "€12,50"},  # not one US amount: empty
 ]
 
 
@@ -151,9 +152,9 @@ def test_amazon_metadata_updates_reviewed_products(engine, tmp_path):
     meta = _write_gz_lines(tmp_path / "meta_Musical_Instruments.json.gz", META_2018)
     result = import_dataset(engine, "amazon", [meta])
 
-    assert result.rows_written.get("products") == 1  # P9 is new
+    assert result.rows_written.get("products") == 2  # P9 and P10 are new
     assert any("2 stored products updated" in n for n in result.notes)
-    assert any("1 metadata prices were not one amount" in n for n in result.notes)
+    assert any("2 metadata prices were not one amount" in n for n in result.notes)
     row = "SELECT {} FROM products WHERE product_id = 'P2'"
     assert scalar(engine, row.format("title")) == "Nickel Strings & More"
     assert scalar(engine, row.format("price")) == 1250.0

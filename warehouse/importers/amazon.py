@@ -263,7 +263,8 @@ def _metadata_price(data: Located, limits: Limits) -> pd.Series:
         return pd.Series(float("nan"), index=data.frame.index)
     raw = data.frame["price"].map(lambda v: None if isinstance(v, (list, dict)) else v)
     text = raw.astype("string").str.strip()
-    single = text.str.fullmatch(r"[^\d]{0,4}\s?\d[\d,]*(?:\.\d+)?").fillna(False) | raw.map(
+    one_amount = r"[^\d]{0,4}\s?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
+    single = text.str.fullmatch(one_amount).fillna(False) | raw.map(
         lambda v: isinstance(v, (int, float))
     )
     given = text.notna() & (text != "")
