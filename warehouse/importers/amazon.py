@@ -37,6 +37,7 @@ import pandas as pd
 from segassist.core.errors import ImportValidationError
 from segassist.warehouse.importers.cells import (
     Limits,
+    category_path,
     check_range,
     clean_text,
     cleaning_notes,
@@ -61,7 +62,6 @@ FIELDS = {
     "name": ("reviewerName",),
     "votes": ("helpful_vote", "vote"),
 }
-PATH_SEPARATOR = " > "
 
 
 def category_from_name(path: Path) -> str | None:
@@ -237,14 +237,13 @@ def _metadata(located: list[Located], batch: Batch, limits: Limits) -> pd.DataFr
 
 
 def _normalise_metadata(data: Located, limits: Limits) -> pd.DataFrame:
-    frame = data.frame
     product = parse_ids(data, _require(data, "product"))
     return pd.DataFrame(
         {
             "product_id": product,
             "title": _optional(data, "title", markup=True),
             "price": _metadata_price(data, limits),
-            "category": _category_path(frame).str.slice(0, 300),
+            "category": _category_path(data).str.slice(0, 300),
             "brand": _brand(data).str.slice(0, 100),
         }
     )
@@ -275,29 +274,20 @@ def _metadata_price(data: Located, limits: Limits) -> pd.Series:
     )
 
 
-def _category_path(frame: pd.DataFrame) -> pd.Series:
-    """'A > B > C' from 2014's [[A, B, C], ...], 2018's [A, B, C] or 2023's main_category."""
-
-    def path(value) -> str | None:
-        if isinstance(value, list) and value and isinstance(value[0], list):
-            value = value[0]
-        if isinstance(value, list):
-            parts = [_unescape(str(v)) for v in value if str(v).strip()]
-            return PATH_SEPARATOR.join(parts) or None
-        return _unescape(value) if isinstance(value, str) and value.strip() else None
-
+def _category_path(data: Located) -> pd.Series:
+    """'A > B > C' from 2014's [[A, B, C], ...], 2018's [A, B, C] or 2023's main_category
+    (the most specific field present wins), entities such as '&amp;' decoded."""
+    frame = data.frame
     result = pd.Series(None, index=frame.index, dtype="object")
-    for column in ("main_cat", "main_category", "category", "categories"):  # specific last wins
+    for column in ("main_cat", "main_category", "category", "categories"):
         if column in frame:
-            paths = frame[column].map(path)
+            paths = (
+                frame[column]
+                .map(category_path)
+                .map(lambda v: v if isinstance(v, str) and v.strip() else None)
+            )
             result = paths.where(paths.notna(), result)
-    return result.astype("string")
-
-
-def _unescape(value: str) -> str:
-    import html
-
-    return html.unescape(value).strip()
+    return clean_text(data, result, markup=True)
 
 
 def _brand(data: Located) -> pd.Series:

@@ -297,6 +297,22 @@ def clean_text(data: Located, values: pd.Series, *, markup: bool = False) -> pd.
     return text.mask(text == "")
 
 
+PATH_SEPARATOR = " > "
+
+
+def category_path(value):
+    """A category list as one path: [A, B, C] (2018), [[A, B, C], ...] (2014: the first
+    list) or a Parquet list cell -> "A > B > C"; text is kept as it is, an empty list is
+    missing."""
+    if hasattr(value, "tolist") and not isinstance(value, str):  # a Parquet list cell
+        value = value.tolist()
+    if isinstance(value, list) and value and isinstance(value[0], list):
+        value = value[0]
+    if isinstance(value, list):
+        return PATH_SEPARATOR.join(str(v).strip() for v in value if str(v).strip()) or None
+    return value
+
+
 def _unmark(value: str) -> str:
     return html.unescape(BREAK_TAG.sub("\n", value))
 

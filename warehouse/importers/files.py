@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 from segassist.core.errors import ImportValidationError
 from segassist.warehouse.importers.cells import (
+    category_path,
     clean_text,
     cleaning_notes,
     located_rows,
@@ -32,7 +33,6 @@ from segassist.warehouse.language import detect_language
 
 __all__ = ["Mapping", "load_mapping", "read_files"]
 LINE_ROLES = ("quantity", "price", "amount", "product")
-PATH_SEPARATOR = " > "
 
 
 def read_files(paths: list[Path], mapping: Mapping) -> Batch:
@@ -143,7 +143,7 @@ def _normalise(data: Located, mapping: Mapping) -> pd.DataFrame:
         if role in cols:
             raw = data.frame[cols[role]]
             if role == "category":
-                raw = raw.map(_category_path)
+                raw = raw.map(category_path)
             out[role] = clean_text(data, raw, markup=role in MARKUP_ROLES)
     if "review_id" in cols:
         reviewed = out["review_id"]
@@ -151,17 +151,6 @@ def _normalise(data: Located, mapping: Mapping) -> pd.DataFrame:
             reviewed = reviewed.where(_has_review(out))
         require_unique(data, reviewed, cols["review_id"])
     return located_rows(data, out)
-
-
-def _category_path(value):
-    """A list (or list of lists) of category names as one path "A > B > C"."""
-    if isinstance(value, list) and value and isinstance(value[0], list):
-        value = value[0]
-    if isinstance(value, list):
-        return PATH_SEPARATOR.join(str(v).strip() for v in value if str(v).strip()) or None
-    if hasattr(value, "tolist"):  # a Parquet list cell
-        return _category_path(value.tolist())
-    return value
 
 
 def _relative_times(rows: pd.DataFrame, mapping: Mapping, batch: Batch) -> pd.Series:
