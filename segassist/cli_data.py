@@ -123,8 +123,16 @@ def status(state: State) -> None:
     help="How many customers to generate.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option(
+    "--mode",
+    type=click.Choice(["default", "behaviour", "text", "combination"]),
+    default="default",
+    show_default=True,
+    help="Which source carries the true segments: both (default), behaviour only, review "
+    "text only, or only the combination of the two (2 ways of buying x 2 topics).",
+)
 @click.pass_obj
-def synth(state: State, n_customers: int, seed: int) -> None:
+def synth(state: State, n_customers: int, seed: int, mode: str) -> None:
     """Generate synthetic customers with known ground-truth segments."""
     from segassist.warehouse.db import ensure_schema
     from segassist.warehouse.importers.writer import write_batches
@@ -133,8 +141,8 @@ def synth(state: State, n_customers: int, seed: int) -> None:
     ensure_schema(state.engine)
     result = write_batches(
         state.engine,
-        generate(n_customers, seed=seed),
-        sha256=f"synthetic-{n_customers}-{seed}",
+        generate(n_customers, seed=seed, mode=mode),
+        sha256=f"synthetic-{n_customers}-{seed}" + ("" if mode == "default" else f"-{mode}"),
         progress=progress_bar,
         bulk=n_customers >= 10_000 or None,
     )

@@ -52,6 +52,7 @@ def train(
     """Train the fusion segmenter; promote it if it is not worse than the serving one."""
     from segassist.training.features import Window, default_window
     from segassist.training.pipeline import train_model
+    from segassist.training.prototypes import groups_sentence
     from segassist.warehouse.db import require_schema
 
     require_schema(state.engine)
@@ -90,6 +91,7 @@ def train(
         f"value Spearman {test['value_spearman']:.3f}; predicted total "
         f"{test.get('value_sum_ratio', float('nan')):.2f}x the actual."
     )
+    click.echo(groups_sentence(result.metrics["source_groups"], result.metrics["n_segments"]))
     click.echo(("promoted: " if result.promoted else "not promoted: ") + result.reason)
 
 

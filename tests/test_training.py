@@ -321,10 +321,13 @@ def test_profiles_and_explanations_are_true_of_the_data(synthetic_data, tmp_path
 def _name_is_true_of(name: str, profile: dict) -> None:
     """Every word of a segment's name stands for a trait its profile shows clearly and
     plainly (a 'recently active' segment is more recent than the typical customer)."""
-    from segassist.training.profiles import NAME_MIN_Z, NAME_PARTS, supported
+    from segassist.training.profiles import NAME_MIN_Z, NAME_PARTS, WRITES_ABOUT, supported
 
     words = {part: key for key, part in NAME_PARTS.items()}
     name = name.split(" (segment")[0]
+    name, _, theme = name.partition(WRITES_ABOUT)
+    if theme:  # the word it writes about is one of the segment's own theme words
+        assert theme.strip('"') in profile["themes"], (name, theme)
     if name == "Typical customers":
         return
     for part in name.lower().split(", "):
@@ -347,12 +350,12 @@ def test_small_segments_are_not_made():
     z = z.astype(np.float32)
     for min_share, expected in ((0.02, 3), (0.0, 4)):
         segmenter = FusionSegmenter(n_segments=4, min_share=min_share)
-        segmenter._place_prototypes(z, z)
+        segmenter._place_prototypes(z)
         assert segmenter.n_segments_ == expected
         shares = np.bincount(segmenter.membership(z).argmax(1)) / len(z)
         assert shares.min() >= min_share
     auto = FusionSegmenter(n_segments="auto")
-    auto._place_prototypes(z, z)
+    auto._place_prototypes(z)
     assert (np.bincount(auto.membership(z).argmax(1)) / len(z)).min() >= 0.02
 
 
@@ -427,3 +430,63 @@ def test_segments_too_small_at_scoring_are_closed():
     assert shares[:3].min() >= 0.02
     unchanged, none = _without_small_segments(probabilities, 0.0)
     assert none == {} and np.allclose(unchanged, probabilities)
+
+
+def test_segments_only_both_sources_show_are_found_and_named(sqlite_engine, tmp_path):
+    """Two ways of buying x two review topics: K is found (4), the scored segments match
+    the truth, and each name says what its segment writes about, truthfully."""
+    import json
+
+    from segassist.retrieval.store import open_client, open_index
+    from segassist.retrieval.sync import sync_index
+    from sklearn.metrics import adjusted_rand_score
+    from sqlalchemy import text
+
+    write_batches(sqlite_engine, generate(1500, seed=6, mode="combination"), sha256="combo")
+    index = open_index(open_client(tmp_path / "chroma"), "minilm", name="texts")
+    sync_index(sqlite_engine, index)
+    trained = train_model(
+        sqlite_engine, tmp_path / "models", index=index, params=_fast(n_segments="auto")
+    )
+    assert trained.metrics["source_groups"] == {"behaviour": 2, "text": 2}
+    assert trained.metrics["n_segments"] == 4
+    score_customers(sqlite_engine, index=index)
+    with sqlite_engine.connect() as conn:
+        pairs = conn.execute(
+            text(
+                "SELECT s.segment_id, t.segment FROM customer_scores s JOIN synthetic_truth t "
+                "ON t.customer_id = s.customer_id"
+            )
+        ).all()
+        segments = conn.execute(text("SELECT name, profile FROM segments")).all()
+    found, truth = zip(*pairs, strict=True)
+    assert adjusted_rand_score(truth, found) > 0.8
+    from segassist.training.profiles import WRITES_ABOUT
+
+    for name, profile in segments:
+        assert WRITES_ABOUT in name, name
+        _name_is_true_of(name, profile if isinstance(profile, dict) else json.loads(profile))
+
+
+def test_evaluate_with_text_compares_the_fusion_with_concatenation(sqlite_engine, tmp_path):
+    """On customers whose segments only both sources separate, `evaluate` runs every
+    method including k-means on the concatenated sources, and says which wins."""
+    from segassist.retrieval.store import open_client, open_index
+    from segassist.retrieval.sync import sync_index
+    from segassist.training.evaluate import evaluate, text_verdict, write_report
+
+    write_batches(sqlite_engine, generate(700, seed=4, mode="combination"), sha256="combo")
+    index = open_index(open_client(tmp_path / "chroma"), "minilm", name="texts")
+    sync_index(sqlite_engine, index)
+    evaluation = evaluate(sqlite_engine, index=index, n_segments=4)
+    names = [r.name for r in evaluation.results]
+    assert {"concat-kmeans", "kmeans-text", "fusion-text", "fusion-behaviour"} <= set(names)
+    naive = evaluation.result("concat-kmeans")
+    assert naive.truth_ari is not None and len(naive.sizes) == 4
+    # Each source alone sees two of the four groups: text k-means finds the topics.
+    assert 0.3 < evaluation.result("kmeans-text").truth_ari < 0.75
+    verdict = text_verdict(evaluation)
+    assert "k-means on the concatenated sources (ARI" in verdict
+    report = write_report(evaluation, tmp_path / "report", "combination").read_text()
+    assert "| concat-kmeans |" in report
+    assert "Where the segments come from: behaviour: " in report

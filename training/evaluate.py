@@ -9,6 +9,9 @@ test customers:
 - ``kmeans-behaviour``: k-means on the scaled behaviour features;
 - ``kmeans-text``: k-means on the review vectors (customers without text form
   their own segment);
+- ``concat-kmeans``: k-means on the scaled behaviour features next to 8
+  standardised SVD components of the text vectors: the naive fusion the model
+  must beat;
 - ``fusion``: the model; ``fusion-behaviour`` and ``fusion-text``: the model
   with one modality only.
 
@@ -28,6 +31,7 @@ import numpy as np
 from segassist.training.dataset import Splits, build_data, split_by_customer
 from segassist.training.fairness import Composition, check_features, composition
 from segassist.training.features import FeatureSet, Window, compute_features, default_window
+from segassist.training.prototypes import groups_sentence
 from segassist.training.segmenter import FusionSegmenter, silhouette
 from segassist.warehouse.schema import SyntheticTruth
 from sqlalchemy import Engine, select
@@ -154,6 +158,24 @@ def _kmeans_text(k: int):
     return fit_predict
 
 
+def _concatenated(splits: Splits, scaled, text_dims: int = 8):
+    """The naive fusion a data scientist tries first: standardised behaviour features next
+    to a few standardised SVD components of the text vectors (zeros without text)."""
+    from sklearn.decomposition import TruncatedSVD
+
+    has = splits.train.has_text > 0
+    svd = TruncatedSVD(min(text_dims, splits.train.text.shape[1] - 1), random_state=0)
+    svd.fit(splits.train.text[has])
+    fitted = svd.transform(splits.train.text[has])
+    mean, std = fitted.mean(axis=0), fitted.std(axis=0) + 1e-9
+
+    def space_of(data):
+        text = (svd.transform(data.text) - mean) / std
+        return np.hstack([scaled(data), np.where(data.has_text[:, None] > 0, text, 0.0)])
+
+    return space_of
+
+
 def _fusion(name: str, splits: Splits, params: dict) -> tuple[MethodResult, FusionSegmenter]:
     models = [
         FusionSegmenter(random_state=s, **params).fit(splits.train, splits.validation)
@@ -241,6 +263,11 @@ def evaluate(
             2, _segment_baseline("kmeans-text", splits, _kmeans_text(k), lambda d: d.text)
         )
         results.append(_fusion("fusion-text", splits, {"n_segments": k, "use_behaviour": False})[0])
+        concatenated = _concatenated(splits, scaled)
+        results.insert(
+            3,
+            _segment_baseline("concat-kmeans", splits, _kmeans_on(concatenated, k), concatenated),
+        )
     truth = _truth(engine, splits.test.customer_ids)
     if truth is not None:
         from sklearn.metrics import adjusted_rand_score
@@ -268,7 +295,13 @@ def text_verdict(evaluation: Evaluation, margin: float = 0.01) -> str:
     if fused.truth_ari is not None:
         gain_ari = fused.truth_ari - behaviour.truth_ari
         verb = "recovers the true segments better" if gain_ari > margin else "does not help recover"
-        truth = f" For segments, text {verb} (ARI vs truth {gain_ari:+.3f})."
+        naive = evaluation.result("concat-kmeans").truth_ari
+        against = "beats" if fused.truth_ari > naive + margin else "does not beat"
+        truth = (
+            f" For segments, text {verb} (ARI vs truth {gain_ari:+.3f}), and the fusion "
+            f"{against} k-means on the concatenated sources (ARI {fused.truth_ari:.3f} vs "
+            f"{naive:.3f})."
+        )
     if gain_auc > margin or gain_rho > margin:
         return (
             f"Text helps prediction here: fusion vs behaviour-only churn ROC-AUC "
@@ -321,6 +354,9 @@ def write_report(evaluation: Evaluation, out_dir: Path, title: str) -> Path:
         *rows,
         "",
         f"**{text_verdict(e)}**",
+        "",
+        f"Where the segments come from: "
+        f"{groups_sentence(getattr(e.model, 'source_groups_', {}), e.model.n_segments_)}",
         "",
         "## Who is in each segment (bias check)",
         "",

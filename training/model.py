@@ -14,6 +14,10 @@ The text encoder is shared between the customer's text vector and each
 review's vector, so learning to read ratings from review vectors (L_T) shapes
 what the fused embedding knows of what the customer writes. The sentence
 vectors themselves stay frozen (transfer from the pretrained encoder).
+
+z here serves the predictions (churn, value, ratings). Segments are placed in
+a separate segment space (`views.py`, `prototypes.py`): k-means on this z
+found what predicts churn and value, not what tells customers apart.
 """
 
 from __future__ import annotations

@@ -86,6 +86,7 @@ def train_model(
         "validation_loss": segmenter.best_val_loss_,
         "epochs": segmenter.epochs_,
         "n_segments": segmenter.n_segments_,
+        "source_groups": segmenter.source_groups_,
         "customers": {
             "train": len(splits.train),
             "validation": len(splits.validation),
@@ -283,6 +284,7 @@ def score_customers(engine: Engine, *, index=None) -> ScoreResult:
         traits,
         value_unit=artefact.metadata.get("value_unit", "spend"),
         horizon_days=int(artefact.metadata["window"]["horizon_days"]),
+        text_groups=getattr(segmenter, "source_groups_", {}).get("text", 1) > 1,
     )
     points = map_points(traits["embedding"], segments, data.customer_ids)
     with engine.begin() as conn:  # only segments with customers are stored

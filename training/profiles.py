@@ -155,14 +155,22 @@ def name_parts(zscores: pd.Series, means: pd.Series, medians: pd.Series) -> list
     return parts
 
 
-def segment_name(parts: list[str], taken: set[str], segment_id: int) -> str:
-    """The two strongest supported traits, e.g. 'Lapsed, one-off buyers'; a third trait
-    where two segments would share a name, and the segment number where traits run out."""
+WRITES_ABOUT = "; writes about "
+
+
+def segment_name(
+    parts: list[str], taken: set[str], segment_id: int, theme: str | None = None
+) -> str:
+    """The two strongest supported traits, e.g. 'Lapsed, one-off buyers', and the word the
+    segment writes most distinctively where its text sets it apart ('...; writes about
+    "gift"'); a third trait where two segments would share a name, and the segment
+    number where traits run out."""
+    about = f'{WRITES_ABOUT}"{theme}"' if theme else ""
     for count in (2, 3, 4):
         name = ", ".join(parts[:count]).capitalize() if parts else "Typical customers"
-        if name not in taken:
-            return name
-    return f"{name} (segment {segment_id})"
+        if name + about not in taken:
+            return name + about
+    return f"{name}{about} (segment {segment_id})"
 
 
 def _top_products(engine: Engine, version: str, per_segment: int = 5) -> dict[int, dict]:
@@ -281,9 +289,11 @@ def build_profiles(
     traits: dict[str, np.ndarray],
     value_unit: str = "spend",
     horizon_days: int = 0,
+    text_groups: bool = False,
 ) -> dict[int, Segment]:
     """Every non-empty segment of `version` with its profile (features indexed like
-    `segments`)."""
+    `segments`); `text_groups`: the segmenter found groups in the review text, so names
+    say what each segment writes about."""
     zscores = feature_zscores(features, segments)
     means = features.groupby(segments).mean()
     products = _top_products(engine, version)
@@ -298,7 +308,8 @@ def build_profiles(
     for segment in sorted(set(int(s) for s in segments)):
         members = segments == segment
         parts = name_parts(zscores.loc[segment], means.loc[segment], medians)
-        name = segment_name(parts, taken, segment)
+        theme = themes.get(segment, [None])[0] if text_groups else None
+        name = segment_name(parts, taken, segment, theme)
         taken.add(name)
         z = zscores.loc[segment]
         bought = products.get(segment, {})

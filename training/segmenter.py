@@ -2,10 +2,21 @@
 
 `__init__` only stores hyperparameters; `fit` validates, trains with early
 stopping on the validation split and returns self; learned state ends in `_`;
-`random_state` makes runs repeatable. Segments are K prototypes in the fused
-space, placed by k-means++ on the training customers' embeddings (K chosen by
-silhouette on the validation customers unless set); membership is a softmax
-over negative squared distances to the prototypes.
+`random_state` makes runs repeatable.
+
+Two parts, each fitted to what it is for:
+
+- the network (`model.FusionNet`, L = L_B + L_T) reads both sources and
+  predicts churn risk, value and review ratings;
+- segments are K prototypes in the segment space z (`views.SegmentSpace`: a
+  whitened behaviour code next to a text code, each scaled to the same size),
+  placed by k-means++ on the training customers (K chosen by silhouette on the
+  validation customers unless set); membership is a softmax over negative
+  squared distances to the prototypes. k-means on the network's own hidden
+  layer was tried first and lost to naive concatenation: trained for churn and
+  value, that layer keeps what predicts them and little of what tells customers
+  apart (ARI vs the truth 0.00 where only text carries the segments,
+  `make bench-fusion`).
 """
 
 from __future__ import annotations
@@ -17,9 +28,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from segassist.core.errors import UserInputError
+from segassist.training.views import VIEW_DIMS, SegmentSpace
 
 LOG_FEATURES_MIN_SKEW = 2.0  # features skewed more than this are log1p-transformed
-K_CANDIDATES = range(3, 9)
 # Silhouette is quadratic in customers: auto-K scores it on a sample of validation.
 SILHOUETTE_SAMPLE = 10_000
 # Mini-batches of 256 up to this many training customers; beyond, 1/512 of them
@@ -102,6 +113,7 @@ class FusionSegmenter:
         min_share: no segment smaller than this share of the training customers
             (fewer segments are made instead; 0 allows any size).
         hidden, embed_dim, dropout: network sizes.
+        view_dims: components per source in the segment space.
         use_behaviour, use_text: turn a modality off (ablations).
         text_weight, value_weight: weights of L_T and of the value term of L_B.
         max_epochs, patience: early stopping on validation loss.
@@ -127,6 +139,7 @@ class FusionSegmenter:
         batch_size: int | str = "auto",
         weight_decay: float = 1e-4,
         random_state: int = 0,
+        view_dims: int = VIEW_DIMS,
     ) -> None:
         self.n_segments = n_segments
         self.min_share = min_share
@@ -143,6 +156,7 @@ class FusionSegmenter:
         self.batch_size = batch_size
         self.weight_decay = weight_decay
         self.random_state = random_state
+        self.view_dims = view_dims
 
     def get_params(self) -> dict:
         """Hyperparameters, as scikit-learn's get_params."""
@@ -283,7 +297,15 @@ class FusionSegmenter:
         self.network_.eval()
         self.best_val_loss_ = best
         self.epochs_ = len(self.history_)
-        self._place_prototypes(self.transform(train), self.transform(validation))
+        self.space_ = SegmentSpace.fit(
+            self.scale(train.behaviour),
+            train.text,
+            train.has_text,
+            use_behaviour=self.use_behaviour,
+            use_text=self.use_text,
+            dims=self.view_dims,
+        )
+        self._place_prototypes(self.transform(train), train.has_text)
         self._calibrate_value(train, validation)
         return self
 
@@ -317,37 +339,29 @@ class FusionSegmenter:
             return int(self.batch_size)
         return 256 if n_train <= SMALL_TRAIN else min(4096, n_train // 512)
 
-    def _place_prototypes(self, train_z: np.ndarray, val_z: np.ndarray) -> None:
-        """Prototypes where k-means puts them in z: `n_segments` of them, or the k of 3-8
-        with the best validation silhouette; fewer when one would hold under `min_share`
-        of the customers (a segment of 4 people cannot be targeted)."""
-        from sklearn.cluster import KMeans
+    def _place_prototypes(self, train_z: np.ndarray, has_text: np.ndarray | None = None) -> None:
+        """Prototypes where each source's own groups combine (`prototypes.place`):
+        `n_segments` of them, or as many as the data shows; fewer when one would hold
+        under `min_share` of the customers (a segment of 4 people cannot be targeted)."""
+        from segassist.training.prototypes import place
 
-        def kmeans(k: int) -> KMeans:
-            return KMeans(n_clusters=k, n_init=10, random_state=self.random_state).fit(train_z)
+        space = getattr(self, "space_", None)
+        sources = (
+            space.sources(train_z.shape[1], has_text)
+            if space is not None and has_text is not None
+            else [("behaviour", slice(0, train_z.shape[1]), np.ones(len(train_z), dtype=bool))]
+        )
 
-        def big_enough(fitted: KMeans) -> bool:
-            shares = np.bincount(fitted.labels_, minlength=fitted.n_clusters) / len(train_z)
-            return bool(shares.min() >= self.min_share)
+        def shares_of(centres: np.ndarray) -> np.ndarray:
+            nearest = (centres**2).sum(axis=1) - 2 * train_z @ centres.T  # + |z|^2, same for all
+            return np.bincount(nearest.argmin(axis=1), minlength=len(centres)) / len(train_z)
 
-        if self.n_segments == "auto":
-            scores, fits = {}, {}
-            for k in K_CANDIDATES:
-                if k < len(val_z):
-                    fits[k] = kmeans(k)
-                    labels = fits[k].predict(val_z)
-                    if len(set(labels)) > 1 and big_enough(fits[k]):
-                        scores[k] = silhouette(val_z, labels, self.random_state)
-            self.k_scores_ = scores
-            k = max(scores, key=scores.get) if scores else min(fits, default=2)
-            fitted = fits.get(k) or kmeans(k)
-        else:
-            k = int(self.n_segments)
-            fitted = kmeans(k)
-        while k > 2 and not big_enough(fitted):
-            k -= 1
-            fitted = kmeans(k)
-        self.prototypes_ = fitted.cluster_centers_.astype(np.float32)
+        k = self.n_segments
+        centres, self.source_groups_ = place(train_z, sources, k, self.min_share, self.random_state)
+        while len(centres) > 2 and shares_of(centres).min() < self.min_share:
+            k = len(centres) - 1
+            centres, _ = place(train_z, sources, k, self.min_share, self.random_state)
+        self.prototypes_ = centres.astype(np.float32)
         # Temperature: the mean squared distance to the nearest prototype, so
         # probabilities are neither all-or-nothing nor uniform.
         distances = self._squared_distances(train_z)
@@ -359,10 +373,7 @@ class FusionSegmenter:
         if not hasattr(self, "network_"):
             raise RuntimeError("This FusionSegmenter is not fitted yet. Call 'fit' first.")
 
-    def _forward(self, data: SegmenterData, chunk: int = PREDICT_CHUNK) -> dict[str, np.ndarray]:
-        """Network outputs for every customer, in chunks so memory stays bounded."""
-        import torch
-
+    def _check_text_width(self, data: SegmenterData) -> None:
         self._check_fitted()
         expected = self.network_.config.text_dim
         if data.text.shape[1] != expected:
@@ -371,6 +382,12 @@ class FusionSegmenter:
                 f"review index gives {data.text.shape[1]} (another embedding model). Retrain "
                 "with 'segassist train', or rebuild the index with the model's embedder."
             )
+
+    def _forward(self, data: SegmenterData, chunk: int = PREDICT_CHUNK) -> dict[str, np.ndarray]:
+        """Network outputs for every customer, in chunks so memory stays bounded."""
+        import torch
+
+        self._check_text_width(data)
         unlabelled = SegmenterData(data.customer_ids, data.behaviour, data.text, data.has_text)
         parts: dict[str, list[np.ndarray]] = {}
         with torch.no_grad():
@@ -382,8 +399,12 @@ class FusionSegmenter:
         return {key: np.concatenate(values) for key, values in parts.items()}
 
     def transform(self, data: SegmenterData) -> np.ndarray:
-        """Fused customer embeddings (n, embed_dim)."""
-        return self._forward(data)["embedding"]
+        """Customers in the segment space z (n, view_dims per source); models saved before
+        the segment space existed use the network's embedding."""
+        self._check_text_width(data)
+        if getattr(self, "space_", None) is None:
+            return self._forward(data)["embedding"]
+        return self.space_(self.scale(data.behaviour), data.text, data.has_text)
 
     def _squared_distances(self, z: np.ndarray) -> np.ndarray:
         return ((z[:, None, :] - self.prototypes_[None, :, :]) ** 2).sum(axis=2)
@@ -412,7 +433,9 @@ class FusionSegmenter:
         calibration = getattr(self, "value_calibration_", None)
         if calibration is not None:  # models saved before calibration give the raw value
             value = np.interp(value, calibration[0], calibration[1])
-        return {"churn_risk": churn, "value_estimate": value, "embedding": outputs["embedding"]}
+        space = getattr(self, "space_", None)
+        embedding = outputs["embedding"] if space is None else self.transform(data)
+        return {"churn_risk": churn, "value_estimate": value, "embedding": embedding}
 
     def loss(self, data: SegmenterData) -> float:
         """The training loss L = L_B + text_weight * L_T on labelled `data`."""
@@ -447,6 +470,8 @@ class FusionSegmenter:
             "best_val_loss": self.best_val_loss_,
             "epochs": self.epochs_,
             "value_calibration": getattr(self, "value_calibration_", None),
+            "space": None if self.space_ is None else self.space_.state(),
+            "source_groups": getattr(self, "source_groups_", {}),
         }
 
     @classmethod
@@ -472,4 +497,7 @@ class FusionSegmenter:
         ):
             setattr(segmenter, key + "_", state[key])
         segmenter.value_calibration_ = state.get("value_calibration")
+        space = state.get("space")
+        segmenter.space_ = None if space is None else SegmentSpace.from_state(space)
+        segmenter.source_groups_ = state.get("source_groups", {})
         return segmenter

@@ -6,6 +6,20 @@ churn) and what they write (review themes and sentiment), so a segmenter can
 be checked for recovering known structure. The truth is stored in
 `synthetic_truth`. Real data stays the default everywhere else.
 
+Modes say which source carries the truth, so a segmenter can be checked for
+using each source and both (`MODES`):
+
+- ``default``: five segments that differ in behaviour, ratings and themes;
+- ``behaviour``: five segments that differ only in what they do; everyone
+  writes about every theme with the same ratings;
+- ``text``: five segments that behave alike and differ only in what they
+  write about (same ratings);
+- ``combination``: four segments, two ways of buying x two topics: each source
+  alone sees two groups, only both together see four (same ratings).
+
+In the text-carrying modes every customer writes at least one review, else
+their segment could not be known from text at all.
+
 Generation is vectorised and chunked by customer, so 1M customers fit in a
 few GB; every chunk is derived from (seed, chunk number) and is repeatable.
 """
@@ -13,7 +27,7 @@ few GB; every chunk is derived from (seed, chunk number) and is repeatable.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -59,7 +73,7 @@ SEGMENTS = (
         0.05,
         0.5,
         4.7,
-        (4, 6, 5, 2, 1, 1, 1, 1),
+        (1, 20, 20, 1, 1, 1, 1, 1),
         (
             "great tone and build quality",
             "I buy these every month, always reliable",
@@ -76,7 +90,7 @@ SEGMENTS = (
         0.25,
         0.35,
         3.8,
-        (1, 5, 1, 6, 1, 1, 1, 2),
+        (1, 1, 1, 20, 1, 1, 1, 20),
         (
             "cheap price and does the job",
             "good value for the money",
@@ -93,7 +107,7 @@ SEGMENTS = (
         0.7,
         0.6,
         1.9,
-        (2, 2, 3, 2, 3, 1, 2, 1),
+        (1, 1, 1, 1, 1, 30, 1, 1),
         (
             "broke after a week",
             "arrived late and damaged",
@@ -110,7 +124,7 @@ SEGMENTS = (
         0.45,
         0.25,
         4.3,
-        (2, 1, 1, 1, 2, 2, 3, 4),
+        (1, 1, 1, 1, 1, 1, 30, 1),
         (
             "bought as a gift for my son",
             "nice present, well packaged",
@@ -127,7 +141,7 @@ SEGMENTS = (
         0.15,
         0.45,
         4.4,
-        (5, 1, 2, 1, 6, 2, 4, 1),
+        (20, 1, 1, 1, 20, 1, 1, 1),
         (
             "studio quality recording sound",
             "expensive but worth every penny",
@@ -137,8 +151,109 @@ SEGMENTS = (
         ),
     ),
 )
+
+
+def _alike(name: str, themes: tuple[str, ...], **behaviour) -> SegmentSpec:
+    """A segment that buys like everyone else (text mode) unless told otherwise."""
+    spec = {
+        "orders_per_year": 4.0,
+        "lines_per_order": 1.8,
+        "price_factor": 1.0,
+        "churn_probability": 0.25,
+        "review_rate": 0.5,
+        "rating_mean": 4.2,
+        "categories": (2, 2, 2, 2, 2, 2, 2, 2),
+    }
+    return SegmentSpec(name=name, themes=themes, **{**spec, **behaviour})
+
+
+ALL_THEMES = tuple(theme for spec in SEGMENTS for theme in spec.themes)
+GIFT_THEMES = (
+    "bought as a gift for my son",
+    "nice present, well packaged",
+    "my daughter loved it for her birthday",
+    "perfect christmas gift",
+    "the gift wrapping was lovely",
+    "got this for my husband's anniversary",
+    "a present for my nephew who is learning",
+    "my grandson opened it on his birthday",
+)
+STUDIO_THEMES = (
+    "studio quality recording sound",
+    "clean signal for home recording sessions",
+    "professional grade microphone",
+    "crystal clear in the studio",
+    "low noise when tracking vocals",
+    "works well with my audio interface",
+    "great for mixing and mastering",
+    "tight response on the recording desk",
+)
+FREQUENT = {  # many small orders of consumables
+    "orders_per_year": 8.0,
+    "lines_per_order": 2.5,
+    "price_factor": 0.7,
+    "churn_probability": 0.1,
+    "categories": (1, 20, 1, 20, 1, 1, 1, 1),
+}
+OCCASIONAL = {  # rare big-ticket orders
+    "orders_per_year": 1.5,
+    "lines_per_order": 1.2,
+    "price_factor": 2.5,
+    "churn_probability": 0.4,
+    "categories": (20, 1, 1, 1, 1, 1, 20, 1),
+}
+
+
+@dataclass(frozen=True)
+class Mode:
+    """Which latent segments a data set is drawn from."""
+
+    segments: tuple[SegmentSpec, ...]
+    always_writes: bool = False  # every customer reviews their first order
+
+
+MODES = {
+    "default": Mode(SEGMENTS),
+    "behaviour": Mode(
+        tuple(replace(s, review_rate=0.4, rating_mean=4.0, themes=ALL_THEMES) for s in SEGMENTS)
+    ),
+    "text": Mode(
+        tuple(_alike(f"writes about {s.name}", s.themes) for s in SEGMENTS), always_writes=True
+    ),
+    "combination": Mode(
+        (
+            _alike("frequent gift buyers", GIFT_THEMES, **FREQUENT),
+            _alike("frequent home-studio players", STUDIO_THEMES, **FREQUENT),
+            _alike("occasional big-ticket gift buyers", GIFT_THEMES, **OCCASIONAL),
+            _alike("occasional big-ticket studio buyers", STUDIO_THEMES, **OCCASIONAL),
+        ),
+        always_writes=True,
+    ),
+}
+
+
 OPENERS = ("", "Honestly, ", "Overall ", "Well, ", "As expected, ")
 CLOSERS = ("", " Would recommend.", " Five stars from me.", " Not sure I'd buy again.", "")
+# Sentences any customer may add, whatever their segment: real reviews are never only
+# their topic, and text that is all topic would make the text view unrealistically clean.
+ASIDES = (
+    "The box was a bit dented.",
+    "Took a while to set up.",
+    "Colour is exactly as pictured.",
+    "It is lighter than I expected.",
+    "The manual could be clearer.",
+    "Arrived on Tuesday.",
+    "I compared three models before choosing.",
+    "My neighbour has the same one.",
+    "Battery not included.",
+    "It fits in the car easily.",
+    "The cable is a little short.",
+    "Comes with a small bag.",
+    "I read the reviews first.",
+    "Used it every day this week.",
+    "Second one I have owned.",
+    "The finish looks nice.",
+)
 
 
 def _products(rng: np.random.Generator, n_products: int) -> pd.DataFrame:
@@ -162,22 +277,26 @@ def generate(
     seed: int = 0,
     chunk_size: int = 50_000,
     n_products: int = 2_000,
+    mode: str = "default",
 ) -> Iterator[Batch]:
-    """Yield batches covering `n_customers` synthetic customers, products in the first."""
+    """Yield batches covering `n_customers` synthetic customers, products in the first;
+    `mode` (a key of MODES) says which source carries the segments."""
     if not 1 <= n_customers <= 10_000_000:
         raise ValueError("n_customers must be between 1 and 10,000,000")
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
     products = _products(np.random.default_rng([seed, 0]), n_products)
     for chunk, start in enumerate(range(0, n_customers, chunk_size)):
         size = min(chunk_size, n_customers - start)
         rng = np.random.default_rng([seed, chunk + 1])
-        batch = _chunk(rng, start, size, products)
+        batch = _chunk(rng, start, size, products, MODES[mode])
         if chunk == 0:
             batch.tables["products"] = products
         yield batch
 
 
-def _chunk(rng: np.random.Generator, start: int, size: int, products: pd.DataFrame) -> Batch:
-    specs = SEGMENTS
+def _chunk(rng, start: int, size: int, products: pd.DataFrame, mode: Mode) -> Batch:
+    specs = mode.segments
     segment = rng.integers(0, len(specs), size)
     customer_id = np.array([f"SC{start + i:07d}" for i in range(size)], dtype=object)
     param = {
@@ -202,6 +321,7 @@ def _chunk(rng: np.random.Generator, start: int, size: int, products: pd.DataFra
     day = (
         first_day[order_owner] + rng.random(len(order_owner)) * (last_day - first_day)[order_owner]
     )
+    day = day[np.lexsort((day, order_owner))]  # each customer's orders in date order
     ordered_at = pd.Timestamp(END - timedelta(days=SPAN_DAYS)) + pd.to_timedelta(day, unit="D")
     order_id = np.array([f"SO{start:07d}-{i}" for i in range(len(order_owner))], dtype=object)
     orders = pd.DataFrame(
@@ -214,8 +334,8 @@ def _chunk(rng: np.random.Generator, start: int, size: int, products: pd.DataFra
             "source": SOURCE,
         }
     )
-    lines = _lines(rng, segment, order_owner, order_id, param, products)
-    reviews = _reviews(rng, segment, order_owner, orders, lines, param)
+    lines = _lines(rng, segment, order_owner, order_id, param, products, specs)
+    reviews = _reviews(rng, segment, order_owner, orders, lines, param, mode)
     customers = pd.DataFrame({"customer_id": customer_id, "source": SOURCE})
     truth = pd.DataFrame(
         {
@@ -235,12 +355,12 @@ def _chunk(rng: np.random.Generator, start: int, size: int, products: pd.DataFra
     return batch
 
 
-def _lines(rng, segment, order_owner, order_id, param, products) -> pd.DataFrame:
+def _lines(rng, segment, order_owner, order_id, param, products, specs) -> pd.DataFrame:
     n_lines = 1 + rng.poisson(param["lines_per_order"][order_owner] - 1)
     line_order = np.repeat(np.arange(len(order_id)), n_lines)
     line_segment = segment[order_owner][line_order]
     by_category = products.groupby("category").indices
-    preferences = np.array([s.categories for s in SEGMENTS], dtype=float)
+    preferences = np.array([s.categories for s in specs], dtype=float)
     preferences /= preferences.sum(axis=1, keepdims=True)
     cumulative = preferences.cumsum(axis=1)[line_segment]
     category = (rng.random(len(line_order))[:, None] > cumulative).sum(axis=1)
@@ -266,18 +386,27 @@ def _lines(rng, segment, order_owner, order_id, param, products) -> pd.DataFrame
     )
 
 
-def _reviews(rng, segment, order_owner, orders, lines, param) -> pd.DataFrame:
+def _reviews(rng, segment, order_owner, orders, lines, param, mode: Mode) -> pd.DataFrame:
     reviewed = rng.random(len(order_owner)) < param["review_rate"][order_owner]
+    if mode.always_writes:  # orders are grouped by customer: each one's first is reviewed
+        reviewed |= np.r_[True, order_owner[1:] != order_owner[:-1]]
     owners = order_owner[reviewed]
     first_lines = lines.drop_duplicates("order_id").set_index("order_id")["product_id"]
     reviewed_orders = orders[reviewed]
     rating = np.clip(np.rint(rng.normal(param["rating_mean"][owners], 0.7)), 1, 5).astype(int)
-    theme_pick = rng.integers(0, 5, len(owners))
+    n_themes = np.array([len(spec.themes) for spec in mode.segments])[segment[owners]]
+    theme_pick = (rng.random(len(owners)) * n_themes).astype(int)
     opener = rng.integers(0, len(OPENERS), len(owners))
     closer = rng.integers(0, len(CLOSERS), len(owners))
+    asides = rng.integers(0, len(ASIDES), (len(owners), 2))
+    n_asides = rng.integers(0, 3, len(owners))
     text = [
-        f"{OPENERS[o]}{SEGMENTS[s].themes[t]}.{CLOSERS[c]}"
-        for s, t, o, c in zip(segment[owners], theme_pick, opener, closer, strict=True)
+        f"{OPENERS[o]}{mode.segments[s].themes[t]}."
+        + "".join(f" {ASIDES[a]}" for a in aside[:n])
+        + CLOSERS[c]
+        for s, t, o, c, aside, n in zip(
+            segment[owners], theme_pick, opener, closer, asides, n_asides, strict=True
+        )
     ]
     return pd.DataFrame(
         {

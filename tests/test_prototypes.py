@@ -1,0 +1,83 @@
+"""Placing prototypes: each source's separated groups, then their combinations."""
+
+from __future__ import annotations
+
+import numpy as np
+from segassist.training.prototypes import place, source_groups, valley_depth
+from sklearn.metrics import adjusted_rand_score
+
+
+def test_a_valley_between_groups_is_deep_and_a_cut_mass_has_none():
+    rng = np.random.default_rng(0)
+    apart = valley_depth(rng.normal(0, 1, 800), rng.normal(6, 1, 800))
+    one = rng.normal(0, 1, 1600)
+    cut = valley_depth(one[one < 0], one[one >= 0])
+    skewed = rng.lognormal(0, 1, 1600)  # a long tail is not a second group either
+    tail = valley_depth(skewed[skewed < 2], skewed[skewed >= 2])
+    assert apart > 0.8 and cut < 0.2 and tail < 0.2
+
+
+def test_groups_are_found_only_where_they_are_separated():
+    rng = np.random.default_rng(1)
+    centres = np.zeros((3, 6))
+    centres[:, 0] = [-6, 0, 6]
+    blobs = np.concatenate([c + rng.normal(0, 1, (500, 6)) for c in centres])
+    labels = source_groups(blobs, seed=0)
+    truth = np.repeat([0, 1, 2], 500)
+    assert adjusted_rand_score(truth, labels) > 0.95
+    assert source_groups(rng.normal(0, 1, (1500, 6)), seed=0).max() == 0
+
+
+def _two_by_two(n: int, seed: int):
+    """Two sources, each with two groups along one of 8 directions, independent of each
+    other: only together do they show the four segments."""
+    rng = np.random.default_rng(seed)
+    buying, topic = rng.integers(0, 2, n), rng.integers(0, 2, n)
+    behaviour = rng.normal(0, 1, (n, 8))
+    behaviour[:, 3] += 4 * buying
+    text = rng.normal(0, 1, (n, 8)) * np.linspace(3, 0.5, 8)  # the topic is not the top axis
+    text[:, 5] += 6 * topic
+    return np.hstack([behaviour, text]), buying * 2 + topic
+
+
+def test_segments_are_the_combinations_of_the_sources_groups():
+    from sklearn.cluster import KMeans
+
+    z, truth = _two_by_two(3000, 0)
+    sources = [
+        ("behaviour", slice(0, 8), np.ones(len(z), bool)),
+        ("text", slice(8, 16), np.ones(len(z), bool)),
+    ]
+    for k in ("auto", 4):
+        centres, groups = place(z, sources, k, min_share=0.02, seed=0)
+        assert groups == {"behaviour": 2, "text": 2} and len(centres) == 4
+        nearest = ((z[:, None] - centres[None]) ** 2).sum(axis=2).argmin(axis=1)
+        assert adjusted_rand_score(truth, nearest) > 0.88  # 2% of each group lie past the middle
+    # k-means on the whole space splits the wide text axis instead (why place exists).
+    whole = KMeans(4, n_init=10, random_state=0).fit(z).labels_
+    assert adjusted_rand_score(truth, whole) < 0.8
+
+
+def test_without_separated_groups_k_is_set_or_chosen_by_silhouette():
+    rng = np.random.default_rng(2)
+    z = rng.normal(0, 1, (1200, 6))
+    sources = [("behaviour", slice(0, 6), np.ones(len(z), bool))]
+    centres, groups = place(z, sources, 5, min_share=0.02, seed=0)
+    assert len(centres) == 5 and groups == {"behaviour": 1}
+    centres, _ = place(z, sources, "auto", min_share=0.02, seed=0)
+    assert 3 <= len(centres) <= 8
+
+
+def test_customers_without_text_do_not_form_a_text_group():
+    """Text groups come from the customers who wrote; the others are placed by behaviour."""
+    z, truth = _two_by_two(3000, 3)
+    wrote = np.random.default_rng(3).random(len(z)) > 0.3
+    z[~wrote, 8:] = 0.0  # as the segment space codes a customer without text
+    sources = [
+        ("behaviour", slice(0, 8), np.ones(len(z), bool)),
+        ("text", slice(8, 16), wrote),
+    ]
+    centres, groups = place(z, sources, "auto", min_share=0.02, seed=0)
+    assert groups == {"behaviour": 2, "text": 2} and len(centres) == 4
+    nearest = ((z[:, None] - centres[None]) ** 2).sum(axis=2).argmin(axis=1)
+    assert adjusted_rand_score(truth[wrote], nearest[wrote]) > 0.88

@@ -1,0 +1,157 @@
+"""Placing segment prototypes in the segment space: each source's own groups, then their
+combinations.
+
+k-means on the whole space with K set was measured to prefer the wrong answer
+where only the combination of the sources tells segments apart: two ways of
+buying x two review topics, each perfectly separable in its own source
+(k-means with k = 2 on either finds its groups at ARI 0.97), gave ARI 0.42
+jointly, and the true partition has a *higher* within-segment sum of squares
+than the one k-means finds (1,989 vs 1,895): splitting one topic again lowers
+the sum of squares more than the behaviour split, although the topic is one
+unbroken mass and the behaviour groups are separated by a valley. What tells a
+real group from an arbitrary cut is that valley, so:
+
+1. in each source (behaviour; text, for customers who wrote some), k-means for
+   k = 2 .. K_MAX, keeping the largest k whose every segment is separated from
+   its nearest neighbour by a density valley (`valley_depth` >= VALLEY) along
+   the line joining their centres; no such k means the source has no groups;
+2. segments are the combinations of the sources' groups that hold at least
+   `min_share` of the customers (all of them when K is set: the K largest);
+3. prototypes start at those combinations' centres and are refined by k-means
+   on the whole space, so scoring (nearest prototype) matches training.
+
+With no groups in any source (common on real data: customers spread out
+without valleys), segments are still useful as a partition: k-means on the
+whole space, K as set or the one of 3-8 with the best silhouette.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+K_MAX = 8
+VALLEY = 0.5  # the valley must be at most half the lower of the two peaks
+# Densities are smoothed 1.5x more than Silverman's rule: counts (orders, reviews) make
+# lumpy projections whose gaps are not valleys between groups of customers (the Amazon
+# reviews showed "4 groups" at 1x and none at 1.5x; the synthetic groups stay).
+SMOOTHING = 1.5
+DENSITY_SAMPLE = 4_000  # points per density estimate
+SEARCH_SAMPLE = 20_000  # customers used to find each source's groups
+
+
+def valley_depth(a: np.ndarray, b: np.ndarray, grid: int = 200) -> float:
+    """How deep the density valley between two groups of 1-D values is: 1 - (lowest
+    density between their medians) / (lower of the peaks on either side); 0 when
+    one mass was cut in two, near 1 when the groups are apart."""
+    values = np.concatenate([a, b])
+    if len(values) > DENSITY_SAMPLE:
+        values = np.random.default_rng(0).choice(values, DENSITY_SAMPLE, replace=False)
+    spread = values.std()
+    iqr = np.subtract(*np.percentile(values, [75, 25]))
+    robust = min(spread, iqr / 1.34) if iqr > 0 else spread
+    bandwidth = SMOOTHING * 0.9 * robust * len(values) ** -0.2 + 1e-12  # Silverman's x 1.5
+    low, high = sorted((np.median(a), np.median(b)))
+    if high - low < 1e-9:
+        return 0.0
+    points = np.linspace(low, high, grid)
+    density = np.exp(-0.5 * ((points[:, None] - values[None, :]) / bandwidth) ** 2).sum(axis=1)
+    lowest = int(density.argmin())
+    peak = min(density[: lowest + 1].max(), density[lowest:].max())
+    return float(1 - density[lowest] / peak)
+
+
+def separation(x: np.ndarray, labels: np.ndarray, centres: np.ndarray) -> float:
+    """The shallowest valley between any group and its nearest neighbour."""
+    depths = []
+    for i, centre in enumerate(centres):
+        distance = ((centres - centre) ** 2).sum(axis=1)
+        distance[i] = np.inf
+        j = int(distance.argmin())
+        direction = (centres[j] - centre) / (np.linalg.norm(centres[j] - centre) + 1e-12)
+        depths.append(valley_depth(x[labels == i] @ direction, x[labels == j] @ direction))
+    return min(depths)
+
+
+def _kmeans(x: np.ndarray, k: int, seed: int, init: np.ndarray | None = None):
+    from sklearn.cluster import KMeans
+
+    if init is None:
+        return KMeans(n_clusters=k, n_init=10, random_state=seed).fit(x)
+    return KMeans(n_clusters=k, init=init, n_init=1, random_state=seed).fit(x)
+
+
+def source_groups(x: np.ndarray, seed: int, k_max: int = K_MAX) -> np.ndarray:
+    """Labels of the largest k (2 .. k_max) whose groups are all separated by a valley;
+    all zeros when no k is."""
+    labels = np.zeros(len(x), dtype=np.int64)
+    for k in range(2, min(k_max, len(x) // 10) + 1):
+        fitted = _kmeans(x, k, seed)
+        if separation(x, fitted.labels_, fitted.cluster_centers_) >= VALLEY:
+            labels = fitted.labels_.astype(np.int64)
+    return labels
+
+
+def place(
+    z: np.ndarray,
+    sources: list[tuple[str, slice, np.ndarray]],
+    n_segments: int | str,
+    min_share: float,
+    seed: int,
+) -> tuple[np.ndarray, dict[str, int]]:
+    """Prototype centres (K, dims) for customers `z`, and how many separated groups each
+    source showed (1: none); `sources` gives each source's name, columns in z and
+    which customers have it."""
+    rng = np.random.default_rng(seed)
+    rows = np.arange(len(z))
+    if len(z) > SEARCH_SAMPLE:
+        rows = np.sort(rng.choice(len(z), SEARCH_SAMPLE, replace=False))
+    sample = z[rows]
+    complete = np.ones(len(rows), dtype=bool)
+    cells = np.zeros(len(rows), dtype=np.int64)
+    groups = {}
+    for name, columns, present in sources:
+        present = present[rows]
+        labels = np.full(len(rows), -1)
+        if present.sum() >= 20:
+            labels[present] = source_groups(sample[present][:, columns], seed)
+        groups[name] = int(labels.max()) + 1 if labels.max() > 0 else 1
+        if labels.max() > 0:  # this source has groups: customers without it cannot place
+            complete &= labels >= 0
+            cells = cells * (labels.max() + 1) + labels.clip(min=0)
+    found, counts = np.unique(cells[complete], return_counts=True)
+    order = np.argsort(-counts)
+    shares = counts[order] / len(rows)
+    if n_segments == "auto":
+        keep = found[order][shares >= min_share][:K_MAX]
+    else:
+        keep = found[order][: int(n_segments)]
+    want = len(keep) if n_segments == "auto" else int(n_segments)
+    if len(keep) < max(want, 2):  # no groups (or too few for K): k-means on the whole space
+        return _whole_space(sample, n_segments, seed), groups
+    centres = np.stack([sample[complete & (cells == c)].mean(axis=0) for c in keep])
+    return _kmeans(z, len(centres), seed, init=centres).cluster_centers_, groups
+
+
+def _whole_space(z: np.ndarray, n_segments: int | str, seed: int) -> np.ndarray:
+    from segassist.training.segmenter import silhouette
+
+    if n_segments != "auto":
+        return _kmeans(z, int(n_segments), seed).cluster_centers_
+    fits = {k: _kmeans(z, k, seed) for k in range(3, min(K_MAX, len(z) - 1) + 1)}
+    scores = {k: silhouette(z, fit.labels_, seed) for k, fit in fits.items()}
+    return fits[max(scores, key=scores.get)].cluster_centers_
+
+
+def groups_sentence(groups: dict[str, int], n_segments: int) -> str:
+    """One line on what each source showed and how the segments came of it."""
+    if not groups:
+        return f"{n_segments} segments."
+    found = {name: k for name, k in groups.items() if k > 1}
+    seen = ", ".join(
+        f"{name}: {k} separated groups" if k > 1 else f"{name}: no separated groups"
+        for name, k in groups.items()
+    )
+    if not found:
+        return f"{seen}; {n_segments} segments by k-means on both (no source shows groups)."
+    how = "their combinations" if len(found) > 1 else f"the {next(iter(found))} groups"
+    return f"{seen}; {n_segments} segments from {how}."
