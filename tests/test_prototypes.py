@@ -81,3 +81,18 @@ def test_customers_without_text_do_not_form_a_text_group():
     assert groups == {"behaviour": 2, "text": 2} and len(centres) == 4
     nearest = ((z[:, None] - centres[None]) ** 2).sum(axis=2).argmin(axis=1)
     assert adjusted_rand_score(truth[wrote], nearest[wrote]) > 0.88
+
+
+def test_groups_k_means_misses_are_found_at_the_valley():
+    """Two groups apart along a narrow axis, next to a wide unimodal one: 2-means cuts the
+    wide axis (no valley there), splitting at the deepest valley finds the groups."""
+    from segassist.training.prototypes import _kmeans, separation
+
+    rng = np.random.default_rng(4)
+    side = rng.integers(0, 2, 2000)
+    x = np.column_stack([rng.normal(0, 4, 2000), 4 * side - 2 + rng.normal(0, 0.5, 2000)])
+    fitted = _kmeans(x, 2, 0)
+    assert adjusted_rand_score(side, fitted.labels_) < 0.2
+    assert separation(x, fitted.labels_, fitted.cluster_centers_) < 0.5
+    labels = source_groups(x, seed=0, min_side=40)
+    assert labels.max() == 1 and adjusted_rand_score(side, labels) > 0.95
