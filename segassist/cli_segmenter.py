@@ -91,7 +91,10 @@ def train(
         f"value Spearman {test['value_spearman']:.3f}; predicted total "
         f"{test.get('value_sum_ratio', float('nan')):.2f}x the actual."
     )
-    click.echo(groups_sentence(result.metrics["source_groups"], result.metrics["n_segments"]))
+    metrics = result.metrics
+    click.echo(
+        groups_sentence(metrics["source_groups"], metrics["n_segments"], metrics["from_groups"])
+    )
     click.echo(("promoted: " if result.promoted else "not promoted: ") + result.reason)
 
 

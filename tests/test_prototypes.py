@@ -49,8 +49,8 @@ def test_segments_are_the_combinations_of_the_sources_groups():
         ("text", slice(8, 16), np.ones(len(z), bool)),
     ]
     for k in ("auto", 4):
-        centres, groups = place(z, sources, k, min_share=0.02, seed=0)
-        assert groups == {"behaviour": 2, "text": 2} and len(centres) == 4
+        centres, groups, made = place(z, sources, k, min_share=0.02, seed=0)
+        assert groups == {"behaviour": 2, "text": 2} and len(centres) == 4 and made
         nearest = ((z[:, None] - centres[None]) ** 2).sum(axis=2).argmin(axis=1)
         assert adjusted_rand_score(truth, nearest) > 0.88  # 2% of each group lie past the middle
     # k-means on the whole space splits the wide text axis instead (why place exists).
@@ -62,10 +62,10 @@ def test_without_separated_groups_k_is_set_or_chosen_by_silhouette():
     rng = np.random.default_rng(2)
     z = rng.normal(0, 1, (1200, 6))
     sources = [("behaviour", slice(0, 6), np.ones(len(z), bool))]
-    centres, groups = place(z, sources, 5, min_share=0.02, seed=0)
-    assert len(centres) == 5 and groups == {"behaviour": 1}
-    centres, _ = place(z, sources, "auto", min_share=0.02, seed=0)
-    assert 3 <= len(centres) <= 8
+    centres, groups, made = place(z, sources, 5, min_share=0.02, seed=0)
+    assert len(centres) == 5 and groups == {"behaviour": 1} and not made
+    centres, _, made = place(z, sources, "auto", min_share=0.02, seed=0)
+    assert 3 <= len(centres) <= 8 and not made
 
 
 def test_customers_without_text_do_not_form_a_text_group():
@@ -77,7 +77,7 @@ def test_customers_without_text_do_not_form_a_text_group():
         ("behaviour", slice(0, 8), np.ones(len(z), bool)),
         ("text", slice(8, 16), wrote),
     ]
-    centres, groups = place(z, sources, "auto", min_share=0.02, seed=0)
+    centres, groups, _ = place(z, sources, "auto", min_share=0.02, seed=0)
     assert groups == {"behaviour": 2, "text": 2} and len(centres) == 4
     nearest = ((z[:, None] - centres[None]) ** 2).sum(axis=2).argmin(axis=1)
     assert adjusted_rand_score(truth[wrote], nearest[wrote]) > 0.88
@@ -96,3 +96,19 @@ def test_groups_k_means_misses_are_found_at_the_valley():
     assert separation(x, fitted.labels_, fitted.cluster_centers_) < 0.5
     labels = source_groups(x, seed=0, min_side=40)
     assert labels.max() == 1 and adjusted_rand_score(side, labels) > 0.95
+
+
+def test_two_groups_are_not_two_segments_when_k_is_chosen():
+    """Two halves of the customers are too coarse to target: with K chosen, fewer than
+    three groups give way to a partition by silhouette (and the line says why)."""
+    from segassist.training.prototypes import groups_sentence
+
+    rng = np.random.default_rng(5)
+    half = rng.integers(0, 2, 2000)
+    z = rng.normal(0, 1, (2000, 4))
+    z[:, 0] += 6 * half
+    sources = [("behaviour", slice(0, 4), np.ones(len(z), bool))]
+    centres, groups, made = place(z, sources, "auto", min_share=0.02, seed=0)
+    assert groups == {"behaviour": 2} and not made and len(centres) >= 3
+    line = groups_sentence(groups, len(centres), made)
+    assert "too few groups for the segments" in line

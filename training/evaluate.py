@@ -355,8 +355,12 @@ def write_report(evaluation: Evaluation, out_dir: Path, title: str) -> Path:
         "",
         f"**{text_verdict(e)}**",
         "",
-        f"Where the segments come from: "
-        f"{groups_sentence(getattr(e.model, 'source_groups_', {}), e.model.n_segments_)}",
+        "Where the segments come from: "
+        + groups_sentence(
+            getattr(e.model, "source_groups_", {}),
+            e.model.n_segments_,
+            getattr(e.model, "from_groups_", False),
+        ),
         "",
         "## Who is in each segment (bias check)",
         "",

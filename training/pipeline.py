@@ -87,6 +87,7 @@ def train_model(
         "epochs": segmenter.epochs_,
         "n_segments": segmenter.n_segments_,
         "source_groups": segmenter.source_groups_,
+        "from_groups": segmenter.from_groups_,
         "customers": {
             "train": len(splits.train),
             "validation": len(splits.validation),

@@ -35,6 +35,7 @@ from __future__ import annotations
 import numpy as np
 
 K_MAX = 8
+K_MIN_AUTO = 3  # fewer groups than this, K chosen: a partition by silhouette instead
 VALLEY = 0.5  # the valley must be at most half the lower of the two peaks
 # Densities are smoothed 1.5x more than Silverman's rule: counts (orders, reviews) make
 # lumpy projections whose gaps are not valleys between groups of customers (the Amazon
@@ -163,10 +164,11 @@ def place(
     n_segments: int | str,
     min_share: float,
     seed: int,
-) -> tuple[np.ndarray, dict[str, int]]:
-    """Prototype centres (K, dims) for customers `z`, and how many separated groups each
-    source showed (1: none); `sources` gives each source's name, columns in z and
-    which customers have it."""
+) -> tuple[np.ndarray, dict[str, int], bool]:
+    """Prototype centres (K, dims) for customers `z`, how many separated groups each
+    source showed (1: none), and whether the segments come from those groups (else
+    from k-means on the whole space); `sources` gives each source's name, columns in
+    z and which customers have it."""
     rng = np.random.default_rng(seed)
     rows = np.arange(len(z))
     if len(z) > SEARCH_SAMPLE:
@@ -192,11 +194,13 @@ def place(
         keep = found[order][shares >= min_share][:K_MAX]
     else:
         keep = found[order][: int(n_segments)]
-    want = len(keep) if n_segments == "auto" else int(n_segments)
-    if len(keep) < max(want, 2):  # no groups (or too few for K): k-means on the whole space
-        return _whole_space(sample, n_segments, seed), groups
+    # Too few groups for K, or for a marketer when K is chosen (two halves of the
+    # customers are not segments): k-means on the whole space.
+    want = K_MIN_AUTO if n_segments == "auto" else int(n_segments)
+    if len(keep) < want:
+        return _whole_space(sample, n_segments, seed), groups, False
     centres = np.stack([sample[complete & (cells == c)].mean(axis=0) for c in keep])
-    return _kmeans(z, len(centres), seed, init=centres).cluster_centers_, groups
+    return _kmeans(z, len(centres), seed, init=centres).cluster_centers_, groups, True
 
 
 def _whole_space(z: np.ndarray, n_segments: int | str, seed: int) -> np.ndarray:
@@ -209,7 +213,7 @@ def _whole_space(z: np.ndarray, n_segments: int | str, seed: int) -> np.ndarray:
     return fits[max(scores, key=scores.get)].cluster_centers_
 
 
-def groups_sentence(groups: dict[str, int], n_segments: int) -> str:
+def groups_sentence(groups: dict[str, int], n_segments: int, from_groups: bool = True) -> str:
     """One line on what each source showed and how the segments came of it."""
     if not groups:
         return f"{n_segments} segments."
@@ -218,7 +222,8 @@ def groups_sentence(groups: dict[str, int], n_segments: int) -> str:
         f"{name}: {k} separated groups" if k > 1 else f"{name}: no separated groups"
         for name, k in groups.items()
     )
-    if not found:
-        return f"{seen}; {n_segments} segments by k-means on both (no source shows groups)."
+    if not found or not from_groups:
+        why = "no source shows groups" if not found else "too few groups for the segments"
+        return f"{seen}; {n_segments} segments by k-means on all sources ({why})."
     how = "their combinations" if len(found) > 1 else f"the {next(iter(found))} groups"
     return f"{seen}; {n_segments} segments from {how}."

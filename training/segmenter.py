@@ -357,10 +357,14 @@ class FusionSegmenter:
             return np.bincount(nearest.argmin(axis=1), minlength=len(centres)) / len(train_z)
 
         k = self.n_segments
-        centres, self.source_groups_ = place(train_z, sources, k, self.min_share, self.random_state)
+        centres, self.source_groups_, self.from_groups_ = place(
+            train_z, sources, k, self.min_share, self.random_state
+        )
         while len(centres) > 2 and shares_of(centres).min() < self.min_share:
             k = len(centres) - 1
-            centres, _ = place(train_z, sources, k, self.min_share, self.random_state)
+            centres, _, self.from_groups_ = place(
+                train_z, sources, k, self.min_share, self.random_state
+            )
         self.prototypes_ = centres.astype(np.float32)
         # Temperature: the mean squared distance to the nearest prototype, so
         # probabilities are neither all-or-nothing nor uniform.
@@ -472,6 +476,7 @@ class FusionSegmenter:
             "value_calibration": getattr(self, "value_calibration_", None),
             "space": None if self.space_ is None else self.space_.state(),
             "source_groups": getattr(self, "source_groups_", {}),
+            "from_groups": getattr(self, "from_groups_", False),
         }
 
     @classmethod
@@ -500,4 +505,5 @@ class FusionSegmenter:
         space = state.get("space")
         segmenter.space_ = None if space is None else SegmentSpace.from_state(space)
         segmenter.source_groups_ = state.get("source_groups", {})
+        segmenter.from_groups_ = state.get("from_groups", False)
         return segmenter
