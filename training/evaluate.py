@@ -31,8 +31,8 @@ import numpy as np
 from segassist.training.dataset import Splits, build_data, split_by_customer
 from segassist.training.fairness import Composition, check_features, composition
 from segassist.training.features import FeatureSet, Window, compute_features, default_window
-from segassist.training.prototypes import groups_sentence
-from segassist.training.segmenter import FusionSegmenter, silhouette
+from segassist.training.prototypes import groups_sentence, silhouette
+from segassist.training.segmenter import FusionSegmenter
 from segassist.warehouse.schema import SyntheticTruth
 from sqlalchemy import Engine, select
 

@@ -13,6 +13,7 @@ from segassist.training.drift import DriftReport, compare, reference
 from segassist.training.fairness import check_features
 from segassist.training.features import Window, activity_span, compute_features, default_window
 from segassist.training.profiles import build_profiles, map_points
+from segassist.training.prototypes import silhouette
 from segassist.training.registry import (
     load_artefact,
     load_serving,
@@ -22,7 +23,7 @@ from segassist.training.registry import (
     save_artefact,
     serving_version,
 )
-from segassist.training.segmenter import EpochLog, FusionSegmenter, silhouette
+from segassist.training.segmenter import EpochLog, FusionSegmenter
 from segassist.warehouse.schema import Customer, CustomerScore, Order, Segment
 from sqlalchemy import Engine, delete, func, insert, select
 

@@ -43,6 +43,8 @@ NAME_PARTS = {
     ("activity_trend", +1): "growing",
     ("activity_trend", -1): "slowing down",
     ("distinct_products", +1): "broad shoppers",
+    ("review_length", +1): "detailed reviewers",
+    ("review_length", -1): "brief reviewers",
 }
 # A trait names a segment only when it is clear (|z| at least this) and the segment's
 # own mean agrees in plain terms (SUPPORTED): "recently active" must be more recent
@@ -57,6 +59,7 @@ MEDIAN_SIDE = {
     "distinct_products",
     "n_reviews",
     "helpful_votes",
+    "review_length",
 }
 SUPPORTED = {
     ("activity_trend", +1): lambda mean, median: mean > 0,

@@ -43,6 +43,8 @@ VALLEY = 0.5  # the valley must be at most half the lower of the two peaks
 SMOOTHING = 1.5
 DENSITY_SAMPLE = 4_000  # points per density estimate
 SEARCH_SAMPLE = 20_000  # customers used to find each source's groups
+# Silhouette is quadratic in customers: it is scored on a sample.
+SILHOUETTE_SAMPLE = 10_000
 
 
 def _density(values: np.ndarray, low: float, high: float, grid: int = 200):
@@ -204,8 +206,6 @@ def place(
 
 
 def _whole_space(z: np.ndarray, n_segments: int | str, seed: int) -> np.ndarray:
-    from segassist.training.segmenter import silhouette
-
     if n_segments != "auto":
         return _kmeans(z, int(n_segments), seed).cluster_centers_
     fits = {k: _kmeans(z, k, seed) for k in range(3, min(K_MAX, len(z) - 1) + 1)}
@@ -227,3 +227,14 @@ def groups_sentence(groups: dict[str, int], n_segments: int, from_groups: bool =
         return f"{seen}; {n_segments} segments by k-means on all sources ({why})."
     how = "their combinations" if len(found) > 1 else f"the {next(iter(found))} groups"
     return f"{seen}; {n_segments} segments from {how}."
+
+
+def silhouette(space: np.ndarray, labels: np.ndarray, random_state: int = 0) -> float:
+    """Silhouette of `labels` in `space`, on a sample of at most SILHOUETTE_SAMPLE points
+    (the exact score is quadratic in customers); NaN with fewer than two segments."""
+    from sklearn.metrics import silhouette_score
+
+    if len(set(labels)) < 2 or len(set(labels)) >= len(labels):
+        return float("nan")
+    sample = min(len(space), SILHOUETTE_SAMPLE)
+    return float(silhouette_score(space, labels, sample_size=sample, random_state=random_state))

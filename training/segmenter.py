@@ -10,8 +10,8 @@ Two parts, each fitted to what it is for:
   predicts churn risk, value and review ratings;
 - segments are K prototypes in the segment space z (`views.SegmentSpace`: a
   whitened behaviour code next to a text code, each scaled to the same size),
-  placed by k-means++ on the training customers (K chosen by silhouette on the
-  validation customers unless set); membership is a softmax over negative
+  placed where the groups each source shows combine (`prototypes.place`; K
+  follows from them unless set); membership is a softmax over negative
   squared distances to the prototypes. k-means on the network's own hidden
   layer was tried first and lost to naive concatenation: trained for churn and
   value, that layer keeps what predicts them and little of what tells customers
@@ -31,8 +31,6 @@ from segassist.core.errors import UserInputError
 from segassist.training.views import VIEW_DIMS, SegmentSpace
 
 LOG_FEATURES_MIN_SKEW = 2.0  # features skewed more than this are log1p-transformed
-# Silhouette is quadratic in customers: auto-K scores it on a sample of validation.
-SILHOUETTE_SAMPLE = 10_000
 # Mini-batches of 256 up to this many training customers; beyond, 1/512 of them
 # (at most 4,096), so an epoch over a million customers is ~1,000 steps, not 4,000.
 SMALL_TRAIN = 131_072
@@ -94,22 +92,12 @@ class EpochLog:
     best: bool
 
 
-def silhouette(space: np.ndarray, labels: np.ndarray, random_state: int = 0) -> float:
-    """Silhouette of `labels` in `space`, on a sample of at most SILHOUETTE_SAMPLE points
-    (the exact score is quadratic in customers); NaN with fewer than two segments."""
-    from sklearn.metrics import silhouette_score
-
-    if len(set(labels)) < 2 or len(set(labels)) >= len(labels):
-        return float("nan")
-    sample = min(len(space), SILHOUETTE_SAMPLE)
-    return float(silhouette_score(space, labels, sample_size=sample, random_state=random_state))
-
-
 class FusionSegmenter:
     """Segments customers from behaviour and review text; predicts churn and value.
 
     Args:
-        n_segments: number of segments, or "auto" to pick 3-8 by silhouette.
+        n_segments: number of segments, or "auto": as many as the combinations of the
+            sources' separated groups (3-8 by silhouette when they make fewer than 3).
         min_share: no segment smaller than this share of the training customers
             (fewer segments are made instead; 0 allows any size).
         hidden, embed_dim, dropout: network sizes.
