@@ -73,6 +73,7 @@ def _real_texts(home: Path, data: Path, seed: int) -> None:
     (segments 0 and 2 write about one topic, 1 and 3 about the other)."""
     import numpy as np
     from segassist.core.settings import load_settings
+    from segassist.warehouse.queries import synthetic_segments
     from sqlalchemy import text
 
     from segassist.cli_base import State
@@ -80,17 +81,16 @@ def _real_texts(home: Path, data: Path, seed: int) -> None:
     os.environ["SEGASSIST_HOME"] = str(home)
     engine = State(load_settings(), False).engine
     pools = [list(np.random.default_rng(seed).permutation(p)) for p in _topics(data)]
-    with engine.begin() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT r.review_id, t.segment FROM reviews r JOIN synthetic_truth t "
-                "ON t.customer_id = r.customer_id ORDER BY r.review_id"
-            )
+    with engine.connect() as conn:
+        reviews = conn.execute(
+            text("SELECT review_id, customer_id FROM reviews ORDER BY review_id")
         ).all()
-        updates = [
-            {"id": review_id, "text": pools[segment % 2][i % len(pools[segment % 2])]}
-            for i, (review_id, segment) in enumerate(rows)
-        ]
+    segments = synthetic_segments(engine, [customer for _, customer in reviews])
+    updates = [
+        {"id": review_id, "text": pools[segment % 2][i % len(pools[segment % 2])]}
+        for i, ((review_id, _), segment) in enumerate(zip(reviews, segments, strict=True))
+    ]
+    with engine.begin() as conn:
         conn.execute(text("UPDATE reviews SET text = :text WHERE review_id = :id"), updates)
     engine.dispose()
 
@@ -128,7 +128,8 @@ def _mode(mode: str, customers: int, seed: int, data: Path) -> dict:
     import numpy as np
     import torch
     from segassist.core.settings import load_settings
-    from segassist.training.evaluate import _truth, evaluate
+    from segassist.training.evaluate import evaluate
+    from segassist.warehouse.queries import synthetic_segments
     from segassist.warehouse.synthetic import MODES
 
     from segassist.cli_base import State
@@ -150,7 +151,7 @@ def _mode(mode: str, customers: int, seed: int, data: Path) -> dict:
             }
             if key == "given_k":
                 row["upper_bound"] = _upper_bound(
-                    evaluation, lambda ids: np.asarray(_truth(state.engine, ids))
+                    evaluation, lambda ids: np.asarray(synthetic_segments(state.engine, ids))
                 )
         state.engine.dispose()
         return row

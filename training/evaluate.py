@@ -33,8 +33,8 @@ from segassist.training.fairness import Composition, check_features, composition
 from segassist.training.features import FeatureSet, Window, compute_features, default_window
 from segassist.training.prototypes import groups_sentence, silhouette
 from segassist.training.segmenter import FusionSegmenter
-from segassist.warehouse.schema import SyntheticTruth
-from sqlalchemy import Engine, select
+from segassist.warehouse.queries import synthetic_segments
+from sqlalchemy import Engine
 
 SEEDS = (0, 1, 2)
 RFM_NAMES = ("Champions", "Loyal", "New", "At risk", "Hibernating", "Others")
@@ -203,14 +203,6 @@ def _fusion(name: str, splits: Splits, params: dict) -> tuple[MethodResult, Fusi
     return result, first
 
 
-def _truth(engine: Engine, customer_ids: list[str]) -> np.ndarray | None:
-    with engine.connect() as conn:
-        rows = dict(conn.execute(select(SyntheticTruth.customer_id, SyntheticTruth.segment)).all())
-    if not rows:
-        return None
-    return np.array([rows.get(c, -1) for c in customer_ids])
-
-
 @dataclass
 class Evaluation:
     """Everything the report shows."""
@@ -268,7 +260,7 @@ def evaluate(
             3,
             _segment_baseline("concat-kmeans", splits, _kmeans_on(concatenated, k), concatenated),
         )
-    truth = _truth(engine, splits.test.customer_ids)
+    truth = synthetic_segments(engine, splits.test.customer_ids)
     if truth is not None:
         from sklearn.metrics import adjusted_rand_score
 

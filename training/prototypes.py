@@ -32,6 +32,8 @@ whole space, K as set or the one of 3-8 with the best silhouette.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 K_MAX = 8
@@ -160,21 +162,24 @@ def split_at_valleys(x: np.ndarray, seed: int, min_side: int, k_max: int = K_MAX
     return labels
 
 
-def place(
-    z: np.ndarray,
-    sources: list[tuple[str, slice, np.ndarray]],
-    n_segments: int | str,
-    min_share: float,
-    seed: int,
-) -> tuple[np.ndarray, dict[str, int], bool]:
-    """Prototype centres (K, dims) for customers `z`, how many separated groups each
-    source showed (1: none), and whether the segments come from those groups (else
-    from k-means on the whole space); `sources` gives each source's name, columns in
-    z and which customers have it."""
-    rng = np.random.default_rng(seed)
+@dataclass
+class Cells:
+    """The combinations of the sources' groups, on a sample of the customers."""
+
+    sample: np.ndarray  # customers' z (at most SEARCH_SAMPLE of them)
+    cells: np.ndarray  # each sampled customer's combination
+    complete: np.ndarray  # has every source that shows groups
+    groups: dict[str, int]  # separated groups per source (1: none)
+
+
+def find_cells(
+    z: np.ndarray, sources: list[tuple[str, slice, np.ndarray]], min_share: float, seed: int
+) -> Cells:
+    """Each source's groups and their combinations; `sources` gives each source's name,
+    columns in z and which customers have it."""
     rows = np.arange(len(z))
     if len(z) > SEARCH_SAMPLE:
-        rows = np.sort(rng.choice(len(z), SEARCH_SAMPLE, replace=False))
+        rows = np.sort(np.random.default_rng(seed).choice(len(z), SEARCH_SAMPLE, replace=False))
     sample = z[rows]
     complete = np.ones(len(rows), dtype=bool)
     cells = np.zeros(len(rows), dtype=np.int64)
@@ -189,20 +194,42 @@ def place(
         if labels.max() > 0:  # this source has groups: customers without it cannot place
             complete &= labels >= 0
             cells = cells * (labels.max() + 1) + labels.clip(min=0)
-    found, counts = np.unique(cells[complete], return_counts=True)
+    return Cells(sample, cells, complete, groups)
+
+
+def centres_from(
+    z: np.ndarray, found: Cells, n_segments: int | str, min_share: float, seed: int
+) -> tuple[np.ndarray, bool]:
+    """Prototype centres (K, dims) for customers `z`, and whether they come from the
+    sources' groups (else from k-means on the whole space)."""
+    cells, complete = found.cells, found.complete
+    kinds, counts = np.unique(cells[complete], return_counts=True)
     order = np.argsort(-counts)
-    shares = counts[order] / len(rows)
+    shares = counts[order] / len(cells)
     if n_segments == "auto":
-        keep = found[order][shares >= min_share][:K_MAX]
+        keep = kinds[order][shares >= min_share][:K_MAX]
     else:
-        keep = found[order][: int(n_segments)]
+        keep = kinds[order][: int(n_segments)]
     # Too few groups for K, or for a marketer when K is chosen (two halves of the
     # customers are not segments): k-means on the whole space.
     want = K_MIN_AUTO if n_segments == "auto" else int(n_segments)
     if len(keep) < want:
-        return _whole_space(sample, n_segments, seed), groups, False
-    centres = np.stack([sample[complete & (cells == c)].mean(axis=0) for c in keep])
-    return _kmeans(z, len(centres), seed, init=centres).cluster_centers_, groups, True
+        return _whole_space(found.sample, n_segments, seed), False
+    centres = np.stack([found.sample[complete & (cells == c)].mean(axis=0) for c in keep])
+    return _kmeans(z, len(centres), seed, init=centres).cluster_centers_, True
+
+
+def place(
+    z: np.ndarray,
+    sources: list[tuple[str, slice, np.ndarray]],
+    n_segments: int | str,
+    min_share: float,
+    seed: int,
+) -> tuple[np.ndarray, dict[str, int], bool]:
+    """`find_cells` then `centres_from`: centres, groups per source, from groups."""
+    found = find_cells(z, sources, min_share, seed)
+    centres, from_groups = centres_from(z, found, n_segments, min_share, seed)
+    return centres, found.groups, from_groups
 
 
 def _whole_space(z: np.ndarray, n_segments: int | str, seed: int) -> np.ndarray:

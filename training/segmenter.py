@@ -328,14 +328,14 @@ class FusionSegmenter:
         return 256 if n_train <= SMALL_TRAIN else min(4096, n_train // 512)
 
     def _place_prototypes(self, train_z: np.ndarray, has_text: np.ndarray | None = None) -> None:
-        """Prototypes where each source's own groups combine (`prototypes.place`):
+        """Prototypes where each source's own groups combine (`prototypes`):
         `n_segments` of them, or as many as the data shows; fewer when one would hold
         under `min_share` of the customers (a segment of 4 people cannot be targeted)."""
-        from segassist.training.prototypes import place
+        from segassist.training.prototypes import centres_from, find_cells
 
         space = getattr(self, "space_", None)
         sources = (
-            space.sources(train_z.shape[1], has_text)
+            space.sources(has_text)
             if space is not None and has_text is not None
             else [("behaviour", slice(0, train_z.shape[1]), np.ones(len(train_z), dtype=bool))]
         )
@@ -344,15 +344,16 @@ class FusionSegmenter:
             nearest = (centres**2).sum(axis=1) - 2 * train_z @ centres.T  # + |z|^2, same for all
             return np.bincount(nearest.argmin(axis=1), minlength=len(centres)) / len(train_z)
 
+        found = find_cells(train_z, sources, self.min_share, self.random_state)
+        self.source_groups_ = found.groups
         k = self.n_segments
-        centres, self.source_groups_, self.from_groups_ = place(
-            train_z, sources, k, self.min_share, self.random_state
-        )
-        while len(centres) > 2 and shares_of(centres).min() < self.min_share:
-            k = len(centres) - 1
-            centres, _, self.from_groups_ = place(
-                train_z, sources, k, self.min_share, self.random_state
+        while True:  # the groups are found once; only K shrinks
+            centres, self.from_groups_ = centres_from(
+                train_z, found, k, self.min_share, self.random_state
             )
+            if len(centres) <= 2 or shares_of(centres).min() >= self.min_share:
+                break
+            k = len(centres) - 1
         self.prototypes_ = centres.astype(np.float32)
         # Temperature: the mean squared distance to the nearest prototype, so
         # probabilities are neither all-or-nothing nor uniform.

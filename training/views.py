@@ -106,18 +106,16 @@ class SegmentSpace:
             parts.append(np.where(has_text[:, None] > 0, self.text(text), 0.0))
         return (np.hstack(parts) / np.sqrt(len(parts))).astype(np.float32)
 
-    def sources(self, width: int, has_text: np.ndarray) -> list[tuple[str, slice, np.ndarray]]:
-        """Each source's name, columns in z and which customers have it."""
-        everyone = np.ones(len(has_text), dtype=bool)
-        if self.text is None:
-            return [("behaviour", slice(0, width), everyone)]
-        if self.behaviour is None:
-            return [("text", slice(0, width), has_text > 0)]
-        split = self.behaviour.projection.shape[1]
-        return [
-            ("behaviour", slice(0, split), everyone),
-            ("text", slice(split, width), has_text > 0),
-        ]
+    def sources(self, has_text: np.ndarray) -> list[tuple[str, slice, np.ndarray]]:
+        """Each source in z: its name, its columns and which customers have it."""
+        present = {"behaviour": np.ones(len(has_text), dtype=bool), "text": has_text > 0}
+        out, start = [], 0
+        for name, code in (("behaviour", self.behaviour), ("text", self.text)):
+            if code is not None:
+                width = code.projection.shape[1]
+                out.append((name, slice(start, start + width), present[name]))
+                start += width
+        return out
 
     def state(self) -> dict:
         """Plain arrays for a checkpoint."""

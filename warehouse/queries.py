@@ -15,9 +15,24 @@ from segassist.warehouse.records import (
     Segment,
     SegmentProfile,
 )
-from segassist.warehouse.schema import Customer, CustomerScore, ModelVersion, Order, Review
+from segassist.warehouse.schema import (
+    Customer,
+    CustomerScore,
+    ModelVersion,
+    Order,
+    Review,
+    SyntheticTruth,
+)
 from segassist.warehouse.schema import Segment as SegmentRow
 from sqlalchemy import Engine, Select, func, select
+
+
+def synthetic_segments(engine: Engine, customer_ids: list[str]) -> list[int] | None:
+    """Each customer's true segment in synthetic data (-1 for a customer without one);
+    None when the warehouse holds no synthetic truth."""
+    with engine.connect() as conn:
+        rows = dict(conn.execute(select(SyntheticTruth.customer_id, SyntheticTruth.segment)).all())
+    return [rows.get(c, -1) for c in customer_ids] if rows else None
 
 
 def serving_version(engine: Engine):
