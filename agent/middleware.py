@@ -10,30 +10,70 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from contextvars import ContextVar
 
+from segassist.agent.examples import copied, examples_text
 from segassist.agent.guards import (
     ANSWER_NUDGE,
+    COPY_NOTE,
     NUDGE_MARK,
     answer_from_results,
     call_key,
     distinct,
     failed_last,
+    nothing_looked_up,
     only_repeats,
-    ungrounded_numbers,
+    this_question,
+    ungrounded,
+    without_nudge,
 )
 from segassist.agent.prompting import prompt
 from segassist.agent.toolcalls import looks_like_a_call, parse_tool_calls
+from segassist.tools.writing import language_of
 
 # When the question being answered must be done (set per question, in its own thread).
 question_deadline: ContextVar[float] = ContextVar("question_deadline", default=float("inf"))
 
 
-def agent_middleware(tool_names: set[str], max_model_calls: int) -> list:
+def agent_middleware(tool_names: set[str], max_model_calls: int, examples=None) -> list:
+    """The middleware, outermost first; `examples` is an agent.examples.ExampleBank (None:
+    no worked examples are shown)."""
     from langchain.agents.middleware import AgentMiddleware, ModelCallLimitMiddleware
     from langchain.agents.middleware.types import ModelResponse
     from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+
+    class QuestionNotes(AgentMiddleware):
+        """Right after the question, on every model call of that question: the verified
+        question-to-SQL examples closest to it, and the language to answer in when it is
+        not English (small models answer in English whatever the system prompt says). The
+        prompt's prefix stays the same across the question's calls, so a server's prompt
+        cache is reused; the notes are not stored in the conversation."""
+
+        def wrap_model_call(self, request, handler):
+            question, since = this_question(request.messages)
+            text = notes_for(question)
+            if not text:
+                return handler(request)
+            at = len(request.messages) - len(since)
+            shown = HumanMessage(NUDGE_MARK + text)
+            messages = [*request.messages[:at], shown, *request.messages[at:]]
+            return handler(request.override(messages=messages))
+
+    @functools.lru_cache(maxsize=64)
+    def shown_examples(question: str) -> list:
+        return [e for e, _ in examples.similar(question)] if examples and question else []
+
+    @functools.lru_cache(maxsize=64)
+    def notes_for(question: str) -> str:
+        if not question:
+            return ""
+        notes = [examples_text(shown_examples(question))]
+        language = language_of(question)
+        if language != "English":
+            notes.append(f"Write your final answer in {language}, the language of my question.")
+        return "\n".join(n for n in notes if n)
 
     class ToolCallsFromText(AgentMiddleware):
         """Fill AIMessage.tool_calls from JSON the model wrote as text."""
@@ -56,6 +96,18 @@ def agent_middleware(tool_names: set[str], max_model_calls: int) -> list:
                 retry = HumanMessage(NUDGE_MARK + prompt("retry"))
                 return self.wrap_model_call(
                     request.override(messages=[*request.messages, retry]), handler
+                )
+            if (
+                isinstance(last, AIMessage)
+                and not last.tool_calls
+                and not parse_tool_calls(str(last.content or ""), tool_names)[0]
+                and nothing_looked_up(request.messages)
+            ):
+                # A reply with no data behind it ("one moment, I am querying..."): ask once
+                # for the call.
+                look = HumanMessage(NUDGE_MARK + prompt("look_up"))
+                return self.wrap_model_call(
+                    request.override(messages=[*request.messages, look]), handler
                 )
             messages = []
             for message in response.result:
@@ -87,11 +139,11 @@ def agent_middleware(tool_names: set[str], max_model_calls: int) -> list:
                     isinstance(message, AIMessage)
                     and not message.tool_calls
                     and (
-                        ungrounded_numbers(str(message.content), request.messages)
+                        ungrounded(str(message.content), request.messages)
                         or looks_like_a_call(str(message.content))
                     )
                 ):
-                    # A number no tool returned (small models misread results), or call
+                    # A number or a name no tool returned (small models misread results), or call
                     # syntax that was not taken as a call: not an answer to show. Ask
                     # again from the results; if that fails too, give the result itself.
                     message = answer_from_results(request, handler, tool_names, message.id)
@@ -124,7 +176,7 @@ def agent_middleware(tool_names: set[str], max_model_calls: int) -> list:
                 return ToolMessage(
                     content=(
                         f"You already called {call['name']} with these arguments. Its result "
-                        f"was:\n{earlier.removesuffix(ANSWER_NUDGE)}\nAnswer the user now in "
+                        f"was:\n{without_nudge(earlier)}\nAnswer the user now in "
                         "plain text, or call a different tool."
                     ),
                     tool_call_id=call["id"],
@@ -132,10 +184,20 @@ def agent_middleware(tool_names: set[str], max_model_calls: int) -> list:
                 )
             result = handler(request)
             if isinstance(result, ToolMessage) and isinstance(result.content, str):
-                result.content += ANSWER_NUDGE
+                question, _ = this_question(request.state["messages"])
+                example = copied(
+                    str(call.get("args", {}).get("sql", "")), question, shown_examples(question)
+                )
+                if call["name"] == "run_sql" and example is not None:
+                    # The worked example run as it is: right only if the question asks the
+                    # same. Say so; the model re-writes it or answers.
+                    result.content += COPY_NOTE.format(question=example.question)
+                else:
+                    result.content += ANSWER_NUDGE
             return result
 
     return [
+        QuestionNotes(),
         ToolCallsFromText(),
         RepeatedCallGuard(),
         ModelCallLimitMiddleware(run_limit=max_model_calls, exit_behavior="end"),

@@ -28,6 +28,6 @@ def system_prompt(tools: list, schema: str = "") -> str:
     """The system prompt with the data's schema and the tool catalogue appended."""
     parts = [prompt("system")]
     if schema:
-        parts.append("Tables (SQL):\n" + schema)
+        parts.append("Data (SQL):\n" + schema)
     parts.append("Tools:\n" + tool_catalogue(tools))
     return "\n".join(parts)

@@ -1,17 +1,23 @@
-"""Benchmark: the agent on the public evaluation questions, against LangChain's stock SQL agent.
+"""Benchmark: the agent on evaluation questions, against LangChain's stock SQL agent.
 
-Runs ../shared/eval/questions.jsonl (answers computed from the raw files;
-scoring rules in its README) through segassist's agent and through
-`create_sql_agent` (SQLDatabaseToolkit, langchain-community) on the same
-model and server, on the same imported databases. Reports accuracy per data
-set and persona, tool calls parsed from text, and median / p95 seconds per
-question. A question passes only if the answer was reached through tools.
+`--set public` (default) runs ../shared/eval/questions.jsonl (answers computed
+from the raw files; scoring rules in its README) through segassist's agent and
+through `create_sql_agent` (SQLDatabaseToolkit, langchain-community) on the same
+model and server, on the same imported databases. `--set own` runs the project's
+own set (benchmarks/agent_set.py: three data sets, English, Portuguese and
+Chinese, review quotes, follow-ups in one conversation, and segment questions on
+a model trained and scored in the run); `--only segassist,segassist-no-examples`
+measures the verified SQL examples in the same run. Reports accuracy per data
+set, persona, kind and language, tool calls parsed from text, and median / p95
+seconds per question. A question passes only if the answer was reached through
+tools.
 
 Needs a running OpenAI-compatible server (`segassist llm serve --model 1.5b`)
 and, for the baseline, `pip install langchain-community==0.4.2`.
 
 Usage: python benchmarks/bench_agent.py --llm-url http://127.0.0.1:8080/v1 [--data ../shared/data]
-       [--eval ../shared/eval/questions.jsonl] [--only segassist|stock]
+       [--set public|own] [--eval ../shared/eval/questions.jsonl]
+       [--only segassist,segassist-no-examples,stock] [--ids a,b] [--rescore results.json]
 """
 
 from __future__ import annotations
@@ -26,28 +32,52 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from agent_set import quoted_spans
+from segassist.core.numbers import written_numbers
+from segassist.warehouse.language import detect_language
+
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 DATASETS = {
     "amazon": ("amazon", "amazon/reviews_Musical_Instruments_5.json.gz"),
     "online_retail": ("online-retail", "online_retail/online_retail_ii_2009_2010.parquet"),
+    "olist": ("olist", "olist_subset"),
 }
+SEGMENTS_ON = "online_retail"  # the own set's segment questions: trained on this data set
 
 
 def _numbers(text: str) -> list[float]:
-    cleaned = re.sub(r"(?<=\d),(?=\d{3})", "", text)
-    return [float(n) for n in re.findall(r"-?\d+(?:\.\d+)?", cleaned)]
+    """Every reading of every number in `text` ("9.649" is 9649 or 9.649; see
+    segassist.core.numbers): the answer may be written in any locale."""
+    return [value for options in written_numbers(text) for value, _ in options]
+
+
+def _names(value, lowered: str) -> bool:
+    """The answer names `value` (a list: any of its forms)."""
+    forms = value if isinstance(value, list) else [value]
+    return any(str(v).lower() in lowered for v in forms)
 
 
 def score(question: dict, text: str) -> bool:
-    """The eval README's scoring rules."""
+    """The eval README's scoring rules, plus the own set's kinds (see agent_set.py)."""
     kind, answer, tolerance = question["kind"], question["answer"], question["tolerance"]
     lowered = text.lower()
+    language = question.get("language")
+    if language and detect_language(text, default="und") != language:
+        return False
     if kind == "number":
         return any(abs(n - answer) <= tolerance for n in _numbers(text))
     if kind == "entity":
-        return all(str(v).lower() in lowered for v in answer.values())
+        return all(_names(v, lowered) for v in answer.values())
+    if kind == "entity_number":
+        return _names(answer["entity"], lowered) and any(
+            abs(n - answer["number"]) <= tolerance for n in _numbers(text)
+        )
+    if kind == "quote":
+        return any(
+            any(span in review for review in question["quotes"]) for span in quoted_spans(text)
+        )
     if kind == "entity_count":
         values = list(answer.values())
         entity = next(v for v in values if isinstance(v, str))
@@ -63,6 +93,17 @@ def score(question: dict, text: str) -> bool:
 STEPS: list[dict] = []  # the current question's tool calls, kept in the results file
 
 
+def _train_and_score(engine) -> None:
+    """Train (behaviour only: no index in this benchmark) and score, as a user would."""
+    import subprocess
+    import sys
+
+    cli = Path(sys.executable).with_name("segassist")
+    url = engine.url.render_as_string(hide_password=False)
+    for command in (["train", "--no-text"], ["score"]):
+        subprocess.run([str(cli), "--db", url, *command], check=True, capture_output=True)
+
+
 def _database(data: Path, dataset: str, work: Path):
     from segassist.warehouse.db import migrate, open_engine
     from segassist.warehouse.importers import import_dataset
@@ -74,11 +115,33 @@ def _database(data: Path, dataset: str, work: Path):
     return engine
 
 
-def run_segassist(engine, chat, question: str, work: Path) -> tuple[str, int, int, bool]:
+INDEXES: dict[str, object] = {}  # data set -> its review index (own set: quote questions)
+
+
+def _index(engine, dataset: str, work: Path):
+    """The data set's reviews embedded into a Chroma index in the work folder."""
+    from segassist.retrieval.store import open_client, open_index
+    from segassist.retrieval.sync import sync_index
+
+    index = open_index(open_client(work / f"chroma-{dataset}"), "minilm", name=dataset)
+    sync_index(engine, index)
+    return index
+
+
+def run_segassist(
+    engine,
+    chat,
+    question: str,
+    work: Path,
+    conversation: str | None = None,
+    index=None,
+    examples: bool = True,
+) -> tuple[str, int, int, bool]:
+    """One question, in a new conversation unless `conversation` names one."""
     from segassist.agent.loop import build_agent
 
-    agent = build_agent(engine, chat, None, work / "exports")
-    answer = agent.ask(question, f"bench-{time.monotonic_ns()}")
+    agent = build_agent(engine, chat, index, work / "exports", examples=examples)
+    answer = agent.ask(question, conversation or f"bench-{time.monotonic_ns()}")
     STEPS.extend(
         {"tool": s.tool, "args": s.args, "observation": s.observation[:400]} for s in answer.steps
     )
@@ -143,18 +206,51 @@ def main() -> None:
     parser.add_argument("--llm-url", required=True)
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--eval", type=Path, default=Path("../shared/eval/questions.jsonl"))
-    parser.add_argument("--only", choices=["segassist", "stock"])
+    parser.add_argument(
+        "--set",
+        choices=["public", "own"],
+        default="public",
+        help="public: --eval's questions; own: benchmarks/agent_set.py (answers from the raw "
+        "files, three data sets, segment questions on a model trained in the run)",
+    )
+    parser.add_argument(
+        "--only",
+        help="Comma-separated systems: segassist, segassist-no-examples (the same agent "
+        "without the verified SQL examples), stock (default: segassist,stock)",
+    )
     parser.add_argument("--ids", help="Comma-separated question ids (default: all).")
     parser.add_argument("--stock-agent-type", default=STOCK_AGENT_TYPE)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/agent.json"))
+    parser.add_argument(
+        "--rescore",
+        type=Path,
+        help="Score a results file again with the current rules (no model calls) and report",
+    )
     args = parser.parse_args()
+    if args.rescore:
+        _rescore(args)
+        return
     STOCK_AGENT_TYPE = args.stock_agent_type
-    questions = [json.loads(line) for line in args.eval.read_text().splitlines() if line.strip()]
+    work = Path(tempfile.mkdtemp(prefix="bench-agent-"))
+    if args.set == "own":
+        from agent_set import questions as own_questions
+        from agent_set import segment_questions
+
+        questions = own_questions(args.data)
+    else:
+        questions = [
+            json.loads(line) for line in args.eval.read_text().splitlines() if line.strip()
+        ]
+    datasets = {q["dataset"] for q in questions}
+    engines = {d: _database(args.data, d, work) for d in datasets}
+    if args.set == "own":
+        for dataset in sorted({q["dataset"] for q in questions if q["kind"] == "quote"}):
+            INDEXES[dataset] = _index(engines[dataset], dataset, work)
+        _train_and_score(engines[SEGMENTS_ON])
+        questions += segment_questions(engines[SEGMENTS_ON], SEGMENTS_ON)
     if args.ids:
         questions = [q for q in questions if q["id"] in args.ids.split(",")]
-    work = Path(tempfile.mkdtemp(prefix="bench-agent-"))
-    engines = {d: _database(args.data, d, work) for d in {q["dataset"] for q in questions}}
-    systems = [s for s in ("segassist", "stock") if args.only in (None, s)]
+    systems = (args.only or "segassist,stock").split(",")
     records = []
     _wait_until_idle(args.llm_url)
     chat = make_chat_model(args.llm_url, timeout_s=CALL_TIMEOUT_S)
@@ -164,9 +260,16 @@ def main() -> None:
             started = time.perf_counter()
             STEPS.clear()
             try:
-                if system == "segassist":
+                if system.startswith("segassist"):
+                    conversation = q.get("conversation")
                     text, from_text, calls, used_tools = run_segassist(
-                        engines[q["dataset"]], chat, q["question"], work
+                        engines[q["dataset"]],
+                        chat,
+                        q["question"],
+                        work,
+                        conversation and f"{system}-{conversation}-{work.name}",
+                        INDEXES.get(q["dataset"]),
+                        examples=system != "segassist-no-examples",
                     )
                 else:
                     text, from_text, calls, used_tools = run_stock(
@@ -183,6 +286,10 @@ def main() -> None:
                     "id": q["id"],
                     "dataset": q["dataset"],
                     "persona": q["persona"],
+                    "kind": q["kind"] + (" (follow-up)" if q.get("conversation") else ""),
+                    "language": q.get("language", "en"),
+                    "expected": q["answer"],
+                    "tolerance": q["tolerance"],
                     "passed": passed,
                     "seconds": seconds,
                     "model_calls": calls,
@@ -203,6 +310,30 @@ def main() -> None:
             )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(records, indent=2))
+    _report(records)
+
+
+def _rescore(args) -> None:
+    """The pass/fail of a results file again, by the current scoring rules."""
+    from agent_set import questions as own_questions
+
+    records = json.loads(args.rescore.read_text())
+    by_id = {q["id"]: q for q in own_questions(args.data)}
+    by_id |= {
+        q["id"]: q
+        for q in (json.loads(line) for line in args.eval.read_text().splitlines() if line.strip())
+    }
+    for r in records:
+        q = by_id.get(r["id"])
+        if q is None and "expected" in r:  # segment questions: their answers are recorded
+            q = {
+                "kind": r["kind"].removesuffix(" (follow-up)"),
+                "answer": r["expected"],
+                "tolerance": r["tolerance"],
+            }
+        if q is not None:
+            r["passed"] = bool(r["steps"]) and score(q, r["answer"])
+    args.rescore.write_text(json.dumps(records, indent=2))
     _report(records)
 
 
@@ -235,6 +366,8 @@ def _report(records: list[dict]) -> None:
         for r in mine:
             groups["dataset", r["dataset"]].append(r["passed"])
             groups["persona", r["persona"]].append(r["passed"])
+            groups["kind", r["kind"]].append(r["passed"])
+            groups["language", r["language"]].append(r["passed"])
         for (kind, name), passed in sorted(groups.items()):
             print(f"  {kind} {name}: {sum(passed)}/{len(passed)}")
 

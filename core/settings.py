@@ -37,6 +37,7 @@ _KNOWN_KEYS = {
     "llm_url",
     "llm_model",
     "llm_cache",
+    "agent_examples",
     "ui_user",
     "ui_password",
     "vllm_python",
@@ -64,6 +65,9 @@ class Settings:
     llm_model: str = "1.5b"
     llm_cache: Path = field(default_factory=lambda: default_cache_root() / "llm")
     vllm_python: str | None = None  # a Python with vLLM, when not this one (e.g. .venv-vllm)
+    # Show the agent verified question-to-SQL examples with each question (agent/examples.py).
+    # Off by default: the default 1.5B model copies them (see README, The agent).
+    agent_examples: bool = False
     ui_user: str = "segassist"
     ui_password: str | None = None  # required when the UI binds a non-loopback address
     # Gradio's own GRADIO_SERVER_NAME, read here so the UI can refuse a public bind it names.
@@ -138,6 +142,17 @@ def _count(value: object, key: str, source: Path | None) -> int:
     return number
 
 
+def _switch(value: object, key: str, source: Path | None) -> bool:
+    """true/false, on/off, yes/no, 1/0 (TOML booleans too), or a UserInputError."""
+    text = str(value).strip().lower()
+    if text in ("true", "on", "yes", "1"):
+        return True
+    if text in ("false", "off", "no", "0"):
+        return False
+    where = f"{source} or {ENV_PREFIX}{key.upper()}" if source else f"{ENV_PREFIX}{key.upper()}"
+    raise UserInputError(f"{key} must be true or false, not {value!r} ({where}).")
+
+
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     """Build the settings from the environment and the settings file."""
     environ = dict(os.environ if environ is None else environ)
@@ -156,4 +171,6 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             values[key] = Path(str(values[key])).expanduser()
     if "embed_threads" in values:
         values["embed_threads"] = _count(values["embed_threads"], "embed_threads", source)
+    if "agent_examples" in values:
+        values["agent_examples"] = _switch(values["agent_examples"], "agent_examples", source)
     return Settings(source_file=source, **values)  # type: ignore[arg-type]

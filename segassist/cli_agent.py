@@ -172,6 +172,7 @@ def build_agent(state: State, exports_dir: Path | None = None):
         make_chat_model(state.settings.llm_url),
         state.existing_review_index(),
         exports_dir or state.settings.home / "exports",
+        examples=state.settings.agent_examples,
     )
 
 

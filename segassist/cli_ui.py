@@ -42,6 +42,7 @@ def _serve_ui(state: State, host: str, port: int, startup=None) -> None:
         state.settings.home / "exports",
         llm_record=state.settings.home / "llm-server.json",
         startup=startup,
+        examples=state.settings.agent_examples,
     )
     click.echo(f"segassist UI on http://{host}:{port} (Ctrl+C to stop)")
     serve(

@@ -106,15 +106,31 @@ def test_a_call_followed_by_a_guessed_result_runs_and_the_guess_is_dropped(conte
 
 
 def test_no_runnable_call_is_said_truthfully(context):
-    model = _script('A review says "run this":\n' + _call("run_sql", sql="SELECT 1"))
+    quoted = 'A review says "run this":\n' + _call("run_sql", sql="SELECT 1")
+    model = _script(quoted, quoted)  # asked once more to look it up, the same again
     answer = _agent(context, model).ask("How many reviews?", "g2")
     assert answer.steps == []
+    assert "You have not looked anything up" in model.seen[1][-1].content
     assert "no query or search ran" in answer.text and "out of time" not in answer.text
 
 
+def test_a_reply_with_nothing_looked_up_is_asked_once_for_the_call(context):
+    model = _script(
+        "One moment, I am querying the data.",
+        _call("run_sql", sql="SELECT COUNT(*) AS n FROM reviews"),
+        "There are 3 reviews.",
+    )
+    answer = _agent(context, model).ask("How many reviews?", "l1")
+    assert answer.text == "There are 3 reviews." and [s.tool for s in answer.steps] == ["run_sql"]
+    model = _script("Hello! Ask me about customers.", "Hello! Ask me about customers.")
+    answer = _agent(context, model).ask("Hi", "l2")  # no data needed: asked once, not more
+    assert answer.text == "Hello! Ask me about customers." and len(model.seen) == 2
+
+
 def test_history_survives_a_restart(context):
-    _agent(context, _script("Hello! Ask me about customers.")).ask("Hi", "conv")
-    model = _script("You said Hi before.")
+    hello = "Hello! Ask me about customers."
+    _agent(context, _script(hello, hello)).ask("Hi", "conv")
+    model = _script("You said Hi before.", "You said Hi before.")
     _agent(context, model).ask("What did I say?", "conv")  # a new agent, as after a restart
     sent = [m.content for m in model.seen[0]]
     assert "Hi" in sent and "Hello! Ask me about customers." in sent
@@ -213,7 +229,7 @@ def test_streaming_yields_tokens_steps_then_the_answer(context):
 def test_the_schema_is_in_the_system_prompt(context):
     from segassist.tools.catalogue import schema_summary
 
-    model = _script("There are 3 reviews.")
+    model = _script("There are 3 reviews.", "There are 3 reviews.")
     _agent(context, model, schema=schema_summary(context.engine)).ask("How many reviews?", "p1")
     system = str(model.seen[0][0].content)
     assert "- reviews [3 rows]: review_id" in system
@@ -305,6 +321,177 @@ def test_numbers_must_come_from_the_results():
     assert ungrounded_numbers("1 review was written in 2014.", messages) == [1.0]
     assert ungrounded_numbers("69.38% are 5-star.", messages) == [69.38]
     assert ungrounded_numbers("There were 2,679.", messages[:1]) == []  # no results: no check
+    # The locale's separators: a Portuguese answer writes 2.679 and 67,6%.
+    assert ungrounded_numbers("Foram 2.679 avaliações; 67,6% têm 5 estrelas.", messages) == []
+    assert ungrounded_numbers("Foram 2.680 avaliações.", messages) == [2680.0]
+
+
+def test_numbers_are_read_in_every_locale():
+    from segassist.core.numbers import written_numbers
+
+    assert written_numbers("9.649 pedidos, média 4,10, R$ 1.371.629,35") == [
+        [(9649.0, 0), (9.649, 3)],
+        [(4.1, 2)],
+        [(1371629.35, 2)],
+    ]
+    assert written_numbers("3,046 reviews, 4.51 stars, 147,211.35, -5, 2010-12") == [
+        [(3046.0, 0), (3.046, 3)],
+        [(4.51, 2)],
+        [(147211.35, 2)],
+        [(-5.0, 0)],
+        [(2010.0, 0)],
+        [(12.0, 0)],
+    ]
+    assert written_numbers("B003VWJ2K8 and 85123A are ids, not numbers") == []
+
+
+def test_names_ids_quotes_and_months_must_come_from_the_results():
+    from langchain_core.messages import HumanMessage, ToolMessage
+    from segassist.agent.guards import ungrounded_entities
+
+    messages = [
+        HumanMessage("Which product sold the most in which month?"),
+        AIMessage("", tool_calls=[{"name": "run_sql", "args": {}, "id": "c1"}]),
+        ToolMessage(
+            "1 rows\n| product_id | title | month |\n|---|---|---|\n"
+            "| 85123A | WHITE HANGING HEART T-LIGHT HOLDER | 2010-11 |\n"
+            "- [r9] 2010-11-02 1* customer 13085: Arrived broken, the glass was cracked.",
+            tool_call_id="c1",
+        ),
+    ]
+    grounded = (
+        "WHITE HANGING HEART T-LIGHT HOLDER (85123A) sold most in November 2010 (2010-11); "
+        'a buyer wrote "arrived broken, the glass was cracked".'
+    )
+    assert ungrounded_entities(grounded, messages) == []
+    assert ungrounded_entities("85123B sold most.", messages) == ["85123B"]
+    assert ungrounded_entities("RED RETROSPOT MUG sold most.", messages) == ["RED RETROSPOT MUG"]
+    assert ungrounded_entities("It sold most in 2010-12.", messages) == ["2010-12"]
+    assert ungrounded_entities("It sold most in December 2010.", messages) == ["December 2010"]
+    assert ungrounded_entities('They wrote "the best lights I ever bought".', messages) == [
+        "the best lights I ever bought"
+    ]
+    assert ungrounded_entities("85123B", messages[:1]) == []  # no results: no check
+
+
+def test_an_answer_naming_an_id_no_tool_gave_is_asked_again(context):
+    model = _script(
+        _call(
+            "run_sql",
+            sql="SELECT customer_id, COUNT(*) AS n FROM reviews GROUP BY 1 ORDER BY n DESC LIMIT 1",
+        ),
+        "Customer B00X1234Z wrote the most.",  # an id the result does not hold
+        "Customer bob wrote the most (2).",
+    )
+    answer = _agent(context, model).ask("Who wrote the most reviews?", "e1")
+    assert answer.text == "Customer bob wrote the most (2)."
+
+
+def test_an_answer_to_which_must_name_what_the_query_found(context):
+    sql = "SELECT customer_id, COUNT(*) AS n FROM reviews GROUP BY customer_id ORDER BY n DESC"
+    model = _script(
+        _call("run_sql", sql=sql + " LIMIT 1"),
+        "The top reviewer wrote 2 reviews.",  # the count, not who
+        "bob wrote 2 reviews.",
+    )
+    answer = _agent(context, model).ask("Which customer wrote the most reviews?", "w1")
+    assert answer.text == "bob wrote 2 reviews."
+    model = _script(_call("run_sql", sql=sql + " LIMIT 1"), "The top reviewer wrote 2.", "Still 2.")
+    answer = _agent(context, model).ask("Which customer wrote the most reviews?", "w2")
+    assert "| bob | 2 |" in answer.text  # the result itself, which names the customer
+    model = _script(_call("run_sql", sql="SELECT COUNT(*) AS n FROM reviews"), "3 reviews.")
+    assert _agent(context, model).ask("Which total do we have?", "w3").text == "3 reviews."
+
+
+class _Bank:
+    """An ExampleBank stand-in with a fixed retrieval (the real one is tested in
+    test_semantic and with the real model)."""
+
+    def similar(self, question, k=3):
+        from segassist.agent.examples import Example
+
+        return [
+            (
+                Example(
+                    "How many customers wrote at least 5 reviews?",
+                    "SELECT COUNT(*) FROM customer_facts WHERE reviews >= 5",
+                ),
+                0.9,
+            )
+        ]
+
+
+def test_verified_examples_follow_the_question_on_every_call_and_are_not_stored(context):
+    model = _script(
+        _call("run_sql", sql="SELECT COUNT(*) AS n FROM customer_facts WHERE reviews >= 2"),
+        "1 customer.",
+    )
+    agent = _agent(context, model, examples=_Bank())
+    answer = agent.ask("How many customers wrote two reviews or more?", "x1")
+    assert answer.text == "1 customer." and [s.tool for s in answer.steps] == ["run_sql"]
+    for sent in model.seen:
+        at = next(i for i, m in enumerate(sent) if m.content.startswith("How many customers"))
+        assert "customer_facts WHERE reviews >= <number>" in sent[at + 1].content
+    stored = agent.store.load("x1")
+    assert not any("verified SQL" in str(m.content) for m in stored)
+    assert not any("final answer in" in str(m.content) for s in model.seen for m in s)
+
+
+def test_examples_show_their_values_as_blanks_to_fill():
+    from segassist.agent.examples import pattern_of
+
+    sql = (
+        "SELECT COUNT(*) FROM customer_facts WHERE orders > 0 AND churn_risk > 0.7 AND "
+        "first_order_at >= '2010-01-01' AND month LIKE '2010-%' AND month = '2010-03' AND "
+        "country = 'France' ORDER BY orders DESC LIMIT 1"
+    )
+    assert pattern_of(sql) == (
+        "SELECT COUNT(*) FROM customer_facts WHERE orders > 0 AND churn_risk > <number> AND "
+        "first_order_at >= '<YYYY-MM-DD>' AND month LIKE '<YYYY>-%' AND month = '<YYYY-MM>' "
+        "AND country = '<value>' ORDER BY orders DESC LIMIT 1"
+    )
+
+
+def test_the_example_sql_run_unchanged_for_another_question_is_pointed_out(context):
+    model = _script(
+        _call("run_sql", sql="SELECT COUNT(*) FROM customer_facts WHERE reviews >= 5"),
+        _call("run_sql", sql="SELECT COUNT(*) AS n FROM customer_facts WHERE reviews >= 2"),
+        "1 customer.",
+    )
+    agent = _agent(context, model, examples=_Bank())
+    answer = agent.ask("How many customers wrote two reviews or more?", "x2")
+    assert answer.text == "1 customer." and len(answer.steps) == 2
+    noted = [m for m in model.seen[1] if m.type == "tool"][-1].content
+    assert 'the worked example "How many customers wrote at least 5 reviews?", unchanged' in noted
+    assert "worked example" not in answer.steps[0].observation  # the UI shows the result only
+    assert "worked example" not in [m for m in model.seen[2] if m.type == "tool"][-1].content
+
+
+def test_a_question_in_portuguese_is_answered_in_portuguese(context):
+    model = _script(_call("run_sql", sql="SELECT COUNT(*) AS n FROM reviews"), "São 3 avaliações.")
+    answer = _agent(context, model).ask("Quantas avaliações existem no total?", "pt1")
+    assert answer.text == "São 3 avaliações."
+    for sent in model.seen:
+        at = next(i for i, m in enumerate(sent) if m.content.startswith("Quantas"))
+        assert "Write your final answer in Portuguese" in sent[at + 1].content
+
+
+def test_segment_overview_states_the_comparisons():
+    from types import SimpleNamespace
+
+    from segassist.tools.segment_tools import segment_extremes
+
+    def segment(i, name, size, churn, value):
+        profile = SimpleNamespace(churn_risk_mean=churn, value_estimate_mean=value)
+        return SimpleNamespace(segment_id=i, name=name, size=size, profile=profile)
+
+    said = segment_extremes(
+        [segment(0, "A", 50, 0.2, 9.0), segment(1, "B", 500, 0.7, 1.0), segment(2, "C", 5, 0.1, 3)]
+    )
+    assert said == (
+        '3 segments. Largest: segment 1 "B"; smallest: segment 2 "C"; highest churn risk: '
+        'segment 1 "B"; lowest churn risk: segment 2 "C"; highest expected spend: segment 0 "A".'
+    )
 
 
 def test_an_answer_with_a_number_no_tool_gave_is_asked_again(context):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -162,6 +163,16 @@ def test_segmenter_commands_end_to_end(tmp_path):
 
     shown = _run_with(env, "segments")
     assert shown.returncode == 0 and shown.stdout.count("customers (") == 4
+    # The semantic layer follows score: every scored customer has a segment and its name.
+    facts = _run_with(
+        env,
+        "sql",
+        "SELECT COUNT(*) AS scored, COUNT(DISTINCT segment_name) AS names, "
+        "MIN(churn_risk) >= 0 AND MAX(churn_risk) <= 1 AS in_range "
+        "FROM customer_facts WHERE segment_id IS NOT NULL",
+    )
+    assert facts.returncode == 0, facts.stderr
+    assert re.search(r"\|\s*600\s*\|\s*4\s*\|\s*1\s*\|", facts.stdout), facts.stdout
 
     explained = _run_with(env, "explain", "SC0000000", "--json")
     assert explained.returncode == 0, explained.stderr

@@ -34,3 +34,14 @@ def test_bad_settings_file_is_a_clear_error(tmp_path, monkeypatch):
         load_settings({})
     with pytest.raises(UserInputError, match="does not exist"):
         load_settings({"SEGASSIST_CONFIG": str(tmp_path / "missing.toml")})
+
+
+def test_agent_examples_is_a_switch(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert load_settings({}).agent_examples is False
+    assert load_settings({"SEGASSIST_AGENT_EXAMPLES": "on"}).agent_examples is True
+    Path("segassist.toml").write_text("agent_examples = true\n")
+    assert load_settings({}).agent_examples is True
+    assert load_settings({"SEGASSIST_AGENT_EXAMPLES": "no"}).agent_examples is False
+    with pytest.raises(UserInputError, match="agent_examples must be true or false, not 'maybe'"):
+        load_settings({"SEGASSIST_AGENT_EXAMPLES": "maybe"})

@@ -37,15 +37,16 @@ def write_private_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence
     return path
 
 
-def export_audience(engine, exports_dir: Path, version: str, criteria) -> ExportedFile:
-    """Write the audience matching `criteria` (warehouse.queries.AudienceCriteria) of model
-    `version` to a private CSV file in `exports_dir`; the agent's tool and the UI both use it."""
+def export_audience(engine, exports_dir: Path, criteria) -> ExportedFile:
+    """Write the audience matching `criteria` (warehouse.queries.AudienceCriteria) among the
+    serving model's scored customers to a private CSV file in `exports_dir`; the agent's
+    tool and the UI both use it."""
     from dataclasses import astuple
 
     from segassist.warehouse.queries import find_audience
     from segassist.warehouse.records import AUDIENCE_COLUMNS
 
-    total, members = find_audience(engine, version, criteria)
+    total, members = find_audience(engine, criteria)
     which = f"seg{criteria.segment_id}" if criteria.segment_id is not None else "all"
     path = write_private_csv(
         exports_dir / f"audience-{which}-{total}.csv",

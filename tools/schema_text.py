@@ -6,13 +6,15 @@ from __future__ import annotations
 import re
 
 from segassist.warehouse.queries import list_segments, serving_version_id
-from segassist.warehouse.schema import BEHAVIOUR_TABLES, Base
+from segassist.warehouse.schema import AGENT_READABLE_TABLES, BEHAVIOUR_TABLES, Base
+from segassist.warehouse.semantic import VIEWS, semantic_text
 from sqlalchemy import Engine, func, select
 
 
 def describe_data_text(engine: Engine) -> str:
-    """Tables, columns with their meaning, row counts and the segment catalogue."""
-    lines = ["Tables (SQL dialect: " + engine.dialect.name + "):"]
+    """The semantic views and metric definitions, then the tables, columns with their
+    meaning, row counts and the segment catalogue."""
+    lines = [semantic_text(), "Tables (SQL dialect: " + engine.dialect.name + "):"]
     with engine.connect() as conn:
         for name in (*BEHAVIOUR_TABLES, "customer_scores", "segments"):
             table = Base.metadata.tables[name]
@@ -45,13 +47,14 @@ _DIALECT_HINTS = {
 
 
 def schema_summary(engine: Engine) -> str:
-    """The tables in a few lines each, for the system prompt: columns, meanings, row counts.
+    """The semantic views and the metric definitions, then the tables in a few lines each,
+    for the system prompt: columns, meanings, row counts.
 
     Small models write better SQL when the schema is in front of them than when
     they must first call describe_data; empty tables are named so the model does
     not query them.
     """
-    lines, empty = [], []
+    lines, empty = [semantic_text(), "Tables:"], []
     with engine.connect() as conn:
         for name in (*BEHAVIOUR_TABLES, "customer_scores", "segments"):
             table = Base.metadata.tables[name]
@@ -99,25 +102,33 @@ def sql_error_hint(sql: str, error: str) -> str:
         return ""
     if not column:  # PostgreSQL names only the alias: take the first column used with it
         column = next((c.name for c in tree.find_all(exp.Column) if c.table == alias), "")
-    tables = Base.metadata.tables
+    # The views first: where a column lives in a view, that is where to read it.
+    columns = {name: list(described) for name, (_, described) in VIEWS.items()}
+    columns |= {
+        name: list(Base.metadata.tables[name].columns.keys())
+        for name in AGENT_READABLE_TABLES
+        if name in Base.metadata.tables
+    }
     used = {}
     for table in tree.find_all(exp.Table):
-        if table.name in tables:
+        if table.name in columns:
             used[table.alias_or_name] = table.name
     lines = []
     if used:
         described = [
-            f"{name}{f' AS {a}' if a != name else ''} ({', '.join(tables[name].columns.keys())})"
+            f"{name}{f' AS {a}' if a != name else ''} ({', '.join(columns[name])})"
             for a, name in used.items()
         ]
         lines.append("Tables in your query: " + "; ".join(described))
-    in_query = [a for a, name in used.items() if column in tables[name].columns]
-    owners = [name for name, table in tables.items() if column in table.columns]
+    in_query = [a for a, name in used.items() if column in columns[name]]
+    owners = [name for name, names in columns.items() if column in names]
     if in_query:
         owner = in_query[0]
         lines.append(f"'{column}' is a column of {used[owner]}: write {owner}.{column}.")
     elif owners:
-        lines.append(f"A column '{column}' is in: {', '.join(sorted(owners))} (join it).")
+        lines.append(
+            f"A column '{column}' is in: {', '.join(owners)} (query that one, or join it)."
+        )
     if alias and alias not in used:
         lines.append(f"'{alias}' is not a table or alias defined in FROM/JOIN.")
     return "\n".join(lines)

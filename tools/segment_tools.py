@@ -40,9 +40,35 @@ def segment_overview_tool(ctx: ToolContext):
             return NOT_SCORED
         segments = list_segments(ctx.engine, version)
         text = "\n".join("; ".join(s.facts(products=2, traits=3)) for s in segments)
-        return ToolResult(text, SegmentOverview(version, segments))
+        return ToolResult(
+            text + "\n" + segment_extremes(segments), SegmentOverview(version, segments)
+        )
 
     return segment_overview
+
+
+def segment_extremes(segments: list) -> str:
+    """The comparisons people ask of a segment list, stated (a small model reading six
+    segments' figures often names the first one instead of the largest)."""
+    if not segments:
+        return ""
+
+    def named(segment) -> str:
+        return f'segment {segment.segment_id} "{segment.name}"'
+
+    def churn(s):
+        return s.profile.churn_risk_mean
+
+    def value(s):
+        return s.profile.value_estimate_mean
+
+    return (
+        f"{len(segments)} segments. Largest: {named(max(segments, key=lambda s: s.size))}; "
+        f"smallest: {named(min(segments, key=lambda s: s.size))}; highest churn risk: "
+        f"{named(max(segments, key=churn))}; lowest churn risk: "
+        f"{named(min(segments, key=churn))}; highest expected spend: "
+        f"{named(max(segments, key=value))}."
+    )
 
 
 def find_customers_tool(ctx: ToolContext):
@@ -68,7 +94,7 @@ def find_customers_tool(ctx: ToolContext):
         if version is None:
             return NOT_SCORED
         criteria = AudienceCriteria(segment_id, min_churn_risk, max_churn_risk, min_value, country)
-        total, members = find_audience(ctx.engine, version, criteria, max(1, min(limit, 200)))
+        total, members = find_audience(ctx.engine, criteria, max(1, min(limit, 200)))
         rows = [astuple(m) for m in members]
         text = f"{total:,} customers match.\n" + markdown_table(AUDIENCE_COLUMNS, rows)
         return ToolResult(text, Table(AUDIENCE_COLUMNS, [list(r) for r in rows], total))
@@ -83,7 +109,7 @@ def customer_profile_tool(ctx: ToolContext):
         Args:
             customer_id: the customer's id exactly as stored.
         """
-        profile = queries.customer_profile(ctx.engine, customer_id, serving_version_id(ctx.engine))
+        profile = queries.customer_profile(ctx.engine, customer_id)
         if profile is None:
             return ToolResult.failure(
                 f"No customer with id {customer_id!r}.",
@@ -161,7 +187,7 @@ def export_audience_tool(ctx: ToolContext):
         if version is None:
             return NOT_SCORED
         criteria = AudienceCriteria(segment_id, min_churn_risk, None, min_value)
-        exported = write_audience(ctx.engine, ctx.exports_dir, version, criteria)
+        exported = write_audience(ctx.engine, ctx.exports_dir, criteria)
         return ToolResult(f"Saved {exported.rows:,} customers to {exported.path}.", exported)
 
     return export_audience

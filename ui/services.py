@@ -88,6 +88,7 @@ class Services:
         exports_dir: Path,
         llm_record: Path | None = None,
         startup: AssistantStartup | None = None,
+        examples: bool = False,
     ) -> None:
         self.engine = engine
         self.startup = startup  # set while the LLM starts in the background
@@ -95,6 +96,7 @@ class Services:
         self.llm_url = llm_url
         self.exports_dir = exports_dir
         self.llm_record = llm_record  # a background server to restart once if it dies
+        self.examples = examples  # the agent's verified SQL examples (settings.agent_examples)
         self._agent = None
         self._lock = threading.Lock()
         self._facts: dict[str, object] = {}  # last explanations, for the LLM's second pass
@@ -127,7 +129,7 @@ class Services:
 
         self.segment(segment_id)
         criteria = AudienceCriteria(segment_id=segment_id)
-        return export_audience(self.engine, self.exports_dir, self._version(), criteria).path
+        return export_audience(self.engine, self.exports_dir, criteria).path
 
     # --- one customer ---------------------------------------------------------------
 
@@ -151,7 +153,7 @@ class Services:
             facts=facts,
             probabilities=segment_probabilities(self.engine, customer_id, version),
             segment_names={s.segment_id: s.name for s in self.segments()},
-            profile=customer_profile(self.engine, customer_id, version),
+            profile=customer_profile(self.engine, customer_id),
             reviews=customer_reviews(self.engine, customer_id),
             template_text=text,
         )
@@ -226,6 +228,10 @@ class Services:
             if self._agent is None:
                 check_server(self.llm_url)  # a clear message if none answers
                 self._agent = build_agent(
-                    self.engine, make_chat_model(self.llm_url), self.index, self.exports_dir
+                    self.engine,
+                    make_chat_model(self.llm_url),
+                    self.index,
+                    self.exports_dir,
+                    examples=self.examples,
                 )
         return self._agent

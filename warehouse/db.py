@@ -96,11 +96,17 @@ def migrate(engine: Engine, revision: str = "head") -> list[str]:
     """Apply the named migrations up to `revision`, all in one transaction (on SQLite too),
     and grant the agent's reader role on PostgreSQL; return the migrations applied."""
     from alembic import command
+    from segassist.warehouse.semantic import drop_views, install_views
 
     check_connection(engine)
     before = current_revision(engine)
     with engine.begin() as conn:
+        # The semantic views read the tables a migration may alter: out of the way, then
+        # back as this code defines them (also when no migration was due).
+        drop_views(conn)
         command.upgrade(_alembic_config(conn), revision)
+        if revision == "head" or revision == head_revision():
+            install_views(conn)
         if conn.dialect.name == "postgresql":
             grant_reader(conn)
     return _revisions_between(before, current_revision(engine))
@@ -109,8 +115,10 @@ def migrate(engine: Engine, revision: str = "head") -> list[str]:
 def unmigrate(engine: Engine) -> None:
     """Drop the whole schema again, in one transaction (a first import that failed)."""
     from alembic import command
+    from segassist.warehouse.semantic import drop_views
 
     with engine.begin() as conn:
+        drop_views(conn)
         command.downgrade(_alembic_config(conn), "base")
         conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
 

@@ -19,11 +19,11 @@ from segassist.warehouse.schema import (
     Customer,
     CustomerScore,
     ModelVersion,
-    Order,
     Review,
     SyntheticTruth,
 )
 from segassist.warehouse.schema import Segment as SegmentRow
+from segassist.warehouse.semantic import customer_facts
 from sqlalchemy import Engine, Select, func, select
 
 
@@ -103,87 +103,64 @@ class AudienceCriteria:
     country: str | None = None
 
 
-def audience_query(version: str, criteria: AudienceCriteria) -> Select:
-    """Customers of model `version` matching `criteria`, riskiest first."""
+def audience_query(criteria: AudienceCriteria) -> Select:
+    """Scored customers of the serving model matching `criteria`, riskiest first (read from
+    the semantic layer's customer_facts, as the agent's SQL reads them)."""
+    facts = customer_facts().subquery("facts")
     query = (
         select(
-            CustomerScore.customer_id,
-            CustomerScore.segment_id,
-            CustomerScore.churn_risk,
-            CustomerScore.value_estimate,
-            Customer.country,
+            facts.c.customer_id,
+            facts.c.segment_id,
+            facts.c.churn_risk,
+            facts.c.expected_spend,
+            facts.c.country,
         )
-        .join(Customer, Customer.customer_id == CustomerScore.customer_id)
-        .where(CustomerScore.model_version == version)
-        .order_by(CustomerScore.churn_risk.desc(), CustomerScore.customer_id)
+        .where(facts.c.segment_id.is_not(None))
+        .order_by(facts.c.churn_risk.desc(), facts.c.customer_id)
     )
     if criteria.segment_id is not None:
-        query = query.where(CustomerScore.segment_id == criteria.segment_id)
+        query = query.where(facts.c.segment_id == criteria.segment_id)
     if criteria.min_churn_risk is not None:
-        query = query.where(CustomerScore.churn_risk >= criteria.min_churn_risk)
+        query = query.where(facts.c.churn_risk >= criteria.min_churn_risk)
     if criteria.max_churn_risk is not None:
-        query = query.where(CustomerScore.churn_risk <= criteria.max_churn_risk)
+        query = query.where(facts.c.churn_risk <= criteria.max_churn_risk)
     if criteria.min_value is not None:
-        query = query.where(CustomerScore.value_estimate >= criteria.min_value)
+        query = query.where(facts.c.expected_spend >= criteria.min_value)
     if criteria.country:
-        query = query.where(Customer.country == criteria.country)
+        query = query.where(facts.c.country == criteria.country)
     return query
 
 
 def find_audience(
-    engine: Engine, version: str, criteria: AudienceCriteria, limit: int | None = None
+    engine: Engine, criteria: AudienceCriteria, limit: int | None = None
 ) -> tuple[int, list[AudienceMember]]:
     """(how many customers match, the first `limit` of them; all when None)."""
-    query = audience_query(version, criteria)
+    query = audience_query(criteria)
     with engine.connect() as conn:
         total = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
         rows = conn.execute(query if limit is None else query.limit(limit)).all()
     return total, [AudienceMember(*row) for row in rows]
 
 
-def customer_profile(
-    engine: Engine, customer_id: str, version: str | None
-) -> CustomerProfile | None:
-    """One customer's orders, reviews and (with a model version) scores; None if unknown."""
-    orders = select(
-        func.count().filter(Order.is_cancelled.is_(False)).label("orders"),
-        func.min(Order.ordered_at).label("first_order"),
-        func.max(Order.ordered_at).label("last_order"),
-    ).where(Order.customer_id == customer_id)
-    reviews = select(
-        func.count().label("reviews"), func.avg(Review.rating).label("avg_rating")
-    ).where(Review.customer_id == customer_id)
+def customer_profile(engine: Engine, customer_id: str) -> CustomerProfile | None:
+    """One customer's orders, reviews and (once scored) serving segment and traits, from
+    the semantic layer's customer_facts; None if unknown."""
+    facts = customer_facts().subquery("facts")
     with engine.connect() as conn:
-        customer = conn.execute(
-            select(Customer.customer_id, Customer.country).where(
-                Customer.customer_id == customer_id
-            )
-        ).first()
-        if customer is None:
-            return None
-        bought = conn.execute(orders).one()
-        wrote = conn.execute(reviews).one()
-        score = None
-        if version:
-            score = conn.execute(
-                select(
-                    CustomerScore.segment_id, CustomerScore.churn_risk, CustomerScore.value_estimate
-                ).where(
-                    CustomerScore.customer_id == customer_id,
-                    CustomerScore.model_version == version,
-                )
-            ).first()
+        row = conn.execute(select(facts).where(facts.c.customer_id == customer_id)).first()
+    if row is None:
+        return None
     return CustomerProfile(
-        customer_id=customer.customer_id,
-        country=customer.country,
-        orders=bought.orders,
-        first_order=bought.first_order,
-        last_order=bought.last_order,
-        reviews=wrote.reviews,
-        avg_rating=None if wrote.avg_rating is None else round(float(wrote.avg_rating), 2),
-        segment_id=score.segment_id if score else None,
-        churn_risk=round(score.churn_risk, 3) if score else None,
-        value_estimate=round(score.value_estimate, 2) if score else None,
+        customer_id=row.customer_id,
+        country=row.country,
+        orders=row.orders,
+        first_order=row.first_order_at,
+        last_order=row.last_order_at,
+        reviews=row.reviews,
+        avg_rating=None if row.avg_rating is None else round(float(row.avg_rating), 2),
+        segment_id=row.segment_id,
+        churn_risk=None if row.churn_risk is None else round(row.churn_risk, 3),
+        value_estimate=None if row.expected_spend is None else round(row.expected_spend, 2),
     )
 
 

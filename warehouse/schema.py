@@ -295,7 +295,12 @@ BEHAVIOUR_TABLES = (
 # What the agent's read-only SQL may read (and what PostgreSQL's reader role is granted).
 # Not: conversation_messages (other users' chats), import_runs (file paths on this
 # machine), synthetic_truth (the answers to the synthetic benchmark), alembic_version.
+# The semantic layer's views (warehouse.semantic), one row per customer, product, order
+# and month.
+SEMANTIC_VIEWS = ("customer_facts", "product_facts", "order_facts", "month_facts")
+
 AGENT_READABLE_TABLES = (
+    *SEMANTIC_VIEWS,
     *BEHAVIOUR_TABLES,
     "segments",
     "customer_scores",

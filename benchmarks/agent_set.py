@@ -1,0 +1,573 @@
+"""The project's own agent evaluation set: questions over the three public data sets,
+every answer computed here from the raw files with pandas (never from segassist's
+tables), except segment, explanation and brief questions, which are checked against
+the scored tables of the same run.
+
+Kinds (scored by bench_agent.score, rule-based, no LLM judge):
+- number: some number in the answer is within `tolerance` of `answer`;
+- entity: the answer contains every value of `answer` (a list value: any of them);
+- entity_number: the answer contains the entity (or one of a list) and the number;
+- quote: the answer quotes (in quotation marks) at least 20 characters found verbatim
+  in a review of that data set with the required rating;
+- Portuguese and Chinese questions must also be answered in their language.
+Questions with a `conversation` key are asked in order in one conversation.
+
+Not tuned to ../shared/eval: none of its questions is here, and the question
+phrasings are the benchmark's own.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+
+AMAZON = "amazon/reviews_Musical_Instruments_5.json.gz"
+ONLINE_RETAIL = "online_retail/online_retail_ii_2009_2010.parquet"
+OLIST = "olist_subset"
+
+
+def _amazon(data: Path) -> pd.DataFrame:
+    with gzip.open(data / AMAZON, "rt") as handle:
+        raw = pd.DataFrame([json.loads(line) for line in handle])
+    raw["when"] = pd.to_datetime(raw["unixReviewTime"], unit="s")
+    raw["helpful_votes"] = raw["helpful"].map(lambda h: h[0])
+    return raw
+
+
+def _retail(data: Path) -> pd.DataFrame:
+    raw = pd.read_parquet(data / ONLINE_RETAIL)
+    raw["when"] = pd.to_datetime(raw["InvoiceDate"])
+    raw["cancelled"] = raw["Invoice"].str.startswith("C")
+    raw["amount"] = raw["Quantity"] * raw["Price"]
+    raw["customer"] = raw["Customer ID"].map(lambda v: None if pd.isna(v) else str(int(v)))
+    return raw
+
+
+def _olist(data: Path) -> dict[str, pd.DataFrame]:
+    folder = data / OLIST
+    tables = {
+        name: pd.read_csv(folder / f"{name}.csv")
+        for name in ("customers", "orders", "order_items", "products", "reviews_matched")
+    }
+    orders = tables["orders"].merge(tables["customers"], on="customer_id")
+    orders["when"] = pd.to_datetime(orders["order_purchase_timestamp"])
+    orders["cancelled"] = orders["order_status"].isin(["canceled", "unavailable"])
+    tables["orders"] = orders
+    return tables
+
+
+def _unique_top(series: pd.Series, largest: bool = True):
+    """The index of the top value, refusing a tie (a question with two right answers)."""
+    ordered = series.sort_values(ascending=not largest)
+    assert len(ordered) < 2 or ordered.iloc[0] != ordered.iloc[1], "tie at the top"
+    return ordered.index[0], ordered.iloc[0]
+
+
+def _q(qid, dataset, persona, question, answer, kind="number", tolerance=0.0, **extra):
+    return {
+        "id": qid,
+        "dataset": dataset,
+        "persona": persona,
+        "question": question,
+        "answer": answer,
+        "kind": kind,
+        "tolerance": tolerance,
+        **extra,
+    }
+
+
+def amazon_questions(data: Path) -> list[dict]:
+    raw = _amazon(data)
+    by_reviewer = raw.groupby("reviewerID")
+    by_product = raw.groupby("asin")
+    y2012 = set(raw.loc[raw["when"].dt.year == 2012, "reviewerID"])
+    y2013 = set(raw.loc[raw["when"].dt.year == 2013, "reviewerID"])
+    rated = by_product["overall"].agg(["mean", "size"])
+    worst, _ = _unique_top(rated.loc[rated["size"] >= 30, "mean"], largest=False)
+    month, _ = _unique_top(raw.groupby(raw["when"].dt.strftime("%Y-%m")).size())
+    only_fives = (by_reviewer["overall"].min() == 5).mean() * 100
+    texts = {
+        r: [" ".join(str(t).lower().split()) for t in raw.loc[raw["overall"] == r, "reviewText"]]
+        for r in (1, 5)
+    }
+    return [
+        _q(
+            "amz-h01",
+            "amazon",
+            "analyst",
+            "How many reviews received at least one helpful vote?",
+            int((raw["helpful_votes"] > 0).sum()),
+        ),
+        _q(
+            "amz-h02",
+            "amazon",
+            "marketer",
+            "Among products with at least 20 reviews, how many have an average rating below 4.3?",
+            int(((rated["size"] >= 20) & (rated["mean"] < 4.3)).sum()),
+        ),
+        _q(
+            "amz-h03",
+            "amazon",
+            "cs_lead",
+            "Which product (asin) with at least 30 reviews has the lowest average rating?",
+            {"product": worst},
+            "entity",
+        ),
+        _q(
+            "amz-h04",
+            "amazon",
+            "marketer",
+            "How many customers wrote reviews in both 2012 and 2013?",
+            len(y2012 & y2013),
+        ),
+        _q(
+            "amz-h05",
+            "amazon",
+            "analyst",
+            "In which month were the most reviews written?",
+            {"month": [month, pd.Timestamp(month).strftime("%B %Y")]},
+            "entity",
+        ),
+        _q(
+            "amz-h06",
+            "amazon",
+            "cs_lead",
+            "How many different reviewers gave at least one 1-star review?",
+            int(raw.loc[raw["overall"] == 1, "reviewerID"].nunique()),
+        ),
+        _q(
+            "amz-h07",
+            "amazon",
+            "analyst",
+            "What was the average review rating in 2012, rounded to two decimals?",
+            round(float(raw.loc[raw["when"].dt.year == 2012, "overall"].mean()), 2),
+            tolerance=0.01,
+        ),
+        _q(
+            "amz-h08",
+            "amazon",
+            "marketer",
+            "How many customers have written exactly 5 reviews?",
+            int((by_reviewer.size() == 5).sum()),
+        ),
+        _q(
+            "amz-h09",
+            "amazon",
+            "cs_lead",
+            "Find a 1-star review complaining that something broke or stopped working, and "
+            "quote it.",
+            {"rating": 1},
+            "quote",
+            quotes=texts[1],
+        ),
+        _q(
+            "amz-h10",
+            "amazon",
+            "marketer",
+            "Quote a 5-star review that praises how a product sounds.",
+            {"rating": 5},
+            "quote",
+            quotes=texts[5],
+        ),
+        _q(
+            "amz-h11",
+            "amazon",
+            "marketer",
+            "How many products were reviewed by more than 50 different customers?",
+            int((by_product["reviewerID"].nunique() > 50).sum()),
+        ),
+        _q(
+            "amz-h12",
+            "amazon",
+            "analyst",
+            "What percentage of customers gave 5 stars in every review they wrote? One decimal.",
+            round(float(only_fives), 1),
+            tolerance=0.1,
+        ),
+        _q(
+            "amz-h13",
+            "amazon",
+            "marketer",
+            "2012年有多少位不同的客户写了评论？",
+            len(y2012),
+            language="zh",
+        ),
+        _q(
+            "amz-h14",
+            "amazon",
+            "cs_lead",
+            "有多少条评论是一星或二星？",
+            int((raw["overall"] <= 2).sum()),
+            language="zh",
+        ),
+    ]
+
+
+def retail_questions(data: Path) -> list[dict]:
+    raw = _retail(data)
+    sales, cancels = raw[~raw["cancelled"]], raw[raw["cancelled"]]
+    known = sales[sales["customer"].notna()]
+    per_customer = known.groupby("customer")
+    spender, spent = _unique_top(per_customer["amount"].sum())
+    month, _ = _unique_top(sales.groupby(sales["when"].dt.strftime("%Y-%m"))["amount"].sum())
+    first = per_customer["when"].min()
+    last = per_customer["when"].max()
+    abroad = sales[sales["Country"] != "United Kingdom"].groupby("Country")["amount"].sum()
+    country, _ = _unique_top(abroad)
+    dec09 = set(known.loc[known["when"].dt.strftime("%Y-%m") == "2009-12", "customer"])
+    dec10 = set(known.loc[known["when"].dt.strftime("%Y-%m") == "2010-12", "customer"])
+    invoices = per_customer["Invoice"].nunique()
+    germany = known[known["Country"] == "Germany"]
+    return [
+        _q(
+            "or-h01",
+            "online_retail",
+            "marketer",
+            "How many customers placed more than 20 invoices that were not cancelled?",
+            int((invoices > 20).sum()),
+        ),
+        _q(
+            "or-h02",
+            "online_retail",
+            "marketer",
+            "Which customer spent the most on non-cancelled invoices, and how much, rounded to "
+            "a whole unit?",
+            {"entity": spender, "number": round(float(spent))},
+            "entity_number",
+            tolerance=1.0,
+        ),
+        _q(
+            "or-h03",
+            "online_retail",
+            "analyst",
+            "Which month had the highest revenue from non-cancelled invoices?",
+            {"month": [month, pd.Timestamp(month).strftime("%B %Y")]},
+            "entity",
+        ),
+        _q(
+            "or-h04",
+            "online_retail",
+            "marketer",
+            "How many customers made their first purchase in March 2010?",
+            int((first.dt.strftime("%Y-%m") == "2010-03").sum()),
+        ),
+        _q(
+            "or-h05",
+            "online_retail",
+            "analyst",
+            "What is the average value of a non-cancelled invoice, rounded to two decimals?",
+            round(float(sales["amount"].sum() / sales["Invoice"].nunique()), 2),
+            tolerance=0.01,
+        ),
+        _q(
+            "or-h06",
+            "online_retail",
+            "marketer",
+            "How many customers have bought nothing since the start of June 2010 (their last "
+            "non-cancelled invoice is before 2010-06-01)?",
+            int((last < "2010-06-01").sum()),
+        ),
+        _q(
+            "or-h07",
+            "online_retail",
+            "analyst",
+            "How many invoices were cancelled in 2010?",
+            int(cancels.loc[cancels["when"].dt.year == 2010, "Invoice"].nunique()),
+        ),
+        _q(
+            "or-h08",
+            "online_retail",
+            "marketer",
+            "Outside the United Kingdom, which country brought the most revenue from "
+            "non-cancelled invoices?",
+            {"country": country},
+            "entity",
+        ),
+        _q(
+            "or-h09",
+            "online_retail",
+            "analyst",
+            "How many different products (stock codes) did customers in Germany buy on "
+            "non-cancelled invoices?",
+            int(germany["StockCode"].nunique()),
+        ),
+        _q(
+            "or-h10",
+            "online_retail",
+            "analyst",
+            "What is the total revenue of non-cancelled invoices placed from France, rounded to a "
+            "whole unit?",
+            round(float(sales.loc[sales["Country"] == "France", "amount"].sum())),
+            tolerance=1.0,
+        ),
+        _q(
+            "or-h11",
+            "online_retail",
+            "marketer",
+            "How many customers bought both in December 2009 and in December 2010?",
+            len(dec09 & dec10),
+        ),
+        _q(
+            "or-h12",
+            "online_retail",
+            "analyst",
+            "On average, how many non-cancelled invoices does a customer have? Two decimals.",
+            round(float(invoices.mean()), 2),
+            tolerance=0.01,
+        ),
+        _q(
+            "or-h13",
+            "online_retail",
+            "marketer",
+            "2010年有多少位新客户第一次购买？",
+            int((first.dt.year == 2010).sum()),
+            language="zh",
+        ),
+    ]
+
+
+def olist_questions(data: Path) -> list[dict]:
+    t = _olist(data)
+    orders, items = t["orders"], t["order_items"]
+    kept = orders[~orders["cancelled"]]
+    lines = items.merge(orders[["order_id", "when", "cancelled"]], on="order_id")
+    sold = lines[~lines["cancelled"]]
+    products = t["products"].set_index("product_id")
+    translation = pd.read_csv(data / OLIST / "category_translation.csv").set_index(
+        "product_category_name"
+    )["product_category_name_english"]
+    category = sold["product_id"].map(products["product_category_name"])
+    revenue = sold.groupby(category)["price"].sum()
+    top_category, _ = _unique_top(revenue)
+    reviews = t["reviews_matched"]
+    texts = [
+        " ".join(str(x).lower().split())
+        for x in reviews.loc[reviews["review_score"] == 1, "review_comment_message"].dropna()
+    ]
+    state, _ = _unique_top(t["customers"].groupby("customer_state")["customer_unique_id"].nunique())
+    return [
+        _q(
+            "ol-h01",
+            "olist",
+            "analyst",
+            "Quantos pedidos têm o status entregue (delivered)?",
+            int((orders["order_status"] == "delivered").sum()),
+            language="pt",
+        ),
+        _q(
+            "ol-h02",
+            "olist",
+            "cs_lead",
+            "Qual é a nota média das avaliações, com duas casas decimais?",
+            round(float(reviews["review_score"].mean()), 2),
+            tolerance=0.01,
+            language="pt",
+        ),
+        _q(
+            "ol-h03",
+            "olist",
+            "marketer",
+            "Quantos clientes distintos fizeram pedidos não cancelados em 2017?",
+            int(kept.loc[kept["when"].dt.year == 2017, "customer_unique_id"].nunique()),
+            language="pt",
+        ),
+        _q(
+            "ol-h04",
+            "olist",
+            "marketer",
+            "Qual categoria de produto teve a maior receita em pedidos não cancelados?",
+            {"category": [top_category, translation.get(top_category, top_category)]},
+            "entity",
+            language="pt",
+        ),
+        _q(
+            "ol-h05",
+            "olist",
+            "analyst",
+            "Quantos pedidos foram cancelados no segundo semestre de 2017 (de julho a dezembro)?",
+            int((orders["cancelled"] & (orders["when"].dt.month >= 7)).sum()),
+            language="pt",
+        ),
+        _q(
+            "ol-h06",
+            "olist",
+            "analyst",
+            "Qual foi a receita total (soma dos preços dos itens) dos pedidos não cancelados de "
+            "2017, arredondada para o inteiro mais próximo?",
+            round(float(sold.loc[sold["when"].dt.year == 2017, "price"].sum())),
+            tolerance=1.0,
+            language="pt",
+        ),
+        _q(
+            "ol-h07",
+            "olist",
+            "cs_lead",
+            "Quantas avaliações têm nota 1?",
+            int((reviews["review_score"] == 1).sum()),
+            language="pt",
+        ),
+        _q(
+            "ol-h08",
+            "olist",
+            "marketer",
+            "Qual estado tem mais clientes?",
+            {"state": state},
+            "entity",
+            language="pt",
+        ),
+        _q(
+            "ol-h09",
+            "olist",
+            "cs_lead",
+            "Encontre uma avaliação de nota 1 que reclama que o produto não chegou e cite o texto.",
+            {"rating": 1},
+            "quote",
+            quotes=texts,
+            language="pt",
+        ),
+        _q(
+            "ol-h10",
+            "olist",
+            "analyst",
+            "2017年11月有多少个未取消的订单？",
+            int((~orders["cancelled"] & (orders["when"].dt.strftime("%Y-%m") == "2017-11")).sum()),
+            language="zh",
+        ),
+    ]
+
+
+def conversation_questions(data: Path) -> list[dict]:
+    """Follow-ups: asked in order in one conversation; each is scored on its own."""
+    raw = _retail(data)
+    sales = raw[~raw["cancelled"] & raw["customer"].notna()]
+    dutch = sales[sales["Country"] == "Netherlands"]
+    invoices = dutch.groupby("customer")["Invoice"].nunique()
+    spender, spent = _unique_top(dutch.groupby("customer")["amount"].sum())
+    return [
+        _q(
+            "conv-1",
+            "online_retail",
+            "marketer",
+            "How many customers bought from the Netherlands on non-cancelled invoices?",
+            int(dutch["customer"].nunique()),
+            conversation="nl",
+            turn=1,
+        ),
+        _q(
+            "conv-2",
+            "online_retail",
+            "marketer",
+            "And how many of them placed more than 5 of those invoices?",
+            int((invoices > 5).sum()),
+            conversation="nl",
+            turn=2,
+        ),
+        _q(
+            "conv-3",
+            "online_retail",
+            "marketer",
+            "Which of those Dutch customers spent the most there, and how much? Round to a whole "
+            "unit.",
+            {"entity": spender, "number": round(float(spent))},
+            "entity_number",
+            tolerance=1.0,
+            conversation="nl",
+            turn=3,
+        ),
+    ]
+
+
+def segment_questions(engine, dataset: str) -> list[dict]:
+    """Questions whose answers are the scored tables of this run (after train and score)."""
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        version = conn.execute(
+            text("SELECT version FROM model_versions WHERE status = 'serving'")
+        ).scalar_one()
+        rows = conn.execute(
+            text(
+                "SELECT s.segment_id, s.name, COUNT(*) AS n, AVG(c.churn_risk) AS churn "
+                "FROM customer_scores c JOIN segments s ON s.model_version = c.model_version "
+                "AND s.segment_id = c.segment_id WHERE c.model_version = :v "
+                "GROUP BY s.segment_id, s.name"
+            ),
+            {"v": version},
+        ).all()
+        customer, segment = conn.execute(
+            text(
+                "SELECT c.customer_id, s.name FROM customer_scores c JOIN segments s ON "
+                "s.model_version = c.model_version AND s.segment_id = c.segment_id "
+                "WHERE c.model_version = :v ORDER BY c.value_estimate DESC, c.customer_id LIMIT 1"
+            ),
+            {"v": version},
+        ).one()
+    frame = pd.DataFrame(rows, columns=["id", "name", "n", "churn"]).set_index("name")
+    largest, size = _unique_top(frame["n"])
+    riskiest, _ = _unique_top(frame["churn"])
+    safest, _ = _unique_top(frame["churn"], largest=False)
+    return [
+        _q(
+            "seg-h01",
+            dataset,
+            "marketer",
+            "How many segments are there, and which is the largest?",
+            {"entity": largest, "number": len(frame)},
+            "entity_number",
+        ),
+        _q(
+            "seg-h02",
+            dataset,
+            "marketer",
+            "Which segment has the highest average churn risk?",
+            {"segment": riskiest},
+            "entity",
+        ),
+        _q(
+            "seg-h03",
+            dataset,
+            "analyst",
+            "How many customers are in the segment with the lowest average churn risk?",
+            int(frame.loc[safest, "n"]),
+        ),
+        _q(
+            "seg-h04",
+            dataset,
+            "cs_lead",
+            f"Why is customer {customer} in their segment?",
+            {"segment": segment},
+            "entity",
+        ),
+        _q(
+            "seg-h05",
+            dataset,
+            "analyst",
+            "Write a short campaign brief for the largest segment.",
+            {"entity": largest, "number": int(size)},
+            "entity_number",
+        ),
+    ]
+
+
+def quoted_spans(text: str) -> list[str]:
+    """Spans of 20+ characters inside quotation marks (straight, curly or CJK)."""
+    return [
+        " ".join(m.lower().split()).strip(" .,;:!?…")
+        for m in re.findall(
+            r"[\"\u201c\u300c\u00ab]([^\"\u201d\u300d\u00bb]{20,})[\"\u201d\u300d\u00bb]", text
+        )
+    ]
+
+
+def questions(data: Path) -> list[dict]:
+    """Every data-set question (segment questions are added once a model is scored)."""
+    return [
+        *amazon_questions(data),
+        *retail_questions(data),
+        *olist_questions(data),
+        *conversation_questions(data),
+    ]

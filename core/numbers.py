@@ -1,0 +1,49 @@
+"""Numbers as people write them, in English, Portuguese or Chinese text.
+
+"9,649" and "9.649" are the same count to an English and a Portuguese reader;
+"4,51" is a Portuguese decimal. A token whose separators allow more than one
+reading gets every reading, so a check that a written number is grounded in a
+tool result (agent.guards) or equals an expected answer (the benchmarks) does
+not depend on the locale the model chose to write in.
+"""
+
+from __future__ import annotations
+
+import re
+
+# A number: digits with separators inside, never starting or ending with one; not part
+# of a word or an id (B003VWJ2K8, 85123A).
+_TOKEN = re.compile(r"(?<![\w.,])(-?)(\d(?:[\d.,]*\d)?)(?![\w])")
+_GROUPED = re.compile(r"\d{1,3}(?:([.,])\d{3})(?:\1\d{3})*")
+
+
+def readings(token: str) -> list[tuple[float, int]]:
+    """Every plausible (value, decimals) of a written number without its sign."""
+    found = []
+    commas, dots = token.count(","), token.count(".")
+    if commas and dots:  # both: the last one is the decimal mark
+        decimal = "," if token.rfind(",") > token.rfind(".") else "."
+        thousands = "." if decimal == "," else ","
+        whole, _, fraction = token.replace(thousands, "").partition(decimal)
+        if whole.isdigit() and fraction.isdigit():
+            found.append((float(f"{whole}.{fraction}"), len(fraction)))
+        return found
+    mark = "," if commas else "." if dots else ""
+    if not mark:
+        return [(float(token), 0)]
+    if _GROUPED.fullmatch(token):  # 1,234 or 1.234.567: thousands
+        found.append((float(token.replace(mark, "")), 0))
+    if token.count(mark) == 1:  # 4.51 or 4,51 (also 1.234 read as a decimal)
+        whole, fraction = token.split(mark)
+        found.append((float(f"{whole}.{fraction}"), len(fraction)))
+    return found
+
+
+def written_numbers(text: str) -> list[list[tuple[float, int]]]:
+    """The readings of each number written in `text`, in order (signs kept)."""
+    numbers = []
+    for sign, token in _TOKEN.findall(text):
+        options = [(-v if sign else v, d) for v, d in readings(token)]
+        if options:
+            numbers.append(options)
+    return numbers

@@ -1,0 +1,500 @@
+"""The semantic layer: the warehouse at the grain questions are asked, and the metrics'
+definitions in one place.
+
+Small models write valid SQL but at the wrong grain: they count rows where the
+question counts customers whose average passes a threshold, or sum revenue over
+cancelled orders. Four views answer most questions with one filter and one
+aggregate: one row per customer (`customer_facts`), per product (`product_facts`),
+per order (`order_facts`) and per month (`month_facts`).
+
+Every metric is written once here, as a SQLAlchemy expression (`revenue_amount`,
+`taken_back_amount`, ...), and in words (`METRICS`): the views, the system prompt
+(`semantic_text`), `customer_profile` and `find_customers` (warehouse.queries)
+read them. The views are created by `segassist init` and every migration
+(`install_views`); being views, they are always in step with what `import` wrote
+and what `score` stored.
+"""
+
+from __future__ import annotations
+
+from segassist.warehouse.schema import (
+    SEMANTIC_VIEWS,
+    Customer,
+    CustomerScore,
+    ModelVersion,
+    Order,
+    OrderLine,
+    Product,
+    Review,
+    Segment,
+)
+from sqlalchemy import (
+    Connection,
+    Select,
+    and_,
+    case,
+    distinct,
+    func,
+    literal_column,
+    select,
+    union,
+)
+
+# What each metric means, as the model, the docs and the tools use it.
+METRICS = {
+    "orders": "orders that are not cancelled (cancelled ones are counted apart, as "
+    "cancelled_orders)",
+    "revenue": "quantity x unit_price over the lines of orders that are not cancelled",
+    "net_revenue": "revenue minus what cancellations took back (the negative lines of "
+    "cancelled orders, such as invoices starting with 'C')",
+    "units": "quantity over the lines of orders that are not cancelled",
+    "customers": "distinct customer_id (anonymous orders have none and are not customers)",
+    "new_customers": "customers whose first order (not cancelled) is in that month",
+    "avg_rating": "mean stars of the reviews, 1-5",
+    "churn_risk": "the segmenter's probability, 0-1, that the customer buys nothing in the "
+    "model's horizon (serving model)",
+    "expected_spend": "the segmenter's expected spend in the model's horizon (serving model)",
+}
+
+# The views: name -> (grain, {column: meaning}). The selects below must return these
+# columns in this order (tests check).
+VIEWS = {
+    "customer_facts": (
+        "one row per customer with their lifetime facts",
+        {
+            "customer_id": "customer id (text)",
+            "source": "data set",
+            "country": "country",
+            "orders": "orders not cancelled",
+            "cancelled_orders": "cancelled orders",
+            "first_order_at": "first order (not cancelled)",
+            "last_order_at": "last order (not cancelled)",
+            "units": "units bought",
+            "revenue": "spend, cancelled orders excluded",
+            "net_revenue": "spend net of cancellations",
+            "reviews": "reviews written",
+            "avg_rating": "their mean rating",
+            "first_review_at": "first review",
+            "last_review_at": "last review",
+            "segment_id": "segment (serving model)",
+            "segment_name": "segment name",
+            "churn_risk": "0-1",
+            "expected_spend": "expected spend in the horizon",
+        },
+    ),
+    "product_facts": (
+        "one row per product",
+        {
+            "product_id": "product id (text)",
+            "title": "name or description",
+            "category": "category",
+            "brand": "brand",
+            "price": "list price",
+            "orders": "orders with it (not cancelled)",
+            "customers": "distinct buyers",
+            "units": "units sold (not cancelled)",
+            "revenue": "revenue (not cancelled)",
+            "net_revenue": "revenue net of cancellations",
+            "reviews": "reviews of it",
+            "avg_rating": "its mean rating",
+            "first_sold_at": "first sale",
+            "last_sold_at": "last sale",
+        },
+    ),
+    "order_facts": (
+        "one row per order",
+        {
+            "order_id": "order or invoice id (text)",
+            "customer_id": "buyer (NULL: anonymous)",
+            "ordered_at": "timestamp",
+            "month": "'YYYY-MM'",
+            "status": "status",
+            "is_cancelled": "cancelled",
+            "country": "country",
+            "lines": "order lines",
+            "units": "units",
+            "order_value": "quantity x unit_price of its lines (negative for a cancellation)",
+            "revenue": "order_value when not cancelled, else 0",
+            "net_revenue": "revenue, or what a cancellation took back (negative)",
+            "reviews": "reviews of it",
+            "avg_rating": "their mean rating",
+        },
+    ),
+    "month_facts": (
+        "one row per calendar month with orders or reviews",
+        {
+            "month": "'YYYY-MM'",
+            "orders": "orders not cancelled",
+            "cancelled_orders": "cancelled orders",
+            "customers": "distinct buyers",
+            "new_customers": "customers whose first order is this month",
+            "units": "units sold",
+            "revenue": "revenue (not cancelled)",
+            "net_revenue": "revenue net of cancellations",
+            "reviews": "reviews written",
+            "reviewers": "distinct customers who reviewed",
+            "new_reviewers": "customers whose first review is this month",
+            "avg_rating": "mean rating of the month's reviews",
+        },
+    ),
+}
+VIEW_NAMES = tuple(VIEWS)
+assert VIEW_NAMES == SEMANTIC_VIEWS, "schema.SEMANTIC_VIEWS names the same views"
+
+
+# --- The metrics, as expressions ------------------------------------------------------
+
+
+def line_amount():
+    """quantity x unit_price of an order line (0 where the source has no price)."""
+    return func.coalesce(OrderLine.quantity * OrderLine.unit_price, 0.0)
+
+
+def counts_as_sale():
+    """An order whose lines count in orders, units and revenue."""
+    return Order.is_cancelled.is_(False)
+
+
+def takes_back():
+    """A line that gives goods or money back: a negative line of a cancelled order."""
+    return and_(Order.is_cancelled.is_(True), OrderLine.quantity < 0)
+
+
+def revenue_amount():
+    return case((counts_as_sale(), line_amount()), else_=0.0)
+
+
+def net_revenue_amount():
+    return case((counts_as_sale(), line_amount()), (takes_back(), line_amount()), else_=0.0)
+
+
+def sold_units():
+    return case((counts_as_sale(), OrderLine.quantity), else_=0)
+
+
+def month_of(column, dialect: str):
+    """'YYYY-MM' of a timestamp, in the dialect's idiom."""
+    if dialect == "sqlite":
+        return func.strftime("%Y-%m", column)
+    return func.to_char(column, "YYYY-MM")
+
+
+def serving_version():
+    """The serving model version, as a scalar subquery."""
+    return (
+        select(ModelVersion.version)
+        .where(ModelVersion.status == "serving")
+        .order_by(ModelVersion.created_at.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+# --- The views ------------------------------------------------------------------------
+
+
+def customer_facts() -> Select:
+    orders = (
+        select(
+            Order.customer_id,
+            func.count().filter(counts_as_sale()).label("orders"),
+            func.count().filter(Order.is_cancelled.is_(True)).label("cancelled_orders"),
+            func.min(case((counts_as_sale(), Order.ordered_at))).label("first_order_at"),
+            func.max(case((counts_as_sale(), Order.ordered_at))).label("last_order_at"),
+        )
+        .where(Order.customer_id.is_not(None))
+        .group_by(Order.customer_id)
+        .subquery("o")
+    )
+    lines = (
+        select(
+            Order.customer_id,
+            func.sum(sold_units()).label("units"),
+            func.sum(revenue_amount()).label("revenue"),
+            func.sum(net_revenue_amount()).label("net_revenue"),
+        )
+        .join(OrderLine, OrderLine.order_id == Order.order_id)
+        .where(Order.customer_id.is_not(None))
+        .group_by(Order.customer_id)
+        .subquery("l")
+    )
+    reviews = (
+        select(
+            Review.customer_id,
+            func.count().label("reviews"),
+            func.avg(Review.rating).label("avg_rating"),
+            func.min(Review.reviewed_at).label("first_review_at"),
+            func.max(Review.reviewed_at).label("last_review_at"),
+        )
+        .group_by(Review.customer_id)
+        .subquery("r")
+    )
+    scores = (
+        select(
+            CustomerScore.customer_id,
+            CustomerScore.segment_id,
+            Segment.name.label("segment_name"),
+            CustomerScore.churn_risk,
+            CustomerScore.value_estimate.label("expected_spend"),
+        )
+        .join(
+            Segment,
+            and_(
+                Segment.model_version == CustomerScore.model_version,
+                Segment.segment_id == CustomerScore.segment_id,
+            ),
+            isouter=True,
+        )
+        .where(CustomerScore.model_version == serving_version())
+        .subquery("s")
+    )
+    return (
+        select(
+            Customer.customer_id,
+            Customer.source,
+            Customer.country,
+            func.coalesce(orders.c.orders, 0).label("orders"),
+            func.coalesce(orders.c.cancelled_orders, 0).label("cancelled_orders"),
+            orders.c.first_order_at,
+            orders.c.last_order_at,
+            func.coalesce(lines.c.units, 0).label("units"),
+            func.coalesce(lines.c.revenue, 0.0).label("revenue"),
+            func.coalesce(lines.c.net_revenue, 0.0).label("net_revenue"),
+            func.coalesce(reviews.c.reviews, 0).label("reviews"),
+            reviews.c.avg_rating,
+            reviews.c.first_review_at,
+            reviews.c.last_review_at,
+            scores.c.segment_id,
+            scores.c.segment_name,
+            scores.c.churn_risk,
+            scores.c.expected_spend,
+        )
+        .outerjoin(orders, orders.c.customer_id == Customer.customer_id)
+        .outerjoin(lines, lines.c.customer_id == Customer.customer_id)
+        .outerjoin(reviews, reviews.c.customer_id == Customer.customer_id)
+        .outerjoin(scores, scores.c.customer_id == Customer.customer_id)
+    )
+
+
+def product_facts() -> Select:
+    sales = (
+        select(
+            OrderLine.product_id,
+            func.count(distinct(case((counts_as_sale(), Order.order_id)))).label("orders"),
+            func.count(distinct(case((counts_as_sale(), Order.customer_id)))).label("customers"),
+            func.sum(sold_units()).label("units"),
+            func.sum(revenue_amount()).label("revenue"),
+            func.sum(net_revenue_amount()).label("net_revenue"),
+            func.min(case((counts_as_sale(), Order.ordered_at))).label("first_sold_at"),
+            func.max(case((counts_as_sale(), Order.ordered_at))).label("last_sold_at"),
+        )
+        .join(Order, Order.order_id == OrderLine.order_id)
+        .group_by(OrderLine.product_id)
+        .subquery("l")
+    )
+    reviews = (
+        select(
+            Review.product_id,
+            func.count().label("reviews"),
+            func.avg(Review.rating).label("avg_rating"),
+        )
+        .where(Review.product_id.is_not(None))
+        .group_by(Review.product_id)
+        .subquery("r")
+    )
+    return (
+        select(
+            Product.product_id,
+            Product.title,
+            Product.category,
+            Product.brand,
+            Product.price,
+            func.coalesce(sales.c.orders, 0).label("orders"),
+            func.coalesce(sales.c.customers, 0).label("customers"),
+            func.coalesce(sales.c.units, 0).label("units"),
+            func.coalesce(sales.c.revenue, 0.0).label("revenue"),
+            func.coalesce(sales.c.net_revenue, 0.0).label("net_revenue"),
+            func.coalesce(reviews.c.reviews, 0).label("reviews"),
+            reviews.c.avg_rating,
+            sales.c.first_sold_at,
+            sales.c.last_sold_at,
+        )
+        .outerjoin(sales, sales.c.product_id == Product.product_id)
+        .outerjoin(reviews, reviews.c.product_id == Product.product_id)
+    )
+
+
+def order_facts(dialect: str) -> Select:
+    lines = (
+        select(
+            OrderLine.order_id,
+            func.count().label("lines"),
+            func.sum(OrderLine.quantity).label("units"),
+            func.sum(line_amount()).label("order_value"),
+            func.sum(revenue_amount()).label("revenue"),
+            func.sum(net_revenue_amount()).label("net_revenue"),
+        )
+        .join(Order, Order.order_id == OrderLine.order_id)
+        .group_by(OrderLine.order_id)
+        .subquery("l")
+    )
+    reviews = (
+        select(
+            Review.order_id,
+            func.count().label("reviews"),
+            func.avg(Review.rating).label("avg_rating"),
+        )
+        .where(Review.order_id.is_not(None))
+        .group_by(Review.order_id)
+        .subquery("r")
+    )
+    return (
+        select(
+            Order.order_id,
+            Order.customer_id,
+            Order.ordered_at,
+            month_of(Order.ordered_at, dialect).label("month"),
+            Order.status,
+            Order.is_cancelled,
+            Order.country,
+            func.coalesce(lines.c.lines, 0).label("lines"),
+            func.coalesce(lines.c.units, 0).label("units"),
+            func.coalesce(lines.c.order_value, 0.0).label("order_value"),
+            func.coalesce(lines.c.revenue, 0.0).label("revenue"),
+            func.coalesce(lines.c.net_revenue, 0.0).label("net_revenue"),
+            func.coalesce(reviews.c.reviews, 0).label("reviews"),
+            reviews.c.avg_rating,
+        )
+        .outerjoin(lines, lines.c.order_id == Order.order_id)
+        .outerjoin(reviews, reviews.c.order_id == Order.order_id)
+    )
+
+
+def month_facts(dialect: str) -> Select:
+    order_month = month_of(Order.ordered_at, dialect)
+    review_month = month_of(Review.reviewed_at, dialect)
+    months = union(
+        select(order_month.label("month")), select(review_month.label("month"))
+    ).subquery("m")
+    orders = (
+        select(
+            order_month.label("month"),
+            func.count().filter(counts_as_sale()).label("orders"),
+            func.count().filter(Order.is_cancelled.is_(True)).label("cancelled_orders"),
+            func.count(distinct(case((counts_as_sale(), Order.customer_id)))).label("customers"),
+        )
+        .group_by(order_month)
+        .subquery("o")
+    )
+    lines = (
+        select(
+            order_month.label("month"),
+            func.sum(sold_units()).label("units"),
+            func.sum(revenue_amount()).label("revenue"),
+            func.sum(net_revenue_amount()).label("net_revenue"),
+        )
+        .join(OrderLine, OrderLine.order_id == Order.order_id)
+        .group_by(order_month)
+        .subquery("l")
+    )
+    first_order = (
+        select(Order.customer_id, func.min(Order.ordered_at).label("at"))
+        .where(counts_as_sale(), Order.customer_id.is_not(None))
+        .group_by(Order.customer_id)
+        .subquery("fo")
+    )
+    new_customers = (
+        select(month_of(first_order.c.at, dialect).label("month"), func.count().label("n"))
+        .group_by(month_of(first_order.c.at, dialect))
+        .subquery("nc")
+    )
+    reviews = (
+        select(
+            review_month.label("month"),
+            func.count().label("reviews"),
+            func.count(distinct(Review.customer_id)).label("reviewers"),
+            func.avg(Review.rating).label("avg_rating"),
+        )
+        .group_by(review_month)
+        .subquery("r")
+    )
+    first_review = (
+        select(Review.customer_id, func.min(Review.reviewed_at).label("at"))
+        .group_by(Review.customer_id)
+        .subquery("fr")
+    )
+    new_reviewers = (
+        select(month_of(first_review.c.at, dialect).label("month"), func.count().label("n"))
+        .group_by(month_of(first_review.c.at, dialect))
+        .subquery("nr")
+    )
+    zero = literal_column("0")
+    return (
+        select(
+            months.c.month,
+            func.coalesce(orders.c.orders, zero).label("orders"),
+            func.coalesce(orders.c.cancelled_orders, zero).label("cancelled_orders"),
+            func.coalesce(orders.c.customers, zero).label("customers"),
+            func.coalesce(new_customers.c.n, zero).label("new_customers"),
+            func.coalesce(lines.c.units, zero).label("units"),
+            func.coalesce(lines.c.revenue, 0.0).label("revenue"),
+            func.coalesce(lines.c.net_revenue, 0.0).label("net_revenue"),
+            func.coalesce(reviews.c.reviews, zero).label("reviews"),
+            func.coalesce(reviews.c.reviewers, zero).label("reviewers"),
+            func.coalesce(new_reviewers.c.n, zero).label("new_reviewers"),
+            reviews.c.avg_rating,
+        )
+        .outerjoin(orders, orders.c.month == months.c.month)
+        .outerjoin(lines, lines.c.month == months.c.month)
+        .outerjoin(new_customers, new_customers.c.month == months.c.month)
+        .outerjoin(reviews, reviews.c.month == months.c.month)
+        .outerjoin(new_reviewers, new_reviewers.c.month == months.c.month)
+        .where(months.c.month.is_not(None))
+    )
+
+
+def view_select(name: str, dialect: str) -> Select:
+    """The SELECT behind view `name` on `dialect` ('sqlite' or 'postgresql')."""
+    builders = {
+        "customer_facts": lambda: customer_facts(),
+        "product_facts": lambda: product_facts(),
+        "order_facts": lambda: order_facts(dialect),
+        "month_facts": lambda: month_facts(dialect),
+    }
+    return builders[name]()
+
+
+def view_sql(name: str, dialect) -> str:
+    """The view's SELECT as SQL text for a dialect object (literal values inlined)."""
+    compiled = view_select(name, dialect.name).compile(
+        dialect=dialect, compile_kwargs={"literal_binds": True}
+    )
+    return str(compiled)
+
+
+def drop_views(conn: Connection) -> None:
+    """Drop the semantic views (PostgreSQL refuses to alter or drop a table a view reads)."""
+    cascade = " CASCADE" if conn.dialect.name == "postgresql" else ""
+    for name in VIEW_NAMES:
+        conn.exec_driver_sql(f"DROP VIEW IF EXISTS {name}{cascade}")
+
+
+def install_views(conn: Connection) -> None:
+    """(Re)create the semantic views in the connection's database, as this code defines
+    them (idempotent)."""
+    drop_views(conn)
+    for name in VIEW_NAMES:
+        conn.exec_driver_sql(f"CREATE VIEW {name} AS {view_sql(name, conn.dialect)}")
+
+
+def semantic_text() -> str:
+    """The views and the metric definitions, as the system prompt shows them."""
+    lines = ["Summary views (use these first; one row per entity, metrics already defined):"]
+    for name, (grain, columns) in VIEWS.items():
+        described = ", ".join(
+            column if meaning in ("", column) else f"{column} ({meaning})"
+            for column, meaning in columns.items()
+        )
+        lines.append(f"- {name}: {grain}. Columns: {described}")
+    lines.append("Definitions: " + "; ".join(f"{k} = {v}" for k, v in METRICS.items()) + ".")
+    return "\n".join(lines)
