@@ -153,6 +153,6 @@ def test_a_missing_column_error_shows_where_columns_are(warehouse, tmp_path):
     assert "A column 'review_id' is in: reviews (query that one, or join it)." in said
     assert "'r' is not a table or alias defined in FROM/JOIN." in said
     # A metric asked of the wrong view: the views that hold it come first.
-    said = run_sql.invoke({"sql": "SELECT customer_id, revenue FROM order_facts LIMIT 1"})
+    said = run_sql.invoke({"sql": "SELECT customer_id, new_customers FROM order_facts LIMIT 1"})
     assert "Tables in your query: order_facts (order_id, customer_id," in said
-    assert "A column 'revenue' is in: customer_facts, product_facts, month_facts" in said
+    assert "A column 'new_customers' is in: month_facts (query that one" in said
