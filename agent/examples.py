@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 import numpy as np
+from segassist.agent.guards import plain_text
 
 EXAMPLES_FILE = "sql_examples.jsonl"
 TOP_K = 2
@@ -79,11 +80,9 @@ def copied(sql: str, question: str, shown: list[Example]) -> Example | None:
     """The shown example whose SQL `sql` is, unchanged, when that example asks another
     question (a small model often runs the example as it is)."""
 
-    def plain(text: str) -> str:
-        return " ".join(text.lower().split()).rstrip(";")
-
     for example in shown:
-        if plain(sql) == plain(example.sql) and plain(question) != plain(example.question):
+        same_sql = plain_text(sql).rstrip(";") == plain_text(example.sql).rstrip(";")
+        if same_sql and plain_text(question) != plain_text(example.question):
             return example
     return None
 

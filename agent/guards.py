@@ -140,22 +140,25 @@ def answer_from_results(
     )
 
 
+def grounds(messages: list) -> str | None:
+    """What an answer to this question may take its numbers and names from: the question
+    and its tool results, row-count headers left out (None before any tool answered)."""
+    question, since = this_question(messages)
+    results = [
+        ROW_COUNT_HEADER.sub("", str(m.content)) for m in since if getattr(m, "type", "") == "tool"
+    ]
+    return question + "\n" + "\n".join(results) if results else None
+
+
 def ungrounded_numbers(answer: str, messages: list) -> list[float]:
     """Numbers in `answer` that neither the question nor a tool result of this question
     contains, allowing rounding, percent of a fraction and the locale's separators
     ("9.649" and "4,51" in Portuguese). Empty without tool results (nothing to check
     against)."""
-    question, since = this_question(messages)
-    results = [
-        ROW_COUNT_HEADER.sub("", str(m.content)) for m in since if getattr(m, "type", "") == "tool"
-    ]
-    if not results:
+    known_text = grounds(messages)
+    if known_text is None:
         return []
-    known = [
-        value
-        for options in written_numbers(question + "\n" + "\n".join(results))
-        for value, _ in options
-    ]
+    known = [value for options in written_numbers(known_text) for value, _ in options]
 
     def grounded(value: float, decimals: int) -> bool:
         unit = 10.0**-decimals
@@ -195,32 +198,32 @@ _MONTHS = [
 _MONTH_NAME = re.compile(r"\b(" + "|".join(_MONTHS) + r")\s+((?:19|20)\d{2})\b", re.I)
 
 
-def _plain(text: str) -> str:
+def plain_text(text: str) -> str:
+    """Lower case, runs of white space as one space: text compared as people read it."""
     return " ".join(text.lower().split())
 
 
 def ungrounded_entities(answer: str, messages: list) -> list[str]:
     """Ids, names in capitals, quotes and months in `answer` that neither the question nor
     a tool result of this question contains. Empty without tool results."""
-    question, since = this_question(messages)
-    results = [
-        ROW_COUNT_HEADER.sub("", str(m.content)) for m in since if getattr(m, "type", "") == "tool"
-    ]
-    if not results:
+    known_text = grounds(messages)
+    if known_text is None:
         return []
-    known = _plain(question + "\n" + "\n".join(results))
+    known = plain_text(known_text)
     missing = []
     for pattern in (_ID, _CAPS_NAME):
-        missing += [m.group() for m in pattern.finditer(answer) if _plain(m.group()) not in known]
+        missing += [
+            m.group() for m in pattern.finditer(answer) if plain_text(m.group()) not in known
+        ]
     for match in _QUOTED.finditer(answer):
-        if _plain(match.group(1)).strip(" .,;:!?…") not in known:
+        if plain_text(match.group(1)).strip(" .,;:!?…") not in known:
             missing.append(match.group(1))
     for year, month in _YEAR_MONTH.findall(answer):
         if f"{year}-{month}" not in known:
             missing.append(f"{year}-{month}")
     for name, year in _MONTH_NAME.findall(answer):
         month = f"{year}-{_MONTHS.index(name.lower()) + 1:02d}"
-        if month not in known and _plain(f"{name} {year}") not in known:
+        if month not in known and plain_text(f"{name} {year}") not in known:
             missing.append(f"{name} {year}")
     return missing
 
@@ -253,9 +256,9 @@ def unnamed_entity(answer: str, messages: list) -> list[str]:
     names = [v.strip() for v in tables[-1].rows[0] if isinstance(v, str) and v.strip()]
     if not names:
         return []
-    lowered = _plain(answer)
+    lowered = plain_text(answer)
     for name in names:
-        forms = [_plain(name)]
+        forms = [plain_text(name)]
         if month := _YEAR_MONTH.fullmatch(name):
             forms.append(f"{_MONTHS[int(month.group(2)) - 1]} {month.group(1)}")
         if any(form in lowered for form in forms):

@@ -89,26 +89,22 @@ def agent_middleware(tool_names: set[str], max_model_calls: int, examples=None) 
                 isinstance(last, AIMessage)
                 and not last.tool_calls
                 and not parse_tool_calls(str(last.content or ""), tool_names)[0]
-                and failed_last(request.messages)
             ):
-                # An answer right after a failed call has no data behind it: ask once for
-                # a fixed call instead.
-                retry = HumanMessage(NUDGE_MARK + prompt("retry"))
-                return self.wrap_model_call(
-                    request.override(messages=[*request.messages, retry]), handler
+                # A plain answer with no data behind it: right after a failed call, or with
+                # nothing looked up yet ("one moment, I am querying..."). Ask once for the
+                # (fixed) call instead.
+                nudge = (
+                    "retry"
+                    if failed_last(request.messages)
+                    else "look_up"
+                    if nothing_looked_up(request.messages)
+                    else None
                 )
-            if (
-                isinstance(last, AIMessage)
-                and not last.tool_calls
-                and not parse_tool_calls(str(last.content or ""), tool_names)[0]
-                and nothing_looked_up(request.messages)
-            ):
-                # A reply with no data behind it ("one moment, I am querying..."): ask once
-                # for the call.
-                look = HumanMessage(NUDGE_MARK + prompt("look_up"))
-                return self.wrap_model_call(
-                    request.override(messages=[*request.messages, look]), handler
-                )
+                if nudge:
+                    ask = HumanMessage(NUDGE_MARK + prompt(nudge))
+                    return self.wrap_model_call(
+                        request.override(messages=[*request.messages, ask]), handler
+                    )
             messages = []
             for message in response.result:
                 if isinstance(message, AIMessage) and not message.tool_calls:
