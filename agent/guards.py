@@ -11,21 +11,12 @@ import json
 import re
 
 from segassist.agent.prompting import prompt
+from segassist.agent.replies import reply
 from segassist.agent.toolcalls import contains_tool_call, looks_like_a_call
 from segassist.core.numbers import written_numbers
 from segassist.tools.data_tools import ROW_COUNT_HEADER
 from segassist.tools.result import Table
 from segassist.tools.writing import language_of
-
-OUT_OF_TIME = (
-    "I ran out of time before any tool answered. Try a more specific question, e.g. name "
-    "the table, the period or the segment."
-)
-NO_TOOL_RAN = (
-    "I could not look this up: no query or search ran for this question (the model's reply "
-    "held no call I could run). Try asking again more specifically, e.g. name the table, "
-    "the period or the segment."
-)
 
 
 def call_key(name: str, args: dict) -> tuple[str, str]:
@@ -111,54 +102,57 @@ def answer_from_results(
     question, since = this_question(request.messages)
     calls = {c["id"]: c for m in since for c in (getattr(m, "tool_calls", None) or [])}
     results = [m for m in since if getattr(m, "type", "") == "tool"]
-    text = ""
+    text, own = "", True
     if results:
         instruction = prompt("answer").format(question=question, language=language_of(question))
         nudge = HumanMessage(NUDGE_MARK + instruction)
-        reply = handler(request.override(messages=[*request.messages, nudge])).result
-        message = next((m for m in reply if isinstance(m, AIMessage)), None)
-        text = str(getattr(message, "content", "") or "").strip()
+        answered = handler(request.override(messages=[*request.messages, nudge])).result
+        message = next((m for m in answered if isinstance(m, AIMessage)), None)
+        text, own = str(getattr(message, "content", "") or "").strip(), False
         if (
             getattr(message, "tool_calls", None)
             or contains_tool_call(text, tool_names)
             or looks_like_a_call(text)
             or ungrounded(text, request.messages)
         ):
-            last = results[-1]
+            last, own = results[-1], True
             result = without_nudge(str(last.content))
             if failed(last):
-                text = (
-                    "I could not answer this from the data: my last query failed ("
-                    f"{result.splitlines()[0]}). Try rephrasing, e.g. name the table or period."
-                )
+                text = reply("query_failed", question)
             else:
-                text = f"{describe_call(calls.get(last.tool_call_id), last)} returned:\n\n{result}"
+                call = describe_call(calls.get(last.tool_call_id), last)
+                text = reply("returned", question, call=call, result=result)
     return AIMessage(
-        content=text or (OUT_OF_TIME if out_of_time else NO_TOOL_RAN),
+        content=text or reply("out_of_time" if out_of_time else "no_tool_ran", question),
         id=message_id,
-        response_metadata={"answered_from_results": True},
+        # own: the agent's words (tool results shown as they are), not the model's.
+        response_metadata={"answered_from_results": True, "own": own or not text},
     )
 
 
-def grounds(messages: list) -> str | None:
+def grounds(messages: list) -> str:
     """What an answer to this question may take its numbers and names from: the question
-    and its tool results, row-count headers left out (None before any tool answered)."""
+    and its tool results, row-count headers left out. When no tool has answered this
+    question (a follow-up, or a model that never looked anything up), the earlier turns'
+    results and answers: nothing may come from the model alone."""
     question, since = this_question(messages)
-    results = [
-        ROW_COUNT_HEADER.sub("", str(m.content)) for m in since if getattr(m, "type", "") == "tool"
-    ]
-    return question + "\n" + "\n".join(results) if results else None
+    results = [m for m in since if getattr(m, "type", "") == "tool"]
+    if not results:
+        earlier = messages[: len(messages) - len(since)]
+        results = [m for m in earlier if getattr(m, "type", "") in ("tool", "ai")]
+    return "\n".join([question, *(ROW_COUNT_HEADER.sub("", str(m.content)) for m in results)])
+
+
+def known_numbers(messages: list) -> list[float]:
+    """Every reading of every number an answer to this question may state (see grounds)."""
+    return [value for options in written_numbers(grounds(messages)) for value, _ in options]
 
 
 def ungrounded_numbers(answer: str, messages: list) -> list[float]:
     """Numbers in `answer` that neither the question nor a tool result of this question
     contains, allowing rounding, percent of a fraction and the locale's separators
-    ("9.649" and "4,51" in Portuguese). Empty without tool results (nothing to check
-    against)."""
-    known_text = grounds(messages)
-    if known_text is None:
-        return []
-    known = [value for options in written_numbers(known_text) for value, _ in options]
+    ("9.649" and "4,51" in Portuguese)."""
+    known = known_numbers(messages)
 
     def grounded(value: float, decimals: int) -> bool:
         unit = 10.0**-decimals
@@ -205,11 +199,8 @@ def plain_text(text: str) -> str:
 
 def ungrounded_entities(answer: str, messages: list) -> list[str]:
     """Ids, names in capitals, quotes and months in `answer` that neither the question nor
-    a tool result of this question contains. Empty without tool results."""
-    known_text = grounds(messages)
-    if known_text is None:
-        return []
-    known = plain_text(known_text)
+    a tool result of this question contains (see grounds)."""
+    known = plain_text(grounds(messages))
     missing = []
     for pattern in (_ID, _CAPS_NAME):
         missing += [

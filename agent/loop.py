@@ -15,12 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from segassist.agent.examples import default_bank
-from segassist.agent.guards import without_nudge
+from segassist.agent.guards import known_numbers, without_nudge
 from segassist.agent.memory import HISTORY_MESSAGES, ConversationStore, recent_turns
 from segassist.agent.middleware import agent_middleware, question_deadline
 from segassist.agent.prompting import system_prompt
+from segassist.agent.replies import reply
+from segassist.core.numbers import in_locale
 from segassist.tools.result import ToolResult
 from segassist.tools.writing import language_of
+from segassist.warehouse.language import detect_language
 from sqlalchemy import Engine
 
 MAX_MODEL_CALLS = 8
@@ -145,7 +148,7 @@ class SegmentationAgent:
                         if isinstance(message, ToolMessage):
                             yield "step", _step(message, calls)
         new = state["messages"][len(history) :]
-        answer = _answer(new)
+        answer = _answer(new, question)
         self.store.append(conversation_id, new)
         answer.seconds = time.perf_counter() - started
         yield "answer", answer
@@ -161,12 +164,12 @@ def _step(message, calls: dict) -> Step:
     )
 
 
-def _answer(new: list) -> Answer:
+def _answer(new: list, question: str) -> Answer:
     """The Answer for one question's new messages (steps in order, the last plain text)."""
     from langchain_core.messages import AIMessage, ToolMessage
 
     answer = Answer(text="")
-    calls = {}
+    calls, own = {}, False
     for message in new:
         if isinstance(message, AIMessage):
             answer.model_calls += 1
@@ -175,13 +178,14 @@ def _answer(new: list) -> Answer:
                 calls[call["id"]] = call
             if not message.tool_calls and str(message.content).strip():
                 answer.text = str(message.content).strip()
+                own = message.response_metadata.get("own", False)
         elif isinstance(message, ToolMessage):
             answer.steps.append(_step(message, calls))
     if not answer.text or answer.text.startswith(LIMIT_MESSAGE):
-        answer.text = (
-            "I could not finish within the step limit. The tool results so far "
-            "are shown above; try a more specific question."
-        )
+        answer.text = reply("step_limit", question)
+    elif not own:  # the model's numbers, written as the question's language writes them
+        language = detect_language(question, default="en")
+        answer.text = in_locale(answer.text, language, known_numbers(new))
     return answer
 
 

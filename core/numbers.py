@@ -47,3 +47,39 @@ def written_numbers(text: str) -> list[list[tuple[float, int]]]:
         if options:
             numbers.append(options)
     return numbers
+
+
+# (thousands separator, decimal mark) for the languages answers are written in.
+SEPARATORS = {"en": (",", "."), "pt": (".", ","), "zh": (",", ".")}
+
+
+def formatted(value: float, decimals: int, language: str) -> str:
+    """`value` with `decimals` decimals, grouped and marked as `language` writes it."""
+    thousands, mark = SEPARATORS.get(language, SEPARATORS["en"])
+    text = f"{abs(value):,.{decimals}f}".replace(",", "\0").replace(".", mark)
+    return ("-" if value < 0 else "") + text.replace("\0", thousands)
+
+
+def in_locale(text: str, language: str, known: list[float]) -> str:
+    """`text` with every number written with a separator or a decimal mark rewritten as
+    `language` writes it ("1,234.5" -> "1.234,5" in Portuguese), read as the `known`
+    value it stands for when its separators allow two readings. Plain digit strings
+    (years, ids, small counts) and numbers whose reading stays unsure are left as written."""
+
+    def rewrite(match: re.Match) -> str:
+        sign, token = match.groups()
+        if "," not in token and "." not in token:
+            return match.group(0)
+        options = readings(token)
+        grounded = [
+            (value, decimals)
+            for value, decimals in options
+            if any(abs(value - k) <= 0.5 * 10.0**-decimals + 1e-9 for k in known)
+        ]
+        chosen = grounded or options
+        if len({value for value, _ in chosen}) != 1:
+            return match.group(0)
+        value, decimals = chosen[0]
+        return sign + formatted(value, decimals, language)
+
+    return _TOKEN.sub(rewrite, text)

@@ -1,0 +1,64 @@
+"""What the agent says itself when the model gives no usable answer, in the question's
+language (English, Portuguese or Chinese; English when unsure).
+
+A marketer who asked in Portuguese should not get "I could not answer" in English:
+these replies are the agent's, not the model's, so they are written here once per
+language rather than translated by a model that has just failed.
+"""
+
+from __future__ import annotations
+
+REPLIES = {
+    "out_of_time": {
+        "en": "I ran out of time before any tool answered. Try a more specific question, e.g. "
+        "name the table, the period or the segment.",
+        "pt": "O tempo acabou antes de alguma ferramenta responder. Tente uma pergunta mais "
+        "específica, por exemplo com a tabela, o período ou o segmento.",
+        "zh": "在任何工具返回结果之前就已超时。"
+        "请把问题问得更具体一些，例如指明数据表、时间段或客户分群。",
+    },
+    "no_tool_ran": {
+        "en": "I could not look this up: no query or search ran for this question (the model's "
+        "reply held no call I could run). Try asking again more specifically, e.g. name the "
+        "table, the period or the segment.",
+        "pt": "Não consegui consultar isso: nenhuma consulta ou busca foi executada para esta "
+        "pergunta (a resposta do modelo não trazia uma chamada que eu pudesse executar). "
+        "Pergunte de novo de forma mais específica, por exemplo com a tabela, o período ou o "
+        "segmento.",
+        "zh": "我无法查询这个问题：没有为它运行任何查询或检索（模型的回复中没有可执行的调用）。"
+        "请把问题问得更具体一些再试，例如指明数据表、时间段或客户分群。",
+    },
+    # The error itself is in the steps (the UI's, `ask --verbose`): it is written for the
+    # model, in English, and would drown the reply's language.
+    "query_failed": {
+        "en": "I could not answer this from the data reliably: my last query failed (the query "
+        "and its error are in the steps). Try rephrasing, e.g. name the table or period.",
+        "pt": "Não consegui responder com segurança a partir dos dados: a última consulta "
+        "falhou (a consulta e o erro estão nas etapas). Tente reformular a pergunta, por "
+        "exemplo com a tabela ou o período.",
+        "zh": "我无法根据数据可靠地回答这个问题：最后一次查询失败了（查询及其错误见步骤）。"
+        "请换一种问法再试，例如指明数据表或时间段。",
+    },
+    "returned": {
+        "en": "I could not write a reliable answer, so here is what {call} returned:\n\n{result}",
+        "pt": "Não consegui escrever uma resposta confiável; este é o resultado de {call}:"
+        "\n\n{result}",
+        "zh": "我无法写出可靠的回答，以下是 {call} 返回的结果：\n\n{result}",
+    },
+    "step_limit": {
+        "en": "I could not finish within the step limit. The tool results so far are shown "
+        "above; try a more specific question.",
+        "pt": "Não consegui terminar dentro do limite de etapas. Os resultados das ferramentas "
+        "até aqui aparecem acima; tente uma pergunta mais específica.",
+        "zh": "在步骤上限内未能完成。目前为止的工具结果显示在上方；请把问题问得更具体一些。",
+    },
+}
+
+
+def reply(kind: str, question: str, **values: str) -> str:
+    """The agent's own reply of this kind, in the language of `question`."""
+    from segassist.warehouse.language import detect_language
+
+    texts = REPLIES[kind]
+    language = detect_language(question, default="en") if question else "en"
+    return texts.get(language, texts["en"]).format(**values)
