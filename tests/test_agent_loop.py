@@ -367,7 +367,7 @@ def test_numbers_are_written_as_the_answers_language_writes_them():
     )
     assert (
         in_locale("共 9,649 个订单，平均 4,51 分", "zh", known) == "共 9,649 个订单，平均 4.51 分"
-    )  # noqa: E501
+    )
     # Plain digits (years, ids, small counts), dates and unsure readings are left alone.
     plain = "Customer 17850 ordered 12 times in 2011, last on 2011-12-09; 3,046 or 1.2.3."
     assert in_locale(plain, "pt", known) == plain
