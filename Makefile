@@ -82,7 +82,8 @@ bench-scale: install
 	$(BIN)/python benchmarks/bench_scale.py --customers 1000000
 
 bench-value: install
-	$(BIN)/python benchmarks/bench_value.py --data $(DATA)
+	$(BIN)/python benchmarks/bench_value.py --data $(DATA) --before 180
+	$(BIN)/python benchmarks/bench_value.py --data $(DATA) --before 90
 
 bench-fusion: install
 	$(BIN)/python benchmarks/bench_fusion.py --customers 3000

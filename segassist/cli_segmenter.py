@@ -115,6 +115,8 @@ def score(state: State) -> None:
         click.echo(result.merged_line())
     if result.drift is not None and result.drift.warning():
         click.echo(result.drift.warning(), err=True)
+    if result.season:
+        click.echo(f"note: {result.season}")
     if index is not None:
         report = sync_index(state.engine, index)
         click.echo(f"review index: segment metadata updated on {report.metadata_changed:,} texts.")

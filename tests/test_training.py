@@ -147,6 +147,18 @@ def test_versions_promotion_and_scoring(synthetic_data, tmp_path):
     )
     assert result.skipped == {"with only cancelled orders": 1}
     assert "1 with only cancelled orders" in result.skipped_line()
+    # Three years of data: the season ahead was seen a year before, no caveat. Scored
+    # 200 days into the data, it was not, and expected spend says what it assumes.
+    from datetime import timedelta
+
+    from segassist.training.features import Window, activity_span
+    from segassist.training.pipeline import season_caveat
+    from segassist.training.registry import load_serving
+
+    assert result.season is None
+    start, _ = activity_span(engine)
+    early = season_caveat(engine, load_serving(engine), Window(start + timedelta(days=200), 90))
+    assert early and f"the data starts {start:%Y-%m-%d}" in early and "next 90 days" in early
     assert scalar(engine, "SELECT COUNT(*) FROM customer_scores") == result.customers
     assert sum(result.segment_sizes.values()) == result.customers
     assert 0 <= scalar(engine, "SELECT MIN(churn_risk) FROM customer_scores") <= 1
@@ -193,6 +205,11 @@ def test_synthetic_segments_are_recovered(synthetic_data):
     assert fused.truth_ari > 0.25 and fused.truth_ari > rfm.truth_ari
     assert fused.churn_roc_auc > 0.8
     assert "no review text" in text_verdict(evaluation)
+    # The CRM analyst's peer on the same test customers: it predicts, it does not segment.
+    clv = evaluation.result("bg-nbd")
+    assert clv.churn_roc_auc > 0.7 and clv.sizes == [] and clv.truth_ari is None
+    assert np.isfinite(clv.value_pred).all() and 0.3 < clv.value_sum_ratio < 3
+    assert 0.85 <= fused.value_sum_ratio <= 1.15  # calibrated in money
 
     # Bias check: segment make-up by country and language, with the largest gap named.
     country, language = evaluation.composition
@@ -484,5 +501,7 @@ def test_evaluate_with_text_compares_the_fusion_with_concatenation(sqlite_engine
     verdict = text_verdict(evaluation)
     assert "k-means on the concatenated sources (ARI" in verdict
     report = write_report(evaluation, tmp_path / "report", "combination").read_text()
-    assert "| concat-kmeans |" in report
+    assert "| concat-kmeans |" in report and "| bg-nbd |" in report
+    assert "## Value in money" in report and "fusion predicted" in report
+    assert (tmp_path / "report" / "value_deciles.png").stat().st_size > 10_000
     assert "Where the segments come from: behaviour: " in report

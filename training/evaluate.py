@@ -53,6 +53,8 @@ class MethodResult:
     sizes: list[int]
     truth_ari: float | None = None
     segments: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int), repr=False)
+    value_sum_ratio: float = float("nan")  # predicted total over actual total
+    value_pred: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
 
 
 def _scores(churned, value, churn_pred, value_pred) -> tuple[float, float, float]:
@@ -66,6 +68,11 @@ def _scores(churned, value, churn_pred, value_pred) -> tuple[float, float, float
         float(average_precision_score(churned, churn_pred)),
         float(spearmanr(value, value_pred).statistic),
     )
+
+
+def _value_ratio(actual: np.ndarray, predicted: np.ndarray) -> float:
+    total = float(np.sum(actual))
+    return float(np.sum(predicted)) / total if total > 0 else float("nan")
 
 
 def _stability(assignments: list[np.ndarray]) -> float:
@@ -97,6 +104,8 @@ def _segment_baseline(name, splits: Splits, fit_predict, space_of) -> MethodResu
         _stability([t for _, t in runs]),
         np.bincount(test_seg).tolist(),
         segments=test_seg,
+        value_sum_ratio=_value_ratio(splits.test.future_value, value),
+        value_pred=value,
     )
 
 
@@ -199,8 +208,39 @@ def _fusion(name: str, splits: Splits, params: dict) -> tuple[MethodResult, Fusi
         _stability([m.predict(splits.test) for m in models]),
         np.bincount(segments, minlength=first.n_segments_).tolist(),
         segments=segments,
+        value_sum_ratio=_value_ratio(splits.test.future_value, traits["value_estimate"]),
+        value_pred=traits["value_estimate"],
     )
     return result, first
+
+
+def _bgnbd(splits: Splits, features: FeatureSet, horizon_days: int) -> MethodResult | str:
+    """BG/NBD + Gamma-Gamma fitted on the training customers, scored on the test ones (the
+    reason as text when it cannot be fitted on this data)."""
+    from segassist.training.clv import Summary, churn_and_value
+
+    names = features.feature_names
+    try:
+        churn, value = churn_and_value(
+            Summary.of(splits.train.behaviour, names),
+            Summary.of(splits.test.behaviour, names),
+            horizon_days,
+            priced=features.value_unit == "spend",
+        )
+    except Exception as e:  # lifetimes raises its own ConvergenceError and ValueErrors
+        return f"BG/NBD could not be fitted on this data ({type(e).__name__}: {e})."
+    auc, pr, rho = _scores(splits.test.churned, splits.test.future_value, churn, value)
+    return MethodResult(
+        "bg-nbd",
+        auc,
+        pr,
+        rho,
+        float("nan"),
+        float("nan"),
+        [],
+        value_sum_ratio=_value_ratio(splits.test.future_value, value),
+        value_pred=value,
+    )
 
 
 @dataclass
@@ -214,6 +254,7 @@ class Evaluation:
     model: FusionSegmenter
     text_available: bool
     composition: list[Composition] = field(default_factory=list)  # fusion's test segments
+    notes: list[str] = field(default_factory=list)  # baselines that could not run, and why
 
     def result(self, name: str) -> MethodResult:
         """The figures of one method."""
@@ -260,17 +301,24 @@ def evaluate(
             3,
             _segment_baseline("concat-kmeans", splits, _kmeans_on(concatenated, k), concatenated),
         )
+    notes = []
+    clv = _bgnbd(splits, features, window.horizon_days)
+    if isinstance(clv, str):
+        notes.append(clv)
+    else:
+        results.insert(1, clv)
     truth = synthetic_segments(engine, splits.test.customer_ids)
     if truth is not None:
         from sklearn.metrics import adjusted_rand_score
 
         for result in results:
-            result.truth_ari = float(adjusted_rand_score(truth, result.segments))
+            if len(result.segments):  # BG/NBD predicts, it does not segment
+                result.truth_ari = float(adjusted_rand_score(truth, result.segments))
     made_of = [
         composition(engine, splits.test.customer_ids, fusion.segments, attribute)
         for attribute in ("country", "language")
     ]
-    return Evaluation(window, features, splits, results, model, text_available, made_of)
+    return Evaluation(window, features, splits, results, model, text_available, made_of, notes)
 
 
 def text_verdict(evaluation: Evaluation, margin: float = 0.01) -> str:
@@ -313,22 +361,23 @@ def write_report(evaluation: Evaluation, out_dir: Path, title: str) -> Path:
     e = evaluation
     has_truth = any(r.truth_ari is not None for r in e.results)
     header = (
-        "| method | churn ROC-AUC | churn PR-AUC | value Spearman | silhouette "
-        "| stability ARI | sizes |"
+        "| method | churn ROC-AUC | churn PR-AUC | value Spearman | value total / actual "
+        "| silhouette | stability ARI | sizes |"
     )
-    rule = "|---|---|---|---|---|---|---|"
+    rule = "|---|---|---|---|---|---|---|---|"
     if has_truth:
         header += " ARI vs truth |"
         rule += "---|"
     rows = []
     for r in e.results:
         row = (
-            f"| {r.name} | {r.churn_roc_auc:.3f} | {r.churn_pr_auc:.3f} | "
-            f"{r.value_spearman:.3f} | {r.silhouette:.3f} | {r.stability_ari:.3f} | "
-            f"{', '.join(map(str, r.sizes))} |"
+            f"| {r.name} | {_figure(r.churn_roc_auc)} | {_figure(r.churn_pr_auc)} | "
+            f"{_figure(r.value_spearman)} | {_figure(r.value_sum_ratio, 'x')} | "
+            f"{_figure(r.silhouette)} | {_figure(r.stability_ari)} | "
+            f"{', '.join(map(str, r.sizes)) or '–'} |"
         )
         if has_truth:
-            row += f" {r.truth_ari:.3f} |"
+            row += f" {_figure(r.truth_ari)} |"
         rows.append(row)
     churn_rate = e.features.frame["churned"].mean()
     lines = [
@@ -347,6 +396,8 @@ def write_report(evaluation: Evaluation, out_dir: Path, title: str) -> Path:
         "",
         f"**{text_verdict(e)}**",
         "",
+        *value_lines(e),
+        *[f"*{note}*\n" for note in e.notes],
         "Where the segments come from: "
         + groups_sentence(
             getattr(e.model, "source_groups_", {}),
@@ -367,6 +418,47 @@ def write_report(evaluation: Evaluation, out_dir: Path, title: str) -> Path:
     report = out_dir / "report.md"
     report.write_text("\n".join(lines))
     return report
+
+
+def _figure(value: float | None, unit: str = "") -> str:
+    return "–" if value is None or not np.isfinite(value) else f"{value:.3f}{unit}"
+
+
+def value_deciles(actual: np.ndarray, predicted: np.ndarray, n: int = 10) -> np.ndarray:
+    """(n, 2): mean predicted and mean actual value of the customers in each decile of the
+    prediction (lowest first)."""
+    order = np.argsort(predicted, kind="stable")
+    groups = np.array_split(order, n)
+    return np.array([[predicted[g].mean(), actual[g].mean()] for g in groups if len(g)])
+
+
+def value_lines(evaluation: Evaluation) -> list[str]:
+    """The report's paragraph on value in money: each predictor's total against what the
+    test customers spent, and the fusion's and BG/NBD's deciles side by side."""
+    e = evaluation
+    unit = "spend" if e.features.value_unit == "spend" else "orders"
+    actual = e.splits.test.future_value
+    predictors = [r for r in e.results if r.name in ("fusion", "bg-nbd")]
+    totals = ", ".join(f"{r.name} {_figure(r.value_sum_ratio, 'x')}" for r in predictors)
+    lines = [
+        "## Value in money",
+        "",
+        f"Expected {unit} in the {e.window.horizon_days} days after the cutoff, summed over the "
+        f"test customers, over what they actually {'spent' if unit == 'spend' else 'ordered'} "
+        f"({actual.sum():,.2f}): {totals} (within 0.85-1.15x is calibrated).",
+        "",
+        "| predicted decile | "
+        + " | ".join(f"{r.name} predicted" for r in predictors)
+        + " | "
+        + " | ".join(f"actual ({r.name} deciles)" for r in predictors)
+        + " |",
+        "|---" * (1 + 2 * len(predictors)) + "|",
+    ]
+    tables = [value_deciles(actual, r.value_pred) for r in predictors]
+    for decile in range(min(len(t) for t in tables)):
+        cells = [f"{t[decile, 0]:,.2f}" for t in tables] + [f"{t[decile, 1]:,.2f}" for t in tables]
+        lines.append(f"| {decile + 1} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
 
 
 def _composition_lines(made_of: Composition) -> list[str]:
@@ -397,13 +489,16 @@ def _plots(evaluation: Evaluation, out_dir: Path) -> dict[str, Path]:
         strict=True,
     ):
         values = [getattr(r, metric) for r in evaluation.results]
+        shown = [v if np.isfinite(v) else 0.0 for v in values]
         ax.barh(
-            names, values, color=["#4c72b0" if n.startswith("fusion") else "#999999" for n in names]
+            names, shown, color=["#4c72b0" if n.startswith("fusion") else "#999999" for n in names]
         )
         ax.set_xlabel(label)
         ax.set_xlim(0, 1)
         for y, v in enumerate(values):
-            ax.text(v + 0.01, y, f"{v:.3f}", va="center", fontsize=8)
+            ax.text(
+                max(v, 0) + 0.01 if np.isfinite(v) else 0.01, y, _figure(v), va="center", fontsize=8
+            )
     fig.suptitle("Test customers: fusion model (blue) vs baselines")
     fig.tight_layout()
     paths["metrics"] = out_dir / "metrics.png"
@@ -420,5 +515,25 @@ def _plots(evaluation: Evaluation, out_dir: Path) -> dict[str, Path]:
     fig.tight_layout()
     paths["map"] = out_dir / "segments_map.png"
     fig.savefig(paths["map"], dpi=110)
+    plt.close(fig)
+
+    actual = evaluation.splits.test.future_value
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for result, colour in zip(
+        [r for r in evaluation.results if r.name in ("fusion", "bg-nbd")],
+        ("#4c72b0", "#dd8452"),
+        strict=False,
+    ):
+        table = value_deciles(actual, result.value_pred)
+        deciles = np.arange(1, len(table) + 1)
+        ax.plot(deciles, table[:, 0], "--", color=colour, label=f"{result.name} predicted")
+        ax.plot(deciles, table[:, 1], "o-", color=colour, label=f"actual ({result.name} deciles)")
+    ax.set_xlabel("decile of predicted value (1 = lowest)")
+    ax.set_ylabel(f"mean {evaluation.features.value_unit} per customer")
+    ax.set_title("Predicted vs actual value by decile (test customers)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    paths["value"] = out_dir / "value_deciles.png"
+    fig.savefig(paths["value"], dpi=110)
     plt.close(fig)
     return paths

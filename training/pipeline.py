@@ -161,6 +161,7 @@ class ScoreResult:
     skipped: dict[str, int] = field(default_factory=dict)  # reason -> customers not scored
     drift: DriftReport | None = None
     merged: dict[int, int] = field(default_factory=dict)  # segment -> customers moved out
+    season: str | None = None  # when the season ahead has no earlier year in the data
 
     def merged_line(self) -> str | None:
         """One line on segments too small at scoring whose customers went elsewhere."""
@@ -306,4 +307,27 @@ def score_customers(engine: Engine, *, index=None) -> ScoreResult:
         )
     skipped = unscored_customers(engine, len(rows))
     drift = drift_since_training(engine, artefact, features)
-    return ScoreResult(artefact.version, len(rows), sizes, scored_at, skipped, drift, merged)
+    season = season_caveat(engine, artefact, window)
+    return ScoreResult(
+        artefact.version, len(rows), sizes, scored_at, skipped, drift, merged, season
+    )
+
+
+def season_caveat(engine: Engine, artefact, window: Window) -> str | None:
+    """A sentence when expected spend cannot be checked against the season ahead: the
+    model learned spend from one window (its training labels); if the data holds no
+    earlier year of the days ahead, a holiday quarter may differ from it by far (Online
+    Retail II's last quarter spent 1.8x its summer) and nothing here can see that."""
+    first, _ = activity_span(engine)
+    year_before = window.cutoff - timedelta(days=365)
+    if first <= year_before:
+        return None
+    labels_from = datetime.fromisoformat(artefact.metadata["window"]["cutoff"])
+    labels_to = labels_from + timedelta(days=window.horizon_days)
+    return (
+        f"Expected spend assumes the next {window.horizon_days} days buy like the model's "
+        f"label window ({labels_from:%Y-%m-%d}..{labels_to:%Y-%m-%d}); the data starts "
+        f"{first:%Y-%m-%d}, less than a year before today's cutoff, so the same season a "
+        "year earlier cannot be checked: read it as that window's level, not a forecast of a "
+        "seasonal peak."
+    )
