@@ -216,7 +216,10 @@ def main() -> None:
     parser.add_argument(
         "--only",
         help="Comma-separated systems: segassist, segassist-no-examples (the same agent "
-        "without the verified SQL examples), stock (default: segassist,stock)",
+        "without the verified SQL examples), segassist-chained (no examples, and every "
+        "question of a data set asked in one conversation, in order: the report compares "
+        "questions asked fifth or later with the same questions asked fresh), stock "
+        "(default: segassist,stock)",
     )
     parser.add_argument("--ids", help="Comma-separated question ids (default: all).")
     parser.add_argument("--stock-agent-type", default=STOCK_AGENT_TYPE)
@@ -254,6 +257,7 @@ def main() -> None:
     records = []
     _wait_until_idle(args.llm_url)
     chat = make_chat_model(args.llm_url, timeout_s=CALL_TIMEOUT_S)
+    asked: dict[str, int] = defaultdict(int)  # questions asked so far per conversation
     for system in systems:
         for q in questions:
             _wait_until_idle(args.llm_url)
@@ -262,14 +266,19 @@ def main() -> None:
             try:
                 if system.startswith("segassist"):
                     conversation = q.get("conversation")
+                    if system == "segassist-chained":
+                        conversation = q["dataset"]
+                    conversation = conversation and f"{system}-{conversation}-{work.name}"
+                    position = asked[conversation] + 1 if conversation else 1
+                    asked[conversation] = position
                     text, from_text, calls, used_tools = run_segassist(
                         engines[q["dataset"]],
                         chat,
                         q["question"],
                         work,
-                        conversation and f"{system}-{conversation}-{work.name}",
+                        conversation,
                         INDEXES.get(q["dataset"]),
-                        examples=system != "segassist-no-examples",
+                        examples=system == "segassist",
                     )
                 else:
                     text, from_text, calls, used_tools = run_stock(
@@ -288,6 +297,7 @@ def main() -> None:
                     "persona": q["persona"],
                     "kind": q["kind"] + (" (follow-up)" if q.get("conversation") else ""),
                     "language": q.get("language", "en"),
+                    "position": position if system.startswith("segassist") else 1,
                     "expected": q["answer"],
                     "tolerance": q["tolerance"],
                     "passed": passed,
@@ -370,6 +380,33 @@ def _report(records: list[dict]) -> None:
             groups["language", r["language"]].append(r["passed"])
         for (kind, name), passed in sorted(groups.items()):
             print(f"  {kind} {name}: {sum(passed)}/{len(passed)}")
+    _position_report(records)
+
+
+def _position_report(records: list[dict]) -> None:
+    """The same questions asked fifth or later in one conversation and asked fresh: the
+    memory should not cost accuracy."""
+    late = {r["id"]: r["passed"] for r in records if r["system"] == "segassist-chained"}
+    late = {i: p for i, p in late.items() if _position(records, i) >= 5}
+    fresh = {
+        r["id"]: r["passed"]
+        for r in records
+        if r["system"] == "segassist-no-examples" and r["id"] in late
+    }
+    if not fresh:
+        return
+    print(
+        f"\n## asked 5th or later in one conversation: {sum(late[i] for i in fresh)}/{len(fresh)}; "
+        f"the same questions asked fresh: {sum(fresh.values())}/{len(fresh)}"
+    )
+
+
+def _position(records: list[dict], question_id: str) -> int:
+    return next(
+        r.get("position", 1)
+        for r in records
+        if r["system"] == "segassist-chained" and r["id"] == question_id
+    )
 
 
 if __name__ == "__main__":
