@@ -12,8 +12,11 @@ from __future__ import annotations
 import re
 
 # A number: digits with separators inside, never starting or ending with one; not part
-# of a word or an id (B003VWJ2K8, 85123A).
-_TOKEN = re.compile(r"(?<![\w.,])(-?)(\d(?:[\d.,]*\d)?)(?![\w])")
+# of a word or an id (B003VWJ2K8, 85123A). Chinese characters may touch it ("2017年11月
+# 有1705个"): Python's \w would count them as word characters and hide every number in a
+# Chinese sentence.
+_LETTER = r"A-Za-z0-9_\u00c0-\u024f"
+_TOKEN = re.compile(rf"(?<![{_LETTER}.,])(-?)(\d(?:[\d.,]*\d)?)(?![{_LETTER}])")
 _GROUPED = re.compile(r"\d{1,3}(?:([.,])\d{3})(?:\1\d{3})*")
 
 

@@ -350,6 +350,25 @@ def test_numbers_are_read_in_every_locale():
         [(12.0, 0)],
     ]
     assert written_numbers("B003VWJ2K8 and 85123A are ids, not numbers") == []
+    # Chinese characters touch the numbers: still numbers, years and months included.
+    assert written_numbers("2017年11月有1705个未取消的订单，平均4.5分") == [
+        [(2017.0, 0)],
+        [(11.0, 0)],
+        [(1705.0, 0)],
+        [(4.5, 1)],
+    ]
+    assert written_numbers("Pedido número 3 e SKU ação9 ou é2") == [[(3.0, 0)]]
+    # So a wrong figure in a Chinese answer is caught like any other.
+    from langchain_core.messages import HumanMessage, ToolMessage
+    from segassist.agent.guards import ungrounded_numbers
+
+    asked = [
+        HumanMessage("2017年11月有多少个订单？"),
+        AIMessage("", tool_calls=[{"name": "run_sql", "args": {}, "id": "z1"}]),
+        ToolMessage("1 rows\n| n |\n|---|\n| 1705 |", tool_call_id="z1"),
+    ]
+    assert ungrounded_numbers("2017年11月有1705个订单。", asked) == []
+    assert ungrounded_numbers("2017年11月有1个订单。", asked) == [1.0]
 
 
 def test_numbers_are_written_as_the_answers_language_writes_them():
