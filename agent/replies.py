@@ -60,5 +60,4 @@ def reply(kind: str, question: str, **values: str) -> str:
     from segassist.warehouse.language import detect_language
 
     texts = REPLIES[kind]
-    language = detect_language(question, default="en") if question else "en"
-    return texts.get(language, texts["en"]).format(**values)
+    return texts.get(detect_language(question, default="en"), texts["en"]).format(**values)

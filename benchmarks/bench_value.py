@@ -62,6 +62,7 @@ scores = pd.read_sql("SELECT customer_id, churn_risk, value_estimate FROM custom
 from datetime import timedelta  # noqa: E402
 
 from segassist.training.clv import CustomerValueModel, Summary  # noqa: E402
+from segassist.training.evaluate import value_deciles  # noqa: E402
 from segassist.training.features import Window, activity_span, compute_features  # noqa: E402
 
 _, last = activity_span(engine)
@@ -100,6 +101,6 @@ for name, suffix in (("segassist", ""), ("BG/NBD + Gamma-Gamma", "_bgnbd")):
         f"{name}: predicted {value.sum():,.0f} = {value.sum() / spent:.2f}x the actual; "
         f"churn ROC-AUC {auc:.3f}; spend Spearman {rho:.3f}"
     )
-    decile = pd.qcut(value.rank(method="first"), 10, labels=False) + 1
-    table = pd.DataFrame({"predicted": value, "actual": scores["actual"], "decile": decile})
-    print(table.groupby("decile")[["predicted", "actual"]].mean().round(1).to_string())
+    deciles = value_deciles(scores["actual"].to_numpy(), value.to_numpy())
+    table = pd.DataFrame(deciles, columns=["predicted", "actual"], index=range(1, 11))
+    print(table.rename_axis("decile").round(1).to_string())

@@ -309,15 +309,25 @@ def test_a_model_that_keeps_calling_gets_the_last_result_as_its_answer(context):
     assert "reviews: 2" in answer.text
 
 
-def test_numbers_must_come_from_the_results():
+def _asked(question: str, result: str) -> list:
+    """One question, one run_sql call and its result, as the guards read them."""
     from langchain_core.messages import HumanMessage, ToolMessage
+
+    return [
+        HumanMessage(question),
+        AIMessage("", tool_calls=[{"name": "run_sql", "args": {}, "id": "c1"}]),
+        ToolMessage(result, tool_call_id="c1"),
+    ]
+
+
+def test_numbers_must_come_from_the_results():
+    from langchain_core.messages import HumanMessage
     from segassist.agent.guards import ungrounded_numbers
 
-    messages = [
-        HumanMessage("How many reviews were written in 2014, and what share are 5-star?"),
-        AIMessage("", tool_calls=[{"name": "run_sql", "args": {}, "id": "c1"}]),
-        ToolMessage("1 rows\n| n | share |\n|---|---|\n| 2,679 | 0.6761 |", tool_call_id="c1"),
-    ]
+    messages = _asked(
+        "How many reviews were written in 2014, and what share are 5-star?",
+        "1 rows\n| n | share |\n|---|---|\n| 2,679 | 0.6761 |",
+    )
     assert ungrounded_numbers("2679 reviews in 2014; 67.6% are 5-star (0.68).", messages) == []
     assert ungrounded_numbers("1 review was written in 2014.", messages) == [1.0]
     assert ungrounded_numbers("69.38% are 5-star.", messages) == [69.38]
@@ -359,14 +369,9 @@ def test_numbers_are_read_in_every_locale():
     ]
     assert written_numbers("Pedido número 3 e SKU ação9 ou é2") == [[(3.0, 0)]]
     # So a wrong figure in a Chinese answer is caught like any other.
-    from langchain_core.messages import HumanMessage, ToolMessage
     from segassist.agent.guards import ungrounded_numbers
 
-    asked = [
-        HumanMessage("2017年11月有多少个订单？"),
-        AIMessage("", tool_calls=[{"name": "run_sql", "args": {}, "id": "z1"}]),
-        ToolMessage("1 rows\n| n |\n|---|\n| 1705 |", tool_call_id="z1"),
-    ]
+    asked = _asked("2017年11月有多少个订单？", "1 rows\n| n |\n|---|\n| 1705 |")
     assert ungrounded_numbers("2017年11月有1705个订单。", asked) == []
     assert ungrounded_numbers("2017年11月有1个订单。", asked) == [1.0]
 
