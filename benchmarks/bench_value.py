@@ -58,7 +58,8 @@ for step in steps:
 engine = sa.create_engine(f"sqlite:///{db}")
 scores = pd.read_sql("SELECT customer_id, churn_risk, value_estimate FROM customer_scores", engine)
 
-# BG/NBD on the same cut: the customers' history up to its end, as `score` sees it.
+# BG/NBD on the same cut, from each customer's whole history up to its end (its model
+# reads the whole purchase history; the segmenter looks back as far as it was trained).
 from datetime import timedelta  # noqa: E402
 
 from segassist.training.clv import CustomerValueModel, Summary  # noqa: E402

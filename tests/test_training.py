@@ -79,6 +79,20 @@ def test_features_match_a_hand_computation(hand_made):
     )
 
 
+def test_ages_are_capped_at_the_history_a_model_learnt_from(hand_made):
+    """Scored with a 35-day cap (a model trained on 35 days of history): tenure and
+    recency stop at 35, counts and everything else are the uncapped ones."""
+    capped = compute_features(hand_made, Window(datetime(2024, 3, 1), 30, max_age_days=35)).frame
+    whole = compute_features(hand_made, WINDOW).frame
+    assert capped.loc["a", "tenure_days"] == 35  # first order Jan 1: 59.6 days uncapped
+    assert capped.loc["a", "recency_days"] == pytest.approx(29 + 14 / 24)  # under the cap
+    assert (capped.loc["b", "tenure_days"], capped.loc["b", "recency_days"]) == (35, 35)
+    assert capped.loc["c", "tenure_days"] == pytest.approx(9 + 12 / 24)
+    ages = ["tenure_days", "recency_days"]
+    rest = [c for c in whole.columns if c not in ages]
+    assert capped[rest].equals(whole[rest])
+
+
 @pytest.fixture(scope="module")
 def synthetic_data():
     """Synthetic customers in a SQLite warehouse, behaviour only (no index)."""
@@ -427,6 +441,38 @@ def test_drift_is_measured_against_training_and_names_what_moved(synthetic_data,
     assert main(["--db", f"sqlite:///{folder / 'w.db'}", "drift"]) == 0
     out = capsys.readouterr().out
     assert "PSI" in out and report.recommendation() in out
+
+
+def test_scoring_stays_in_the_range_training_saw(synthetic_data, tmp_path):
+    """Trained on the history up to its cutoff, scored at the end of the data: tenure
+    and recency stay within the history trained on, the category columns are the
+    model's, and a feature far outside the training range is held near its edge."""
+    from dataclasses import replace
+
+    from segassist.training.features import activity_span, features_now
+
+    engine, _ = synthetic_data
+    trained = train_model(engine, tmp_path / "models", params=_fast())
+    artefact = load_artefact(trained.path)
+    window = artefact.metadata["window"]
+    first, last = activity_span(engine)
+    cutoff = datetime.fromisoformat(window["cutoff"])
+    assert window["max_age_days"] == int(np.ceil((cutoff - first).total_seconds() / 86_400))
+
+    now = features_now(engine, artefact.metadata)
+    assert now.window.cutoff > last and now.categories == artefact.metadata["categories"]
+    uncapped = compute_features(engine, replace(now.window, max_age_days=None))
+    assert now.frame["tenure_days"].max() <= window["max_age_days"]
+    assert uncapped.frame["tenure_days"].max() > window["max_age_days"]  # what was avoided
+    assert now.frame.index.equals(uncapped.frame.index)  # nobody dropped
+
+    segmenter = artefact.segmenter
+    column = now.feature_names.index("tenure_days")
+    far = now.features[:5].copy()
+    far[:, column] = 1e6  # tenure of 2,700 years
+    high = segmenter.feature_range_[1]
+    assert (segmenter.scale(far)[:, column] <= high[column] + 1e-6).all()
+    assert high[column] < 10  # a z-score, not thousands
 
 
 def test_segments_too_small_at_scoring_are_closed():

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
 
 import numpy as np
 from segassist.core.errors import UserInputError
 from segassist.training.dataset import build_data
-from segassist.training.features import Window, activity_span, compute_features
+from segassist.training.features import features_now
 from segassist.training.registry import load_serving
 from segassist.warehouse.queries import customer_exists, list_segments
 from segassist.warehouse.records import SegmentProfile, expected_value
@@ -211,9 +210,7 @@ def explain_membership(
         raise UserInputError(f"No customer with id {customer_id!r}. Check the id.")
     artefact = load_serving(engine)
     segmenter, names = artefact.segmenter, artefact.feature_names
-    _, last = activity_span(engine)
-    window = Window(last + timedelta(seconds=1), artefact.metadata["window"]["horizon_days"])
-    features = compute_features(engine, window, customer_ids=[customer_id])
+    features = features_now(engine, artefact.metadata, [customer_id])
     if features.frame.empty:
         raise UserInputError(
             f"Customer {customer_id!r} has no orders, so no segment: segments describe buyers."

@@ -5,6 +5,16 @@ alike), so features scale with the engine; Python only joins the per-group
 results. A customer is in the population when they placed at least one
 non-cancelled order before the cutoff.
 
+Tenure and recency grow with the clock: a model trained on 118 days of history
+scores, 90 days later, customers with up to 207 days of tenure, a range it never
+saw (on one order log tenure reached |z| = 537 and every customer fell into one
+segment). Training records the length of history it had; scoring caps both ages
+at it (`Window.max_age_days`, see `scoring_window`), so "older than anyone the
+model learnt from" reads as the oldest it knows. Counts keep the whole history:
+counting only the last N days instead (tried) turned customers who had lapsed
+before those days into zero-order customers the model had never seen, and
+ranked spend worse out of sample (`make bench-value`).
+
 Labels come from the horizon window [cutoff, cutoff + horizon):
 - ``churned``: no non-cancelled order in the window;
 - ``future_value``: what they spent in the window (quantity x unit price), or
@@ -28,10 +38,12 @@ RECENT_DAYS = 90
 
 @dataclass(frozen=True)
 class Window:
-    """The cutoff date and label horizon of one feature set."""
+    """The cutoff date and label horizon of one feature set, and the most days tenure
+    and recency may count (None: uncapped)."""
 
     cutoff: datetime
     horizon_days: int
+    max_age_days: int | None = None
 
     @property
     def horizon_end(self) -> datetime:
@@ -74,6 +86,33 @@ def default_window(engine: Engine, horizon_days: int | None = None) -> Window:
     return Window(cutoff + timedelta(days=1), horizon_days)
 
 
+def history_days(engine: Engine, window: Window) -> int:
+    """Days of history before `window.cutoff` (first order to cutoff, rounded up)."""
+    first, _ = activity_span(engine)
+    return int(np.ceil((window.cutoff - first).total_seconds() / 86_400))
+
+
+def scoring_window(engine: Engine, trained: dict) -> Window:
+    """The window to score with now: cutoff just after the last order, the model's
+    horizon, and ages capped at the history it was trained on (models kept before the
+    cap existed score uncapped, as they were)."""
+    _, last = activity_span(engine)
+    return Window(last + timedelta(seconds=1), trained["horizon_days"], trained.get("max_age_days"))
+
+
+def features_now(
+    engine: Engine, metadata: dict, customer_ids: list[str] | None = None
+) -> FeatureSet:
+    """Features as of now, as a trained model (its `metadata`) reads them: ages capped at
+    the history it learnt from, and its category columns, not today's top categories."""
+    return compute_features(
+        engine,
+        scoring_window(engine, metadata["window"]),
+        customer_ids,
+        categories=metadata.get("categories"),
+    )
+
+
 def _frame(engine: Engine, query) -> pd.DataFrame:
     with engine.connect() as conn:
         result = conn.execute(query)
@@ -90,12 +129,20 @@ def _order_features(engine: Engine, window: Window) -> pd.DataFrame:
         Order.ordered_at < window.cutoff,
         Order.customer_id.is_not(None),
     )
+
+    def days_since(moment):
+        days = _days(engine, literal(window.cutoff), moment)
+        if window.max_age_days is None:
+            return days
+        smaller = func.min if engine.dialect.name == "sqlite" else func.least  # 2 args: scalar
+        return smaller(days, window.max_age_days)
+
     orders = (
         select(
             Order.customer_id,
             func.count().label("n_orders"),
-            _days(engine, literal(window.cutoff), func.max(Order.ordered_at)).label("recency_days"),
-            _days(engine, literal(window.cutoff), func.min(Order.ordered_at)).label("tenure_days"),
+            days_since(func.max(Order.ordered_at)).label("recency_days"),
+            days_since(func.min(Order.ordered_at)).label("tenure_days"),
             func.sum(
                 case((Order.ordered_at >= window.cutoff - timedelta(days=RECENT_DAYS), 1), else_=0)
             ).label("orders_recent"),
@@ -272,14 +319,20 @@ class FeatureSet:
 
 
 def compute_features(
-    engine: Engine, window: Window, customer_ids: list[str] | None = None
+    engine: Engine,
+    window: Window,
+    customer_ids: list[str] | None = None,
+    categories: list[str] | None = None,
 ) -> FeatureSet:
     """Features before `window.cutoff` and labels in the horizon, for every active customer.
 
     With `customer_ids`, only those customers (the category columns stay the
-    population's top categories, so the features line up with a trained model).
+    population's top categories). With `categories`, the category share columns are
+    those (a trained model's), so `cat_share_3` means the same category at scoring as
+    in training even when today's top categories differ.
     """
-    categories = top_categories(engine, window)
+    if categories is None:
+        categories = top_categories(engine, window)
     frame = _order_features(engine, window)
     if frame.empty:
         raise UserInputError(

@@ -11,7 +11,14 @@ import numpy as np
 from segassist.training.dataset import build_data, fingerprint, split_by_customer
 from segassist.training.drift import DriftReport, compare, reference
 from segassist.training.fairness import check_features
-from segassist.training.features import Window, activity_span, compute_features, default_window
+from segassist.training.features import (
+    Window,
+    activity_span,
+    compute_features,
+    default_window,
+    features_now,
+    history_days,
+)
 from segassist.training.profiles import build_profiles, map_points
 from segassist.training.prototypes import silhouette
 from segassist.training.registry import (
@@ -103,7 +110,12 @@ def train_model(
         "feature_names": features.feature_names,
         "categories": features.categories,
         "value_unit": features.value_unit,
-        "window": {"cutoff": window.cutoff.isoformat(), "horizon_days": window.horizon_days},
+        "window": {
+            "cutoff": window.cutoff.isoformat(),
+            "horizon_days": window.horizon_days,
+            # Scoring caps tenure and recency at the history trained on.
+            "max_age_days": window.max_age_days or history_days(engine, window),
+        },
         "config": {**segmenter.get_params(), "text_model": index.model if index else None},
         "metrics": metrics,
         "data_fingerprint": data_fingerprint,
@@ -223,31 +235,24 @@ def unscored_customers(engine: Engine, scored: int) -> dict[str, int]:
     return {k: int(v) for k, v in reasons.items() if v}
 
 
-def _scoring_window(engine: Engine, artefact) -> Window:
-    _, last = activity_span(engine)
-    return Window(last + timedelta(seconds=1), artefact.metadata["window"]["horizon_days"])
-
-
 def drift_since_training(engine: Engine, artefact=None, features=None) -> DriftReport:
     """The serving model's features today against their distribution in its training."""
     artefact = artefact or load_serving(engine)
-    window = _scoring_window(engine, artefact)
     if features is None:
-        features = compute_features(engine, window)
+        features = features_now(engine, artefact.metadata)
     return compare(
         artefact.metadata.get("feature_reference"),
         features.frame[features.feature_names],
         artefact.version,
         artefact.metadata["window"]["cutoff"][:10],
-        f"{window.cutoff:%Y-%m-%d}",
+        f"{features.window.cutoff:%Y-%m-%d}",
     )
 
 
 def score_customers(engine: Engine, *, index=None) -> ScoreResult:
     """Score every customer with the serving model as of now and store the results."""
     artefact = load_serving(engine)
-    window = _scoring_window(engine, artefact)
-    features = compute_features(engine, window)
+    features = features_now(engine, artefact.metadata)
     data = build_data(features, index, labelled=False)
     segmenter = artefact.segmenter
     traits = segmenter.predict_traits(data)
@@ -307,7 +312,7 @@ def score_customers(engine: Engine, *, index=None) -> ScoreResult:
         )
     skipped = unscored_customers(engine, len(rows))
     drift = drift_since_training(engine, artefact, features)
-    season = season_caveat(engine, artefact, window)
+    season = season_caveat(engine, artefact, features.window)
     return ScoreResult(
         artefact.version, len(rows), sizes, scored_at, skipped, drift, merged, season
     )

@@ -31,6 +31,7 @@ from segassist.core.errors import UserInputError
 from segassist.training.views import VIEW_DIMS, SegmentSpace
 
 LOG_FEATURES_MIN_SKEW = 2.0  # features skewed more than this are log1p-transformed
+RANGE_MARGIN = 1.0  # standard deviations a scored feature may pass the training range by
 # Mini-batches of 256 up to this many training customers; beyond, 1/512 of them
 # (at most 4,096), so an epoch over a million customers is ~1,000 steps, not 4,000.
 SMALL_TRAIN = 131_072
@@ -164,6 +165,11 @@ class FusionSegmenter:
         transformed = self._log(finite)
         self.feature_mean_ = transformed.mean(axis=0)
         self.feature_std_ = transformed.std(axis=0) + 1e-6
+        # The range the network learnt from, one standard deviation wider on each side.
+        self.feature_range_ = (
+            (transformed.min(axis=0) - self.feature_mean_) / self.feature_std_ - RANGE_MARGIN,
+            (transformed.max(axis=0) - self.feature_mean_) / self.feature_std_ + RANGE_MARGIN,
+        )
 
     def _log(self, behaviour: np.ndarray) -> np.ndarray:
         out = np.nan_to_num(behaviour.astype(np.float64)).copy()
@@ -171,8 +177,13 @@ class FusionSegmenter:
         return out
 
     def scale(self, behaviour: np.ndarray) -> np.ndarray:
-        """Behaviour features as the network sees them (log where skewed, standardised)."""
-        return ((self._log(behaviour) - self.feature_mean_) / self.feature_std_).astype(np.float32)
+        """Behaviour features as the network sees them: log where skewed, standardised, and
+        held near the range seen in training (a feature far outside it, z = 537 on one
+        order log, would otherwise decide the segment alone)."""
+        z = (self._log(behaviour) - self.feature_mean_) / self.feature_std_
+        if getattr(self, "feature_range_", None) is not None:  # models saved before: none
+            z = np.clip(z, *self.feature_range_)
+        return z.astype(np.float32)
 
     def _value_target(self, value: np.ndarray) -> np.ndarray:
         return ((np.log1p(value) - self.value_mean_) / self.value_std_).astype(np.float32)
@@ -456,6 +467,7 @@ class FusionSegmenter:
             "log_columns": self.log_columns_,
             "feature_mean": self.feature_mean_,
             "feature_std": self.feature_std_,
+            "feature_range": getattr(self, "feature_range_", None),
             "value_mean": self.value_mean_,
             "value_std": self.value_std_,
             "prototypes": self.prototypes_,
@@ -491,6 +503,7 @@ class FusionSegmenter:
         ):
             setattr(segmenter, key + "_", state[key])
         segmenter.value_calibration_ = state.get("value_calibration")
+        segmenter.feature_range_ = state.get("feature_range")
         space = state.get("space")
         segmenter.space_ = None if space is None else SegmentSpace.from_state(space)
         segmenter.source_groups_ = state.get("source_groups", {})
