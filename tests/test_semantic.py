@@ -147,6 +147,20 @@ def test_amazon_views_match_the_raw_file(engine):
     assert months["new_reviewers"].to_dict() == first.reindex(months.index).fillna(0).to_dict()
     products = _frame(engine, "SELECT * FROM product_facts").set_index("product_id")
     assert products["reviews"].to_dict() == raw.groupby("asin").size().to_dict()
+    reviews = _frame(engine, "SELECT * FROM review_facts")
+    assert len(reviews) == len(raw)  # one row per review (no product titles in this file)
+    raw["year"] = pd.to_datetime(raw["unixReviewTime"], unit="s").dt.year
+    by_year = reviews.groupby("year")["rating"].mean()
+    assert by_year.to_dict() == pytest.approx(raw.groupby("year")["overall"].mean().to_dict())
+    assert reviews.groupby("month").size().to_dict() == raw.groupby("month").size().to_dict()
+    helped = (reviews["helpful_votes"] > 0).sum()
+    assert helped == sum(votes[0] > 0 for votes in raw["helpful"])
+    # The year is a number on both engines: compared with 2012 or '2012' alike.
+    for year in ("2012", "'2012'"):
+        assert (
+            _frame(engine, f"SELECT COUNT(*) AS n FROM review_facts WHERE year = {year}")["n"][0]
+            == (raw["year"] == 2012).sum()
+        )
 
 
 def test_olist_cancelled_orders_count_apart(engine):

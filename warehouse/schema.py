@@ -297,7 +297,7 @@ BEHAVIOUR_TABLES = (
 # machine), synthetic_truth (the answers to the synthetic benchmark), alembic_version.
 # The semantic layer's views (warehouse.semantic), one row per customer, product, order
 # and month.
-SEMANTIC_VIEWS = ("customer_facts", "product_facts", "order_facts", "month_facts")
+SEMANTIC_VIEWS = ("customer_facts", "product_facts", "order_facts", "review_facts", "month_facts")
 
 AGENT_READABLE_TABLES = (
     *SEMANTIC_VIEWS,

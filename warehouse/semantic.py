@@ -3,9 +3,11 @@ definitions in one place.
 
 Small models write valid SQL but at the wrong grain: they count rows where the
 question counts customers whose average passes a threshold, or sum revenue over
-cancelled orders. Four views answer most questions with one filter and one
+cancelled orders. Five views answer most questions with one filter and one
 aggregate: one row per customer (`customer_facts`), per product (`product_facts`),
-per order (`order_facts`) and per month (`month_facts`).
+per order (`order_facts`), per review (`review_facts`, with its year and month: a small
+model asked about reviews "in 2012" wrote YEAR(), which SQLite lacks, or filtered
+customers by their last review) and per month (`month_facts`).
 
 Every metric is written once here, as a SQLAlchemy expression (`revenue_amount`,
 `taken_back_amount`, ...), and in words (`METRICS`): the views, the system prompt
@@ -30,6 +32,7 @@ from segassist.warehouse.schema import (
 )
 from sqlalchemy import (
     Connection,
+    Integer,
     Select,
     and_,
     case,
@@ -118,6 +121,23 @@ VIEWS = {
             "net_revenue": "revenue, or what a cancellation took back (negative)",
             "reviews": "reviews of it",
             "avg_rating": "their mean rating",
+        },
+    ),
+    "review_facts": (
+        "one row per review",
+        {
+            "review_id": "review id (text)",
+            "customer_id": "who wrote it",
+            "product_id": "product reviewed",
+            "product_title": "its name",
+            "rating": "stars, 1-5",
+            "reviewed_at": "timestamp",
+            "year": "year written (integer, e.g. 2013)",
+            "month": "'YYYY-MM'",
+            "helpful_votes": "readers who found it helpful",
+            "language": "'en', 'pt', 'zh' or 'und'",
+            "title": "headline",
+            "text": "body, verbatim",
         },
     ),
     "month_facts": (
@@ -370,6 +390,30 @@ def order_facts(dialect: str) -> Select:
     )
 
 
+def year_of(column, dialect: str):
+    """The year of a timestamp as an integer, in the dialect's idiom."""
+    if dialect == "sqlite":
+        return func.cast(func.strftime("%Y", column), Integer)
+    return func.cast(func.extract("year", column), Integer)
+
+
+def review_facts(dialect: str) -> Select:
+    return select(
+        Review.review_id,
+        Review.customer_id,
+        Review.product_id,
+        Product.title.label("product_title"),
+        Review.rating,
+        Review.reviewed_at,
+        year_of(Review.reviewed_at, dialect).label("year"),
+        month_of(Review.reviewed_at, dialect).label("month"),
+        Review.helpful_votes,
+        Review.language,
+        Review.title,
+        Review.text,
+    ).outerjoin(Product, Product.product_id == Review.product_id)
+
+
 def month_facts(dialect: str) -> Select:
     order_month = month_of(Order.ordered_at, dialect)
     review_month = month_of(Review.reviewed_at, dialect)
@@ -455,8 +499,13 @@ def month_facts(dialect: str) -> Select:
 
 def view_select(name: str, dialect: str) -> Select:
     """The SELECT behind view `name` on `dialect` ('sqlite' or 'postgresql')."""
-    if name in ("order_facts", "month_facts"):  # these write months in the dialect's idiom
-        return {"order_facts": order_facts, "month_facts": month_facts}[name](dialect)
+    by_dialect = {
+        "order_facts": order_facts,
+        "review_facts": review_facts,
+        "month_facts": month_facts,
+    }
+    if name in by_dialect:  # these write months in the dialect's idiom
+        return by_dialect[name](dialect)
     return {"customer_facts": customer_facts, "product_facts": product_facts}[name]()
 
 
