@@ -152,7 +152,11 @@ def ungrounded_numbers(answer: str, messages: list) -> list[float]:
     """Numbers in `answer` that neither the question nor a tool result of this question
     contains, allowing rounding, percent of a fraction and the locale's separators
     ("9.649" and "4,51" in Portuguese)."""
-    known = known_numbers(messages)
+    return _not_among(answer, known_numbers(messages))
+
+
+def _not_among(answer: str, known: list[float]) -> list[float]:
+    """Numbers in `answer` that none of `known` gives (see ungrounded_numbers)."""
 
     def grounded(value: float, decimals: int) -> bool:
         unit = 10.0**-decimals
@@ -166,6 +170,26 @@ def ungrounded_numbers(answer: str, messages: list) -> list[float]:
         for options in written_numbers(answer)
         if not any(grounded(value, decimals) for value, decimals in options)
     ]
+
+
+def figure_from_question_only(answer: str, messages: list) -> list[str]:
+    """For a question asking for a figure, answered after a tool result: the answer's
+    numbers when none of them is in a result, only in the question (asked "how many
+    reviewers gave a 1-star review?", the 1.5B model answered "1.000" after a failed
+    search: the question's own 1). Empty otherwise."""
+    question, since = this_question(messages)
+    results = [
+        ROW_COUNT_HEADER.sub("", str(m.content))
+        for m in since
+        if getattr(m, "type", "") == "tool" and not failed(m)
+    ]
+    numbers = written_numbers(answer)
+    if not results or not numbers or not asks_for_figure(question):
+        return []
+    known = [value for options in written_numbers("\n".join(results)) for value, _ in options]
+    if len(_not_among(answer, known)) < len(numbers):
+        return []  # at least one number comes from a result
+    return [str(options[0][0]) for options in numbers]
 
 
 # What an answer may only name if a tool result (or the question) names it.
@@ -262,6 +286,7 @@ def ungrounded(answer: str, messages: list) -> list:
     thing asked for when the answer leaves it out."""
     return [
         *ungrounded_numbers(answer, messages),
+        *figure_from_question_only(answer, messages),
         *ungrounded_entities(answer, messages),
         *unnamed_entity(answer, messages),
     ]
@@ -275,6 +300,29 @@ def describe_call(call: dict | None, message) -> str:
 
 
 ANSWER_NUDGE = "\n(Answer the user's question from this result if it is enough.)"
+
+# A question that asks for a figure: how many, what share, the average (and in Portuguese
+# and Chinese). Review search returns a few texts by meaning; it cannot count them.
+_ASKS_FIGURE = re.compile(
+    r"\b(?:how many|how much|what share|what percentage|what proportion|number of|"
+    r"what (?:is|was) the average|average (?:rating|score|number|stars)|quant[oa]s?|"
+    r"qual (?:é|foi|a|o) (?:a )?(?:média|percentual|porcentagem|número)|porcentagem)\b|"
+    r"多少|几[个位条次]|比例|百分之?|平均(?:评分|分|星)",
+    re.I,
+)
+SEARCH_CANNOT_COUNT = (
+    "search_reviews not run: it returns a few reviews by meaning and cannot count, sum or "
+    "average them, and my question asks for a figure. Call run_sql with one SELECT instead "
+    "(COUNT, AVG or SUM over the reviews table or a summary view; for reviews that mention "
+    "a word, text LIKE '%word%')."
+)
+
+
+def asks_for_figure(question: str) -> bool:
+    """The question asks how many, how much, what share or what average."""
+    return bool(_ASKS_FIGURE.search(question))
+
+
 # Follows a result whose SQL is a worked example's, unchanged (agent.examples.copied).
 COPY_NOTE = (
     '\n(This is the SQL of the worked example "{question}", unchanged. If my question asks '
@@ -286,3 +334,38 @@ def without_nudge(result: str) -> str:
     """A tool result as the tool gave it: the agent's note after it taken off."""
     head, mark, _ = result.partition(COPY_NOTE.split("{")[0])
     return (head if mark else result).removesuffix(ANSWER_NUDGE)
+
+
+# A question that asks for a review's own words, and a review as search_reviews lists it.
+_ASKS_QUOTE = re.compile(
+    r"\b(?:quote|quoting|verbatim|word for word|cite|citar?|citação|transcreva)\b|引用|原文|原话",
+    re.I,
+)
+_LISTED_REVIEW = re.compile(
+    r"^- \[[^\]]+\] \S+ (\d)\* customer (\S+): (?:title «[^»]*», text )?«([^»]+)»", re.M
+)
+_QUOTED_SPAN = re.compile(
+    r"[\"\u201c\u00ab\u300c]([^\"\u201d\u00bb\u300d]{20,})[\"\u201d\u00bb\u300d]"
+)
+
+
+def with_quote(answer: str, question: str, messages: list) -> str:
+    """For a question asking to quote a review: the answer as it is when it quotes a review
+    this question's search found, else with the first one's words added, verbatim (the
+    1.5B model tends to paraphrase: "they are complaining that it broke")."""
+    if not _ASKS_QUOTE.search(question):
+        return answer
+    listed = [
+        hit
+        for m in messages
+        if getattr(m, "type", "") == "tool" and getattr(m, "name", "") == "search_reviews"
+        for hit in _LISTED_REVIEW.finditer(str(m.content))
+    ]
+    if not listed:
+        return answer
+    texts = [plain_text(hit.group(3)) for hit in listed]
+    for span in _QUOTED_SPAN.findall(answer):
+        if any(plain_text(span).strip(" .,;:!?…") in text for text in texts):
+            return answer
+    rating, customer, words = listed[0].groups()
+    return f'{answer}\n\n"{words}" ({rating}★, customer {customer})'

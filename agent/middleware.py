@@ -19,7 +19,9 @@ from segassist.agent.guards import (
     ANSWER_NUDGE,
     COPY_NOTE,
     NUDGE_MARK,
+    SEARCH_CANNOT_COUNT,
     answer_from_results,
+    asks_for_figure,
     call_key,
     distinct,
     failed_last,
@@ -31,6 +33,7 @@ from segassist.agent.guards import (
 )
 from segassist.agent.prompting import prompt
 from segassist.agent.toolcalls import looks_like_a_call, parse_tool_calls
+from segassist.tools.result import ToolResult
 from segassist.tools.writing import language_of
 
 # When the question being answered must be done (set per question, in its own thread).
@@ -147,10 +150,22 @@ def agent_middleware(tool_names: set[str], max_model_calls: int, examples=None) 
             return ModelResponse(result=messages, structured_response=response.structured_response)
 
     class RepeatedCallGuard(AgentMiddleware):
-        """Do not run a tool again with the same arguments within one question."""
+        """Do not run a tool again with the same arguments within one question, nor review
+        search for a question that asks for a figure (small models pick it for "how many
+        reviews ..." and then count the five hits they got)."""
 
         def wrap_tool_call(self, request, handler):
             call = request.tool_call
+            if call["name"] == "search_reviews" and asks_for_figure(
+                this_question(request.state["messages"])[0]
+            ):
+                refused = ToolResult.failure(SEARCH_CANNOT_COUNT, "")
+                return ToolMessage(
+                    content=refused.text,
+                    artifact=refused,
+                    tool_call_id=call["id"],
+                    name=call["name"],
+                )
             key = call_key(call["name"], call.get("args", {}))
             earlier_ids = set()
             for message in reversed(request.state["messages"]):
