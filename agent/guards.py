@@ -7,6 +7,7 @@ messages (from its last real user turn) and decide; the middleware acts.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 
@@ -113,6 +114,7 @@ def answer_from_results(
             getattr(message, "tool_calls", None)
             or contains_tool_call(text, tool_names)
             or looks_like_a_call(text)
+            or echoes_instructions(text)
             or ungrounded(text, request.messages)
         ):
             last, own = results[-1], True
@@ -312,9 +314,9 @@ _ASKS_FIGURE = re.compile(
 )
 SEARCH_CANNOT_COUNT = (
     "search_reviews not run: it returns a few reviews by meaning and cannot count, sum or "
-    "average them, and my question asks for a figure. Call run_sql with one SELECT instead "
-    "(COUNT, AVG or SUM over the reviews table or a summary view; for reviews that mention "
-    "a word, text LIKE '%word%')."
+    "average them, and my question asks for a figure. Call run_sql with one SELECT instead: "
+    "COUNT, AVG or SUM over the summary view at the grain of my question (customer_facts for "
+    "customers, product_facts for products, review_facts for single reviews)."
 )
 
 
@@ -369,3 +371,25 @@ def with_quote(answer: str, question: str, messages: list) -> str:
             return answer
     rating, customer, words = listed[0].groups()
     return f'{answer}\n\n"{words}" ({rating}★, customer {customer})'
+
+
+_SHINGLE = 7  # words in a row that an answer shares with an instruction: an echo
+
+
+@functools.cache
+def _instruction_shingles() -> frozenset[tuple[str, ...]]:
+    words = [
+        plain_text(re.sub(r"\{\w+\}", " ", prompt(name))).split()
+        for name in ("retry", "look_up", "answer")
+    ]
+    return frozenset(
+        tuple(w[i : i + _SHINGLE]) for w in words for i in range(len(w) - _SHINGLE + 1)
+    )
+
+
+def echoes_instructions(text: str) -> bool:
+    """The model wrote back the agent's own instruction as its answer ("There is no data for
+    an answer yet. Read the error above, fix the call ..."): not an answer to show."""
+    words = plain_text(text).split()
+    shingles = _instruction_shingles()
+    return any(tuple(words[i : i + _SHINGLE]) in shingles for i in range(len(words) - _SHINGLE + 1))

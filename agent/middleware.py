@@ -24,6 +24,7 @@ from segassist.agent.guards import (
     asks_for_figure,
     call_key,
     distinct,
+    echoes_instructions,
     failed_last,
     nothing_looked_up,
     only_repeats,
@@ -140,6 +141,7 @@ def agent_middleware(tool_names: set[str], max_model_calls: int, examples=None) 
                     and (
                         ungrounded(str(message.content), request.messages)
                         or looks_like_a_call(str(message.content))
+                        or echoes_instructions(str(message.content))
                     )
                 ):
                     # A number or a name no tool returned (small models misread results), or call

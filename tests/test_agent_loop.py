@@ -747,3 +747,19 @@ def test_a_review_asked_to_be_quoted_is_quoted_verbatim(context, question, answe
     body = scalar(context.engine, "SELECT text FROM reviews WHERE review_id = 'r3'")
     assert text.startswith(answer)
     assert (text == f'{answer}\n\n"{body}" (4★, customer bob)') is added
+
+
+def test_an_answer_echoing_the_agents_instruction_is_not_shown(context):
+    """After a failed query the 1.5B model once answered with the retry instruction itself:
+    "There is no data for an answer yet. Read the error above, fix the call ..."."""
+    from segassist.agent.guards import echoes_instructions
+
+    echo = (
+        "There is no data for an answer yet. Read the error above, fix the call (for SQL: use "
+        "only the tables and columns listed) and call the tool again."
+    )
+    assert echoes_instructions(echo)
+    assert not echoes_instructions("There are 3 reviews; the error above was a typo.")
+    bad = _call("run_sql", sql="SELECT COUNT(*) FROM reveiws")
+    answer = _agent(context, _script(bad, echo, echo, echo)).ask("How many reviews?", "e1")
+    assert answer.text.startswith("I could not answer this from the data reliably")
