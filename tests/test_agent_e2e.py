@@ -6,6 +6,7 @@ the model is not pulled (`make install-llm` does both; CI runs it).
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -108,7 +109,10 @@ def test_a_portuguese_question_on_olist_is_answered_in_portuguese(llm_url, tmp_p
     answer = agent.ask("Quantos pedidos foram cancelados?", "e2e-pt")
     assert any(step.tool == "run_sql" for step in answer.steps), answer.text
     assert detect_language(answer.text) == "pt", answer.text
-    returned = {v for s in answer.steps for o in written_numbers(s.observation) for v, _ in o}
+    # What the steps returned, and the calls themselves: the agent's "here is what
+    # run_sql(...) returned" shows the query, numbers included.
+    shown = [f"{s.observation} {json.dumps(s.args)}" for s in answer.steps]
+    returned = {v for text in shown for o in written_numbers(text) for v, _ in o}
     returned |= {v for o in written_numbers("Quantos pedidos foram cancelados?") for v, _ in o}
     written = written_numbers(answer.text)
     assert all(any(v in returned for v, _ in options) for options in written), (
