@@ -150,7 +150,7 @@ def test_a_missing_column_error_shows_where_columns_are(warehouse, tmp_path):
     said = run_sql.invoke(
         {"sql": "SELECT p.product_id, COUNT(r.review_id) FROM products p GROUP BY p.product_id"}
     )
-    assert "A column 'review_id' is in: reviews (query that one, or join it)." in said
+    assert "A column 'review_id' is in: review_facts, reviews (query that one, or join it)." in said
     assert "'r' is not a table or alias defined in FROM/JOIN." in said
     # A metric asked of the wrong view: the views that hold it come first.
     said = run_sql.invoke({"sql": "SELECT customer_id, new_customers FROM order_facts LIMIT 1"})
