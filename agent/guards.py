@@ -15,7 +15,7 @@ from segassist.agent.prompting import prompt
 from segassist.agent.replies import reply
 from segassist.agent.toolcalls import contains_tool_call, looks_like_a_call
 from segassist.core.numbers import written_numbers
-from segassist.tools.data_tools import ROW_COUNT_HEADER
+from segassist.tools.data_tools import ROW_COUNT_HEADER, listed_reviews
 from segassist.tools.result import Table
 from segassist.tools.writing import language_of
 
@@ -338,13 +338,10 @@ def without_nudge(result: str) -> str:
     return (head if mark else result).removesuffix(ANSWER_NUDGE)
 
 
-# A question that asks for a review's own words, and a review as search_reviews lists it.
+# A question that asks for a review's own words.
 _ASKS_QUOTE = re.compile(
     r"\b(?:quote|quoting|verbatim|word for word|cite|citar?|citação|transcreva)\b|引用|原文|原话",
     re.I,
-)
-_LISTED_REVIEW = re.compile(
-    r"^- \[[^\]]+\] \S+ (\d)\* customer (\S+): (?:title «[^»]*», text )?«([^»]+)»", re.M
 )
 _QUOTED_SPAN = re.compile(
     r"[\"\u201c\u00ab\u300c]([^\"\u201d\u00bb\u300d]{20,})[\"\u201d\u00bb\u300d]"
@@ -361,15 +358,15 @@ def with_quote(answer: str, question: str, messages: list) -> str:
         hit
         for m in messages
         if getattr(m, "type", "") == "tool" and getattr(m, "name", "") == "search_reviews"
-        for hit in _LISTED_REVIEW.finditer(str(m.content))
+        for hit in listed_reviews(str(m.content))
     ]
     if not listed:
         return answer
-    texts = [plain_text(hit.group(3)) for hit in listed]
+    texts = [plain_text(words) for _, _, words in listed]
     for span in _QUOTED_SPAN.findall(answer):
         if any(plain_text(span).strip(" .,;:!?…") in text for text in texts):
             return answer
-    rating, customer, words = listed[0].groups()
+    rating, customer, words = listed[0]
     return f'{answer}\n\n"{words}" ({rating}★, customer {customer})'
 
 

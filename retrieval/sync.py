@@ -56,6 +56,15 @@ def document_text(title: str | None, text: str | None) -> str:
     return "\n".join(parts)
 
 
+def split_document(document: str, title: str | None) -> tuple[str | None, str]:
+    """`document_text` undone: (title, body) of a review as indexed, given its title, so
+    the body can be quoted verbatim rather than run together with the headline."""
+    head = (title or "").strip()
+    if head and document.startswith(head + "\n"):
+        return head, document[len(head) + 1 :]
+    return None, document
+
+
 def _text_hash(document: str) -> str:
     return hashlib.sha1(document.encode("utf-8")).hexdigest()[:16]
 

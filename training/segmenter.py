@@ -181,7 +181,7 @@ class FusionSegmenter:
         held near the range seen in training (a feature far outside it, z = 537 on one
         order log, would otherwise decide the segment alone)."""
         z = (self._log(behaviour) - self.feature_mean_) / self.feature_std_
-        if getattr(self, "feature_range_", None) is not None:  # models saved before: none
+        if self.feature_range_ is not None:  # None for models saved before it was kept
             z = np.clip(z, *self.feature_range_)
         return z.astype(np.float32)
 
@@ -467,7 +467,7 @@ class FusionSegmenter:
             "log_columns": self.log_columns_,
             "feature_mean": self.feature_mean_,
             "feature_std": self.feature_std_,
-            "feature_range": getattr(self, "feature_range_", None),
+            "feature_range": self.feature_range_,
             "value_mean": self.value_mean_,
             "value_std": self.value_std_,
             "prototypes": self.prototypes_,
