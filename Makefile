@@ -23,7 +23,7 @@ LLAMA_CMAKE = -DGGML_NATIVE=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_A
 LLAMA_KEY    = $(shell echo '$(LLAMA_CPP_VERSION) $(LLAMA_CMAKE)' | sha256sum | cut -c1-12)
 LLAMA_WHEELS ?= $(HOME)/.cache/segassist/wheels/llama-cpp-python-$(LLAMA_ISA)-$(LLAMA_KEY)
 
-.PHONY: install install-llm install-llm-engine install-browser test test-vllm test-fast lint format bench bench-import bench-retrieval bench-segmenter bench-scale bench-value bench-fusion bench-agent bench-agent-own bench-ui demo clean
+.PHONY: install install-llm install-llm-engine install-browser test test-vllm test-fast lint format bench bench-import bench-retrieval bench-segmenter bench-scale bench-value bench-fusion bench-lora bench-agent bench-agent-own bench-ui demo clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -87,6 +87,13 @@ bench-value: install
 
 bench-fusion: install
 	$(BIN)/python benchmarks/bench_fusion.py --customers 3000
+
+# Frozen vs LoRA-tuned review vectors on the Amazon reviews (`evaluate --tune-text`,
+# about 25 minutes here); the report lands in benchmarks/results/lora-amazon/.
+bench-lora: install
+	export SEGASSIST_HOME=$$(mktemp -d) && \
+	  $(BIN)/segassist import amazon $(DATA)/amazon && $(BIN)/segassist index && \
+	  $(BIN)/segassist evaluate --tune-text --title amazon --out benchmarks/results/lora-amazon
 
 bench-retrieval: install
 	$(BIN)/python benchmarks/bench_retrieval.py --data $(DATA)

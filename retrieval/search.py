@@ -255,20 +255,40 @@ class StoredTexts:
     times: np.ndarray  # (m,) epoch seconds
     ratings: np.ndarray  # (m,) stars, 0 when the text has no rating (support messages)
     metadatas: list[dict] = field(default_factory=list, repr=False)
+    documents: list[str] = field(default_factory=list, repr=False)  # read on request
+
+    def select(self, rows: np.ndarray) -> StoredTexts:
+        """The texts at `rows` (indices into this one)."""
+        rows = np.asarray(rows, dtype=np.int64)
+
+        def pick(items: list) -> list:
+            return [items[i] for i in rows] if items else []
+
+        return StoredTexts(
+            pick(self.ids),
+            self.vectors[rows],
+            pick(self.customer_ids),
+            self.times[rows],
+            self.ratings[rows],
+            pick(self.metadatas),
+            pick(self.documents),
+        )
 
 
 def _as_of_filter(as_of: datetime | None) -> dict | None:
     return {"time": {"$lte": calendar.timegm(as_of.timetuple())}} if as_of else None
 
 
-def stored_texts(index: ReviewIndex, *, as_of: datetime | None = None) -> StoredTexts:
-    """Every stored text vector written up to `as_of`, read page by page (none re-embedded)."""
-    ids, vectors, owners, times, ratings, metadatas = [], [], [], [], [], []
+def stored_texts(
+    index: ReviewIndex, *, as_of: datetime | None = None, documents: bool = False
+) -> StoredTexts:
+    """Every stored text vector written up to `as_of`, read page by page (none re-embedded);
+    with `documents`, the texts as embedded too."""
+    ids, vectors, owners, times, ratings, metadatas, texts = [], [], [], [], [], [], []
     where = _as_of_filter(as_of)
+    include = ["embeddings", "metadatas", *(["documents"] if documents else [])]
     for offset in range(0, index.count(), PAGE):
-        page = index.collection.get(
-            include=["embeddings", "metadatas"], where=where, limit=PAGE, offset=offset
-        )
+        page = index.collection.get(include=include, where=where, limit=PAGE, offset=offset)
         if not page["ids"]:
             break
         ids += page["ids"]
@@ -277,6 +297,7 @@ def stored_texts(index: ReviewIndex, *, as_of: datetime | None = None) -> Stored
         times += [m["time"] for m in page["metadatas"]]
         ratings += [m.get("rating", 0) for m in page["metadatas"]]
         metadatas += page["metadatas"]
+        texts += page["documents"] if documents else []
     dimension = index.embedder.dimension
     return StoredTexts(
         ids,
@@ -285,6 +306,7 @@ def stored_texts(index: ReviewIndex, *, as_of: datetime | None = None) -> Stored
         np.asarray(times, dtype=np.float64),
         np.asarray(ratings, dtype=np.int64),
         metadatas,
+        texts,
     )
 
 
@@ -299,8 +321,15 @@ def customer_text_vectors(
     Only texts written up to `as_of` count (so features cut at a date do not see
     the future); recency weights are relative to `as_of` (default: the newest text).
     """
-    texts = stored_texts(index, as_of=as_of)
-    dimension = index.embedder.dimension
+    return per_customer(stored_texts(index, as_of=as_of), as_of, half_life_days)
+
+
+def per_customer(
+    texts: StoredTexts, as_of: datetime | None = None, half_life_days: float = 365.0
+) -> CustomerTextVectors:
+    """Each customer's mean and recency-weighted mean of `texts.vectors` (which may be
+    the stored ones or the same texts embedded again by another encoder)."""
+    dimension = texts.vectors.shape[1]
     if not texts.ids:
         empty = np.zeros((0, dimension), dtype=np.float32)
         return CustomerTextVectors([], empty, empty, np.zeros(0, dtype=np.int64))

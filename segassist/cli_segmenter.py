@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 
 import click
@@ -45,14 +46,36 @@ def _segments_option(value: str) -> int | str:
 )
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--no-text", is_flag=True, help="Use behaviour only, even if reviews are indexed.")
+@click.option(
+    "--tune-text",
+    is_flag=True,
+    help="Also fine-tune the review encoder with LoRA on the training customers' reviews "
+    "(stars, churn; minutes on a CPU) and keep it only if it lowers the validation loss.",
+)
+@click.option(
+    "--tune-reviews",
+    type=click.IntRange(16, 1_000_000),
+    default=2000,
+    show_default=True,
+    help="Reviews the LoRA tuning reads (stars as evenly as the data allows); more is slower.",
+)
 @click.pass_obj
 def train(
-    state: State, horizon, cutoff, segments: str, min_share: float, seed: int, no_text: bool
+    state: State,
+    horizon,
+    cutoff,
+    segments: str,
+    min_share: float,
+    seed: int,
+    no_text: bool,
+    tune_text: bool,
+    tune_reviews: int,
 ) -> None:
     """Train the fusion segmenter; promote it if it is not worse than the serving one."""
     from segassist.training.features import Window, default_window
     from segassist.training.pipeline import train_model
     from segassist.training.prototypes import groups_sentence
+    from segassist.training.text_tuning import tuning_sentence
     from segassist.warehouse.db import require_schema
 
     require_schema(state.engine)
@@ -64,7 +87,16 @@ def train(
         f"Features as of {window.cutoff:%Y-%m-%d}, labels over the next {window.horizon_days} "
         f"days; text: {index.model + ' index' if index else 'none (behaviour only)'}."
     )
-    with progress_bar(None, "training", unit=" epochs") as bar:
+    if tune_text and index is None:
+        raise UserInputError("--tune-text needs indexed reviews: run 'segassist index' first.")
+    with progress_bar(None, "training", unit=" epochs") as bar, ExitStack() as stack:
+        tuning = None
+        if tune_text:
+            tuning = stack.enter_context(progress_bar(None, "tuning text", unit=" reviews"))
+
+        def on_tune_step(reviews: int, loss: float) -> None:
+            tuning.update(reviews)
+            tuning.set_postfix(loss=f"{loss:.3f}")
 
         def on_epoch(log) -> None:
             bar.update(1)
@@ -82,6 +114,9 @@ def train(
             params={"n_segments": _segments_option(segments), "min_share": min_share},
             seed=seed,
             on_epoch=on_epoch,
+            tune_text=tune_text,
+            tune_reviews=tune_reviews,
+            on_tune_step=on_tune_step,
         )
     test = result.metrics["test"]
     click.echo(
@@ -95,6 +130,8 @@ def train(
     click.echo(
         groups_sentence(metrics["source_groups"], metrics["n_segments"], metrics["from_groups"])
     )
+    if "text_tuning" in metrics:
+        click.echo(tuning_sentence(metrics["text_tuning"]))
     click.echo(("promoted: " if result.promoted else "not promoted: ") + result.reason)
 
 
@@ -133,8 +170,22 @@ def score(state: State) -> None:
 @click.option(
     "--segments", default="auto", show_default=True, help="Number of segments, or 'auto'."
 )
+@click.option(
+    "--tune-text",
+    is_flag=True,
+    help="Also fit the fusion on review vectors from a LoRA-tuned encoder and compare.",
+)
+@click.option("--tune-reviews", type=click.IntRange(16, 1_000_000), default=2000, show_default=True)
 @click.pass_obj
-def evaluate(state: State, out: Path | None, title: str | None, horizon, segments: str) -> None:
+def evaluate(
+    state: State,
+    out: Path | None,
+    title: str | None,
+    horizon,
+    segments: str,
+    tune_text: bool,
+    tune_reviews: int,
+) -> None:
     """Compare the segmenter with RFM, k-means and single-source ablations; write a report."""
     from segassist.training.evaluate import evaluate as run_evaluation
     from segassist.training.evaluate import text_verdict, write_report
@@ -149,6 +200,8 @@ def evaluate(state: State, out: Path | None, title: str | None, horizon, segment
         index=state.existing_review_index(),
         window=default_window(state.engine, horizon),
         n_segments=_segments_option(segments),
+        tune_text=tune_text,
+        tune_reviews=tune_reviews,
     )
     report = write_report(evaluation, out or state.settings.home / "reports" / name, name)
     for r in evaluation.results:

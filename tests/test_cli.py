@@ -200,3 +200,42 @@ def test_segmenter_commands_before_training_say_what_to_do(tmp_path):
         result = _run_with(env, *command)
         assert result.returncode == 2, command
         assert "Run 'segassist train' first" in result.stderr
+
+
+def test_tuning_the_review_encoder_end_to_end(tmp_path):
+    """`train --tune-text` says what tuning found; `explain` reads a tuned model's texts;
+    `evaluate --tune-text` sets frozen and tuned vectors side by side in the report."""
+    env = {"SEGASSIST_HOME": str(tmp_path / "home")}
+    assert _run_with(env, "synth", "--customers", "300", "--seed", "2").returncode == 0
+    indexed = _run_with(env, "index")
+    assert indexed.returncode == 0, indexed.stderr
+    trained = _run_with(env, "train", "--segments", "4", "--tune-text", "--tune-reviews", "32")
+    assert trained.returncode == 0, trained.stderr
+    assert re.search(
+        r"Text encoder LoRA-tuned on 32 training reviews in \d+ s; validation loss "
+        r"[\d.]+ tuned vs [\d.]+ frozen: (kept|not kept)",
+        trained.stdout,
+    ), trained.stdout
+    assert "reviews in" in trained.stderr  # the tuning stage's progress line
+    assert _run_with(env, "score").returncode == 0
+    explained = _run_with(env, "explain", "SC0000000", "--json")
+    assert explained.returncode == 0, explained.stderr
+
+    report_dir = tmp_path / "report"
+    evaluated = _run_with(
+        env,
+        "evaluate",
+        "--out",
+        str(report_dir),
+        "--segments",
+        "4",
+        "--tune-text",
+        "--tune-reviews",
+        "32",
+    )
+    assert evaluated.returncode == 0, evaluated.stderr
+    report = (report_dir / "report.md").read_text()
+    assert "## Review encoder: frozen vs LoRA-tuned" in report
+    assert "| fusion+lora |" in report and "| fusion-text+lora |" in report
+    assert re.search(r"\| LoRA-tuned \| [\d.]+ \| [\d.]+ \|", report), report
+    assert "LoRA helps the fusion here" in report or "LoRA does not help here" in report

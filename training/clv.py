@@ -12,6 +12,9 @@ pandas in use.
 
 from __future__ import annotations
 
+import contextlib
+import io
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,15 +61,18 @@ class CustomerValueModel:
         rows = np.arange(len(summary.frequency))
         if len(rows) > MAX_FIT_CUSTOMERS:
             rows = np.random.default_rng(seed).choice(rows, MAX_FIT_CUSTOMERS, replace=False)
-        purchases = BetaGeoFitter(penalizer_coef=PENALIZER).fit(
-            summary.frequency[rows], summary.recency[rows], summary.age[rows]
-        )
-        spend = None
-        if priced:
-            repeat = rows[(summary.frequency[rows] > 0) & (summary.spend_per_order[rows] > 0)]
-            spend = GammaGammaFitter(penalizer_coef=PENALIZER).fit(
-                summary.frequency[repeat], summary.spend_per_order[repeat]
+        # lifetimes prints the optimiser's state when it fails and autograd warns on every
+        # log(0) it tries; the ConvergenceError it then raises says all a user needs.
+        with _quiet():
+            purchases = BetaGeoFitter(penalizer_coef=PENALIZER).fit(
+                summary.frequency[rows], summary.recency[rows], summary.age[rows]
             )
+            spend = None
+            if priced:
+                repeat = rows[(summary.frequency[rows] > 0) & (summary.spend_per_order[rows] > 0)]
+                spend = GammaGammaFitter(penalizer_coef=PENALIZER).fit(
+                    summary.frequency[repeat], summary.spend_per_order[repeat]
+                )
         return cls(purchases, spend)
 
     def expected_orders(self, summary: Summary, horizon_days: int) -> np.ndarray:
@@ -131,3 +137,14 @@ def churn_and_value(
     the segmenter defines it) and the expected value in it."""
     model = CustomerValueModel.fit(train, priced)
     return model.no_order_probability(test, horizon_days), model.expected_value(test, horizon_days)
+
+
+@contextlib.contextmanager
+def _quiet():
+    with (
+        contextlib.redirect_stdout(io.StringIO()),
+        warnings.catch_warnings(),
+        np.errstate(all="ignore"),
+    ):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield

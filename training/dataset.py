@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from segassist.training.features import FeatureSet
@@ -20,11 +20,15 @@ def text_dimension(index) -> int:
     return int(EMBEDDERS[DEFAULT_EMBEDDER].dimension)
 
 
-def build_data(features: FeatureSet, index=None, *, labelled: bool = True) -> SegmenterData:
+def build_data(
+    features: FeatureSet, index=None, *, labelled: bool = True, encoder=None
+) -> SegmenterData:
     """Rows of `features` with each customer's text vector and reviews up to the cutoff.
 
     Without an index (behaviour-only data, or not indexed yet) every customer
-    gets the "no text" input and there are no reviews for the text loss.
+    gets the "no text" input and there are no reviews for the text loss. With an
+    `encoder` (a LoRA-tuned one, `text_tuning.TunedEncoder`) the stored texts are
+    embedded again by it instead of reading the index's vectors.
     """
     ids = features.customer_ids
     n = len(ids)
@@ -35,16 +39,20 @@ def build_data(features: FeatureSet, index=None, *, labelled: bool = True) -> Se
     review_ratings = np.zeros(0, dtype=np.int64)
     review_owner = np.zeros(0, dtype=np.int64)
     if index is not None and index.count():
-        from segassist.retrieval.search import customer_text_vectors, stored_texts
+        from segassist.retrieval.search import per_customer, stored_texts
 
         as_of = features.window.cutoff
         row_of = {cid: i for i, cid in enumerate(ids)}
-        vectors = customer_text_vectors(index, as_of=as_of)
+        stored = stored_texts(index, as_of=as_of, documents=encoder is not None)
+        if encoder is not None:  # only these customers' texts: embedding is the slow part
+            mine = [i for i, cid in enumerate(stored.customer_ids) if cid in row_of]
+            stored = stored.select(mine)
+            stored = replace(stored, vectors=encoder.embed(stored.documents))
+        vectors = per_customer(stored, as_of)
         for source_row, cid in enumerate(vectors.customer_ids):
             if cid in row_of:
                 text[row_of[cid]] = vectors.recency_weighted[source_row]
                 has_text[row_of[cid]] = 1.0
-        stored = stored_texts(index, as_of=as_of)
         owner = np.array([row_of.get(cid, -1) for cid in stored.customer_ids], dtype=np.int64)
         keep = (owner >= 0) & (stored.ratings >= 1) & (stored.ratings <= 5)
         review_vectors, review_ratings, review_owner = (

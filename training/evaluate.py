@@ -13,7 +13,10 @@ test customers:
   standardised SVD components of the text vectors: the naive fusion the model
   must beat;
 - ``fusion``: the model; ``fusion-behaviour`` and ``fusion-text``: the model
-  with one modality only.
+  with one modality only;
+- with ``--tune-text``, ``fusion+lora`` and ``fusion-text+lora``: the same on
+  review vectors from an encoder LoRA-tuned on the training customers' reviews,
+  and a report section comparing the two encoders (stars, churn, value, time).
 
 Metrics: churn ROC-AUC and PR-AUC, future-value Spearman, silhouette of the
 segments in each method's own space, stability (mean ARI between the test
@@ -23,6 +26,7 @@ truth on synthetic data.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
@@ -33,6 +37,15 @@ from segassist.training.fairness import Composition, check_features, composition
 from segassist.training.features import FeatureSet, Window, compute_features, default_window
 from segassist.training.prototypes import groups_sentence, silhouette
 from segassist.training.segmenter import FusionSegmenter
+from segassist.training.text_tuning import (
+    DEFAULT_MAX_REVIEWS,
+    RANK,
+    TARGETS,
+    EncoderComparison,
+    check_tunable,
+    star_probe,
+    tune_on_customers,
+)
 from segassist.warehouse.queries import synthetic_segments
 from sqlalchemy import Engine
 
@@ -228,7 +241,8 @@ def _bgnbd(splits: Splits, features: FeatureSet, horizon_days: int) -> MethodRes
             priced=features.value_unit == "spend",
         )
     except Exception as e:  # lifetimes raises its own ConvergenceError and ValueErrors
-        return f"BG/NBD could not be fitted on this data ({type(e).__name__}: {e})."
+        reason = (str(e).strip().splitlines() or [""])[0]  # lifetimes' messages run on
+        return f"BG/NBD could not be fitted on this data ({type(e).__name__}: {reason})"
     auc, pr, rho = _scores(splits.test.churned, splits.test.future_value, churn, value)
     return MethodResult(
         "bg-nbd",
@@ -255,6 +269,7 @@ class Evaluation:
     text_available: bool
     composition: list[Composition] = field(default_factory=list)  # fusion's test segments
     notes: list[str] = field(default_factory=list)  # baselines that could not run, and why
+    encoders: EncoderComparison | None = None  # with --tune-text: frozen vs LoRA vectors
 
     def result(self, name: str) -> MethodResult:
         """The figures of one method."""
@@ -262,15 +277,26 @@ class Evaluation:
 
 
 def evaluate(
-    engine: Engine, *, index=None, window: Window | None = None, n_segments: int | str = "auto"
+    engine: Engine,
+    *,
+    index=None,
+    window: Window | None = None,
+    n_segments: int | str = "auto",
+    tune_text: bool = False,
+    tune_reviews: int = DEFAULT_MAX_REVIEWS,
 ) -> Evaluation:
-    """Fit every method on the same split and score it on the same test customers."""
+    """Fit every method on the same split and score it on the same test customers; with
+    `tune_text`, also the fusion on LoRA-tuned review vectors."""
+    if tune_text:
+        check_tunable(index.model if index else None)
     window = window or default_window(engine)
     features = compute_features(engine, window)
     check_features(features.feature_names)
     data = build_data(features, index)
     splits = split_by_customer(data, seed=0)
+    started = time.perf_counter()
     fusion, model = _fusion("fusion", splits, {"n_segments": n_segments})
+    fit_seconds = (time.perf_counter() - started) / len(SEEDS)
     k = model.n_segments_
 
     def scaled(d):
@@ -318,7 +344,88 @@ def evaluate(
         composition(engine, splits.test.customer_ids, fusion.segments, attribute)
         for attribute in ("country", "language")
     ]
-    return Evaluation(window, features, splits, results, model, text_available, made_of, notes)
+    encoders = None
+    if tune_text:
+        tuned, encoders = _with_tuned_text(features, index, splits, k, tune_reviews, fit_seconds)
+        results += tuned
+    return Evaluation(
+        window, features, splits, results, model, text_available, made_of, notes, encoders
+    )
+
+
+def _with_tuned_text(features, index, splits: Splits, k: int, reviews: int, fit_seconds: float):
+    """The fusion and its text-only ablation again, on vectors from an encoder LoRA-tuned
+    on the training customers' reviews; the same customers in every split."""
+    encoder = tune_on_customers(index, features.window.cutoff, splits.train, max_reviews=reviews)
+    started = time.perf_counter()
+    tuned = split_by_customer(build_data(features, index, encoder=encoder), seed=0)
+    embed_seconds = time.perf_counter() - started
+    results = [
+        _fusion("fusion+lora", tuned, {"n_segments": k})[0],
+        _fusion("fusion-text+lora", tuned, {"n_segments": k, "use_behaviour": False})[0],
+    ]
+    comparison = EncoderComparison(
+        encoder.log,
+        embed_seconds,
+        fit_seconds,
+        star_probe(splits.train, splits.test),
+        star_probe(tuned.train, tuned.test),
+    )
+    return results, comparison
+
+
+def encoder_lines(evaluation: Evaluation, margin: float = 0.01) -> list[str]:
+    """The report's frozen-vs-LoRA section (empty without --tune-text)."""
+    c = evaluation.encoders
+    if c is None:
+        return []
+    e = evaluation
+    pairs = [
+        ("frozen", c.stars_frozen, e.result("fusion"), e.result("fusion-text")),
+        ("LoRA-tuned", c.stars_tuned, e.result("fusion+lora"), e.result("fusion-text+lora")),
+    ]
+    gains = (
+        pairs[1][2].churn_roc_auc - pairs[0][2].churn_roc_auc,
+        pairs[1][2].value_spearman - pairs[0][2].value_spearman,
+    )
+    helps = max(gains) > margin and min(gains) > -margin
+    verdict = (
+        "LoRA helps the fusion here: train with `--tune-text` on this data."
+        if helps
+        else "LoRA does not help here: keep the frozen vectors (the default)."
+    )
+    text_gains = (
+        pairs[1][3].churn_roc_auc - pairs[0][3].churn_roc_auc,
+        pairs[1][3].value_spearman - pairs[0][3].value_spearman,
+    )
+    if min(text_gains) < -margin:
+        verdict += (
+            f" Alone, the tuned text predicts worse (churn ROC-AUC {text_gains[0]:+.3f}, value "
+            f"Spearman {text_gains[1]:+.3f}): tuning on stars kept less of the rest of what "
+            "customers write."
+        )
+    return [
+        "## Review encoder: frozen vs LoRA-tuned",
+        "",
+        f"LoRA (rank {RANK} on {', '.join(TARGETS)}) tuned on {c.log.reviews} reviews of the "
+        f"training customers in {c.log.seconds:.0f} s ({c.log.steps} steps, loss "
+        f"{c.log.first_loss:.3f} -> {c.log.last_loss:.3f}); embedding every text again took "
+        f"{c.embed_seconds:.0f} s; one fusion fit on frozen vectors takes {c.fit_seconds:.0f} s."
+        " Test customers only:",
+        "",
+        "| review vectors | stars macro-F1 (linear probe) | fusion churn ROC-AUC "
+        "| fusion value Spearman | text-only churn ROC-AUC | text-only value Spearman |",
+        "|---|---|---|---|---|---|",
+        *[
+            f"| {name} | {_figure(stars)} | {_figure(fused.churn_roc_auc)} | "
+            f"{_figure(fused.value_spearman)} | {_figure(text.churn_roc_auc)} | "
+            f"{_figure(text.value_spearman)} |"
+            for name, stars, fused, text in pairs
+        ],
+        "",
+        f"**{verdict}** (fusion churn ROC-AUC {gains[0]:+.3f}, value Spearman {gains[1]:+.3f}.)",
+        "",
+    ]
 
 
 def text_verdict(evaluation: Evaluation, margin: float = 0.01) -> str:
@@ -397,6 +504,7 @@ def write_report(evaluation: Evaluation, out_dir: Path, title: str) -> Path:
         f"**{text_verdict(e)}**",
         "",
         *value_lines(e),
+        *encoder_lines(e),
         *[f"*{note}*\n" for note in e.notes],
         "Where the segments come from: "
         + groups_sentence(

@@ -215,7 +215,7 @@ def explain_membership(
         raise UserInputError(
             f"Customer {customer_id!r} has no orders, so no segment: segments describe buyers."
         )
-    data = build_data(features, index, labelled=False)
+    data = build_data(features, index, labelled=False, encoder=artefact.text_encoder)
     stored = {s.segment_id: s for s in list_segments(engine, artefact.version)}
     closed = [k for k in range(segmenter.n_segments_) if stored and k not in stored]
 

@@ -105,6 +105,7 @@ class FusionNet(nn.Module):
         if c.use_text and reviews is not None and len(reviews):
             logits = self.rating_head(self.text(reviews))
             loss_t = F.cross_entropy(logits, batch["review_ratings"])
+        outputs["loss_rating"] = loss_t
         if c.use_text and batch["has_text"].sum() > 0:
             mask = batch["has_text"] > 0
             rebuilt = F.normalize(self.text_decoder(z[mask]), dim=1)

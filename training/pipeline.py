@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-from segassist.training.dataset import build_data, fingerprint, split_by_customer
+from segassist.training.dataset import Splits, build_data, fingerprint, split_by_customer
 from segassist.training.drift import DriftReport, compare, reference
 from segassist.training.fairness import check_features
 from segassist.training.features import (
@@ -30,7 +30,13 @@ from segassist.training.registry import (
     save_artefact,
     serving_version,
 )
-from segassist.training.segmenter import EpochLog, FusionSegmenter
+from segassist.training.segmenter import EpochLog, FusionSegmenter, SegmenterData
+from segassist.training.text_tuning import (
+    DEFAULT_MAX_REVIEWS,
+    TunedEncoder,
+    check_tunable,
+    tune_on_customers,
+)
 from segassist.warehouse.schema import Customer, CustomerScore, Order, Segment
 from sqlalchemy import Engine, delete, func, insert, select
 
@@ -81,8 +87,19 @@ def train_model(
     params: dict | None = None,
     seed: int = 0,
     on_epoch: Callable[[EpochLog], None] | None = None,
+    tune_text: bool = False,
+    tune_reviews: int = DEFAULT_MAX_REVIEWS,
+    on_tune_step: Callable[[int, float], None] | None = None,
 ) -> TrainResult:
-    """Fit a segmenter on the warehouse, save it as a new version, promote it if not worse."""
+    """Fit a segmenter on the warehouse, save it as a new version, promote it if not worse.
+
+    With `tune_text`, the review encoder is also LoRA-tuned on the training
+    customers' reviews and a second segmenter fitted on its vectors; the tuned
+    encoder is kept only if that segmenter's validation loss on the shared targets
+    (churn, value, behaviour, review stars) is lower.
+    """
+    if tune_text:
+        check_tunable(index.model if index else None)
     window = window or default_window(engine)
     features = compute_features(engine, window)
     check_features(features.feature_names)  # never learn from who customers are
@@ -90,6 +107,14 @@ def train_model(
     splits = split_by_customer(data, seed)
     segmenter = FusionSegmenter(random_state=seed, **(params or {}))
     segmenter.fit(splits.train, splits.validation, on_epoch=on_epoch)
+    tuned = None
+    if tune_text:
+        tuned = _fit_tuned(
+            features, index, splits, segmenter, seed, params, tune_reviews, on_tune_step, on_epoch
+        )
+        if tuned.kept:
+            data, splits, segmenter = tuned.data, tuned.splits, tuned.segmenter
+    encoder = tuned.encoder if tuned and tuned.kept else None
     metrics = {
         "validation_loss": segmenter.best_val_loss_,
         "epochs": segmenter.epochs_,
@@ -103,6 +128,9 @@ def train_model(
         },
         "test": evaluate_split(segmenter, splits.test),
     }
+    if tuned is not None:
+        metrics["text_tuning"] = tuned.summary()
+    text_model = (index.model + ("+lora" if encoder else "")) if index else None
     data_fingerprint = fingerprint(data, features.feature_names)
     version = new_version(data_fingerprint)
     metadata = {
@@ -116,20 +144,75 @@ def train_model(
             # Scoring caps tenure and recency at the history trained on.
             "max_age_days": window.max_age_days or history_days(engine, window),
         },
-        "config": {**segmenter.get_params(), "text_model": index.model if index else None},
+        "config": {**segmenter.get_params(), "text_model": text_model},
         "metrics": metrics,
         "data_fingerprint": data_fingerprint,
         "seed": seed,
         # Each feature's distribution in training, for drift checks at scoring.
         "feature_reference": reference(features.frame[features.feature_names]),
     }
-    path = save_artefact(models_dir, version, segmenter, metadata)
+    path = save_artefact(models_dir, version, segmenter, metadata, encoder)
     register(engine, version, path, metadata)
-    text_model = index.model if index else None
     promoted, reason = _decide_promotion(engine, segmenter, splits.validation, features, text_model)
     if promoted:
         promote(engine, version)
     return TrainResult(version, promoted, reason, metrics, path)
+
+
+@dataclass
+class TunedRun:
+    """A segmenter fitted on LoRA-tuned text vectors, beside the frozen-vector one."""
+
+    encoder: TunedEncoder
+    data: SegmenterData
+    splits: Splits
+    segmenter: FusionSegmenter
+    frozen_loss: float  # validation loss on the shared targets, frozen vectors
+    tuned_loss: float  # the same with the tuned encoder's vectors
+
+    @property
+    def kept(self) -> bool:
+        """Whether the tuned encoder helps (a lower validation loss)."""
+        return self.tuned_loss < self.frozen_loss
+
+    def summary(self) -> dict:
+        """The figures `train` prints and the model's metrics keep."""
+        log = self.encoder.log
+        return {
+            "kept": self.kept,
+            "validation_loss_frozen": self.frozen_loss,
+            "validation_loss_tuned": self.tuned_loss,
+            "reviews": log.reviews,
+            "steps": log.steps,
+            "seconds": round(log.seconds, 1),
+        }
+
+
+def _fit_tuned(
+    features, index, splits, frozen, seed, params, reviews, on_tune_step, on_epoch
+) -> TunedRun:
+    """Tune the encoder on the training customers' reviews, embed every text with it, and
+    fit the same segmenter on the same customers."""
+    encoder = tune_on_customers(
+        index,
+        features.window.cutoff,
+        splits.train,
+        max_reviews=reviews,
+        seed=seed,
+        on_step=on_tune_step,
+    )
+    data = build_data(features, index, encoder=encoder)
+    tuned_splits = split_by_customer(data, seed)
+    segmenter = FusionSegmenter(random_state=seed, **(params or {}))
+    segmenter.fit(tuned_splits.train, tuned_splits.validation, on_epoch=on_epoch)
+    return TunedRun(
+        encoder,
+        data,
+        tuned_splits,
+        segmenter,
+        frozen.target_loss(splits.validation),
+        segmenter.target_loss(tuned_splits.validation),
+    )
 
 
 def _decide_promotion(
@@ -152,6 +235,11 @@ def _decide_promotion(
         return True, (
             f"replaces {row.version} (text vectors from {candidate_text_model or 'no index'}, "
             f"were from {old_text or 'no index'})"
+        )
+    if "+lora" in (candidate_text_model or ""):  # each tuned encoder embeds differently
+        return True, (
+            f"replaces {row.version} (a newly tuned text encoder, chosen over frozen vectors "
+            "on this run's validation customers)"
         )
     new_loss, old_loss = candidate.loss(validation), serving.segmenter.loss(validation)
     if new_loss <= old_loss:
@@ -253,7 +341,7 @@ def score_customers(engine: Engine, *, index=None) -> ScoreResult:
     """Score every customer with the serving model as of now and store the results."""
     artefact = load_serving(engine)
     features = features_now(engine, artefact.metadata)
-    data = build_data(features, index, labelled=False)
+    data = build_data(features, index, labelled=False, encoder=artefact.text_encoder)
     segmenter = artefact.segmenter
     traits = segmenter.predict_traits(data)
     probabilities = segmenter.membership(traits["embedding"])

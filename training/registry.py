@@ -20,9 +20,12 @@ from pathlib import Path
 
 from segassist.core.errors import UserInputError
 from segassist.training.segmenter import FusionSegmenter
+from segassist.training.text_tuning import TunedEncoder
 from segassist.warehouse.queries import serving_version
 from segassist.warehouse.schema import ModelVersion
 from sqlalchemy import Engine, insert, update
+
+TEXT_ENCODER_FILE = "text_encoder.pt"  # LoRA adapter weights, only for --tune-text models
 
 
 @dataclass
@@ -33,6 +36,7 @@ class ModelArtefact:
     segmenter: FusionSegmenter
     metadata: dict
     path: Path
+    text_encoder: TunedEncoder | None = None  # a LoRA-tuned review encoder, when trained so
 
     @property
     def feature_names(self) -> list[str]:
@@ -50,7 +54,11 @@ def new_version(fingerprint: str) -> str:
 
 
 def save_artefact(
-    models_dir: Path, version: str, segmenter: FusionSegmenter, metadata: dict
+    models_dir: Path,
+    version: str,
+    segmenter: FusionSegmenter,
+    metadata: dict,
+    text_encoder: TunedEncoder | None = None,
 ) -> Path:
     """Write the artefact atomically: a temporary folder renamed into place."""
     import torch
@@ -59,6 +67,8 @@ def save_artefact(
     staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=models_dir))
     try:
         torch.save(segmenter.state(), staging / "model.pt")
+        if text_encoder is not None:
+            torch.save(text_encoder.state(), staging / TEXT_ENCODER_FILE)
         (staging / "metadata.json").write_text(json.dumps(metadata, indent=2, default=str))
         final = models_dir / version
         os.replace(staging, final)
@@ -83,7 +93,11 @@ def load_artefact(path: Path) -> ModelArtefact:
             f"The model at {path} was saved by an incompatible segassist version ({e}). "
             "Retrain it with 'segassist train'."
         ) from e
-    return ModelArtefact(path.name, segmenter, metadata, path)
+    encoder_file = path / TEXT_ENCODER_FILE
+    encoder = None
+    if encoder_file.is_file():
+        encoder = TunedEncoder.from_state(torch.load(encoder_file, weights_only=True))
+    return ModelArtefact(path.name, segmenter, metadata, path, encoder)
 
 
 def register(engine: Engine, version: str, path: Path, metadata: dict) -> None:

@@ -450,6 +450,18 @@ class FusionSegmenter:
             _, loss = self.network_(self._tensors(data))
         return float(loss)
 
+    def target_loss(self, data: SegmenterData) -> float:
+        """L without the text reconstruction on labelled `data`: churn, value, behaviour
+        reconstruction and review ratings. Unlike `loss`, comparable between models fed
+        by different text encoders (each reconstructs its own encoder's vectors)."""
+        import torch
+
+        self._check_fitted()
+        with torch.no_grad():
+            outputs, _ = self.network_(self._tensors(data))
+        text = self.config_.text_weight * outputs["loss_rating"]
+        return float(outputs["loss_behaviour"] + text)
+
     @property
     def n_segments_(self) -> int:
         """Number of segments after fitting."""
