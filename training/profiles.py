@@ -50,6 +50,11 @@ NAME_PARTS = {
 # own mean agrees in plain terms (SUPPORTED): "recently active" must be more recent
 # than the typical customer, "growing" must actually grow.
 NAME_MIN_Z = 0.5
+# A segment with no clear trait is "Typical customers, somewhat ..." by its traits of at
+# least this |z| (Amazon: two segments were "Typical customers" and "Typical customers
+# (segment 2)"; their review lengths differ by a z of 1).
+LEANING_MIN_Z = 0.2
+TYPICAL = "Typical customers"
 MEDIAN_SIDE = {
     "recency_days",
     "tenure_days",
@@ -139,7 +144,9 @@ def supported(feature: str, sign: int, mean: float, median: float) -> bool:
     return True
 
 
-def name_parts(zscores: pd.Series, means: pd.Series, medians: pd.Series) -> list[str]:
+def name_parts(
+    zscores: pd.Series, means: pd.Series, medians: pd.Series, min_z: float = NAME_MIN_Z
+) -> list[str]:
     """The words a segment's profile supports, strongest trait first."""
     parts = []
     for feature in zscores.abs().sort_values(ascending=False).index:
@@ -148,7 +155,7 @@ def name_parts(zscores: pd.Series, means: pd.Series, medians: pd.Series) -> list
         part = NAME_PARTS.get((feature, sign))
         if (
             part
-            and abs(z) >= NAME_MIN_Z
+            and abs(z) >= min_z
             and part not in parts
             and supported(
                 feature, sign, float(means.get(feature, 0.0)), float(medians.get(feature, 0.0))
@@ -162,18 +169,33 @@ WRITES_ABOUT = "; writes about "
 
 
 def segment_name(
-    parts: list[str], taken: set[str], segment_id: int, theme: str | None = None
+    parts: list[str],
+    taken: set[str],
+    segment_id: int,
+    theme: str | None = None,
+    *,
+    leaning: list[str] = (),
+    word: str | None = None,
 ) -> str:
     """The two strongest supported traits, e.g. 'Lapsed, one-off buyers', and the word the
     segment writes most distinctively where its text sets it apart ('...; writes about
-    "gift"'); a third trait where two segments would share a name, and the segment
-    number where traits run out."""
+    "gift"'). With no clear trait, 'Typical customers, somewhat ...' by its milder
+    supported traits (`leaning`). Where two segments would share a name: a third trait,
+    then the segment's own most distinctive word (`word`), then its number."""
     about = f'{WRITES_ABOUT}"{theme}"' if theme else ""
-    for count in (2, 3, 4):
-        name = ", ".join(parts[:count]).capitalize() if parts else "Typical customers"
-        if name + about not in taken:
-            return name + about
-    return f"{name}{about} (segment {segment_id})"
+    if parts:
+        names = [", ".join(parts[:count]).capitalize() for count in (2, 3, 4)]
+    else:
+        names = [f"{TYPICAL}, somewhat {' and '.join(leaning[:n])}" for n in (1, 2)][
+            : len(leaning)
+        ] or [TYPICAL]
+    candidates = [name + about for name in names]
+    if word and not theme:
+        candidates.append(f'{names[-1]}{WRITES_ABOUT}"{word}"')
+    for name in candidates:
+        if name not in taken:
+            return name
+    return f"{candidates[-1]} (segment {segment_id})"
 
 
 def _top_products(engine: Engine, version: str, per_segment: int = 5) -> dict[int, dict]:
@@ -311,8 +333,10 @@ def build_profiles(
     for segment in sorted(set(int(s) for s in segments)):
         members = segments == segment
         parts = name_parts(zscores.loc[segment], means.loc[segment], medians)
-        theme = themes.get(segment, [None])[0] if text_groups else None
-        name = segment_name(parts, taken, segment, theme)
+        leaning = name_parts(zscores.loc[segment], means.loc[segment], medians, LEANING_MIN_Z)
+        word = (themes.get(segment) or [None])[0]
+        theme = word if text_groups else None
+        name = segment_name(parts, taken, segment, theme, leaning=leaning, word=word)
         taken.add(name)
         z = zscores.loc[segment]
         bought = products.get(segment, {})
