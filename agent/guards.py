@@ -367,7 +367,8 @@ def with_quote(answer: str, question: str, messages: list) -> str:
         if any(plain_text(span).strip(" .,;:!?…") in text for text in texts):
             return answer
     rating, customer, words = listed[0]
-    return f'{answer}\n\n"{words}" ({rating}★, customer {customer})'
+    quote = reply("quote", question, words=words, rating=str(rating), customer=customer)
+    return f"{answer}\n\n{quote}"
 
 
 _SHINGLE = 7  # words in a row that an answer shares with an instruction: an echo

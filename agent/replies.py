@@ -45,6 +45,12 @@ REPLIES = {
         "\n\n{result}",
         "zh": "我无法写出可靠的回答，以下是 {call} 返回的结果：\n\n{result}",
     },
+    # A review's words added to an answer that paraphrased it (guards.with_quote).
+    "quote": {
+        "en": '"{words}" ({rating}★, customer {customer})',
+        "pt": '"{words}" ({rating}★, cliente {customer})',
+        "zh": "“{words}”（{rating}★，客户 {customer}）",
+    },
     "step_limit": {
         "en": "I could not finish within the step limit. The tool results so far are shown "
         "above; try a more specific question.",

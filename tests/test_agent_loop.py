@@ -730,23 +730,26 @@ def test_an_answer_repeating_the_questions_number_is_asked_again(context):
 @pytest.mark.parametrize(
     ("question", "answer", "added"),
     [
-        ("Quote a review about cables.", "Bob praises the cable.", True),  # paraphrased
-        ("Cite o texto de uma avaliação sobre cabos.", "Bob elogia o cabo.", True),
-        ("引用一条关于线材的评论。", "Bob 称赞了线材。", True),
+        ("Quote a review about cables.", "Bob praises the cable.", '"{}" (4★, customer bob)'),
+        (
+            "Cite o texto de uma avaliação sobre cabos.",
+            "Bob elogia o cabo.",
+            '"{}" (4★, cliente bob)',  # the quote's label in the question's language
+        ),
+        ("引用一条关于线材的评论。", "Bob 称赞了线材。", "“{}”（4★，客户 bob）"),
         (
             "Quote a review about cables.",
             'Bob wrote: "Solid cable, no crackle after a year of gigs."',
-            False,  # quoted already
+            None,  # quoted already
         ),
-        ("What do customers say about cables?", "Bob praises the cable.", False),
+        ("What do customers say about cables?", "Bob praises the cable.", None),
     ],
 )
 def test_a_review_asked_to_be_quoted_is_quoted_verbatim(context, question, answer, added):
     model = _script(_call("search_reviews", query="cable crackle", k=1), answer)
     text = _agent(context, model).ask(question, "qq").text
     body = scalar(context.engine, "SELECT text FROM reviews WHERE review_id = 'r3'")
-    assert text.startswith(answer)
-    assert (text == f'{answer}\n\n"{body}" (4★, customer bob)') is added
+    assert text == (answer if added is None else f"{answer}\n\n{added.format(body)}")
 
 
 def test_an_answer_echoing_the_agents_instruction_is_not_shown(context):
