@@ -156,3 +156,36 @@ def test_a_missing_column_error_shows_where_columns_are(warehouse, tmp_path):
     said = run_sql.invoke({"sql": "SELECT customer_id, new_customers FROM order_facts LIMIT 1"})
     assert "Tables in your query: order_facts (order_id, customer_id," in said
     assert "A column 'new_customers' is in: month_facts (query that one" in said
+
+
+def test_an_aggregate_beside_a_bare_column_needs_group_by(warehouse):
+    """`SELECT customer_id, COUNT(*) ... ORDER BY COUNT(*) DESC` (written by the 1.5B model
+    for "which customers wrote the most reviews") is one row on SQLite, some customer
+    beside the count of all reviews, and an error on PostgreSQL. Refused on both with the
+    GROUP BY to add; grouped, windowed and subquery aggregates run."""
+    wrong = "SELECT customer_id, COUNT(*) AS n FROM reviews ORDER BY COUNT(*) DESC LIMIT 5"
+    if warehouse.dialect.name == "sqlite":  # what it used to return
+        with warehouse.connect() as conn:
+            rows = conn.execute(text(wrong)).all()
+            total = conn.execute(text("SELECT COUNT(*) FROM reviews")).scalar()
+        assert len(rows) == 1 and rows[0][1] == total
+    with pytest.raises(QueryRejected, match="Add GROUP BY customer_id, or aggregate"):
+        run_select(warehouse, wrong)
+    grouped = run_select(warehouse, wrong.replace(" ORDER", " GROUP BY customer_id ORDER"))
+    counts = [row[1] for row in grouped.rows]
+    assert len(counts) == 5 and counts == sorted(counts, reverse=True)
+    for fine in (
+        "SELECT COUNT(*) AS n FROM reviews",
+        "SELECT customer_id, COUNT(*) OVER () AS n FROM reviews",
+        "SELECT customer_id, (SELECT COUNT(*) FROM orders) AS n FROM customers",
+        "SELECT 'all' AS scope, COUNT(*) AS n FROM reviews",
+        "WITH t AS (SELECT customer_id, COUNT(*) AS n FROM reviews GROUP BY customer_id) "
+        "SELECT customer_id, n FROM t ORDER BY n DESC",
+    ):
+        assert run_select(warehouse, fine).rows
+    lone_max = "SELECT customer_id, MAX(rating) AS best FROM reviews"
+    if warehouse.dialect.name == "sqlite":  # SQLite's documented case: the row holding it
+        assert len(run_select(warehouse, lone_max).rows) == 1
+    else:
+        with pytest.raises(QueryRejected, match="neither grouped nor aggregated"):
+            run_select(warehouse, lone_max)

@@ -10,7 +10,11 @@ name, after parsing:
 - every function is on the allowlist (aggregates, windows, arithmetic, text,
   dates), called by a bare, unquoted name; nothing that reads files, sleeps,
   locks, signals, runs SQL from a string, or makes huge values;
-- every table is a warehouse table the agent may read, or a CTE of the query.
+- every table is a warehouse table the agent may read, or a CTE of the query;
+- the query means the same on every engine: a column beside an aggregate with no
+  GROUP BY (`SELECT customer_id, COUNT(*) ... ORDER BY COUNT(*)`) is an error on
+  PostgreSQL and a silently wrong single row on SQLite, so it is refused with
+  the GROUP BY to add (SQLite's documented lone MIN/MAX case is allowed there).
 
 `check_select` returns the query *as sqlglot writes it back* from the checked
 tree: what runs is what was checked, with comments made harmless (a trailing
@@ -120,6 +124,7 @@ def check_select(sql: str, dialect: str) -> str:
     """
     tree = _parse_one(sql, dialect)
     _check_tree(tree, dialect)
+    _check_grouping(tree, dialect)
     try:
         return tree.sql(dialect=dialect, comments=False)
     except RecursionError as e:
@@ -278,3 +283,40 @@ def _check_table(node, dialect: str) -> None:
         f"The table {node.name} is not one the agent may read. Use: "
         f"{', '.join(sorted(READABLE_TABLES))}."
     )
+
+
+def _check_grouping(tree, dialect: str) -> None:
+    """Refuse a SELECT that aggregates next to a bare column without GROUP BY."""
+    from sqlglot import exp
+
+    for select in tree.find_all(exp.Select):
+        if select.args.get("group"):
+            continue
+        aggregates = [a for a in select.find_all(exp.AggFunc) if _owned_by(a, select)]
+        if not aggregates:
+            continue
+        lone = len(aggregates) == 1 and isinstance(aggregates[0], exp.Min | exp.Max)
+        if dialect == "sqlite" and lone:
+            continue  # SQLite: the bare columns come from the row holding the MIN/MAX
+        bare = sorted(
+            {
+                column.sql()
+                for projection in select.expressions
+                for column in projection.find_all(exp.Column)
+                if _owned_by(column, select) and not column.find_ancestor(exp.AggFunc)
+            }
+        )
+        if bare:
+            names = ", ".join(bare)
+            raise QueryRejected(
+                f"{names} {'is' if len(bare) == 1 else 'are'} neither grouped nor aggregated, "
+                f"yet the query aggregates ({aggregates[0].sql()}): without GROUP BY it returns "
+                f"one row for all the data. Add GROUP BY {names}, or aggregate {names} too."
+            )
+
+
+def _owned_by(node, select) -> bool:
+    """`node` belongs to `select` itself: not to a subquery of it, nor to a window."""
+    from sqlglot import exp
+
+    return node.find_ancestor(exp.Select) is select and not node.find_ancestor(exp.Window)
