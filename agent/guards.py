@@ -117,13 +117,22 @@ def answer_from_results(
             or echoes_instructions(text)
             or ungrounded(text, request.messages)
         ):
-            last, own = results[-1], True
-            result = without_nudge(str(last.content))
-            if failed(last):
-                text = reply("query_failed", question)
-            else:
+            own = True
+            # The last result that answered something: a query that ran before a later
+            # refused or failed call still holds the figure (the 1.5B model counted 60
+            # one-star reviews, then searched; "my last query failed" hid the 60). A
+            # schema listing is no answer to show.
+            shown = [
+                m for m in results if not failed(m) and getattr(m, "name", "") != "describe_data"
+            ]
+            if shown:
+                last = shown[-1]
                 call = describe_call(calls.get(last.tool_call_id), last)
+                result = without_nudge(str(last.content))
                 text = reply("returned", question, call=call, result=result)
+            else:
+                kind = "query_failed" if any(failed(m) for m in results) else "no_tool_ran"
+                text = reply(kind, question)
     return AIMessage(
         content=text or reply("out_of_time" if out_of_time else "no_tool_ran", question),
         id=message_id,

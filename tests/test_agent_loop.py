@@ -690,6 +690,24 @@ def test_review_search_is_refused_for_a_question_that_asks_for_a_figure(context,
     assert model.seen[2][-1].content.startswith("(segassist) Your last tool call failed")
 
 
+def test_a_query_that_ran_is_shown_when_a_later_call_is_refused(context):
+    """The 1.5B model counted the reviews, then kept searching (refused: a figure) and
+    never answered; the count it had is shown, not "my last query failed". A schema
+    listing alone is never shown as the answer."""
+    count = _call("run_sql", sql="SELECT COUNT(*) AS n FROM reviews WHERE rating = 1")
+    search = _call("search_reviews", query="one star", k=5)
+    model = _script(count, search, search, search, search, search)
+    answer = _agent(context, model).ask("How many 1-star reviews are there?", "n3")
+    assert [s.tool for s in answer.steps][:2] == ["run_sql", "search_reviews"]
+    assert answer.steps[-1].result.failed  # the last call was the refused search
+    assert answer.text.startswith("I could not write a reliable answer, so here is what")
+    assert "run_sql(" in answer.text and "| n |" in answer.text
+    describe = _call("describe_data")
+    bad = _call("run_sql", sql="SELECT COUNT(*) FROM reveiws")
+    only_schema = _agent(context, _script(describe, bad, bad, bad, bad)).ask("How many?", "n4")
+    assert only_schema.text.startswith("I could not answer this from the data reliably")
+
+
 def test_review_search_still_runs_for_what_customers_say(context):
     model = _script(_call("search_reviews", query="pedal hum", k=2), "They mention hum.")
     answer = _agent(context, model).ask("What do customers say about the average pedal?", "n2")
