@@ -94,7 +94,7 @@ def check_tunable(text_model: str | None) -> None:
         raise UserInputError(
             f"--tune-text fine-tunes the minilm encoder, but the review index holds "
             f"{text_model or 'no'} vectors. Index the reviews with minilm "
-            "('segassist index --model minilm') or train without --tune-text."
+            "('segassist index --rebuild --model minilm') or train without --tune-text."
         )
 
 
