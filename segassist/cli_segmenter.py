@@ -175,7 +175,13 @@ def score(state: State) -> None:
     is_flag=True,
     help="Also fit the fusion on review vectors from a LoRA-tuned encoder and compare.",
 )
-@click.option("--tune-reviews", type=click.IntRange(16, 1_000_000), default=2000, show_default=True)
+@click.option(
+    "--tune-reviews",
+    type=click.IntRange(16, 1_000_000),
+    default=2000,
+    show_default=True,
+    help="Reviews the LoRA tuning reads (stars as evenly as the data allows).",
+)
 @click.pass_obj
 def evaluate(
     state: State,
