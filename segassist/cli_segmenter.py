@@ -9,6 +9,16 @@ import click
 
 from segassist.cli_base import State, cli, progress_bar
 from segassist.core.errors import UserInputError
+from segassist.training.text_tuning import DEFAULT_MAX_REVIEWS
+
+# `train` and `evaluate` tune the review encoder on the same budget.
+TUNE_REVIEWS = click.option(
+    "--tune-reviews",
+    type=click.IntRange(16, 1_000_000),
+    default=DEFAULT_MAX_REVIEWS,
+    show_default=True,
+    help="Reviews the LoRA tuning reads (stars as evenly as the data allows); more is slower.",
+)
 
 
 def _segments_option(value: str) -> int | str:
@@ -52,13 +62,7 @@ def _segments_option(value: str) -> int | str:
     help="Also fine-tune the review encoder with LoRA on the training customers' reviews "
     "(stars, churn; minutes on a CPU) and keep it only if it lowers the validation loss.",
 )
-@click.option(
-    "--tune-reviews",
-    type=click.IntRange(16, 1_000_000),
-    default=2000,
-    show_default=True,
-    help="Reviews the LoRA tuning reads (stars as evenly as the data allows); more is slower.",
-)
+@TUNE_REVIEWS
 @click.pass_obj
 def train(
     state: State,
@@ -175,13 +179,7 @@ def score(state: State) -> None:
     is_flag=True,
     help="Also fit the fusion on review vectors from a LoRA-tuned encoder and compare.",
 )
-@click.option(
-    "--tune-reviews",
-    type=click.IntRange(16, 1_000_000),
-    default=2000,
-    show_default=True,
-    help="Reviews the LoRA tuning reads (stars as evenly as the data allows).",
-)
+@TUNE_REVIEWS
 @click.pass_obj
 def evaluate(
     state: State,

@@ -299,16 +299,17 @@ class FusionSegmenter:
         self.network_.eval()
         self.best_val_loss_ = best
         self.epochs_ = len(self.history_)
-        self.space_ = self._segment_space(train)
-        self._place_prototypes(self.transform(train), train.has_text)
+        self.space_, found = self._segment_space(train)
+        self._place_prototypes(self.transform(train), train.has_text, found)
         self._calibrate_value(train, validation)
         return self
 
-    def _segment_space(self, train: SegmenterData) -> SegmentSpace:
+    def _segment_space(self, train: SegmenterData):
         """The segment space, with `text_view_dims` text components where the text shows
         separated groups in them, else as many as behaviour gets: with no groups to
         find, the extra low-variance directions only made k-means on z unstable (Amazon
-        reviews: seed-to-seed ARI 0.45 at 24 text components, 0.94 at 8)."""
+        reviews: seed-to-seed ARI 0.45 at 24 text components, 0.94 at 8). Also the
+        groups found in the space kept, when it was searched (`Cells`, else None)."""
         from segassist.training.prototypes import find_cells
 
         def fit(text_dims: int) -> SegmentSpace:
@@ -324,10 +325,10 @@ class FusionSegmenter:
 
         space = fit(self.text_view_dims)
         if space.text is None or self.text_view_dims <= self.view_dims:
-            return space
+            return space, None
         z = space(self.scale(train.behaviour), train.text, train.has_text)
         found = find_cells(z, space.sources(train.has_text), self.min_share, self.random_state)
-        return space if found.groups.get("text", 1) > 1 else fit(self.view_dims)
+        return (space, found) if found.groups.get("text", 1) > 1 else (fit(self.view_dims), None)
 
     def _calibrate_value(self, train: SegmenterData, validation: SegmenterData) -> None:
         """Map the value head to money on the training and validation customers (isotonic
@@ -359,10 +360,13 @@ class FusionSegmenter:
             return int(self.batch_size)
         return 256 if n_train <= SMALL_TRAIN else min(4096, n_train // 512)
 
-    def _place_prototypes(self, train_z: np.ndarray, has_text: np.ndarray | None = None) -> None:
+    def _place_prototypes(
+        self, train_z: np.ndarray, has_text: np.ndarray | None = None, found=None
+    ) -> None:
         """Prototypes where each source's own groups combine (`prototypes`):
         `n_segments` of them, or as many as the data shows; fewer when one would hold
-        under `min_share` of the customers (a segment of 4 people cannot be targeted)."""
+        under `min_share` of the customers (a segment of 4 people cannot be targeted).
+        `found`: the groups already found in `train_z`, when they were."""
         from segassist.training.prototypes import centres_from, find_cells
 
         space = getattr(self, "space_", None)
@@ -376,7 +380,8 @@ class FusionSegmenter:
             nearest = (centres**2).sum(axis=1) - 2 * train_z @ centres.T  # + |z|^2, same for all
             return np.bincount(nearest.argmin(axis=1), minlength=len(centres)) / len(train_z)
 
-        found = find_cells(train_z, sources, self.min_share, self.random_state)
+        if found is None:
+            found = find_cells(train_z, sources, self.min_share, self.random_state)
         self.source_groups_ = found.groups
         k = self.n_segments
         while True:  # the groups are found once; only K shrinks

@@ -58,9 +58,7 @@ class TunedEncoder:
 
             model = _with_adapter()
             set_peft_model_state_dict(model[0].auto_model, self.adapter)
-            _merge(model)
-            model.eval()
-            self._model = model
+            self._model = _ready(model)
         return self._model
 
     def embed(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
@@ -111,13 +109,19 @@ def _with_adapter():
     return model
 
 
-def _merge(model) -> None:
-    """Fold each LoRA update into its frozen weight (embedding then costs what MiniLM does)."""
+def _ready(model):
+    """`model` for embedding: each LoRA update folded into its frozen weight (embedding
+    then costs what MiniLM does), dropout off."""
+    import torch
     from peft.tuners.lora import LoraLayer
 
-    for module in model.modules():
-        if isinstance(module, LoraLayer):
-            module.merge()
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, LoraLayer):
+                module.merge()
+    for parameter in model.parameters():
+        parameter.requires_grad = False
+    return model.eval()
 
 
 def balanced_sample(ratings: np.ndarray, limit: int, seed: int) -> np.ndarray:
@@ -166,7 +170,7 @@ def tune_encoder(
         )
     torch.manual_seed(seed)
     model = _with_adapter()
-    model.max_seq_length = TRAIN_TOKENS
+    embedding_tokens, model.max_seq_length = model.max_seq_length, TRAIN_TOKENS
     rating_head, churn_head = torch.nn.Linear(384, 5), torch.nn.Linear(384, 1)
     trainable = [p for p in model.parameters() if p.requires_grad]
     trainable += [*rating_head.parameters(), *churn_head.parameters()]
@@ -195,7 +199,11 @@ def tune_encoder(
         len(rows), len(losses), time.perf_counter() - started, losses[0], _tail_mean(losses)
     )
     weights = get_peft_model_state_dict(model[0].auto_model)
-    return TunedEncoder({k: v.detach().clone() for k, v in weights.items()}, log)
+    tuned = TunedEncoder({k: v.detach().clone() for k, v in weights.items()}, log)
+    # The trained model embeds next (train, evaluate): kept rather than loaded again.
+    model.max_seq_length = embedding_tokens
+    tuned._model = _ready(model)
+    return tuned
 
 
 def tune_on_customers(
