@@ -158,6 +158,82 @@ def test_a_missing_column_error_shows_where_columns_are(warehouse, tmp_path):
     assert "A column 'new_customers' is in: month_facts (query that one" in said
 
 
+def test_a_column_named_otherwise_runs_as_the_column_it_means(warehouse, tmp_path):
+    """Small models name the views' columns as people do (total_spend, stars,
+    review_date) or misspell them: where exactly one column of the query's tables is
+    meant (a synonym in the semantic layer, or a near spelling), the query runs with it
+    and the result says which column was read, on SQLite and PostgreSQL. Where the name
+    could mean several columns, or none of the query's tables has it, nothing is
+    guessed: the error and its hint come back as before."""
+    from segassist.tools.context import ToolContext
+    from segassist.tools.data_tools import run_sql_tool
+
+    run_sql = run_sql_tool(ToolContext(warehouse, None, tmp_path))
+
+    def rows(sql):
+        with warehouse.connect() as conn:
+            return [list(r) for r in conn.execute(text(sql)).all()]
+
+    result = run_sql(
+        "SELECT customer_id, total_spend FROM customer_facts "
+        "ORDER BY total_spend DESC, customer_id LIMIT 3"
+    )
+    assert result.text.startswith(
+        "Note: customer_facts has no column 'total_spend'; this ran with revenue "
+        "(spend, cancelled orders excluded)."
+    )
+    expected = rows(
+        "SELECT customer_id, revenue FROM customer_facts ORDER BY revenue DESC, customer_id LIMIT 3"
+    )
+    assert result.payload.rows == expected and result.payload.columns == ["customer_id", "revenue"]
+    assert "revenue" in result.payload.sql and "total_spend" not in result.payload.sql
+
+    # Two names at once, one per view, through aliases; and a near spelling.
+    result = run_sql(
+        "SELECT COUNT(*) FROM review_facts r WHERE r.stars = 5 AND r.review_date >= '2001-01-01'"
+    )
+    assert "no column 'stars'; this ran with rating" in result.text
+    assert "no column 'review_date'; this ran with reviewed_at" in result.text
+    assert result.payload.rows == rows(
+        "SELECT COUNT(*) FROM review_facts WHERE rating = 5 AND reviewed_at >= '2001-01-01'"
+    )
+    assert result.payload.rows[0][0] > 0
+    # The aggregate's word in the name, inside that aggregate, over single reviews.
+    result = run_sql(
+        "SELECT product_id, AVG(avg_rating) FROM review_facts GROUP BY product_id "
+        "ORDER BY AVG(avg_rating), product_id LIMIT 1"
+    )
+    assert "review_facts has no column 'avg_rating'; this ran with rating" in result.text
+    assert result.payload.rows == rows(
+        "SELECT product_id, AVG(rating) FROM review_facts GROUP BY product_id "
+        "ORDER BY AVG(rating), product_id LIMIT 1"
+    )
+    result = run_sql("SELECT ROUND(AVG(avg_ratings), 3) FROM product_facts")
+    assert "this ran with avg_rating" in result.text
+    assert result.payload.rows == rows("SELECT ROUND(AVG(avg_rating), 3) FROM product_facts")
+    joined = run_sql(
+        "SELECT COUNT(DISTINCT c.customer_id) FROM customer_facts c JOIN order_facts o "
+        "ON o.customer_id = c.customer_id WHERE o.order_date >= '2001-01-01'"
+    )
+    assert "order_facts has no column 'order_date'; this ran with ordered_at" in joined.text
+
+    # Not guessed: a date of which order (customer_facts has first and last), a name two
+    # joined views both answer to, a column of a table the query does not read.
+    for sql, column in [
+        ("SELECT COUNT(*) FROM customer_facts WHERE order_date >= '2011-01-01'", "order_date"),
+        (
+            "SELECT SUM(spend) FROM customer_facts c JOIN order_facts o "
+            "ON o.customer_id = c.customer_id",
+            "spend",
+        ),
+        ("SELECT COUNT(*) FROM customer_facts WHERE rating = 1", "rating"),
+        ("SELECT avg_rating FROM review_facts LIMIT 3", "avg_rating"),  # not aggregated
+    ]:
+        said = run_sql(sql)
+        assert said.failed and said.text.startswith("SQL not run"), sql
+        assert "Note:" not in said.text and column in said.text
+
+
 def test_an_aggregate_beside_a_bare_column_needs_group_by(warehouse):
     """`SELECT customer_id, COUNT(*) ... ORDER BY COUNT(*) DESC` (written by the 1.5B model
     for "which customers wrote the most reviews") is one row on SQLite, some customer

@@ -8,14 +8,15 @@ from datetime import date
 from segassist.core.errors import UserInputError
 from segassist.tools.context import ToolContext
 from segassist.tools.result import ReviewHits, Table, ToolResult
-from segassist.tools.schema_text import describe_data_text, sql_error_hint
-from segassist.tools.sql import DEFAULT_ROW_LIMIT, run_select
+from segassist.tools.schema_text import describe_data_text, repair_columns, sql_error_hint
+from segassist.tools.sql import DEFAULT_ROW_LIMIT, run_select, sql_dialect
 from segassist.tools.text import markdown_table, quote_customer_text
 
 ROWS_SHOWN = 20  # of a query's rows, in the text the model reads
 # The first line of run_sql's text ("1,234 rows; first 20 shown", "more than 200 rows
 # ..."): not data a number in an answer may be taken from.
 ROW_COUNT_HEADER = re.compile(r"^(?:more than )?[\d,]+ rows\b.*$", re.M)
+MAX_REPAIRS = 3  # missing columns one query may have replaced (tools.schema_text)
 
 
 def review_titles(engine, review_ids: list[str]) -> dict[str, str]:
@@ -61,11 +62,20 @@ def run_sql_tool(ctx: ToolContext):
             sql: exactly one SELECT (or WITH ... SELECT) statement. Aggregate in SQL
                 (COUNT, SUM, AVG, GROUP BY) rather than fetching many rows.
         """
-        try:
-            result = run_select(ctx.engine, sql, row_limit=DEFAULT_ROW_LIMIT)
-        except UserInputError as e:
-            hint = sql_error_hint(sql, str(e))
-            return ToolResult.failure(f"SQL not run: {e}", hint, Table([], [], 0, sql))
+        notes = []
+        while True:
+            try:
+                result = run_select(ctx.engine, sql, row_limit=DEFAULT_ROW_LIMIT)
+                break
+            except UserInputError as e:
+                fixed = len(notes) < MAX_REPAIRS and repair_columns(
+                    sql, str(e), sql_dialect(ctx.engine)
+                )
+                if not fixed:
+                    hint = "\n".join([*notes, sql_error_hint(sql, str(e))]).strip()
+                    return ToolResult.failure(f"SQL not run: {e}", hint, Table([], [], 0, sql))
+                sql, note = fixed
+                notes.append(note)
         shown = markdown_table(result.columns, result.rows, max_rows=ROWS_SHOWN)
         total = result.total_rows if result.total_rows is not None else len(result.rows)
         note = f"{total:,} rows"
@@ -76,7 +86,7 @@ def run_sql_tool(ctx: ToolContext):
         if result.cut_at_bytes:
             note += "; the result was cut at its size limit: aggregate or select fewer columns"
         table = Table(result.columns, [list(r) for r in result.rows], total, sql)
-        return ToolResult(f"{note}\n{shown}", table)
+        return ToolResult("\n".join([*notes, f"{note}\n{shown}"]), table)
 
     return run_sql
 

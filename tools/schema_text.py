@@ -7,7 +7,7 @@ import re
 
 from segassist.warehouse.queries import list_segments, serving_version_id
 from segassist.warehouse.schema import AGENT_READABLE_TABLES, BEHAVIOUR_TABLES, Base
-from segassist.warehouse.semantic import VIEWS, semantic_text
+from segassist.warehouse.semantic import SYNONYMS, VIEWS, semantic_text
 from sqlalchemy import Engine, func, select
 
 
@@ -82,37 +82,61 @@ _MISSING_COLUMN = re.compile(
 )
 
 
-def sql_error_hint(sql: str, error: str) -> str:
-    """For a query naming a column that is not there: the columns of the tables it uses,
-    where a column of that name does live, and aliases it never defined.
-
-    A small model fixes its SQL from this far more often than from the bare error.
-    """
-    import sqlglot
-    from sqlglot import exp
-
-    match = _MISSING_COLUMN.search(error)
-    if not match:
-        return ""
-    alias = match.group(1) or match.group(3) or match.group(5)
-    column = match.group(2) or match.group(4)
-    try:
-        tree = sqlglot.parse_one(sql)
-    except sqlglot.errors.ParseError:
-        return ""
-    if not column:  # PostgreSQL names only the alias: take the first column used with it
-        column = next((c.name for c in tree.find_all(exp.Column) if c.table == alias), "")
-    # The views first: where a column lives in a view, that is where to read it.
+def _readable_columns() -> dict[str, list[str]]:
+    """Every table and view the agent may read -> its columns, the views first."""
     columns = {name: list(described) for name, (_, described) in VIEWS.items()}
     columns |= {
         name: list(Base.metadata.tables[name].columns.keys())
         for name in AGENT_READABLE_TABLES
         if name in Base.metadata.tables
     }
-    used = {}
-    for table in tree.find_all(exp.Table):
-        if table.name in columns:
-            used[table.alias_or_name] = table.name
+    return columns
+
+
+def _missing(sql: str, error: str, dialect: str | None = None):
+    """(alias or None, column, parsed query) for an error about a missing column; None
+    for any other error or SQL that does not parse."""
+    import sqlglot
+    from sqlglot import exp
+
+    match = _MISSING_COLUMN.search(error)
+    if not match:
+        return None
+    alias = match.group(1) or match.group(3) or match.group(5)
+    column = match.group(2) or match.group(4)
+    try:
+        tree = sqlglot.parse_one(sql, read=dialect)
+    except sqlglot.errors.ParseError:
+        return None
+    if not column:  # PostgreSQL names only the alias: take the first column used with it
+        column = next((c.name for c in tree.find_all(exp.Column) if c.table == alias), "")
+    return alias, column, tree
+
+
+def _tables_used(tree, columns: dict[str, list[str]]) -> dict[str, str]:
+    """Alias (or name) -> readable table, for the tables a query reads."""
+    from sqlglot import exp
+
+    return {
+        table.alias_or_name: table.name
+        for table in tree.find_all(exp.Table)
+        if table.name in columns
+    }
+
+
+def sql_error_hint(sql: str, error: str) -> str:
+    """For a query naming a column that is not there: the columns of the tables it uses,
+    where a column of that name does live, and aliases it never defined.
+
+    A small model fixes its SQL from this far more often than from the bare error.
+    """
+    found = _missing(sql, error)
+    if found is None:
+        return ""
+    alias, column, tree = found
+    # The views first: where a column lives in a view, that is where to read it.
+    columns = _readable_columns()
+    used = _tables_used(tree, columns)
     lines = []
     if used:
         described = [
@@ -132,3 +156,76 @@ def sql_error_hint(sql: str, error: str) -> str:
     if alias and alias not in used:
         lines.append(f"'{alias}' is not a table or alias defined in FROM/JOIN.")
     return "\n".join(lines)
+
+
+# How alike a misspelt column name must be to a real one to be read as it (difflib's
+# ratio: 'avg_ratings' -> 'avg_rating' 0.95; 'first_order_at' / 'last_order_at' 0.81).
+NEAR_SPELLING = 0.85
+_AGGREGATE_PREFIX = re.compile(r"^(?:avg|average|mean|total|sum|max|min|maximum|minimum)_")
+
+
+def repair_columns(sql: str, error: str, dialect: str) -> tuple[str, str] | None:
+    """The query with a column that is not there replaced by the one column of the query's
+    tables it means, and a note saying so; None when no single column fits.
+
+    A column "means" another when the semantic layer lists its name as a synonym
+    (`total_spend` for `revenue`, `review_date` for `reviewed_at`) or when it is a near
+    spelling of it. Small models invent such names for the views' columns more often
+    than they make any other mistake, and a second model call to fix each costs
+    seconds and is often wrong again; the note tells the model what was read.
+    """
+    import difflib
+
+    from sqlglot import exp
+
+    found = _missing(sql, error, dialect)
+    if found is None:
+        return None
+    alias, column, tree = found
+    columns = _readable_columns()
+    used = _tables_used(tree, columns)
+    if alias:
+        if alias not in used:
+            return None
+        used = {alias: used[alias]}
+    wanted = column.lower()
+    nodes = [
+        node
+        for node in tree.find_all(exp.Column)
+        if node.name.lower() == wanted and node.table == (alias or node.table)
+    ]
+    # AVG(avg_rating) over single reviews means AVG(rating): an aggregate's own word
+    # before a column of the table is that column, where every use is inside it.
+    bare = _AGGREGATE_PREFIX.sub("", wanted)
+    if bare != wanted and nodes and all(isinstance(n.parent, exp.AggFunc) for n in nodes):
+        names = {bare}
+    else:
+        names = {wanted}
+    hits = {
+        (name, real)
+        for name in used.values()
+        for real in columns[name]
+        if real in names or names & set(SYNONYMS.get(real, ()))
+    }
+    if not hits:
+        hits = {
+            (name, real)
+            for name in used.values()
+            for real in difflib.get_close_matches(wanted, columns[name], n=2, cutoff=NEAR_SPELLING)
+        }
+    if len({real for _, real in hits}) != 1 or len(hits) != 1:
+        return None  # nothing fits, or several columns (or tables) could be meant
+    table, real = hits.pop()
+    if not nodes:
+        return None
+    for node in nodes:
+        node.set("this", exp.to_identifier(real))
+    meaning = VIEWS[table][1].get(real) if table in VIEWS else None
+    if meaning and re.search(r"\d", meaning):
+        meaning = None  # a number here would count as a figure of the result
+    note = (
+        f"Note: {table} has no column '{column}'; this ran with {real}"
+        + (f" ({meaning})" if meaning else "")
+        + ". Say so if that is not what the question means."
+    )
+    return tree.sql(dialect=dialect), note

@@ -57,7 +57,8 @@ class QueryResult:
     cut_at_bytes: bool = False  # truncated by size rather than by row count
 
 
-def _dialect(engine: Engine) -> str:
+def sql_dialect(engine: Engine) -> str:
+    """sqlglot's name for the engine's dialect."""
     name = engine.dialect.name
     if name == "sqlite":
         return "sqlite"
@@ -80,7 +81,7 @@ def run_select(
         QueryRejected: the statement is not allowed, failed, or ran out of time; the
             message says how to fix it.
     """
-    query = check_select(sql, _dialect(engine))
+    query = check_select(sql, sql_dialect(engine))
     started = time.perf_counter()
     run = _run_sqlite if engine.dialect.name == "sqlite" else _run_postgres
     columns, rows, more, total, cut = run(engine, query, row_limit, timeout_s, max_bytes)

@@ -159,6 +159,86 @@ VIEWS = {
     ),
 }
 VIEW_NAMES = tuple(VIEWS)
+
+# Names people (and small models) give the views' columns: column -> other names. A
+# query naming one of these where the view has no such column runs with the view's
+# column instead, and says so (tools.schema_text.repair_columns). A name is taken only
+# when exactly one column of the query's tables claims it.
+SYNONYMS = {
+    "revenue": (
+        *("spend", "spent", "total_spend", "total_spent", "amount_spent", "spending"),
+        *("total_amount", "sales", "total_sales", "total_revenue", "gross_revenue"),
+        *("monetary", "sales_amount", "revenue_total", "spend_total"),
+    ),
+    "net_revenue": ("net_spend", "net_sales", "net_amount", "revenue_net"),
+    "orders": (
+        *("order_count", "num_orders", "number_of_orders", "total_orders", "n_orders"),
+        *("orders_count", "count_orders", "purchases", "purchase_count", "num_purchases"),
+        *("total_purchases", "frequency"),
+    ),
+    "cancelled_orders": (
+        *("cancellations", "canceled_orders", "num_cancelled", "cancelled_count"),
+        *("cancelled_order_count", "cancellation_count"),
+    ),
+    "is_cancelled": ("cancelled", "canceled", "is_canceled"),
+    "reviews": (
+        *("review_count", "num_reviews", "number_of_reviews", "total_reviews"),
+        *("n_reviews", "reviews_count", "count_reviews"),
+    ),
+    "reviewers": ("reviewer_count", "num_reviewers", "unique_reviewers"),
+    "customers": (
+        *("customer_count", "num_customers", "number_of_customers", "buyers"),
+        *("unique_customers", "distinct_customers", "buyer_count"),
+    ),
+    "units": (
+        *("quantity", "total_quantity", "units_sold", "qty", "total_units"),
+        *("items_sold", "unit_count", "quantity_sold"),
+    ),
+    "avg_rating": (
+        *("average_rating", "mean_rating", "avg_stars", "average_stars", "avg_score"),
+        *("average_score", "rating_avg", "avg_review_rating", "average_review_rating"),
+    ),
+    "rating": ("stars", "star_rating", "overall", "review_rating", "review_stars"),
+    "helpful_votes": (
+        *("helpful", "helpfulness", "helpful_count", "votes", "helpful_vote_count"),
+        *("helpful_vote", "num_helpful_votes"),
+    ),
+    "text": ("review_text", "body", "content", "review_body", "review_comment", "comment"),
+    "title": ("product_name", "name", "product_title", "description", "review_title"),
+    "product_title": ("product_name", "product_description"),
+    "ordered_at": (
+        *("order_date", "date", "order_time", "purchase_date", "created_at"),
+        *("invoice_date", "order_timestamp", "purchased_at", "timestamp"),
+    ),
+    "reviewed_at": (
+        *("review_date", "date", "review_time", "created_at", "unix_review_time"),
+        *("review_timestamp", "timestamp"),
+    ),
+    "first_order_at": (
+        *("first_order_date", "first_purchase", "first_purchase_date", "first_order"),
+        *("first_purchase_at",),
+    ),
+    "last_order_at": (
+        *("last_order_date", "last_purchase", "last_purchase_date", "last_order"),
+        *("last_purchase_at", "most_recent_order"),
+    ),
+    "first_review_at": ("first_review_date", "first_review"),
+    "last_review_at": ("last_review_date", "last_review", "most_recent_review"),
+    "first_sold_at": ("first_sale", "first_sale_date"),
+    "last_sold_at": ("last_sale", "last_sale_date"),
+    "churn_risk": ("churn", "churn_probability", "churn_score", "churn_prob", "risk"),
+    "expected_spend": (
+        *("predicted_spend", "predicted_value", "expected_value", "clv", "ltv"),
+        *("customer_value", "value", "predicted_clv"),
+    ),
+    "segment_name": ("segment", "segment_label"),
+    "customer_id": ("reviewer_id", "user_id", "client_id", "buyer_id", "customer"),
+    "product_id": ("asin", "item_id", "sku", "stock_code", "product"),
+    "order_id": ("invoice", "invoice_id", "invoice_no", "invoice_number"),
+    "order_value": ("order_total", "total_value", "order_amount"),
+    "price": ("unit_price", "list_price"),
+    "category": ("product_category", "category_name"),
+}
 assert VIEW_NAMES == SEMANTIC_VIEWS, "schema.SEMANTIC_VIEWS names the same views"
 
 
