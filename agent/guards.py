@@ -104,7 +104,9 @@ def answer_from_results(
     calls = {c["id"]: c for m in since for c in (getattr(m, "tool_calls", None) or [])}
     results = [m for m in since if getattr(m, "type", "") == "tool"]
     text, own = "", True
-    if results:
+    if results and every_call_failed(request.messages):
+        text = reply("query_failed", question)  # nothing to answer from: no model call
+    elif results:
         instruction = prompt("answer").format(question=question, language=language_of(question))
         nudge = HumanMessage(NUDGE_MARK + instruction)
         answered = handler(request.override(messages=[*request.messages, nudge])).result
@@ -292,10 +294,29 @@ def unnamed_entity(answer: str, messages: list) -> list[str]:
     return names[:1]
 
 
+_STATES_A_FACT = re.compile(r"\d|\b(?:" + "|".join(_MONTHS) + r")\b", re.I)
+
+
+def every_call_failed(messages: list) -> bool:
+    """This question called tools and every call failed."""
+    _, since = this_question(messages)
+    results = [m for m in since if getattr(m, "type", "") == "tool"]
+    return bool(results) and all(failed(m) for m in results)
+
+
+def fact_without_result(answer: str, messages: list) -> bool:
+    """The answer states a figure or a month although every call of this question failed:
+    it comes from nowhere (after one failed query the 1.5B model answered "The month with
+    the most reviews was January", a month it had never seen). "I could not find that
+    customer" states nothing and stands."""
+    return every_call_failed(messages) and bool(_STATES_A_FACT.search(answer))
+
+
 def ungrounded(answer: str, messages: list) -> list:
-    """Numbers and entities of `answer` no tool result of this question holds, or the
-    thing asked for when the answer leaves it out."""
+    """Numbers and entities of `answer` no tool result of this question holds, the thing
+    asked for when the answer leaves it out, or any fact when every call failed."""
     return [
+        *(["(every call failed)"] if fact_without_result(answer, messages) else []),
         *ungrounded_numbers(answer, messages),
         *figure_from_question_only(answer, messages),
         *ungrounded_entities(answer, messages),

@@ -610,6 +610,22 @@ def test_when_every_try_fails_the_answer_says_the_query_failed(context):
     assert "reveiws" in answer.steps[-1].observation  # the error, for who wants it
 
 
+def test_an_answer_when_every_call_failed_is_not_shown(context):
+    """After a failed query and the nudge to fix it, the 1.5B model answered "January" for
+    the month with the most reviews: no number to check, no month it had seen. With no
+    result behind it, the agent says the query failed instead, without asking again."""
+    bad = _call("run_sql", sql="SELECT month, COUNT(*) FROM reveiws GROUP BY month")
+    invented = "The month with the most reviews written was in January."
+    model = _script(bad, invented, invented)
+    answer = _agent(context, model).ask("In which month were the most reviews written?", "f3")
+    assert answer.text.startswith("I could not answer this from the data reliably")
+    assert "January" not in answer.text and len(model.seen) == 3
+    # With one call that ran, the answer stands as before.
+    model = _script(bad, _call("run_sql", sql="SELECT COUNT(*) AS n FROM reviews"), "3 reviews.")
+    answer = _agent(context, model).ask("How many reviews?", "f4")
+    assert answer.text == "3 reviews."
+
+
 @pytest.mark.parametrize(
     ("question", "language", "words"),
     [

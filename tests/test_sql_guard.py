@@ -208,6 +208,24 @@ def test_a_column_named_otherwise_runs_as_the_column_it_means(warehouse, tmp_pat
         "SELECT product_id, AVG(rating) FROM review_facts GROUP BY product_id "
         "ORDER BY AVG(rating), product_id LIMIT 1"
     )
+    # The view's grain, summed: its rows counted.
+    result = run_sql(
+        "SELECT month, SUM(reviews) AS n FROM review_facts GROUP BY month "
+        "ORDER BY n DESC, month LIMIT 2"
+    )
+    assert "one row per review, so this ran with COUNT(*)" in result.text
+    assert result.payload.rows == rows(
+        "SELECT month, COUNT(*) AS n FROM review_facts GROUP BY month "
+        "ORDER BY n DESC, month LIMIT 2"
+    )
+    # A condition on each customer's total, asked of single reviews: the customers' view.
+    result = run_sql("SELECT COUNT(DISTINCT customer_id) FROM review_facts WHERE reviews >= 2")
+    assert "customer_facts has one row per customer with it, so this ran on customer_facts" in (
+        result.text
+    )
+    assert result.payload.rows == rows(
+        "SELECT COUNT(DISTINCT customer_id) FROM customer_facts WHERE reviews >= 2"
+    )
     result = run_sql("SELECT ROUND(AVG(avg_ratings), 3) FROM product_facts")
     assert "this ran with avg_rating" in result.text
     assert result.payload.rows == rows("SELECT ROUND(AVG(avg_rating), 3) FROM product_facts")
@@ -228,6 +246,16 @@ def test_a_column_named_otherwise_runs_as_the_column_it_means(warehouse, tmp_pat
         ),
         ("SELECT COUNT(*) FROM customer_facts WHERE rating = 1", "rating"),
         ("SELECT avg_rating FROM review_facts LIMIT 3", "avg_rating"),  # not aggregated
+        (  # a column of the review the customers' view lacks
+            "SELECT COUNT(DISTINCT customer_id) FROM review_facts WHERE reviews > 1 "
+            "AND helpful_votes > 0",
+            "reviews",
+        ),
+        (
+            "SELECT COUNT(products) FROM product_facts p JOIN review_facts r "
+            "ON r.product_id = p.product_id",
+            "products",
+        ),  # two views: which one's rows?
     ]:
         said = run_sql(sql)
         assert said.failed and said.text.startswith("SQL not run"), sql

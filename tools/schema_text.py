@@ -213,8 +213,12 @@ def repair_columns(sql: str, error: str, dialect: str) -> tuple[str, str] | None
             for name in used.values()
             for real in difflib.get_close_matches(wanted, columns[name], n=2, cutoff=NEAR_SPELLING)
         }
+    if not hits:
+        return _counted_rows(tree, nodes, wanted, used, dialect) or _at_entity_grain(
+            tree, wanted, used, columns, dialect
+        )
     if len({real for _, real in hits}) != 1 or len(hits) != 1:
-        return None  # nothing fits, or several columns (or tables) could be meant
+        return None  # several columns (or tables) could be meant
     table, real = hits.pop()
     if not nodes:
         return None
@@ -227,5 +231,80 @@ def repair_columns(sql: str, error: str, dialect: str) -> tuple[str, str] | None
         f"Note: {table} has no column '{column}'; this ran with {real}"
         + (f" ({meaning})" if meaning else "")
         + ". Say so if that is not what the question means."
+    )
+    return tree.sql(dialect=dialect), note
+
+
+# The views' grain as a noun: SUM(reviews) over review_facts counts its rows.
+_GRAIN_NOUNS = {
+    "customer_facts": "customers",
+    "product_facts": "products",
+    "order_facts": "orders",
+    "review_facts": "reviews",
+    "month_facts": "months",
+}
+
+
+def _counted_rows(tree, nodes, wanted: str, used: dict[str, str], dialect: str):
+    """SUM(reviews) or COUNT(reviews) over the view with one row per review is COUNT(*):
+    the query with each such aggregate replaced, and a note; None otherwise."""
+    from sqlglot import exp
+
+    tables = set(used.values())
+    if len(tables) != 1 or _GRAIN_NOUNS.get(next(iter(tables))) != wanted:
+        return None
+    if not nodes or not all(isinstance(n.parent, exp.Sum | exp.Count) for n in nodes):
+        return None
+    for node in nodes:
+        node.parent.replace(exp.Count(this=exp.Star()))
+    table = next(iter(tables))
+    note = (
+        f"Note: {table} has no column '{wanted}'; it has one row per {wanted.removesuffix('s')}, "
+        f"so this ran with COUNT(*) for them. Say so if that is not what the question means."
+    )
+    return tree.sql(dialect=dialect), note
+
+
+# The view with one row per entity, by the id a query counts distinct.
+_ENTITY_VIEWS = {
+    "customer_id": "customer_facts",
+    "product_id": "product_facts",
+    "order_id": "order_facts",
+}
+
+
+def _at_entity_grain(tree, wanted: str, used: dict[str, str], columns, dialect: str):
+    """COUNT(DISTINCT customer_id) FROM review_facts WHERE reviews = 5 asks how many
+    customers wrote five reviews: a condition on each customer's total, which is a column
+    of customer_facts. A query over one table that counts an entity's distinct ids and
+    names a column that table lacks runs on the entity's view, when that view has every
+    column the query names; None otherwise."""
+    from sqlglot import exp
+
+    if len(set(used.values())) != 1:
+        return None
+    table = next(iter(used.values()))
+    counted = {
+        column.name
+        for node in tree.find_all(exp.Count)
+        if isinstance(node.this, exp.Distinct)
+        for column in node.this.expressions
+        if isinstance(column, exp.Column)
+    }
+    if len(counted) != 1:
+        return None
+    view = _ENTITY_VIEWS.get(counted.pop())
+    if view is None or view == table or wanted not in columns[view]:
+        return None
+    outputs = {a.alias for a in tree.find_all(exp.Alias)}
+    named = {c.name for c in tree.find_all(exp.Column)} - outputs
+    if not named <= set(columns[view]) or any(s is not tree for s in tree.find_all(exp.Select)):
+        return None  # a column the view lacks, or subqueries: not this simple case
+    for node in tree.find_all(exp.Table):
+        node.set("this", exp.to_identifier(view))
+    note = (
+        f"Note: {table} has no column '{wanted}'; {view} has one row per "
+        f"{view.removesuffix('_facts')} with it, so this ran on {view}. Say so if that is "
+        "not what the question means."
     )
     return tree.sql(dialect=dialect), note
