@@ -60,6 +60,77 @@ def failed_last(messages: list) -> bool:
     return failed(results[-1])
 
 
+# Numbers in a question: 2012, 5, 1.5; not those that say how to round ("one decimal").
+_QUESTION_NUMBER = re.compile(
+    r"(?<![\w.,-])(\d+(?:[.,]\d+)?)(?![\w-])(?!\s*(?:decimal|casa|位小数))"
+)
+# What a question counts, in English, Portuguese and Chinese -> the word every query that
+# counts it names somewhere (a view, a column, a table), and where one row is one of them.
+_COUNTED = {
+    "review": (
+        r"how many (?:\w+ )?reviews|number of reviews|quant[ao]s (?:\w+ )?(?:avaliações|"
+        r"resenhas|comentários)|número de avaliações|多少(?:条|个|篇)?(?:评论|评价)",
+        "review_facts",
+    ),
+    "order": (
+        r"how many (?:\w+ )?(?:orders|invoices|purchases)|number of orders|quant[oa]s "
+        r"(?:\w+ )?(?:pedidos|compras)|多少(?:个|笔)?订单",
+        "order_facts",
+    ),
+    "customer": (
+        r"how many (?:\w+ )?(?:customers|clients|buyers|shoppers|reviewers)|number of "
+        r"customers|quant[oa]s (?:\w+ )?clientes|多少(?:位|个|名)?(?:客户|顾客|用户)",
+        "customer_facts",
+    ),
+    "product": (
+        r"how many (?:\w+ )?(?:products|items)|number of products|quant[oa]s (?:\w+ )?"
+        r"produtos|多少(?:个|种|款)?(?:产品|商品)",
+        "product_facts",
+    ),
+}
+CHECK_MARK = "Before you answer:"
+
+
+def unchecked(messages: list) -> list[str]:
+    """What to check before an answer to this question is taken, once per question:
+    numbers of the question no query used ("how many customers reviewed in 2012?"
+    answered by counting every customer: the 1.5B model dropped the year), and a count
+    of things no query reads ("多少条评论" answered with COUNT(*) over customers).
+    Empty when nothing is amiss, when no query ran, or when the model was asked already."""
+    question, since = this_question(messages)
+    if any(str(getattr(m, "content", "")).startswith(NUDGE_MARK + CHECK_MARK) for m in since):
+        return []
+    queries = [
+        str(c.get("args", {}).get("sql", ""))
+        for m in since
+        for c in (getattr(m, "tool_calls", None) or [])
+        if c["name"] == "run_sql"
+    ]
+    ran = [
+        m for m in since if getattr(m, "type", "") == "tool" and getattr(m, "name", "") == "run_sql"
+    ]
+    if not queries or all(failed(m) for m in ran):
+        return []
+    written = " ".join(queries)
+
+    def used(number: str) -> bool:
+        forms = {number, number.replace(",", "."), re.sub(r"[.,]0+$", "", number)}
+        return any(re.search(rf"(?<![\d.]){re.escape(f)}(?!\d)", written) for f in forms)
+
+    problems = []
+    unused = [n for n in dict.fromkeys(_QUESTION_NUMBER.findall(question)) if not used(n)]
+    if unused:
+        problems.append(f"your query does not use {' and '.join(unused)} from my question.")
+    for noun, (asked, view) in _COUNTED.items():
+        named = re.search(rf"\b{noun}(?!\s+by\b)", written, re.I)
+        if re.search(asked, question, re.I) and not named:
+            problems.append(
+                f"my question counts {noun}s, and your query reads none (one row per {noun}: "
+                f"{view})."
+            )
+    return problems
+
+
 def nothing_looked_up(messages: list) -> bool:
     """No tool has answered this question yet and the model has not been nudged to call
     one (a small model sometimes replies "one moment, I am querying the data")."""
@@ -408,7 +479,7 @@ _SHINGLE = 7  # words in a row that an answer shares with an instruction: an ech
 def _instruction_shingles() -> frozenset[tuple[str, ...]]:
     words = [
         plain_text(re.sub(r"\{\w+\}", " ", prompt(name))).split()
-        for name in ("retry", "look_up", "answer")
+        for name in ("retry", "look_up", "answer", "check")
     ]
     return frozenset(
         tuple(w[i : i + _SHINGLE]) for w in words for i in range(len(w) - _SHINGLE + 1)

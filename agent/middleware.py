@@ -29,6 +29,7 @@ from segassist.agent.guards import (
     nothing_looked_up,
     only_repeats,
     this_question,
+    unchecked,
     ungrounded,
     without_nudge,
 )
@@ -97,15 +98,19 @@ def agent_middleware(tool_names: set[str], max_model_calls: int, examples=None) 
                 # A plain answer with no data behind it: right after a failed call, or with
                 # nothing looked up yet ("one moment, I am querying..."). Ask once for the
                 # (fixed) call instead.
+                problems = unchecked(request.messages)
                 nudge = (
                     "retry"
                     if failed_last(request.messages)
                     else "look_up"
                     if nothing_looked_up(request.messages)
+                    else "check"
+                    if problems
                     else None
                 )
                 if nudge:
-                    ask = HumanMessage(NUDGE_MARK + prompt(nudge))
+                    text = prompt(nudge).replace("{problems}", " ".join(problems))
+                    ask = HumanMessage(NUDGE_MARK + text)
                     return self.wrap_model_call(
                         request.override(messages=[*request.messages, ask]), handler
                     )

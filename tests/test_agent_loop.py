@@ -626,6 +626,45 @@ def test_an_answer_when_every_call_failed_is_not_shown(context):
     assert answer.text == "3 reviews."
 
 
+def test_a_number_of_the_question_no_query_used_is_pointed_out_once(context):
+    """Asked how many customers reviewed in 2012, the 1.5B model counted every customer:
+    the year never reached the SQL. Before such an answer is taken, the model is asked
+    once whether the question limits it by that number; it adds the filter. A number the
+    SQL uses, or one that says how to round, asks nothing."""
+    everyone = _call("run_sql", sql="SELECT COUNT(DISTINCT customer_id) AS n FROM review_facts")
+    in_2024 = _call(
+        "run_sql",
+        sql="SELECT COUNT(DISTINCT customer_id) AS n FROM review_facts WHERE year = 2024",
+    )
+    model = _script(everyone, "2 customers.", in_2024, "2 customers reviewed in 2024.")
+    answer = _agent(context, model).ask("How many customers wrote a review in 2024?", "u1")
+    assert answer.text == "2 customers reviewed in 2024."
+    nudge = model.seen[2][-1].content
+    assert nudge.startswith(
+        "(segassist) Before you answer: your query does not use 2024 from my question."
+    )
+    assert [s.args["sql"] for s in answer.steps][-1].endswith("year = 2024")
+
+    model = _script(in_2024, "2 customers.")
+    answer = _agent(context, model).ask(
+        "How many customers wrote a review in 2024? Round to 1 decimal.", "u2"
+    )
+    assert answer.text == "2 customers." and len(model.seen) == 2
+    # A count of reviews answered by counting customers.
+    customers = _call("run_sql", sql="SELECT COUNT(*) AS n FROM customer_facts")
+    reviews = _call("run_sql", sql="SELECT COUNT(*) AS n FROM review_facts")
+    model = _script(customers, "有2条评论。", reviews, "有3条评论。")
+    answer = _agent(context, model).ask("有多少条评论？", "u4")
+    assert answer.text == "有3条评论。"
+    assert "my question counts reviews, and your query reads none (one row per review: " in (
+        model.seen[2][-1].content
+    )
+    # Asked once: a second answer without the number stands.
+    model = _script(everyone, "2 customers.", "2 customers.")
+    answer = _agent(context, model).ask("How many customers wrote a review in 2024?", "u3")
+    assert answer.text == "2 customers." and len(model.seen) == 3
+
+
 @pytest.mark.parametrize(
     ("question", "language", "words"),
     [

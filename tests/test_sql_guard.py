@@ -154,7 +154,8 @@ def test_a_missing_column_error_shows_where_columns_are(warehouse, tmp_path):
     assert "'r' is not a table or alias defined in FROM/JOIN." in said
     # A metric asked of the wrong view: the views that hold it come first.
     said = run_sql.invoke({"sql": "SELECT customer_id, new_customers FROM order_facts LIMIT 1"})
-    assert "Tables in your query: order_facts (order_id, customer_id," in said
+    assert "Tables in your query: order_facts (order_id = order or invoice id (text), " in said
+    assert "revenue = order_value when not cancelled, else 0" in said
     assert "A column 'new_customers' is in: month_facts (query that one" in said
 
 

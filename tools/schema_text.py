@@ -139,8 +139,10 @@ def sql_error_hint(sql: str, error: str) -> str:
     used = _tables_used(tree, columns)
     lines = []
     if used:
+        # A view's columns with what they mean: "orders (orders not cancelled)" keeps the
+        # model from adding a cancellation filter of its own.
         described = [
-            f"{name}{f' AS {a}' if a != name else ''} ({', '.join(columns[name])})"
+            f"{name}{f' AS {a}' if a != name else ''} ({', '.join(_with_meanings(name, columns))})"
             for a, name in used.items()
         ]
         lines.append("Tables in your query: " + "; ".join(described))
@@ -156,6 +158,12 @@ def sql_error_hint(sql: str, error: str) -> str:
     if alias and alias not in used:
         lines.append(f"'{alias}' is not a table or alias defined in FROM/JOIN.")
     return "\n".join(lines)
+
+
+def _with_meanings(table: str, columns: dict[str, list[str]]) -> list[str]:
+    if table not in VIEWS:
+        return columns[table]
+    return [f"{column} = {meaning}" for column, meaning in VIEWS[table][1].items()]
 
 
 # How alike a misspelt column name must be to a real one to be read as it (difflib's
