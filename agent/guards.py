@@ -472,6 +472,14 @@ def with_quote(answer: str, question: str, messages: list) -> str:
     return f"{answer}\n\n{quote}"
 
 
+_LATEX = re.compile(r"\\(?:boxed|text|mathrm)\{([^{}]*)\}|\\[()\[\]]")
+
+
+def without_latex(answer: str) -> str:
+    """The answer without the LaTeX a coder model wraps figures in ("is \\(\\boxed{1268}\\)")."""
+    return _LATEX.sub(lambda m: m.group(1) or "", answer)
+
+
 _SHINGLE = 7  # words in a row that an answer shares with an instruction: an echo
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from segassist.agent.examples import default_bank
-from segassist.agent.guards import known_numbers, with_quote, without_nudge
+from segassist.agent.guards import known_numbers, with_quote, without_latex, without_nudge
 from segassist.agent.memory import HISTORY_MESSAGES, ConversationStore, recent_turns
 from segassist.agent.middleware import agent_middleware, question_deadline
 from segassist.agent.prompting import system_prompt
@@ -185,7 +185,7 @@ def _answer(new: list, question: str) -> Answer:
         answer.text = reply("step_limit", question)
     elif not own:  # the model's numbers, written as the question's language writes them
         language = detect_language(question, default="en")
-        answer.text = in_locale(answer.text, language, known_numbers(new))
+        answer.text = in_locale(without_latex(answer.text), language, known_numbers(new))
         answer.text = with_quote(answer.text, question, new)
     return answer
 

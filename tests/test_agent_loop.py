@@ -589,6 +589,16 @@ def test_an_answer_with_a_number_no_tool_gave_is_asked_again(context):
     assert "| 3 |" in answer.text
 
 
+def test_latex_around_a_figure_is_taken_off(context):
+    """The coder model sometimes boxes its figure as in a maths answer."""
+    model = _script(
+        _call("run_sql", sql="SELECT COUNT(*) AS n FROM reviews"),
+        "The number of reviews is \\(\\boxed{3}\\).",
+    )
+    answer = _agent(context, model).ask("How many reviews?", "latex")
+    assert answer.text == "The number of reviews is 3."
+
+
 def test_an_answer_right_after_a_failed_call_is_sent_back_once_to_fix_the_call(context):
     model = _script(
         _call("run_sql", sql="SELECT COUNT(*) FROM reveiws"),

@@ -227,6 +227,10 @@ def test_a_column_named_otherwise_runs_as_the_column_it_means(warehouse, tmp_pat
     assert result.payload.rows == rows(
         "SELECT COUNT(DISTINCT customer_id) FROM customer_facts WHERE reviews >= 2"
     )
+    # A "not cancelled" filter on a view whose metrics already leave cancellations out.
+    result = run_sql("SELECT COUNT(*) FROM customer_facts WHERE orders > 2 AND is_cancelled = 0")
+    assert "already leave cancelled orders out, so this ran without that condition" in (result.text)
+    assert result.payload.rows == rows("SELECT COUNT(*) FROM customer_facts WHERE orders > 2")
     result = run_sql("SELECT ROUND(AVG(avg_ratings), 3) FROM product_facts")
     assert "this ran with avg_rating" in result.text
     assert result.payload.rows == rows("SELECT ROUND(AVG(avg_rating), 3) FROM product_facts")
@@ -247,6 +251,7 @@ def test_a_column_named_otherwise_runs_as_the_column_it_means(warehouse, tmp_pat
         ),
         ("SELECT COUNT(*) FROM customer_facts WHERE rating = 1", "rating"),
         ("SELECT avg_rating FROM review_facts LIMIT 3", "avg_rating"),  # not aggregated
+        ("SELECT COUNT(*) FROM customer_facts WHERE is_cancelled = 1", "is_cancelled"),
         (  # a column of the review the customers' view lacks
             "SELECT COUNT(DISTINCT customer_id) FROM review_facts WHERE reviews > 1 "
             "AND helpful_votes > 0",

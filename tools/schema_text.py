@@ -222,8 +222,10 @@ def repair_columns(sql: str, error: str, dialect: str) -> tuple[str, str] | None
             for real in difflib.get_close_matches(wanted, columns[name], n=2, cutoff=NEAR_SPELLING)
         }
     if not hits:
-        return _counted_rows(tree, nodes, wanted, used, dialect) or _at_entity_grain(
-            tree, wanted, used, columns, dialect
+        return (
+            _counted_rows(tree, nodes, wanted, used, dialect)
+            or _at_entity_grain(tree, wanted, used, columns, dialect)
+            or _cancellations_left_out(tree, nodes, wanted, used, dialect)
         )
     if len({real for _, real in hits}) != 1 or len(hits) != 1:
         return None  # several columns (or tables) could be meant
@@ -316,3 +318,44 @@ def _at_entity_grain(tree, wanted: str, used: dict[str, str], columns, dialect: 
         "not what the question means."
     )
     return tree.sql(dialect=dialect), note
+
+
+# Views whose every metric already leaves cancelled orders out (warehouse.semantic).
+_SALES_ONLY_VIEWS = {"customer_facts", "product_facts", "month_facts"}
+_CANCELLED_FLAGS = {"is_cancelled", "cancelled", "canceled", "is_canceled"}
+
+
+def _cancellations_left_out(tree, nodes, wanted: str, used: dict[str, str], dialect: str):
+    """`WHERE orders > 20 AND is_cancelled = 0` over customer_facts: its orders and revenue
+    already leave cancelled orders out and it has no such flag. Each "not cancelled"
+    condition (= 0, = false, NOT flag) becomes TRUE, with a note; None otherwise."""
+    from sqlglot import exp
+
+    tables = set(used.values())
+    if wanted not in _CANCELLED_FLAGS or not tables or not tables <= _SALES_ONLY_VIEWS:
+        return None
+    conditions = []
+    for node in nodes:
+        parent = node.parent
+        negated = isinstance(parent, exp.Not)
+        if not negated and not (
+            isinstance(parent, exp.EQ | exp.Is) and _is_false(parent.expression)
+        ):
+            return None  # used otherwise (selected, = 1, ...): not a filter to drop
+        conditions.append(parent)
+    for condition in conditions:
+        condition.replace(exp.true())
+    table = " and ".join(sorted(tables))
+    note = (
+        f"Note: {table} has no column '{wanted}': its orders, units and revenue already "
+        "leave cancelled orders out, so this ran without that condition."
+    )
+    return tree.sql(dialect=dialect), note
+
+
+def _is_false(node) -> bool:
+    from sqlglot import exp
+
+    if isinstance(node, exp.Boolean):
+        return not node.this
+    return isinstance(node, exp.Literal) and node.this.lower() in ("0", "false", "f")
