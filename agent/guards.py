@@ -89,6 +89,22 @@ _COUNTED = {
     ),
 }
 CHECK_MARK = "Before you answer:"
+# A name in a question: capitalised words inside a sentence ("Outside the United Kingdom,
+# which country ..."), months and days left out (a query writes them as dates).
+_NAME = re.compile(r"(?<=\s)(?<![.?!:;]\s)[A-ZÀ-Ý][\w'-]*(?:\s+(?:d[aeo]s?\s+)?[A-ZÀ-Ý][\w'-]*)*")
+_NOT_NAMES = {
+    *("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+    *("I", "Round", "One", "Give", "List", "Show", "Answer", "Please"),
+}
+
+
+def _proper_names(question: str) -> list[str]:
+    """Names the question limits its answer by: "United Kingdom", "São Paulo"."""
+    return [
+        name
+        for name in _NAME.findall(question)
+        if name not in _NOT_NAMES and name.lower() not in _MONTHS
+    ]
 
 
 def unchecked(messages: list) -> list[str]:
@@ -119,6 +135,11 @@ def unchecked(messages: list) -> list[str]:
 
     problems = []
     unused = [n for n in dict.fromkeys(_QUESTION_NUMBER.findall(question)) if not used(n)]
+    unused += [
+        name
+        for name in dict.fromkeys(_proper_names(question))
+        if name.lower() not in written.lower()
+    ]
     if unused:
         problems.append(f"your query does not use {' and '.join(unused)} from my question.")
     for noun, (asked, view) in _COUNTED.items():

@@ -669,6 +669,13 @@ def test_a_number_of_the_question_no_query_used_is_pointed_out_once(context):
     assert "my question counts reviews, and your query reads none (one row per review: " in (
         model.seen[2][-1].content
     )
+    # A name the question limits by (and one it does not: the month is a date in SQL).
+    model = _script(everyone, "2 customers.", "2 customers.")
+    _agent(context, model).ask("Outside the United Kingdom, how many customers reviewed?", "u5")
+    assert "your query does not use United Kingdom from my question." in model.seen[2][-1].content
+    model = _script(in_2024, "2 customers.")
+    _agent(context, model).ask("How many customers reviewed in March 2024? Only count them.", "u6")
+    assert len(model.seen) == 2
     # Asked once: a second answer without the number stands.
     model = _script(everyone, "2 customers.", "2 customers.")
     answer = _agent(context, model).ask("How many customers wrote a review in 2024?", "u3")
