@@ -161,18 +161,23 @@ def test_versions_promotion_and_scoring(synthetic_data, tmp_path):
     )
     assert result.skipped == {"with only cancelled orders": 1}
     assert "1 with only cancelled orders" in result.skipped_line()
-    # Three years of data: the season ahead was seen a year before, no caveat. Scored
+    # Three years of steady data: the season ahead was seen a year before and buys like the
+    # label window (within 5%), so no scaling and no caveat. Scored
     # 200 days into the data, it was not, and expected spend says what it assumes.
     from datetime import timedelta
 
     from segassist.training.features import Window, activity_span
-    from segassist.training.pipeline import season_caveat
     from segassist.training.registry import load_serving
+    from segassist.training.season import season_ahead
 
     assert result.season is None
     start, _ = activity_span(engine)
-    early = season_caveat(engine, load_serving(engine), Window(start + timedelta(days=200), 90))
-    assert early and f"the data starts {start:%Y-%m-%d}" in early and "next 90 days" in early
+    metadata = load_serving(engine).metadata
+    early = season_ahead(engine, metadata, Window(start + timedelta(days=200), 90))
+    assert not early.known and early.factor == 1.0
+    assert (
+        f"the data starts {start:%Y-%m-%d}" in early.sentence and "next 90 days" in early.sentence
+    )
     assert scalar(engine, "SELECT COUNT(*) FROM customer_scores") == result.customers
     assert sum(result.segment_sizes.values()) == result.customers
     assert 0 <= scalar(engine, "SELECT MIN(churn_risk) FROM customer_scores") <= 1

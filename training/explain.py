@@ -18,6 +18,7 @@ from segassist.core.errors import UserInputError
 from segassist.training.dataset import build_data
 from segassist.training.features import features_now
 from segassist.training.registry import load_serving
+from segassist.training.season import season_ahead
 from segassist.warehouse.queries import customer_exists, list_segments
 from segassist.warehouse.records import SegmentProfile, expected_value
 from segassist.warehouse.schema import CustomerScore
@@ -216,6 +217,7 @@ def explain_membership(
             f"Customer {customer_id!r} has no orders, so no segment: segments describe buyers."
         )
     data = build_data(features, index, labelled=False, encoder=artefact.text_encoder)
+    season = season_ahead(engine, artefact.metadata, features.window)  # as score scales it
     stored = {s.segment_id: s for s in list_segments(engine, artefact.version)}
     closed = [k for k in range(segmenter.n_segments_) if stored and k not in stored]
 
@@ -276,7 +278,7 @@ def explain_membership(
         text_effect=text_effect,
         churn_risk=round(churn, 4),
         churn_drivers=[d for d in churn_drivers if d.effect > 0][:top],
-        value_estimate=round(float(traits["value_estimate"][0]), 2),
+        value_estimate=round(float(traits["value_estimate"][0]) * season.factor, 2),
         value_unit=artefact.metadata.get("value_unit", "spend"),
         horizon_days=int(artefact.metadata["window"]["horizon_days"]),
         closest_reviews=_closest_reviews(index, customer_id, themes),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +13,6 @@ from segassist.training.drift import DriftReport, compare, reference
 from segassist.training.fairness import check_features
 from segassist.training.features import (
     Window,
-    activity_span,
     compute_features,
     default_window,
     features_now,
@@ -30,6 +29,7 @@ from segassist.training.registry import (
     save_artefact,
     serving_version,
 )
+from segassist.training.season import season_ahead
 from segassist.training.segmenter import EpochLog, FusionSegmenter, SegmenterData
 from segassist.training.text_tuning import (
     DEFAULT_MAX_REVIEWS,
@@ -261,7 +261,7 @@ class ScoreResult:
     skipped: dict[str, int] = field(default_factory=dict)  # reason -> customers not scored
     drift: DriftReport | None = None
     merged: dict[int, int] = field(default_factory=dict)  # segment -> customers moved out
-    season: str | None = None  # when the season ahead has no earlier year in the data
+    season: str | None = None  # how expected spend relates to the season ahead (season.py)
 
     def merged_line(self) -> str | None:
         """One line on segments too small at scoring whose customers went elsewhere."""
@@ -344,6 +344,8 @@ def score_customers(engine: Engine, *, index=None) -> ScoreResult:
     data = build_data(features, index, labelled=False, encoder=artefact.text_encoder)
     segmenter = artefact.segmenter
     traits = segmenter.predict_traits(data)
+    season = season_ahead(engine, artefact.metadata, features.window)
+    traits["value_estimate"] = traits["value_estimate"] * season.factor
     probabilities = segmenter.membership(traits["embedding"])
     probabilities, merged = _without_small_segments(probabilities, segmenter.min_share)
     segments = probabilities.argmax(axis=1)
@@ -400,27 +402,6 @@ def score_customers(engine: Engine, *, index=None) -> ScoreResult:
         )
     skipped = unscored_customers(engine, len(rows))
     drift = drift_since_training(engine, artefact, features)
-    season = season_caveat(engine, artefact, features.window)
     return ScoreResult(
-        artefact.version, len(rows), sizes, scored_at, skipped, drift, merged, season
-    )
-
-
-def season_caveat(engine: Engine, artefact, window: Window) -> str | None:
-    """A sentence when expected spend cannot be checked against the season ahead: the
-    model learned spend from one window (its training labels); if the data holds no
-    earlier year of the days ahead, a holiday quarter may differ from it by far (Online
-    Retail II's last quarter spent 1.8x its summer) and nothing here can see that."""
-    first, _ = activity_span(engine)
-    year_before = window.cutoff - timedelta(days=365)
-    if first <= year_before:
-        return None
-    labels_from = datetime.fromisoformat(artefact.metadata["window"]["cutoff"])
-    labels_to = labels_from + timedelta(days=window.horizon_days)
-    return (
-        f"Expected spend assumes the next {window.horizon_days} days buy like the model's "
-        f"label window ({labels_from:%Y-%m-%d}..{labels_to:%Y-%m-%d}); the data starts "
-        f"{first:%Y-%m-%d}, less than a year before today's cutoff, so the same season a "
-        "year earlier cannot be checked: read it as that window's level, not a forecast of a "
-        "seasonal peak."
+        artefact.version, len(rows), sizes, scored_at, skipped, drift, merged, season.sentence
     )
