@@ -177,10 +177,16 @@ def repair_columns(sql: str, error: str, dialect: str) -> tuple[str, str] | None
     tables it means, and a note saying so; None when no single column fits.
 
     A column "means" another when the semantic layer lists its name as a synonym
-    (`total_spend` for `revenue`, `review_date` for `reviewed_at`) or when it is a near
-    spelling of it. Small models invent such names for the views' columns more often
-    than they make any other mistake, and a second model call to fix each costs
-    seconds and is often wrong again; the note tells the model what was read.
+    (`total_spend` for `revenue`, `review_date` for `reviewed_at`), when it is the
+    column with an aggregate's word before it inside that aggregate (AVG(avg_rating)
+    over single reviews), or when it is a near spelling of it. Where no column fits,
+    three readings of the whole query are tried: the view's own grain summed
+    (SUM(reviews) over review_facts: COUNT(*)), a customer total asked of single rows
+    (COUNT(DISTINCT customer_id) ... WHERE reviews = 5: on customer_facts), and a "not
+    cancelled" filter on a view whose metrics already leave cancellations out (dropped).
+    Small models make such mistakes more often than any other, and a second model
+    call to fix each costs seconds and is often wrong again; the note tells the model
+    what was read.
     """
     import difflib
 
