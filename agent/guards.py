@@ -221,9 +221,13 @@ def answer_from_results(
             ]
             if shown:
                 last = shown[-1]
-                call = describe_call(calls.get(last.tool_call_id), last)
-                result = without_nudge(str(last.content))
-                text = reply("returned", question, call=call, result=result)
+                value = _one_value(last, question)
+                if value is not None:
+                    text = reply("returned_value", question, **value)
+                else:
+                    call = describe_call(calls.get(last.tool_call_id), last)
+                    result = without_nudge(str(last.content))
+                    text = reply("returned", question, call=call, result=result)
             else:
                 kind = "query_failed" if any(failed(m) for m in results) else "no_tool_ran"
                 text = reply(kind, question)
@@ -233,6 +237,24 @@ def answer_from_results(
         # own: the agent's words (tool results shown as they are), not the model's.
         response_metadata={"answered_from_results": True, "own": own or not text},
     )
+
+
+def _one_value(tool_message, question: str) -> dict[str, str] | None:
+    """{value, column} of a result that is one value, the value as the question's
+    language writes numbers; None for any other result."""
+    from segassist.core.numbers import formatted
+    from segassist.warehouse.language import detect_language
+
+    payload = getattr(getattr(tool_message, "artifact", None), "payload", None)
+    if not isinstance(payload, Table) or len(payload.rows) != 1 or len(payload.columns) != 1:
+        return None
+    value = payload.rows[0][0]
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        decimals = 0 if float(value).is_integer() else min(4, len(repr(value).split(".")[-1]))
+        value = formatted(float(value), decimals, detect_language(question, default="en"))
+    return {"value": str(value), "column": payload.columns[0]}
 
 
 def grounds(messages: list) -> str:

@@ -45,6 +45,15 @@ REPLIES = {
         "\n\n{result}",
         "zh": "我无法写出可靠的回答，以下是 {call} 返回的结果：\n\n{result}",
     },
+    # The same, for a result of one value: the value in the question's language, the
+    # query left to the steps (its SQL would drown the reply's language).
+    "returned_value": {
+        "en": "I could not write a reliable answer; the query returned one value: {value} "
+        "({column}). The query is in the steps.",
+        "pt": "Não consegui escrever uma resposta confiável; a consulta devolveu um único "
+        "valor: {value} ({column}). A consulta está nas etapas.",
+        "zh": "我无法写出可靠的回答；查询只返回了一个值：{value}（{column}）。查询见步骤。",
+    },
     # A review's words added to an answer that paraphrased it (guards.with_quote).
     "quote": {
         "en": '"{words}" ({rating}★, customer {customer})',

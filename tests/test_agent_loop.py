@@ -585,8 +585,27 @@ def test_an_answer_with_a_number_no_tool_gave_is_asked_again(context):
         "Still 7 reviews.",  # wrong again: the result itself is the answer
     )
     answer = _agent(context, model).ask("How many reviews?", "g3")
-    assert 'run_sql({"sql": "SELECT COUNT(*) AS n FROM reviews"}) returned:' in answer.text
-    assert "| 3 |" in answer.text
+    assert answer.text == (
+        "I could not write a reliable answer; the query returned one value: 3 (n). "
+        "The query is in the steps."
+    )
+    # One value, asked in Portuguese: said in Portuguese, the SQL left to the steps (it
+    # made the reply read as English), the number as Portuguese writes it.
+    model = _script(_call("run_sql", sql="SELECT 1234.5 AS total"), "Total 99.", "Total 98.")
+    answer = _agent(context, model).ask("Qual é o total das avaliações?", "g3-pt")
+    assert answer.text.startswith("Não consegui escrever uma resposta confiável")
+    assert "1.234,5 (total)" in answer.text and "SELECT" not in answer.text
+    from segassist.warehouse.language import detect_language
+
+    assert detect_language(answer.text) == "pt"
+    # More than one value: the call and its table, as before.
+    model = _script(
+        _call("run_sql", sql="SELECT rating, COUNT(*) AS n FROM reviews GROUP BY rating"),
+        "There are 9 of each.",
+        "Still 8.",
+    )
+    answer = _agent(context, model).ask("How many reviews per rating?", "g3-table")
+    assert 'GROUP BY rating"}) returned:' in answer.text and "| 1 | 1 |" in answer.text
 
 
 def test_latex_around_a_figure_is_taken_off(context):
