@@ -408,13 +408,23 @@ def unnamed_entity(answer: str, messages: list) -> list[str]:
     return names[:1]
 
 
-_STATES_A_FACT = re.compile(r"\d|\b(?:" + "|".join(_MONTHS) + r")\b", re.I)
+# A figure, a month or a quoted name ("Guitars"): what an answer states as found.
+_STATES_A_FACT = re.compile(
+    r"\d|\b(?:" + "|".join(_MONTHS) + r")\b|[\"\u201c\u00ab\u300c][^\"\u201d\u00bb\u300d]+"
+    r"[\"\u201d\u00bb\u300d]",
+    re.I,
+)
 
 
 def every_call_failed(messages: list) -> bool:
-    """This question called tools and every call failed."""
+    """This question called tools that look data up, and every one failed (a schema
+    listing by describe_data answers nothing)."""
     _, since = this_question(messages)
-    results = [m for m in since if getattr(m, "type", "") == "tool"]
+    results = [
+        m
+        for m in since
+        if getattr(m, "type", "") == "tool" and getattr(m, "name", "") != "describe_data"
+    ]
     return bool(results) and all(failed(m) for m in results)
 
 

@@ -419,7 +419,9 @@ def test_a_portuguese_answer_gets_portuguese_numbers_but_tool_results_stay_as_gi
     assert answer.text == "A média é 3,33 estrelas."
     same = _call("run_sql", sql=AVERAGE_ABOVE_HALF)
     answer = _agent(context, _script(same, same, same)).ask("Qual é a média?", "pt-own")
-    assert "rating > 0.5" in answer.text  # shown as the tool gave it, SQL and all
+    # One value: said in Portuguese; the steps keep the tool's result and its SQL.
+    assert "3,33 (media)" in answer.text
+    assert "rating > 0.5" in answer.steps[0].args["sql"] and "3.33" in answer.steps[0].observation
 
 
 def test_names_ids_quotes_and_months_must_come_from_the_results():
@@ -649,6 +651,10 @@ def test_an_answer_when_every_call_failed_is_not_shown(context):
     answer = _agent(context, model).ask("In which month were the most reviews written?", "f3")
     assert answer.text.startswith("I could not answer this from the data reliably")
     assert "January" not in answer.text and len(model.seen) == 3
+    # A name, after the schema was listed and the query failed: from nowhere too.
+    model = _script(_call("describe_data"), bad, 'The top category is "Guitars".', '"Guitars".')
+    answer = _agent(context, model).ask("Which category sold the most?", "f3b")
+    assert answer.text.startswith("I could not answer this from the data reliably")
     # With one call that ran, the answer stands as before.
     model = _script(bad, _call("run_sql", sql="SELECT COUNT(*) AS n FROM reviews"), "3 reviews.")
     answer = _agent(context, model).ask("How many reviews?", "f4")
@@ -791,8 +797,8 @@ def test_a_query_that_ran_is_shown_when_a_later_call_is_refused(context):
     answer = _agent(context, model).ask("How many 1-star reviews are there?", "n3")
     assert [s.tool for s in answer.steps][:2] == ["run_sql", "search_reviews"]
     assert answer.steps[-1].result.failed  # the last call was the refused search
-    assert answer.text.startswith("I could not write a reliable answer, so here is what")
-    assert "run_sql(" in answer.text and "| n |" in answer.text
+    assert answer.text.startswith("I could not write a reliable answer; the query returned")
+    assert "one value: 1 (n)" in answer.text
     describe = _call("describe_data")
     bad = _call("run_sql", sql="SELECT COUNT(*) FROM reveiws")
     only_schema = _agent(context, _script(describe, bad, bad, bad, bad)).ask("How many?", "n4")
