@@ -89,6 +89,16 @@ _COUNTED = {
     ),
 }
 CHECK_MARK = "Before you answer:"
+# The tools that know the segments; a question naming segments needs one (or SQL on them).
+SEGMENT_TOOLS = {
+    "segment_overview",
+    "explain_membership",
+    "write_campaign_brief",
+    "find_customers",
+    "customer_profile",
+    "export_audience",
+}
+_ASKS_SEGMENT = re.compile(r"\bsegments?\b|\bsegmentos?\b|分群|细分|客群", re.I)
 # A name in a question: capitalised words inside a sentence ("Outside the United Kingdom,
 # which country ..."), months and days left out (a query writes them as dates).
 _NAME = re.compile(r"(?<=\s)(?<![.?!:;]\s)[A-ZÀ-Ý][\w'-]*(?:\s+(?:d[aeo]s?\s+)?[A-ZÀ-Ý][\w'-]*)*")
@@ -111,20 +121,26 @@ def unchecked(messages: list) -> list[str]:
     """What to check before an answer to this question is taken, once per question:
     numbers of the question no query used ("how many customers reviewed in 2012?"
     answered by counting every customer: the 1.5B model dropped the year), and a count
-    of things no query reads ("多少条评论" answered with COUNT(*) over customers).
-    Empty when nothing is amiss, when no query ran, or when the model was asked already."""
+    of things no query reads ("多少条评论" answered with COUNT(*) over customers); for a
+    question about segments, calls that never looked at one (the customers with the
+    lowest churn risk counted for "the segment with the lowest churn risk"). Empty when
+    nothing is amiss, when no call answered, or when the model was asked already."""
     question, since = this_question(messages)
     if any(str(getattr(m, "content", "")).startswith(NUDGE_MARK + CHECK_MARK) for m in since):
         return []
-    queries = [
-        str(c.get("args", {}).get("sql", ""))
-        for m in since
-        for c in (getattr(m, "tool_calls", None) or [])
-        if c["name"] == "run_sql"
-    ]
+    calls = [c for m in since for c in (getattr(m, "tool_calls", None) or [])]
+    queries = [str(c.get("args", {}).get("sql", "")) for c in calls if c["name"] == "run_sql"]
     ran = [
         m for m in since if getattr(m, "type", "") == "tool" and getattr(m, "name", "") == "run_sql"
     ]
+    about_segments = [c for c in calls if c["name"] in SEGMENT_TOOLS] or [
+        q for q in queries if "segment" in q.lower()
+    ]
+    if _ASKS_SEGMENT.search(question) and calls and not about_segments:
+        return [
+            "my question is about segments, and no call looked at them (segment_overview "
+            "gives each segment's name, size, churn risk and expected spend)."
+        ]
     if not queries or all(failed(m) for m in ran):
         return []
     written = " ".join(queries)

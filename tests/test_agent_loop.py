@@ -701,6 +701,19 @@ def test_a_number_of_the_question_no_query_used_is_pointed_out_once(context):
     model = _script(in_2024, "2 customers.")
     _agent(context, model).ask("How many customers reviewed in March 2024? Only count them.", "u6")
     assert len(model.seen) == 2
+    # A question about segments answered without looking at one.
+    lowest = _call(
+        "run_sql",
+        sql="SELECT COUNT(*) AS n FROM customer_facts WHERE churn_risk = "
+        "(SELECT MIN(churn_risk) FROM customer_facts)",
+    )
+    model = _script(lowest, "0 customers.", "0 customers.")
+    _agent(context, model).ask(
+        "How many customers are in the segment with the lowest churn risk?", "u7"
+    )
+    assert "my question is about segments, and no call looked at them" in (
+        model.seen[2][-1].content
+    )
     # Asked once: a second answer without the number stands.
     model = _script(everyone, "2 customers.", "2 customers.")
     answer = _agent(context, model).ask("How many customers wrote a review in 2024?", "u3")
