@@ -452,11 +452,25 @@ def fact_without_result(answer: str, messages: list) -> bool:
     return every_call_failed(messages) and bool(_STATES_A_FACT.search(answer))
 
 
+def in_another_language(answer: str, messages: list) -> bool:
+    """The answer is plainly in another language than the question (asked fifth in an
+    English conversation, a Chinese question got "The number of different customers
+    ... is 591."); a short answer whose language cannot be told is not."""
+    from segassist.warehouse.language import detect_language
+
+    question, _ = this_question(messages)
+    asked = detect_language(question, default="und")
+    said = detect_language(answer, default="und")
+    return "und" not in (asked, said) and asked != said
+
+
 def ungrounded(answer: str, messages: list) -> list:
     """Numbers and entities of `answer` no tool result of this question holds, the thing
-    asked for when the answer leaves it out, or any fact when every call failed."""
+    asked for when the answer leaves it out, any fact when every call failed, or an
+    answer in another language than the question."""
     return [
         *(["(every call failed)"] if fact_without_result(answer, messages) else []),
+        *(["(another language)"] if in_another_language(answer, messages) else []),
         *ungrounded_numbers(answer, messages),
         *figure_from_question_only(answer, messages),
         *ungrounded_entities(answer, messages),

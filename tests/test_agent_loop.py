@@ -720,6 +720,25 @@ def test_a_number_of_the_question_no_query_used_is_pointed_out_once(context):
     assert answer.text == "2 customers." and len(model.seen) == 3
 
 
+def test_an_answer_in_another_language_than_the_question_is_asked_again(context):
+    """Asked fifth in an English conversation, a Chinese question got its right count in
+    English. Asked again (the answer instruction names the language) it comes back in
+    Chinese; if not, the agent's own reply says the value in Chinese."""
+    from segassist.warehouse.language import detect_language
+
+    count = _call("run_sql", sql="SELECT COUNT(*) AS n FROM reviews")
+    english = "The number of reviews is 3."
+    model = _script(count, english, "共有3条评论。")
+    answer = _agent(context, model).ask("总共有多少条评论？", "lang-1")
+    assert answer.text == "共有3条评论。"
+    model = _script(count, english, english)
+    answer = _agent(context, model).ask("总共有多少条评论？", "lang-2")
+    assert detect_language(answer.text) == "zh" and "3" in answer.text, answer.text
+    # A bare figure has no language to hold against it.
+    model = _script(count, "3")
+    assert _agent(context, model).ask("总共有多少条评论？", "lang-3").text == "3"
+
+
 @pytest.mark.parametrize(
     ("question", "language", "words"),
     [
