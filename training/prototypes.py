@@ -23,10 +23,7 @@ real group from an arbitrary cut is that valley, so:
 2. segments are the combinations of the sources' groups that hold at least
    `min_share` of the customers (all of them when K is set: the K largest);
 3. prototypes start at those combinations' centres and are refined by k-means
-   on the columns of the sources that show groups (elsewhere every prototype
-   sits at the mean, so a source without groups adds the same to each
-   customer's distances and moves no one), so scoring (nearest prototype)
-   matches training.
+   on the whole space, so scoring (nearest prototype) matches training.
 
 With no groups in any source (common on real data: customers spread out
 without valleys), segments are still useful as a partition: k-means on the
@@ -173,7 +170,6 @@ class Cells:
     cells: np.ndarray  # each sampled customer's combination
     complete: np.ndarray  # has every source that shows groups
     groups: dict[str, int]  # separated groups per source (1: none)
-    grouped: np.ndarray | None = None  # z's columns of the sources that show groups
 
 
 def find_cells(
@@ -188,7 +184,6 @@ def find_cells(
     complete = np.ones(len(rows), dtype=bool)
     cells = np.zeros(len(rows), dtype=np.int64)
     groups = {}
-    grouped = np.zeros(z.shape[1], dtype=bool)
     for name, columns, present in sources:
         present = present[rows]
         labels = np.full(len(rows), -1)
@@ -199,8 +194,7 @@ def find_cells(
         if labels.max() > 0:  # this source has groups: customers without it cannot place
             complete &= labels >= 0
             cells = cells * (labels.max() + 1) + labels.clip(min=0)
-            grouped[columns] = True
-    return Cells(sample, cells, complete, groups, grouped)
+    return Cells(sample, cells, complete, groups)
 
 
 def centres_from(
@@ -222,17 +216,7 @@ def centres_from(
     if len(keep) < want:
         return _whole_space(found.sample, n_segments, seed), False
     centres = np.stack([found.sample[complete & (cells == c)].mean(axis=0) for c in keep])
-    grouped = found.grouped
-    if grouped is None or grouped.all() or not grouped.any():
-        return _kmeans(z, len(centres), seed, init=centres).cluster_centers_, True
-    # A source without groups does not move the segments: refined on the grouped sources'
-    # columns only, the prototypes share the mean elsewhere, which adds the same to every
-    # customer's distance to each of them (with text groups only, k-means on all of z had
-    # pulled the topic segments along behaviour's spread).
-    refined = _kmeans(z[:, grouped], len(centres), seed, init=centres[:, grouped])
-    centres = np.repeat(z.mean(axis=0, keepdims=True), len(centres), axis=0)
-    centres[:, grouped] = refined.cluster_centers_
-    return centres, True
+    return _kmeans(z, len(centres), seed, init=centres).cluster_centers_, True
 
 
 def place(

@@ -393,13 +393,8 @@ class FusionSegmenter:
             k = len(centres) - 1
         self.prototypes_ = centres.astype(np.float32)
         # Temperature: the mean squared distance to the nearest prototype, so
-        # probabilities are neither all-or-nothing nor uniform; over the columns where
-        # the prototypes differ (where they all sit at the mean, the distance is the same
-        # to each and changes no probability).
-        differ = self.prototypes_.std(axis=0) > 1e-9
-        distances = ((train_z[:, None, differ] - self.prototypes_[None, :, differ]) ** 2).sum(
-            axis=2
-        )
+        # probabilities are neither all-or-nothing nor uniform.
+        distances = self._squared_distances(train_z)
         self.temperature_ = float(distances.min(axis=1).mean()) + 1e-6
 
     # ----- prediction ----------------------------------------------------------------
