@@ -16,7 +16,7 @@ from pathlib import Path
 
 from segassist.agent.examples import default_bank
 from segassist.agent.guards import known_numbers, with_quote, without_latex, without_nudge
-from segassist.agent.memory import HISTORY_MESSAGES, ConversationStore, recent_turns
+from segassist.agent.memory import ConversationStore, recent_turns
 from segassist.agent.middleware import agent_middleware, question_deadline
 from segassist.agent.prompting import system_prompt
 from segassist.agent.replies import reply
@@ -122,7 +122,7 @@ class SegmentationAgent:
         from langchain_core.messages import AIMessageChunk, HumanMessage, ToolMessage
 
         started = time.perf_counter()
-        history = recent_turns(self.store.load(conversation_id), HISTORY_MESSAGES)
+        history = recent_turns(self.store.load(conversation_id))
         inputs = {"messages": [*history, HumanMessage(question)]}
         # The question's language reaches the tools that write, as an argument (see
         # tools.catalogue: they read it from the run's config).

@@ -1,8 +1,8 @@
 """Conversation memory: every message stored in the warehouse, the recent turns replayed.
 
-Earlier turns inform the model without flooding it: only the last
-HISTORY_MESSAGES messages, starting at a user turn, and earlier tool results
-cut short. Tool artifacts (what the UI shows) are not stored.
+Earlier turns inform the model without flooding it: only the last HISTORY_TURNS
+questions and the answers they got are replayed, without the calls and results
+behind them (`recent_turns`). Tool artifacts (what the UI shows) are not stored.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from segassist.tools.text import truncate_for_model
 from segassist.warehouse.schema import ConversationMessage
 from sqlalchemy import Engine, delete, func, insert, select
 
-HISTORY_MESSAGES = 12  # earlier turns kept in the prompt (a small model's context is short)
+HISTORY_TURNS = 3  # earlier questions and their answers kept in the prompt
 
 
 def _stored(message):
@@ -85,22 +85,36 @@ class ConversationStore:
             )
 
 
-EARLIER_RESULT_CHARS = 600  # tool results of earlier turns, cut to keep the prompt short
+EARLIER_ANSWER_CHARS = 600  # each earlier answer, cut to keep the prompt short
 
 
-def recent_turns(history: list, keep: int) -> list:
-    """The last `keep` messages, starting at a human turn (never mid tool exchange).
+def recent_turns(history: list, turns: int = HISTORY_TURNS) -> list:
+    """The last `turns` questions of the conversation, each with the answer it got, as
+    plain messages: no tool calls, no tool results, no instructions of the agent's.
 
-    Tool results of earlier turns are cut to EARLIER_RESULT_CHARS: the answers
-    that followed them carry what mattered, and a small model's prompt must stay
-    short to stay fast.
+    Replayed whole (calls, results and all), earlier turns cost accuracy: on the own
+    evaluation set, questions asked fifth or later in one conversation passed 10 of 33
+    where the same questions asked fresh passed 16 (the 1.5B model reused an earlier
+    turn's query or answered in the earlier turns' language). A question and its answer
+    carry what a follow-up needs ("and how much did they spend?"), and the prompt stays
+    short, so fast.
     """
-    recent = history[-keep:]
-    while recent and getattr(recent[0], "type", "") != "human":
-        recent = recent[1:]
+    from langchain_core.messages import AIMessage, HumanMessage
+    from segassist.agent.guards import NUDGE_MARK
+
+    pairs: list[tuple[str, str]] = []
+    question = None
+    for message in history:
+        kind, content = getattr(message, "type", ""), message.content
+        if kind == "human" and isinstance(content, str) and not content.startswith(NUDGE_MARK):
+            question = content
+        elif kind == "ai" and not getattr(message, "tool_calls", None) and question:
+            text = str(content or "").strip()
+            if text:
+                pairs = [p for p in pairs if p[0] is not question] + [(question, text)]
+    kept = pairs[-turns:] if turns > 0 else []
     return [
-        m.model_copy(update={"content": truncate_for_model(m.content, EARLIER_RESULT_CHARS)})
-        if getattr(m, "type", "") == "tool" and isinstance(m.content, str)
-        else m
-        for m in recent
+        m
+        for q, a in kept
+        for m in (HumanMessage(q), AIMessage(truncate_for_model(a, EARLIER_ANSWER_CHARS)))
     ]
