@@ -61,8 +61,8 @@ def failed_last(messages: list) -> bool:
 
 
 # Numbers in a question: 2012, 5, 1.5; not those that say how to round ("one decimal").
-_QUESTION_NUMBER = re.compile(
-    r"(?<![\w.,-])(\d+(?:[.,]\d+)?)(?![\w-])(?!\s*(?:decimal|casa|位小数))"
+_QUESTION_NUMBER = re.compile(  # ASCII neighbours: "2012年" is a number beside Chinese
+    r"(?<![A-Za-z0-9_.,-])(\d+(?:[.,]\d+)?)(?![A-Za-z0-9_-])(?!\s*(?:decimal|casa|位小数))"
 )
 # What a question counts, in English, Portuguese and Chinese -> the word every query that
 # counts it names somewhere (a view, a column, a table), and where one row is one of them.
@@ -126,7 +126,8 @@ def unchecked(messages: list) -> list[str]:
     lowest churn risk counted for "the segment with the lowest churn risk"). Empty when
     nothing is amiss, when no call answered, or when the model was asked already."""
     question, since = this_question(messages)
-    if any(str(getattr(m, "content", "")).startswith(NUDGE_MARK + CHECK_MARK) for m in since):
+    asked = any(str(getattr(m, "content", "")).startswith(NUDGE_MARK + CHECK_MARK) for m in since)
+    if asked or any(getattr(m, "response_metadata", {}).get("checked") for m in since):
         return []
     calls = [c for m in since for c in (getattr(m, "tool_calls", None) or [])]
     queries = [str(c.get("args", {}).get("sql", "")) for c in calls if c["name"] == "run_sql"]
@@ -166,6 +167,17 @@ def unchecked(messages: list) -> list[str]:
                 f"{view})."
             )
     return problems
+
+
+def checked(message):
+    """The model's reply to the check before an answer, marked so that the check is not
+    made again for this question (the instruction itself is not kept in the state)."""
+    from langchain_core.messages import AIMessage
+
+    if not isinstance(message, AIMessage):
+        return message
+    metadata = {**message.response_metadata, "checked": True}
+    return message.model_copy(update={"response_metadata": metadata})
 
 
 def nothing_looked_up(messages: list) -> bool:

@@ -23,6 +23,7 @@ from segassist.agent.guards import (
     answer_from_results,
     asks_for_figure,
     call_key,
+    checked,
     distinct,
     echoes_instructions,
     failed_last,
@@ -111,9 +112,15 @@ def agent_middleware(tool_names: set[str], max_model_calls: int, examples=None) 
                 if nudge:
                     text = prompt(nudge).replace("{problems}", " ".join(problems))
                     ask = HumanMessage(NUDGE_MARK + text)
-                    return self.wrap_model_call(
+                    answered = self.wrap_model_call(
                         request.override(messages=[*request.messages, ask]), handler
                     )
+                    if nudge == "check":  # asked once per question, whatever comes next
+                        answered = ModelResponse(
+                            result=[checked(m) for m in answered.result],
+                            structured_response=answered.structured_response,
+                        )
+                    return answered
             messages = []
             for message in response.result:
                 if isinstance(message, AIMessage) and not message.tool_calls:

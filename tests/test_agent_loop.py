@@ -719,6 +719,13 @@ def test_a_number_of_the_question_no_query_used_is_pointed_out_once(context):
         "How many customers wrote a review in 2024? Round to 1 decimal.", "u2"
     )
     assert answer.text == "2 customers." and len(model.seen) == 2
+    # A year beside Chinese characters is a number of the question too; and the check is
+    # made once, even when the model answers it with another query that still lacks it.
+    other = _call("run_sql", sql="SELECT COUNT(customer_id) AS n FROM customer_facts")
+    model = _script(everyone, "有2位客户。", other, "有2位客户。")
+    answer = _agent(context, model).ask("2024年有多少位客户写了评论？", "u1-zh")
+    assert "your query does not use 2024 from my question." in model.seen[2][-1].content
+    assert answer.text == "有2位客户。" and len(model.seen) == 4
     # A count of reviews answered by counting customers.
     customers = _call("run_sql", sql="SELECT COUNT(*) AS n FROM customer_facts")
     reviews = _call("run_sql", sql="SELECT COUNT(*) AS n FROM review_facts")
