@@ -122,7 +122,7 @@ class SegmentationAgent:
         from langchain_core.messages import AIMessageChunk, HumanMessage, ToolMessage
 
         started = time.perf_counter()
-        history = recent_turns(self.store.load(conversation_id))
+        history = recent_turns(self.store.load(conversation_id), question)
         inputs = {"messages": [*history, HumanMessage(question)]}
         # The question's language reaches the tools that write, as an argument (see
         # tools.catalogue: they read it from the run's config).

@@ -8,6 +8,7 @@ behind them (`recent_turns`). Tool artifacts (what the UI shows) are not stored.
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 
 from segassist.tools.text import truncate_for_model
@@ -88,9 +89,37 @@ class ConversationStore:
 EARLIER_ANSWER_CHARS = 600  # each earlier answer, cut to keep the prompt short
 
 
-def recent_turns(history: list, turns: int = HISTORY_TURNS) -> list:
+# A question that leans on an earlier one: it points back ("them", "those", "eles",
+# "他们"), continues it ("And ...", "What about ...", "E ...", "那 ..."), or is too short
+# to stand alone ("Why?", "And in 2011?").
+_POINTS_BACK = re.compile(
+    r"\b(?:they|them|their|theirs|those|these|the same|of them|among them|previous|above|"
+    r"earlier|aforementioned|eles|elas|deles|delas|esses|essas|desses|dessas|"
+    r"mesmos?|mesmas?|anterior(?:es)?|acima)\b|他们|她们|它们|这些|那些|其中|上面|刚才|同样|上述",
+    re.I,
+)
+_CONTINUES = re.compile(
+    r"^\s*(?:(?:and|but|also|what about|how about|then|so|e|mas|também|e quanto)\b|"
+    r"那|还有|另外|再)",
+    re.I,
+)
+SHORT_QUESTION_WORDS = 4
+
+
+def refers_back(question: str) -> bool:
+    """The question needs the earlier turns to be understood."""
+    words = re.findall(r"\w+", question)
+    return bool(
+        _POINTS_BACK.search(question)
+        or _CONTINUES.search(question)
+        or (len(words) <= SHORT_QUESTION_WORDS and not re.search(r"[\u4e00-\u9fff]{6}", question))
+    )
+
+
+def recent_turns(history: list, question: str | None = None, turns: int = HISTORY_TURNS) -> list:
     """The last `turns` questions of the conversation, each with the answer it got, as
-    plain messages: no tool calls, no tool results, no instructions of the agent's.
+    plain messages: no tool calls, no tool results, no instructions of the agent's;
+    none at all when `question` stands on its own (see `refers_back`).
 
     Replayed whole (calls, results and all), earlier turns cost accuracy: on the own
     evaluation set, questions asked fifth or later in one conversation passed 10 of 33
@@ -102,6 +131,8 @@ def recent_turns(history: list, turns: int = HISTORY_TURNS) -> list:
     from langchain_core.messages import AIMessage, HumanMessage
     from segassist.agent.guards import NUDGE_MARK
 
+    if question is not None and not refers_back(question):
+        return []
     pairs: list[tuple[str, str]] = []
     question = None
     for message in history:

@@ -154,8 +154,8 @@ def test_history_survives_a_restart(context):
 def test_earlier_turns_are_replayed_as_questions_and_answers(context):
     """Replayed with their calls and results, earlier turns cost the 1.5B model accuracy
     (questions asked fifth or later: 10 of 33 passed, 16 asked fresh). A follow-up sees
-    the last three questions and the answers they got, nothing else; the whole
-    conversation stays stored."""
+    the last three questions and the answers they got, nothing else; a question that
+    stands on its own sees none; the whole conversation stays stored."""
     count = _call("run_sql", sql="SELECT COUNT(*) AS n FROM reviews")
     agent_for = lambda model: _agent(context, model)  # noqa: E731
     agent_for(_script(count, "There are 3 reviews.")).ask("How many reviews?", "mem")
@@ -174,14 +174,17 @@ def test_earlier_turns_are_replayed_as_questions_and_answers(context):
         ("ai", "Noted 2."),
         ("human", "And how many were there again?"),
     ]
-    model = _script(count, "There were 3.")
-    agent_for(model).ask("How many reviews were there?", "mem-2")  # a new conversation
-    assert [m.type for m in model.seen[0] if m.type in ("human", "ai", "tool")] == ["human"]
+    # A question that stands on its own gets none of them (asked fifth in a conversation,
+    # the 1.5B model answered the previous question again); a new conversation neither.
+    for conversation in ("mem", "mem-2"):
+        model = _script(count, "There were 3.")
+        agent_for(model).ask("How many reviews were there in total?", conversation)
+        assert [m.type for m in model.seen[0] if m.type in ("human", "ai", "tool")] == ["human"]
     stored = scalar(
         context.engine,
         "SELECT COUNT(*) FROM conversation_messages WHERE conversation_id = 'mem'",
     )
-    assert stored == 4 + 3 * 2 + 2  # the first turn: question, call, result, answer
+    assert stored == 4 + 3 * 2 + 2 + 4  # turns with a call: question, call, result, answer
     assert len(model.seen) == 2
 
 
@@ -954,3 +957,23 @@ def test_an_answer_echoing_the_agents_instruction_is_not_shown(context):
     bad = _call("run_sql", sql="SELECT COUNT(*) FROM reveiws")
     answer = _agent(context, _script(bad, echo, echo, echo)).ask("How many reviews?", "e1")
     assert answer.text.startswith("I could not answer this from the data reliably")
+
+
+@pytest.mark.parametrize(
+    ("question", "leans_back"),
+    [
+        ("And how many of them ordered twice?", True),
+        ("What about Germany?", True),
+        ("Why?", True),
+        ("E quantos deles cancelaram?", True),
+        ("那他们花了多少钱？", True),
+        ("他们中有多少人流失了？", True),
+        ("How many customers ordered in 2011?", False),
+        ("Quantos clientes fizeram pedidos em 2017?", False),
+        ("2012年有多少位不同的客户写了评论？", False),
+    ],
+)
+def test_a_question_that_leans_on_earlier_turns_is_told_apart(question, leans_back):
+    from segassist.agent.memory import refers_back
+
+    assert refers_back(question) is leans_back
