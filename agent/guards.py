@@ -476,13 +476,18 @@ def in_another_language(answer: str, messages: list) -> bool:
     return "und" not in (asked, said) and asked != said
 
 
+# A template's blank left in the answer: "O estado com mais clientes é o [estado]."
+_PLACEHOLDER = re.compile(r"\[[^\]\d\n]{2,30}\](?!\()|<[A-Za-z_ ]{2,30}>|\{[A-Za-z_]{2,30}\}")
+
+
 def ungrounded(answer: str, messages: list) -> list:
     """Numbers and entities of `answer` no tool result of this question holds, the thing
-    asked for when the answer leaves it out, any fact when every call failed, or an
-    answer in another language than the question."""
+    asked for when the answer leaves it out, any fact when every call failed, an
+    answer in another language than the question, or a blank left in it ("[estado]")."""
     return [
         *(["(every call failed)"] if fact_without_result(answer, messages) else []),
         *(["(another language)"] if in_another_language(answer, messages) else []),
+        *_PLACEHOLDER.findall(answer),
         *ungrounded_numbers(answer, messages),
         *figure_from_question_only(answer, messages),
         *ungrounded_entities(answer, messages),

@@ -647,6 +647,15 @@ def test_an_answer_with_a_number_no_tool_gave_is_asked_again(context):
     assert 'GROUP BY rating"}) returned:' in answer.text and "| 1 | 1 |" in answer.text
 
 
+def test_an_answer_with_a_blank_left_in_it_is_asked_again(context):
+    """The 1.5B model once answered "O estado com mais clientes é o [estado].": a template,
+    not an answer."""
+    query = _call("run_sql", sql="SELECT rating, COUNT(*) AS n FROM reviews GROUP BY rating")
+    model = _script(query, "The most common rating is [rating].", "The most common is 1 star.")
+    answer = _agent(context, model).ask("Which rating is the most common?", "blank")
+    assert answer.text == "The most common is 1 star."
+
+
 def test_latex_around_a_figure_is_taken_off(context):
     """The coder model sometimes boxes its figure as in a maths answer."""
     model = _script(
