@@ -14,6 +14,7 @@ import functools
 import time
 from contextvars import ContextVar
 
+from segassist.agent.checks import checked, unchecked
 from segassist.agent.examples import copied, examples_text
 from segassist.agent.guards import (
     ANSWER_NUDGE,
@@ -23,14 +24,12 @@ from segassist.agent.guards import (
     answer_from_results,
     asks_for_figure,
     call_key,
-    checked,
     distinct,
     echoes_instructions,
     failed_last,
     nothing_looked_up,
     only_repeats,
     this_question,
-    unchecked,
     ungrounded,
     without_nudge,
 )

@@ -1,0 +1,134 @@
+"""The check before an answer: what to ask the model once about its queries before its
+answer is taken (agent.middleware asks it; prompts/check.md words it).
+
+A small model's query often drops part of the question (the year of "how many
+customers reviewed in 2012?", "outside the United Kingdom") or counts the wrong
+thing (customers for "how many reviews", customers with the lowest churn risk for
+"the segment with the lowest churn risk"). Each check is cheap and reads only the
+question and the calls; the model decides whether the question needs the fix.
+"""
+
+from __future__ import annotations
+
+import re
+
+from segassist.agent.guards import MONTHS, NUDGE_MARK, failed, this_question
+
+# Numbers in a question: 2012, 5, 1.5; not those that say how to round ("one decimal").
+_QUESTION_NUMBER = re.compile(  # ASCII neighbours: "2012年" is a number beside Chinese
+    r"(?<![A-Za-z0-9_.,-])(\d+(?:[.,]\d+)?)(?![A-Za-z0-9_-])(?!\s*(?:decimal|casa|位小数))"
+)
+# What a question counts, in English, Portuguese and Chinese -> the word every query that
+# counts it names somewhere (a view, a column, a table), and where one row is one of them.
+_COUNTED = {
+    "review": (
+        r"how many (?:\w+ )?reviews|number of reviews|quant[ao]s (?:\w+ )?(?:avaliações|"
+        r"resenhas|comentários)|número de avaliações|多少(?:条|个|篇)?(?:评论|评价)",
+        "review_facts",
+    ),
+    "order": (
+        r"how many (?:\w+ )?(?:orders|invoices|purchases)|number of orders|quant[oa]s "
+        r"(?:\w+ )?(?:pedidos|compras)|多少(?:个|笔)?订单",
+        "order_facts",
+    ),
+    "customer": (
+        r"how many (?:\w+ )?(?:customers|clients|buyers|shoppers|reviewers)|number of "
+        r"customers|quant[oa]s (?:\w+ )?clientes|多少(?:位|个|名)?(?:客户|顾客|用户)",
+        "customer_facts",
+    ),
+    "product": (
+        r"how many (?:\w+ )?(?:products|items)|number of products|quant[oa]s (?:\w+ )?"
+        r"produtos|多少(?:个|种|款)?(?:产品|商品)",
+        "product_facts",
+    ),
+}
+CHECK_MARK = "Before you answer:"
+# The tools that know the segments; a question naming segments needs one (or SQL on them).
+SEGMENT_TOOLS = {
+    "segment_overview",
+    "explain_membership",
+    "write_campaign_brief",
+    "find_customers",
+    "customer_profile",
+    "export_audience",
+}
+_ASKS_SEGMENT = re.compile(r"\bsegments?\b|\bsegmentos?\b|分群|细分|客群", re.I)
+# A name in a question: capitalised words inside a sentence ("Outside the United Kingdom,
+# which country ..."), months and days left out (a query writes them as dates).
+_NAME = re.compile(r"(?<=\s)(?<![.?!:;]\s)[A-ZÀ-Ý][\w'-]*(?:\s+(?:d[aeo]s?\s+)?[A-ZÀ-Ý][\w'-]*)*")
+_NOT_NAMES = {
+    *("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+    *("I", "Round", "One", "Give", "List", "Show", "Answer", "Please"),
+}
+
+
+def _proper_names(question: str) -> list[str]:
+    """Names the question limits its answer by: "United Kingdom", "São Paulo"."""
+    return [
+        name
+        for name in _NAME.findall(question)
+        if name not in _NOT_NAMES and name.lower() not in MONTHS
+    ]
+
+
+def unchecked(messages: list) -> list[str]:
+    """What to check before an answer to this question is taken, once per question:
+    numbers of the question no query used ("how many customers reviewed in 2012?"
+    answered by counting every customer: the 1.5B model dropped the year), and a count
+    of things no query reads ("多少条评论" answered with COUNT(*) over customers); for a
+    question about segments, calls that never looked at one (the customers with the
+    lowest churn risk counted for "the segment with the lowest churn risk"). Empty when
+    nothing is amiss, when no call answered, or when the model was asked already."""
+    question, since = this_question(messages)
+    asked = any(str(getattr(m, "content", "")).startswith(NUDGE_MARK + CHECK_MARK) for m in since)
+    if asked or any(getattr(m, "response_metadata", {}).get("checked") for m in since):
+        return []
+    calls = [c for m in since for c in (getattr(m, "tool_calls", None) or [])]
+    queries = [str(c.get("args", {}).get("sql", "")) for c in calls if c["name"] == "run_sql"]
+    ran = [
+        m for m in since if getattr(m, "type", "") == "tool" and getattr(m, "name", "") == "run_sql"
+    ]
+    about_segments = [c for c in calls if c["name"] in SEGMENT_TOOLS] or [
+        q for q in queries if "segment" in q.lower()
+    ]
+    if _ASKS_SEGMENT.search(question) and calls and not about_segments:
+        return [
+            "my question is about segments, and no call looked at them (segment_overview "
+            "gives each segment's name, size, churn risk and expected spend)."
+        ]
+    if not queries or all(failed(m) for m in ran):
+        return []
+    written = " ".join(queries)
+
+    def used(number: str) -> bool:
+        forms = {number, number.replace(",", "."), re.sub(r"[.,]0+$", "", number)}
+        return any(re.search(rf"(?<![\d.]){re.escape(f)}(?!\d)", written) for f in forms)
+
+    problems = []
+    unused = [n for n in dict.fromkeys(_QUESTION_NUMBER.findall(question)) if not used(n)]
+    unused += [
+        name
+        for name in dict.fromkeys(_proper_names(question))
+        if name.lower() not in written.lower()
+    ]
+    if unused:
+        problems.append(f"your query does not use {' and '.join(unused)} from my question.")
+    for noun, (asked, view) in _COUNTED.items():
+        named = re.search(rf"\b{noun}(?!\s+by\b)", written, re.I)
+        if re.search(asked, question, re.I) and not named:
+            problems.append(
+                f"my question counts {noun}s, and your query reads none (one row per {noun}: "
+                f"{view})."
+            )
+    return problems
+
+
+def checked(message):
+    """The model's reply to the check before an answer, marked so that the check is not
+    made again for this question (the instruction itself is not kept in the state)."""
+    from langchain_core.messages import AIMessage
+
+    if not isinstance(message, AIMessage):
+        return message
+    metadata = {**message.response_metadata, "checked": True}
+    return message.model_copy(update={"response_metadata": metadata})
