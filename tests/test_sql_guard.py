@@ -268,6 +268,33 @@ def test_a_column_named_otherwise_runs_as_the_column_it_means(warehouse, tmp_pat
         assert "Note:" not in said.text and column in said.text
 
 
+def test_a_value_a_column_never_holds_is_pointed_out_with_the_values_it_does(warehouse, tmp_path):
+    """status = 'cancelled' on Olist, whose status is 'canceled', counted 21 orders of 81
+    and nothing said so. A text column compared with a value it never holds gets its
+    values listed; held values, ids and columns with too many values say nothing."""
+    from segassist.tools.context import ToolContext
+    from segassist.tools.data_tools import run_sql_tool
+
+    run_sql = run_sql_tool(ToolContext(warehouse, None, tmp_path))
+    with warehouse.connect() as conn:
+        statuses = sorted(
+            conn.execute(text("SELECT DISTINCT status FROM order_facts")).scalars().all()
+        )
+    result = run_sql("SELECT COUNT(*) FROM order_facts WHERE status = 'Cancelled-typo'")
+    assert result.text.startswith(
+        "Note: order_facts.status never holds 'Cancelled-typo'; its values are "
+        + ", ".join(f"'{v}'" for v in statuses)
+    )
+    assert result.payload.rows == [[0]]  # the query ran as written
+    held = run_sql(f"SELECT COUNT(*) FROM order_facts o WHERE o.status IN ('{statuses[0]}')")
+    assert "Note:" not in held.text and held.payload.rows[0][0] > 0
+    for quiet in (
+        "SELECT COUNT(*) FROM order_facts WHERE customer_id = 'nobody'",
+        "SELECT COUNT(*) FROM review_facts WHERE text = 'nothing like this'",
+    ):
+        assert "Note:" not in run_sql(quiet).text, quiet
+
+
 def test_an_aggregate_beside_a_bare_column_needs_group_by(warehouse):
     """`SELECT customer_id, COUNT(*) ... ORDER BY COUNT(*) DESC` (written by the 1.5B model
     for "which customers wrote the most reviews") is one row on SQLite, some customer

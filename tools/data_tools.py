@@ -8,7 +8,12 @@ from datetime import date
 from segassist.core.errors import UserInputError
 from segassist.tools.context import ToolContext
 from segassist.tools.result import ReviewHits, Table, ToolResult
-from segassist.tools.schema_text import describe_data_text, repair_columns, sql_error_hint
+from segassist.tools.schema_text import (
+    describe_data_text,
+    repair_columns,
+    sql_error_hint,
+    unknown_values,
+)
 from segassist.tools.sql import DEFAULT_ROW_LIMIT, run_select, sql_dialect
 from segassist.tools.text import markdown_table, quote_customer_text
 
@@ -76,6 +81,7 @@ def run_sql_tool(ctx: ToolContext):
                     return ToolResult.failure(f"SQL not run: {e}", hint, Table([], [], 0, sql))
                 sql, note = fixed
                 notes.append(note)
+        notes += unknown_values(ctx.engine, sql, sql_dialect(ctx.engine))
         shown = markdown_table(result.columns, result.rows, max_rows=ROWS_SHOWN)
         total = result.total_rows if result.total_rows is not None else len(result.rows)
         note = f"{total:,} rows"
