@@ -133,17 +133,17 @@ def recent_turns(history: list, question: str | None = None, turns: int = HISTOR
 
     if question is not None and not refers_back(question):
         return []
-    pairs: list[tuple[str, str]] = []
-    question = None
-    for message in history:
+    answered: dict[int, tuple[str, str]] = {}  # position of a question -> it, its answer
+    asked = None
+    for position, message in enumerate(history):
         kind, content = getattr(message, "type", ""), message.content
         if kind == "human" and isinstance(content, str) and not content.startswith(NUDGE_MARK):
-            question = content
-        elif kind == "ai" and not getattr(message, "tool_calls", None) and question:
-            text = str(content or "").strip()
-            if text:
-                pairs = [p for p in pairs if p[0] is not question] + [(question, text)]
-    kept = pairs[-turns:] if turns > 0 else []
+            asked = position
+        elif kind != "ai" or asked is None or getattr(message, "tool_calls", None):
+            continue
+        elif text := str(content or "").strip():
+            answered[asked] = (history[asked].content, text)  # the last answer counts
+    kept = list(answered.values())[-turns:] if turns > 0 else []
     return [
         m
         for q, a in kept

@@ -81,7 +81,8 @@ def run_sql_tool(ctx: ToolContext):
                     return ToolResult.failure(f"SQL not run: {e}", hint, Table([], [], 0, sql))
                 sql, note = fixed
                 notes.append(note)
-        notes += unknown_values(ctx.engine, sql, sql_dialect(ctx.engine))
+        if _found_nothing(result.rows):  # a value the column never holds matches nothing
+            notes += unknown_values(ctx.engine, sql, sql_dialect(ctx.engine))
         shown = markdown_table(result.columns, result.rows, max_rows=ROWS_SHOWN)
         total = result.total_rows if result.total_rows is not None else len(result.rows)
         note = f"{total:,} rows"
@@ -95,6 +96,11 @@ def run_sql_tool(ctx: ToolContext):
         return ToolResult("\n".join([*notes, f"{note}\n{shown}"]), table)
 
     return run_sql
+
+
+def _found_nothing(rows: list[tuple]) -> bool:
+    """No rows, or one row of nothing but zeros and NULLs (COUNT(*) = 0, SUM of no rows)."""
+    return not rows or (len(rows) == 1 and all(v is None or v == 0 for v in rows[0]))
 
 
 def search_reviews_tool(ctx: ToolContext):

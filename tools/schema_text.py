@@ -3,6 +3,7 @@ the dialect's date idiom, and hints that turn a failed query into a fixable one.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from segassist.warehouse.queries import list_segments, serving_version_id
@@ -82,6 +83,7 @@ _MISSING_COLUMN = re.compile(
 )
 
 
+@functools.cache
 def _readable_columns() -> dict[str, list[str]]:
     """Every table and view the agent may read -> its columns, the views first."""
     columns = {name: list(described) for name, (_, described) in VIEWS.items()}
@@ -368,7 +370,7 @@ def _is_false(node) -> bool:
 
 
 # A column compared with a value it never holds gets its values listed, up to this many
-# (status = 'cancelled' on Olist's 'canceled' counted 21 orders of 81, and nothing said
+# (country = 'UK' where the data says 'United Kingdom' finds nothing, and nothing said
 # the value was not there).
 MAX_LISTED_VALUES = 40
 VALUES_TIMEOUT_S = 2.0
@@ -377,7 +379,8 @@ VALUES_TIMEOUT_S = 2.0
 def unknown_values(engine, sql: str, dialect: str) -> list[str]:
     """Notes for each text column the query compares (=, !=, IN) with a value the column
     never holds, where the column has few enough distinct values to list them; ids and
-    free text are left alone."""
+    free text are left alone. Each column costs a DISTINCT query: `run_sql` asks only
+    when a query found nothing."""
     import sqlglot
     from segassist.core.errors import UserInputError
     from segassist.tools.sql import run_select
