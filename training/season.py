@@ -6,8 +6,8 @@ later, the days ahead may be another season: Online Retail II's Christmas quarte
 a customer spent on average in the same calendar days a year earlier (the days ahead
 over the label window's days, 52 weeks back so weekdays align; customers who had bought
 before each window's start) scales expected spend: a seasonal index, as a planner would
-apply by hand. Where it does not, expected spend
-stays the label window's level and `score` says so.
+apply by hand. Where it does not, expected spend stays the label window's level and
+`score` says so.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from segassist.training.features import Window, activity_span
 from segassist.warehouse.schema import Order, OrderLine
-from segassist.warehouse.semantic import counts_as_sale, revenue_amount
+from segassist.warehouse.semantic import first_orders, revenue_amount
 from sqlalchemy import Engine, func, select
 
 YEAR = timedelta(weeks=52)
@@ -80,20 +80,15 @@ def spend_per_customer(engine: Engine, start: datetime, end: datetime) -> float:
     """Revenue (semantic layer: cancelled orders excluded) in [start, end) per customer
     whose first order came before `start`: what one of the customers a score is about
     spent, so a growing or shrinking customer base does not pass for a season."""
-    firsts = (
-        select(Order.customer_id, func.min(Order.ordered_at).label("first_at"))
-        .where(counts_as_sale(), Order.customer_id.is_not(None))
-        .group_by(Order.customer_id)
-        .subquery()
-    )
+    firsts = first_orders()
     revenue = (
         select(func.coalesce(func.sum(revenue_amount()), 0.0))
         .select_from(OrderLine)
         .join(Order, Order.order_id == OrderLine.order_id)
         .join(firsts, firsts.c.customer_id == Order.customer_id)
-        .where(Order.ordered_at >= start, Order.ordered_at < end, firsts.c.first_at < start)
+        .where(Order.ordered_at >= start, Order.ordered_at < end, firsts.c.at < start)
     )
-    customers = select(func.count()).select_from(firsts).where(firsts.c.first_at < start)
+    customers = select(func.count()).select_from(firsts).where(firsts.c.at < start)
     with engine.connect() as conn:
         existing = conn.execute(customers).scalar_one()
         return float(conn.execute(revenue).scalar_one()) / existing if existing else 0.0

@@ -272,6 +272,17 @@ def sold_units():
     return case((counts_as_sale(), OrderLine.quantity), else_=0)
 
 
+def first_orders(name: str = "fo"):
+    """Each customer's first order that counts as a sale, as a subquery (customer_id, at):
+    new customers per month, and who was a customer before a date (training.season)."""
+    return (
+        select(Order.customer_id, func.min(Order.ordered_at).label("at"))
+        .where(counts_as_sale(), Order.customer_id.is_not(None))
+        .group_by(Order.customer_id)
+        .subquery(name)
+    )
+
+
 def month_of(column, dialect: str):
     """'YYYY-MM' of a timestamp, in the dialect's idiom."""
     if dialect == "sqlite":
@@ -521,12 +532,7 @@ def month_facts(dialect: str) -> Select:
         .group_by(order_month)
         .subquery("l")
     )
-    first_order = (
-        select(Order.customer_id, func.min(Order.ordered_at).label("at"))
-        .where(counts_as_sale(), Order.customer_id.is_not(None))
-        .group_by(Order.customer_id)
-        .subquery("fo")
-    )
+    first_order = first_orders()
     new_customers = (
         select(month_of(first_order.c.at, dialect).label("month"), func.count().label("n"))
         .group_by(month_of(first_order.c.at, dialect))
