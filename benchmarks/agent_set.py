@@ -90,6 +90,8 @@ def amazon_questions(data: Path) -> list[dict]:
     worst, _ = _unique_top(rated.loc[rated["size"] >= 30, "mean"], largest=False)
     month, _ = _unique_top(raw.groupby(raw["when"].dt.strftime("%Y-%m")).size())
     only_fives = (by_reviewer["overall"].min() == 5).mean() * 100
+    top_reviewer, most_reviews = _unique_top(by_reviewer.size())
+    most_helped, _ = _unique_top(by_product["helpful_votes"].sum())
     texts = {
         r: [" ".join(str(t).lower().split()) for t in raw.loc[raw["overall"] == r, "reviewText"]]
         for r in (1, 5)
@@ -204,6 +206,36 @@ def amazon_questions(data: Path) -> list[dict]:
             int((raw["overall"] <= 2).sum()),
             language="zh",
         ),
+        _q(
+            "amz-h15",
+            "amazon",
+            "marketer",
+            "How many reviews contain the text 'tuner' (in any case; 'tuners' counts too)?",
+            int(raw["reviewText"].str.contains("tuner", case=False, na=False).sum()),
+        ),
+        _q(
+            "amz-h16",
+            "amazon",
+            "analyst",
+            "Which reviewer wrote the most reviews, and how many did they write?",
+            {"entity": top_reviewer, "number": int(most_reviews)},
+            "entity_number",
+        ),
+        _q(
+            "amz-h17",
+            "amazon",
+            "cs_lead",
+            "How many products have received nothing but 5-star reviews?",
+            int((by_product["overall"].min() == 5).sum()),
+        ),
+        _q(
+            "amz-h18",
+            "amazon",
+            "marketer",
+            "Which product's reviews collected the most helpful votes in total?",
+            {"product": most_helped},
+            "entity",
+        ),
     ]
 
 
@@ -222,6 +254,10 @@ def retail_questions(data: Path) -> list[dict]:
     dec10 = set(known.loc[known["when"].dt.strftime("%Y-%m") == "2010-12", "customer"])
     invoices = per_customer["Invoice"].nunique()
     germany = known[known["Country"] == "Germany"]
+    most_invoices, invoice_count = _unique_top(invoices)
+    uk_share = sales.loc[sales["Country"] == "United Kingdom", "amount"].sum() / sales["amount"].sum()
+    units = sales.groupby("StockCode")["Quantity"].sum()
+    nov10 = sales.loc[sales["when"].dt.strftime("%Y-%m") == "2010-11", "amount"].sum()
     return [
         _q(
             "or-h01",
@@ -327,6 +363,55 @@ def retail_questions(data: Path) -> list[dict]:
             int((first.dt.year == 2010).sum()),
             language="zh",
         ),
+        _q(
+            "or-h14",
+            "online_retail",
+            "marketer",
+            "Which customer has the most non-cancelled invoices, and how many?",
+            {"entity": most_invoices, "number": int(invoice_count)},
+            "entity_number",
+        ),
+        _q(
+            "or-h15",
+            "online_retail",
+            "analyst",
+            "From how many different countries did non-cancelled invoices come?",
+            int(sales["Country"].nunique()),
+        ),
+        _q(
+            "or-h16",
+            "online_retail",
+            "marketer",
+            "What percentage of the revenue from non-cancelled invoices came from the United "
+            "Kingdom? One decimal.",
+            round(float(uk_share * 100), 1),
+            tolerance=0.1,
+        ),
+        _q(
+            "or-h17",
+            "online_retail",
+            "analyst",
+            "How many products (stock codes) sold more than 1,000 units on non-cancelled "
+            "invoices?",
+            int((units > 1000).sum()),
+        ),
+        _q(
+            "or-h18",
+            "online_retail",
+            "marketer",
+            "What percentage of customers have exactly one non-cancelled invoice? One decimal.",
+            round(float((invoices == 1).mean() * 100), 1),
+            tolerance=0.1,
+        ),
+        _q(
+            "or-h19",
+            "online_retail",
+            "analyst",
+            "2010年11月未取消发票的收入是多少？请取整数。",
+            round(float(nov10)),
+            tolerance=1.0,
+            language="zh",
+        ),
     ]
 
 
@@ -349,6 +434,8 @@ def olist_questions(data: Path) -> list[dict]:
         for x in reviews.loc[reviews["review_score"] == 1, "review_comment_message"].dropna()
     ]
     state, _ = _unique_top(t["customers"].groupby("customer_state")["customer_unique_id"].nunique())
+    cancelling_state, _ = _unique_top(orders[orders["cancelled"]].groupby("customer_state").size())
+    lines_per_order = items.groupby("order_id").size()
     return [
         _q(
             "ol-h01",
@@ -435,6 +522,31 @@ def olist_questions(data: Path) -> list[dict]:
             "analyst",
             "2017年11月有多少个未取消的订单？",
             int((~orders["cancelled"] & (orders["when"].dt.strftime("%Y-%m") == "2017-11")).sum()),
+            language="zh",
+        ),
+        _q(
+            "ol-h11",
+            "olist",
+            "marketer",
+            "Quantos clientes fizeram mais de um pedido não cancelado?",
+            int((kept.groupby("customer_unique_id").size() > 1).sum()),
+            language="pt",
+        ),
+        _q(
+            "ol-h12",
+            "olist",
+            "cs_lead",
+            "Qual estado teve mais pedidos cancelados?",
+            {"state": cancelling_state},
+            "entity",
+            language="pt",
+        ),
+        _q(
+            "ol-h13",
+            "olist",
+            "analyst",
+            "有多少个订单包含一件以上的商品？",
+            int((lines_per_order > 1).sum()),
             language="zh",
         ),
     ]
