@@ -23,7 +23,9 @@ real group from an arbitrary cut is that valley, so:
 2. segments are the combinations of the sources' groups that hold at least
    `min_share` of the customers (all of them when K is set: the K largest);
 3. prototypes start at those combinations' centres and are refined by k-means
-   on the whole space, so scoring (nearest prototype) matches training.
+   on the whole space, so scoring (nearest prototype) matches training; where the
+   text showed groups, the segmenter then re-estimates them with the text code in
+   the segments' own units (`FusionSegmenter._in_segment_units`).
 
 With no groups in any source (common on real data: customers spread out
 without valleys), segments are still useful as a partition: k-means on the

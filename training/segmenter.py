@@ -36,6 +36,7 @@ RANGE_MARGIN = 1.0  # standard deviations a scored feature may pass the training
 # (at most 4,096), so an epoch over a million customers is ~1,000 steps, not 4,000.
 SMALL_TRAIN = 131_072
 PREDICT_CHUNK = 65_536  # customers per forward pass when predicting
+SEGMENT_UNIT_ROUNDS = 10  # re-estimations of the segments in their own units (they settle in 2-5)
 
 
 @dataclass
@@ -391,11 +392,43 @@ class FusionSegmenter:
             if len(centres) <= 2 or shares_of(centres).min() >= self.min_share:
                 break
             k = len(centres) - 1
+        if self.from_groups_ and found.groups.get("text", 1) > 1:
+            train_z, centres = self._in_segment_units(train_z, has_text, centres)
         self.prototypes_ = centres.astype(np.float32)
         # Temperature: the mean squared distance to the nearest prototype, so
         # probabilities are neither all-or-nothing nor uniform.
         distances = self._squared_distances(train_z)
         self.temperature_ = float(distances.min(axis=1).mean()) + 1e-6
+
+    def _in_segment_units(self, train_z: np.ndarray, has_text: np.ndarray, centres: np.ndarray):
+        """Where the segments are the text's own groups, the text code measured in their
+        spread (`SegmentSpace.in_segment_units`), re-estimated with the segments until
+        they settle (classification EM with one shared covariance, at most
+        SEGMENT_UNIT_ROUNDS rounds). Kept only if every segment still holds `min_share`
+        of the customers; returns the customers' z and the prototypes in the space kept."""
+
+        def nearest(z: np.ndarray, at: np.ndarray) -> np.ndarray:
+            return ((at**2).sum(axis=1) - 2 * z @ at.T).argmin(axis=1)
+
+        base, k = self.space_, len(centres)
+        columns = base.text_columns(has_text)
+        labels = nearest(train_z, centres)
+        for _ in range(SEGMENT_UNIT_ROUNDS):
+            space, whiten = base.in_segment_units(train_z, labels, has_text)
+            z = train_z.copy()
+            z[:, columns] = train_z[:, columns] @ whiten
+            counts = np.bincount(labels, minlength=k)
+            if counts.min() == 0:
+                return train_z, centres
+            moved = np.stack([z[labels == c].mean(axis=0) for c in range(k)])
+            settled = nearest(z, moved)
+            if (settled == labels).all():
+                break
+            labels = settled
+        if np.bincount(settled, minlength=k).min() < self.min_share * len(z):
+            return train_z, centres
+        self.space_ = space
+        return z, np.stack([z[settled == c].mean(axis=0) for c in range(k)])
 
     # ----- prediction ----------------------------------------------------------------
 
