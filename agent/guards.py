@@ -467,7 +467,7 @@ _SHINGLE = 7  # words in a row that an answer shares with an instruction: an ech
 def _instruction_shingles() -> frozenset[tuple[str, ...]]:
     words = [
         plain_text(re.sub(r"\{\w+\}", " ", prompt(name))).split()
-        for name in ("retry", "look_up", "answer", "check")
+        for name in ("retry", "look_up", "answer", "check", "check_again")
     ]
     return frozenset(
         tuple(w[i : i + _SHINGLE]) for w in words for i in range(len(w) - _SHINGLE + 1)

@@ -14,7 +14,7 @@ import functools
 import time
 from contextvars import ContextVar
 
-from segassist.agent.checks import checked, unchecked
+from segassist.agent.checks import checked, checks_made, is_check, unchecked
 from segassist.agent.examples import copied, examples_text
 from segassist.agent.guards import (
     ANSWER_NUDGE,
@@ -104,17 +104,19 @@ def agent_middleware(tool_names: set[str], max_model_calls: int, examples=None) 
                     if failed_last(request.messages)
                     else "look_up"
                     if nothing_looked_up(request.messages)
-                    else "check"
+                    else ("check", "check_again")[checks_made(request.messages)]
                     if problems
                     else None
                 )
                 if nudge:
                     text = prompt(nudge).replace("{problems}", " ".join(problems))
                     ask = HumanMessage(NUDGE_MARK + text)
+                    # A check answered in plain words: that answer stays in view of the next.
+                    said = [last] if is_check(request.messages[-1]) else []
                     answered = self.wrap_model_call(
-                        request.override(messages=[*request.messages, ask]), handler
+                        request.override(messages=[*request.messages, *said, ask]), handler
                     )
-                    if nudge == "check":  # asked once per question, whatever comes next
+                    if nudge.startswith("check"):  # counted, whatever comes next
                         answered = ModelResponse(
                             result=[checked(m) for m in answered.result],
                             structured_response=answered.structured_response,

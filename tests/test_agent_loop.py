@@ -707,11 +707,12 @@ def test_an_answer_when_every_call_failed_is_not_shown(context):
     assert answer.text == "3 reviews."
 
 
-def test_a_number_of_the_question_no_query_used_is_pointed_out_once(context):
+def test_a_number_of_the_question_no_query_used_is_pointed_out_softly_then_firmly(context):
     """Asked how many customers reviewed in 2012, the 1.5B model counted every customer:
     the year never reached the SQL. Before such an answer is taken, the model is asked
-    once whether the question limits it by that number; it adds the filter. A number the
-    SQL uses, or one that says how to round, asks nothing."""
+    whether the question limits it by that number; it adds the filter. If it answers
+    again without it, it is told once more, firmly. A number the SQL uses (1,000 written
+    1000), or one that says how to round, asks nothing."""
     everyone = _call("run_sql", sql="SELECT COUNT(DISTINCT customer_id) AS n FROM review_facts")
     in_2024 = _call(
         "run_sql",
@@ -731,13 +732,22 @@ def test_a_number_of_the_question_no_query_used_is_pointed_out_once(context):
         "How many customers wrote a review in 2024? Round to 1 decimal.", "u2"
     )
     assert answer.text == "2 customers." and len(model.seen) == 2
-    # A year beside Chinese characters is a number of the question too; and the check is
-    # made once, even when the model answers it with another query that still lacks it.
+    # A year beside Chinese characters is a number of the question too; answered with
+    # another query that still lacks it, the check is made again, firmly.
     other = _call("run_sql", sql="SELECT COUNT(customer_id) AS n FROM customer_facts")
-    model = _script(everyone, "有2位客户。", other, "有2位客户。")
+    model = _script(everyone, "有2位客户。", other, "有2位客户。", in_2024, "2024年有2位客户。")
     answer = _agent(context, model).ask("2024年有多少位客户写了评论？", "u1-zh")
     assert "your query does not use 2024 from my question." in model.seen[2][-1].content
-    assert answer.text == "有2位客户。" and len(model.seen) == 4
+    assert model.seen[4][-1].content.startswith(
+        "(segassist) Your answer still rests on a query that misses part of my question: "
+        "your query does not use 2024 from my question. My question needs"
+    )
+    assert answer.text == "2024年有2位客户。" and len(model.seen) == 6
+    # A threshold written with a thousands separator is used when the SQL writes it plainly.
+    big = _call("run_sql", sql="SELECT COUNT(*) AS n FROM product_facts WHERE units > 1000")
+    model = _script(big, "0 products.")
+    _agent(context, model).ask("How many products sold more than 1,000 units?", "u1-k")
+    assert len(model.seen) == 2
     # A count of reviews answered by counting customers.
     customers = _call("run_sql", sql="SELECT COUNT(*) AS n FROM customer_facts")
     reviews = _call("run_sql", sql="SELECT COUNT(*) AS n FROM review_facts")
@@ -748,7 +758,7 @@ def test_a_number_of_the_question_no_query_used_is_pointed_out_once(context):
         model.seen[2][-1].content
     )
     # A name the question limits by (and one it does not: the month is a date in SQL).
-    model = _script(everyone, "2 customers.", "2 customers.")
+    model = _script(everyone, "2 customers.", "2 customers.", "2 customers.")
     _agent(context, model).ask("Outside the United Kingdom, how many customers reviewed?", "u5")
     assert "your query does not use United Kingdom from my question." in model.seen[2][-1].content
     model = _script(in_2024, "2 customers.")
@@ -760,17 +770,21 @@ def test_a_number_of_the_question_no_query_used_is_pointed_out_once(context):
         sql="SELECT COUNT(*) AS n FROM customer_facts WHERE churn_risk = "
         "(SELECT MIN(churn_risk) FROM customer_facts)",
     )
-    model = _script(lowest, "0 customers.", "0 customers.")
+    model = _script(lowest, "0 customers.", "0 customers.", "0 customers.")
     _agent(context, model).ask(
         "How many customers are in the segment with the lowest churn risk?", "u7"
     )
     assert "my question is about segments, and no call looked at them" in (
         model.seen[2][-1].content
     )
-    # Asked once: a second answer without the number stands.
-    model = _script(everyone, "2 customers.", "2 customers.")
+    # Checked twice at most: a third answer without the number stands.
+    model = _script(everyone, "2 customers.", "2 customers.", "2 customers.")
     answer = _agent(context, model).ask("How many customers wrote a review in 2024?", "u3")
-    assert answer.text == "2 customers." and len(model.seen) == 3
+    assert answer.text == "2 customers." and len(model.seen) == 4
+    # The firm check comes after the soft one and the model's plain reply to it.
+    soft, said, firm = model.seen[3][-3:]
+    assert soft.content.startswith("(segassist) Before you answer:")
+    assert said.content == "2 customers." and firm.content.startswith("(segassist) Your answer")
 
 
 def test_an_answer_in_another_language_than_the_question_is_asked_again(context):
