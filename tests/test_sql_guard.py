@@ -295,6 +295,81 @@ def test_a_value_a_column_never_holds_is_pointed_out_with_the_values_it_does(war
         assert "Note:" not in run_sql(quiet).text, quiet
 
 
+def test_a_group_of_empty_keys_is_pointed_out_with_the_id_to_group_by(warehouse, tmp_path):
+    """Asked which product's reviews collected the most helpful votes, the 1.5B model
+    grouped Amazon reviews by product title, which that data leaves empty: every review
+    fell into one group and "None" was answered. A GROUP BY column whose returned group
+    is NULL gets a note naming the id to group by; NULLs elsewhere say nothing."""
+    from segassist.tools.context import ToolContext
+    from segassist.tools.data_tools import run_sql_tool
+
+    run_sql = run_sql_tool(ToolContext(warehouse, None, tmp_path))
+    with warehouse.connect() as conn:
+        products, branded = conn.execute(
+            text("SELECT COUNT(*), COUNT(brand) FROM product_facts")
+        ).one()
+    assert products > 0 and branded == 0  # the generator writes no brands
+    said = run_sql(
+        "SELECT p.brand, SUM(r.helpful_votes) AS votes FROM review_facts r JOIN product_facts "
+        "p ON r.product_id = p.product_id GROUP BY p.brand ORDER BY votes DESC LIMIT 3"
+    )
+    assert said.text.startswith(
+        "Note: brand is empty (NULL) for some rows, and GROUP BY brand put them all in one "
+        "group (the row where it is None); group by product_id to tell them apart."
+    )
+    assert said.payload.rows[0][0] is None  # the query ran as written
+    for quiet in (
+        "SELECT category, COUNT(*) AS n FROM product_facts GROUP BY category",
+        "SELECT category, MAX(brand) AS b FROM product_facts GROUP BY category",
+        "SELECT brand FROM product_facts LIMIT 3",
+    ):
+        assert "Note:" not in run_sql(quiet).text, quiet
+
+
+def test_an_aggregate_over_rows_a_join_repeats_is_refused(warehouse, tmp_path):
+    """For "which customer spent the most", the 1.5B model summed order_facts' units
+    over its join with order_lines: each order counted once per line. An aggregate of a
+    table's columns over a join to a finer table is refused with what to do instead;
+    the finer table's own columns, MIN/MAX, COUNT(DISTINCT) and joins on the same
+    grain run."""
+    from segassist.tools.context import ToolContext
+    from segassist.tools.data_tools import run_sql_tool
+
+    run_sql = run_sql_tool(ToolContext(warehouse, None, tmp_path))
+    fanned = (
+        "SELECT SUM(o.units) AS u FROM order_facts o JOIN order_lines ol "
+        "ON o.order_id = ol.order_id"
+    )
+    with warehouse.connect() as conn:  # what it would have said
+        inflated = conn.execute(text(fanned)).scalar()
+        units = conn.execute(text("SELECT SUM(units) FROM order_facts")).scalar()
+    assert inflated > units
+    said = run_sql(fanned)
+    assert said.failed and said.text.startswith(
+        "SQL not run: SUM(o.units) adds up order_facts (one row per order) joined to "
+        "order_lines (several rows per order): each order counts once per matching row of "
+        "order_lines."
+    )
+    averaged = run_sql(
+        "SELECT AVG(c.revenue) FROM customer_facts c JOIN order_facts o "
+        "ON c.customer_id = o.customer_id WHERE o.units > 1"
+    )
+    assert averaged.failed and "WHERE customer_id IN (SELECT customer_id FROM order_facts" in (
+        averaged.text
+    )
+    for fine in (
+        "SELECT SUM(ol.quantity) FROM order_facts o JOIN order_lines ol ON o.order_id = "
+        "ol.order_id WHERE NOT o.is_cancelled",
+        "SELECT COUNT(DISTINCT c.customer_id), MAX(c.revenue) FROM customer_facts c JOIN "
+        "order_facts o ON c.customer_id = o.customer_id",
+        "SELECT SUM(c.revenue) FROM customer_facts c JOIN customers k ON c.customer_id = "
+        "k.customer_id",
+        "SELECT c.segment_name, SUM(o.revenue) FROM customer_facts c JOIN order_facts o ON "
+        "c.customer_id = o.customer_id GROUP BY c.segment_name",
+    ):
+        assert not run_sql(fine).failed, fine
+
+
 def test_an_aggregate_beside_a_bare_column_needs_group_by(warehouse):
     """`SELECT customer_id, COUNT(*) ... ORDER BY COUNT(*) DESC` (written by the 1.5B model
     for "which customers wrote the most reviews") is one row on SQLite, some customer

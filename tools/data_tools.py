@@ -7,9 +7,11 @@ from datetime import date
 
 from segassist.core.errors import UserInputError
 from segassist.tools.context import ToolContext
+from segassist.tools.joins import repeated_rows
 from segassist.tools.result import ReviewHits, Table, ToolResult
 from segassist.tools.schema_text import (
     describe_data_text,
+    empty_groups,
     repair_columns,
     sql_error_hint,
     unknown_values,
@@ -67,6 +69,9 @@ def run_sql_tool(ctx: ToolContext):
             sql: exactly one SELECT (or WITH ... SELECT) statement. Aggregate in SQL
                 (COUNT, SUM, AVG, GROUP BY) rather than fetching many rows.
         """
+        why = repeated_rows(sql, sql_dialect(ctx.engine))
+        if why:
+            return ToolResult.failure(f"SQL not run: {why}", "", Table([], [], 0, sql))
         notes = []
         while True:
             try:
@@ -83,6 +88,9 @@ def run_sql_tool(ctx: ToolContext):
                 notes.append(note)
         if _found_nothing(result.rows):  # a value the column never holds matches nothing
             notes += unknown_values(ctx.engine, sql, sql_dialect(ctx.engine))
+        elif any(None in row for row in result.rows[:ROWS_SHOWN]):
+            shown_rows = result.rows[:ROWS_SHOWN]
+            notes += empty_groups(sql, result.columns, shown_rows, sql_dialect(ctx.engine))
         shown = markdown_table(result.columns, result.rows, max_rows=ROWS_SHOWN)
         total = result.total_rows if result.total_rows is not None else len(result.rows)
         note = f"{total:,} rows"

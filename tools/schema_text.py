@@ -428,3 +428,48 @@ def unknown_values(engine, sql: str, dialect: str) -> list[str]:
             absent = ", ".join(f"'{v}'" for v in missing)
             notes.append(f"Note: {table}.{column} never holds {absent}; its values are {listed}.")
     return notes
+
+
+def empty_groups(sql: str, columns: list[str], rows: list, dialect: str) -> list[str]:
+    """Notes for each GROUP BY column whose returned rows include an empty (NULL) group:
+    every row without a value fell into that one group, which then tops rankings (the
+    1.5B model grouped Amazon reviews by product title, which that data leaves empty,
+    and answered "None" for the most helpful product). Names the id to group by."""
+    import sqlglot
+    from sqlglot import exp
+
+    if not rows:
+        return []
+    try:
+        tree = sqlglot.parse_one(sql, read=dialect)
+    except sqlglot.errors.ParseError:
+        return []
+    group = tree.find(exp.Group)
+    if group is None:
+        return []
+    readable = _readable_columns()
+    used = _tables_used(tree, readable)
+    notes = []
+    for key in group.expressions:
+        if not isinstance(key, exp.Column) or key.name not in columns:
+            continue
+        at = columns.index(key.name)
+        if not any(row[at] is None for row in rows):
+            continue
+        owners = (
+            [used[key.table]]
+            if key.table in used
+            else [t for t in set(used.values()) if key.name in readable[t]]
+        )
+        note = (
+            f"Note: {key.name} is empty (NULL) for some rows, and GROUP BY {key.name} put "
+            "them all in one group (the row where it is None)"
+        )
+        if len(owners) == 1:
+            own = readable[owners[0]]
+            ident = f"{key.name.split('_')[0]}_id"
+            ident = ident if ident in own else own[0]
+            if ident != key.name:
+                note += f"; group by {ident} to tell them apart"
+        notes.append(note + ".")
+    return notes

@@ -159,6 +159,15 @@ VIEWS = {
     ),
 }
 VIEW_NAMES = tuple(VIEWS)
+# Each view's grain as a column: one row per value of it.
+VIEW_KEYS = {
+    "customer_facts": "customer_id",
+    "product_facts": "product_id",
+    "order_facts": "order_id",
+    "review_facts": "review_id",
+    "month_facts": "month",
+}
+assert set(VIEW_KEYS) == set(VIEWS), "every view has its key"
 
 # Names people (and small models) give the views' columns: column -> other names. A
 # query naming one of these where the view has no such column runs with the view's

@@ -1,0 +1,101 @@
+"""Joins that repeat rows: an aggregate over a table joined to a finer one.
+
+`SUM(o.units * ol.unit_price) FROM order_facts o JOIN order_lines ol ON o.order_id =
+ol.order_id` adds each order's units once per line of it (the 1.5B model's answer
+to "which customer spent the most" was 49 times the truth); `AVG(c.revenue)` over
+customer_facts joined to order_facts weighs each customer by their orders. The
+coarse table's rows are repeated by the join (a fan trap), so SUM, AVG and COUNT of
+its columns are wrong; MIN, MAX and COUNT(DISTINCT ...) are not, and neither is
+anything over the finer table's own columns.
+
+A table's grain is known from its key: a view's (`warehouse.semantic.VIEW_KEYS`) or
+a table's single-column primary key. Joined on that key to a table where the same
+column is not the key, its rows repeat.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from segassist.warehouse.schema import AGENT_READABLE_TABLES
+from segassist.warehouse.semantic import VIEW_KEYS, VIEWS
+
+_REPEATED_BY = ("Sum", "Avg", "Count")  # aggregates a repeated row changes
+
+
+@functools.cache
+def _keys() -> dict[str, str | None]:
+    """Readable table -> the column with one row per value (None: no single one)."""
+    from segassist.warehouse.schema import Base
+
+    keys: dict[str, str | None] = dict(VIEW_KEYS)
+    for name in AGENT_READABLE_TABLES:
+        if name in VIEWS or name not in Base.metadata.tables:
+            continue
+        primary = [c.name for c in Base.metadata.tables[name].primary_key.columns]
+        keys[name] = primary[0] if len(primary) == 1 else None
+    return keys
+
+
+def repeated_rows(sql: str, dialect: str) -> str | None:
+    """Why an aggregate of this query adds rows its joins repeat, or None."""
+    import sqlglot
+    from segassist.tools.schema_text import _readable_columns
+    from sqlglot import exp
+
+    try:
+        tree = sqlglot.parse_one(sql, read=dialect)
+    except sqlglot.errors.ParseError:
+        return None
+    keys, readable = _keys(), _readable_columns()
+    for select in tree.find_all(exp.Select):
+        joins = select.args.get("joins") or []
+        source = select.args.get("from_") or select.args.get("from")
+        if not joins or source is None:
+            continue
+        tables = {
+            t.alias_or_name: t.name
+            for t in [source.this, *(j.this for j in joins)]
+            if isinstance(t, exp.Table) and t.name in keys
+        }
+        repeated: dict[str, str] = {}  # alias -> the alias whose rows repeat it
+        for join in joins:
+            on = join.args.get("on")
+            for eq in on.find_all(exp.EQ) if on is not None else []:
+                left, right = eq.this, eq.expression
+                if not (isinstance(left, exp.Column) and isinstance(right, exp.Column)):
+                    continue
+                for a, b in ((left, right), (right, left)):
+                    if a.table in tables and b.table in tables and a.table != b.table:
+                        key = keys[tables[a.table]]
+                        if a.name == key and keys[tables[b.table]] != b.name:
+                            repeated.setdefault(a.table, b.table)
+        if not repeated:
+            continue
+        for aggregate in select.find_all(*(getattr(exp, n) for n in _REPEATED_BY)):
+            if aggregate.find_ancestor(exp.Select) is not select:
+                continue  # a subquery's own aggregate
+            if isinstance(aggregate.this, (exp.Distinct, exp.Star)):
+                continue
+            for column in aggregate.find_all(exp.Column):
+                owners = (
+                    [column.table]
+                    if column.table
+                    else [a for a, t in tables.items() if column.name in readable.get(t, ())]
+                )
+                if (
+                    len(owners) == 1
+                    and owners[0] in repeated
+                    and column.name in readable.get(tables[owners[0]], ())
+                ):  # a column it lacks is the database's error to report first
+                    coarse, fine = tables[owners[0]], tables[repeated[owners[0]]]
+                    key = keys[coarse]
+                    one = key.removesuffix("_id")
+                    return (
+                        f"{aggregate.sql(dialect=dialect)} adds up {coarse} (one row per {one}) "
+                        f"joined to {fine} (several rows per {one}): each {one} counts once "
+                        f"per matching row of {fine}. Aggregate the columns of {fine} alone, "
+                        f"or those of {coarse} without the join (to filter by {fine}: WHERE "
+                        f"{key} IN (SELECT {key} FROM {fine} WHERE ...))."
+                    )
+    return None
