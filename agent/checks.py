@@ -68,6 +68,27 @@ _NOT_NAMES = {
 }
 
 
+# A name the question leaves out: "outside the United Kingdom", "except France",
+# "fora de São Paulo". The 1.5B model wrote country = 'United Kingdom' for it.
+_EXCLUDED = re.compile(
+    r"\b(?i:outside|except(?: for)?|excluding|other than|apart from|besides|not in|fora "
+    r"d[eoa]s?|exceto|excluindo|menos)\s+(?i:of\s+)?(?i:the\s+|o\s+|a\s+)?([A-ZÀ-Ý][\w'-]*(?:\s+"
+    r"(?:d[aeo]s?\s+)?[A-ZÀ-Ý][\w'-]*)*)"
+)
+
+
+def _kept(name: str, sql: str) -> bool:
+    """The query keeps rows of `name` only (= 'name', IN ('name'...)) with no negation."""
+    quoted = re.escape(f"'{name}'")
+    negated = re.search(
+        rf"(?:!=|<>)\s*{quoted}|{quoted}\s*(?:!=|<>)|NOT\s+IN\s*\([^)]*{quoted}"
+        rf"|NOT\s+[\w.]+\s*=\s*{quoted}|NOT\s*\(\s*[\w.]+\s*=\s*{quoted}",
+        sql,
+        re.I,
+    )
+    return bool(re.search(quoted, sql, re.I)) and not negated
+
+
 def _proper_names(question: str) -> list[str]:
     """Names the question limits its answer by: "United Kingdom", "São Paulo"."""
     return [
@@ -120,6 +141,12 @@ def unchecked(messages: list) -> list[str]:
     ]
     if unused:
         problems.append(f"your query does not use {' and '.join(unused)} from my question.")
+    kept = [n for n in dict.fromkeys(_EXCLUDED.findall(question)) if _kept(n, written)]
+    if kept:
+        problems.append(
+            f"my question leaves out {' and '.join(kept)}, and your query keeps only it "
+            "(to leave it out: != or NOT IN)."
+        )
     for noun, (asked, view) in _COUNTED.items():
         named = re.search(rf"\b{noun}(?!\s+by\b)", written, re.I)
         if re.search(asked, question, re.I) and not named:

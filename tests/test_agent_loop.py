@@ -787,6 +787,32 @@ def test_a_number_of_the_question_no_query_used_is_pointed_out_softly_then_firml
     assert said.content == "2 customers." and firm.content.startswith("(segassist) Your answer")
 
 
+def test_a_name_the_question_leaves_out_but_the_query_keeps_is_pointed_out(context):
+    """ "Outside the United Kingdom, which country ..." was answered with country =
+    'United Kingdom' (and "the United Kingdom"). A name the question excludes that the
+    query keeps is pointed out; != and NOT IN leave it out and ask nothing."""
+    kept = _call(
+        "run_sql",
+        sql="SELECT country, COUNT(*) AS n FROM customers WHERE country = "
+        "'United Kingdom' GROUP BY country",
+    )
+    left_out = _call(
+        "run_sql",
+        sql="SELECT country, COUNT(*) AS n FROM customers WHERE country != "
+        "'United Kingdom' GROUP BY country ORDER BY n DESC LIMIT 1",
+    )
+    model = _script(kept, "United Kingdom.", left_out, "Germany.")
+    _agent(context, model).ask(
+        "Outside the United Kingdom, which country has most customers?", "x1"
+    )
+    assert "my question leaves out United Kingdom, and your query keeps only it" in (
+        model.seen[2][-1].content
+    )
+    model = _script(left_out, "Germany.")
+    _agent(context, model).ask("Except the United Kingdom, which country has most customers?", "x2")
+    assert len(model.seen) == 2
+
+
 def test_an_answer_in_another_language_than_the_question_is_asked_again(context):
     """Asked fifth in an English conversation, a Chinese question got its right count in
     English. Asked again (the answer instruction names the language) it comes back in

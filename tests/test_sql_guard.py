@@ -318,6 +318,23 @@ def test_a_group_of_empty_keys_is_pointed_out_with_the_id_to_group_by(warehouse,
         "group (the row where it is None); group by product_id to tell them apart."
     )
     assert said.payload.rows[0][0] is None  # the query ran as written
+    with warehouse.connect() as conn:
+        conn.execute(
+            text(
+                "UPDATE orders SET customer_id = NULL WHERE order_id IN (SELECT "
+                "order_id FROM orders ORDER BY order_id LIMIT 40)"
+            )
+        )
+        conn.commit()
+    anonymous = run_sql(
+        "SELECT customer_id, COUNT(*) AS n FROM order_facts GROUP BY customer_id "
+        "ORDER BY n DESC LIMIT 1"
+    )
+    assert anonymous.text.startswith(
+        "Note: customer_id is empty (NULL) for some rows, and GROUP BY customer_id put them "
+        "all in one group (the row where it is None); WHERE customer_id IS NOT NULL leaves "
+        "them out."
+    )
     for quiet in (
         "SELECT category, COUNT(*) AS n FROM product_facts GROUP BY category",
         "SELECT category, MAX(brand) AS b FROM product_facts GROUP BY category",

@@ -469,7 +469,10 @@ def empty_groups(sql: str, columns: list[str], rows: list, dialect: str) -> list
             own = readable[owners[0]]
             ident = f"{key.name.split('_')[0]}_id"
             ident = ident if ident in own else own[0]
-            if ident != key.name:
-                note += f"; group by {ident} to tell them apart"
+            note += (
+                f"; group by {ident} to tell them apart"
+                if ident != key.name
+                else f"; WHERE {key.name} IS NOT NULL leaves them out"  # anonymous orders
+            )
         notes.append(note + ".")
     return notes
