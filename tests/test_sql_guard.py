@@ -199,6 +199,10 @@ def test_a_column_named_otherwise_runs_as_the_column_it_means(warehouse, tmp_pat
         "SELECT COUNT(*) FROM review_facts WHERE rating = 5 AND reviewed_at >= '2001-01-01'"
     )
     assert result.payload.rows[0][0] > 0
+    # A view's column named on a raw table that calls it otherwise.
+    result = run_sql("SELECT SUM(units) FROM order_lines WHERE unit_price > 1")
+    assert "order_lines has no column 'units'; this ran with quantity" in result.text
+    assert result.payload.rows == rows("SELECT SUM(quantity) FROM order_lines WHERE unit_price > 1")
     # The aggregate's word in the name, inside that aggregate, over single reviews.
     result = run_sql(
         "SELECT product_id, AVG(avg_rating) FROM review_facts GROUP BY product_id "
@@ -286,6 +290,12 @@ def test_a_value_a_column_never_holds_is_pointed_out_with_the_values_it_does(war
         + ", ".join(f"'{v}'" for v in statuses)
     )
     assert result.payload.rows == [[0]]  # the query ran as written
+    # A share whose part found nothing: SUM(CASE WHEN country = 'UK' ...) beside the total.
+    part = run_sql(
+        "SELECT COUNT(*) AS n, SUM(CASE WHEN status = 'Cancelled-typo' THEN 1 ELSE 0 END) "
+        "AS c FROM order_facts"
+    )
+    assert part.text.startswith("Note: order_facts.status never holds 'Cancelled-typo'")
     held = run_sql(f"SELECT COUNT(*) FROM order_facts o WHERE o.status IN ('{statuses[0]}')")
     assert "Note:" not in held.text and held.payload.rows[0][0] > 0
     for quiet in (

@@ -88,7 +88,7 @@ def run_sql_tool(ctx: ToolContext):
                 notes.append(note)
         if _found_nothing(result.rows):  # a value the column never holds matches nothing
             notes += unknown_values(ctx.engine, sql, sql_dialect(ctx.engine))
-        elif any(None in row for row in result.rows[:ROWS_SHOWN]):
+        if any(None in row for row in result.rows[:ROWS_SHOWN]):
             shown_rows = result.rows[:ROWS_SHOWN]
             notes += empty_groups(sql, result.columns, shown_rows, sql_dialect(ctx.engine))
         shown = markdown_table(result.columns, result.rows, max_rows=ROWS_SHOWN)
@@ -107,8 +107,9 @@ def run_sql_tool(ctx: ToolContext):
 
 
 def _found_nothing(rows: list[tuple]) -> bool:
-    """No rows, or one row of nothing but zeros and NULLs (COUNT(*) = 0, SUM of no rows)."""
-    return not rows or (len(rows) == 1 and all(v is None or v == 0 for v in rows[0]))
+    """No rows, or one row with a zero or NULL in it (COUNT(*) = 0, SUM of no rows, or
+    SUM(CASE WHEN country = 'UK' ...) beside a total: a value never held found nothing)."""
+    return not rows or (len(rows) == 1 and any(v is None or v == 0 for v in rows[0]))
 
 
 def search_reviews_tool(ctx: ToolContext):

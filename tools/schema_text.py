@@ -217,11 +217,14 @@ def repair_columns(sql: str, error: str, dialect: str) -> tuple[str, str] | None
         names = {bare}
     else:
         names = {wanted}
+    # Either way round: a synonym for a view's column, or a view's column named on a raw
+    # table that calls it otherwise (units on order_lines: quantity).
+    others = {other for name in names for other in SYNONYMS.get(name, ())}
     hits = {
         (name, real)
         for name in used.values()
         for real in columns[name]
-        if real in names or names & set(SYNONYMS.get(real, ()))
+        if real in names or real in others or names & set(SYNONYMS.get(real, ()))
     }
     if not hits:
         hits = {
