@@ -54,9 +54,13 @@ def _numbers(text: str) -> list[float]:
 
 
 def _names(value, lowered: str) -> bool:
-    """The answer names `value` (a list: any of its forms)."""
+    """The answer names `value` (a list: any of its forms) as a word of its own: the
+    state "SP" is not named by "resposta"."""
     forms = value if isinstance(value, list) else [value]
-    return any(str(v).lower() in lowered for v in forms)
+    return any(
+        re.search(rf"(?<![a-z0-9à-ÿ]){re.escape(str(v).lower())}(?![a-z0-9à-ÿ])", lowered)
+        for v in forms
+    )
 
 
 def score(question: dict, text: str) -> bool:
