@@ -7,7 +7,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
 
-from bench_agent import score  # noqa: E402
+from bench_agent import score
 
 
 def _q(kind, answer, tolerance=0.0, **extra):
