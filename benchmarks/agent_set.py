@@ -255,7 +255,8 @@ def retail_questions(data: Path) -> list[dict]:
     invoices = per_customer["Invoice"].nunique()
     germany = known[known["Country"] == "Germany"]
     most_invoices, invoice_count = _unique_top(invoices)
-    uk_share = sales.loc[sales["Country"] == "United Kingdom", "amount"].sum() / sales["amount"].sum()
+    uk = sales.loc[sales["Country"] == "United Kingdom", "amount"].sum()
+    uk_share = uk / sales["amount"].sum()
     units = sales.groupby("StockCode")["Quantity"].sum()
     nov10 = sales.loc[sales["when"].dt.strftime("%Y-%m") == "2010-11", "amount"].sum()
     return [

@@ -353,6 +353,38 @@ def test_a_group_of_empty_keys_is_pointed_out_with_the_id_to_group_by(warehouse,
         assert "Note:" not in run_sql(quiet).text, quiet
 
 
+def test_cancelled_orders_picked_by_one_of_their_statuses_are_pointed_out(warehouse, tmp_path):
+    """Olist's 'unavailable' orders are cancelled too; status = 'cancelled' counted 21 of
+    81 cancelled orders and nothing said so. A status filter that picks only some of
+    the cancelled statuses gets a note naming them and is_cancelled."""
+    from segassist.tools.context import ToolContext
+    from segassist.tools.data_tools import run_sql_tool
+
+    run_sql = run_sql_tool(ToolContext(warehouse, None, tmp_path))
+    with warehouse.connect() as conn:  # the generator cancels nothing
+        for status in ("cancelled", "unavailable"):
+            conn.execute(
+                text(
+                    "UPDATE orders SET status = :status, is_cancelled = :yes WHERE order_id "
+                    "IN (SELECT order_id FROM orders WHERE NOT is_cancelled ORDER BY order_id "
+                    "LIMIT 5)"
+                ),
+                {"status": status, "yes": True},
+            )
+        conn.commit()
+    said = run_sql("SELECT COUNT(*) AS n FROM order_facts WHERE status = 'cancelled'")
+    assert said.text.startswith(
+        "Note: cancelled orders (is_cancelled) have status 'cancelled', 'unavailable'; this "
+        "query reads only 'cancelled'. For cancelled orders, use is_cancelled."
+    )
+    for quiet in (
+        "SELECT COUNT(*) AS n FROM order_facts WHERE status IN ('cancelled', 'unavailable')",
+        "SELECT COUNT(*) AS n FROM order_facts WHERE status = 'completed'",
+        "SELECT COUNT(*) AS n FROM order_facts WHERE is_cancelled",
+    ):
+        assert "Note:" not in run_sql(quiet).text, quiet
+
+
 def test_an_aggregate_over_rows_a_join_repeats_is_refused(warehouse, tmp_path):
     """For "which customer spent the most", the 1.5B model summed order_facts' units
     over its join with order_lines: each order counted once per line. An aggregate of a

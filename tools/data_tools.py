@@ -13,6 +13,7 @@ from segassist.tools.schema_text import (
     describe_data_text,
     empty_groups,
     repair_columns,
+    some_cancellations,
     sql_error_hint,
     unknown_values,
 )
@@ -88,6 +89,7 @@ def run_sql_tool(ctx: ToolContext):
                 notes.append(note)
         if _found_nothing(result.rows):  # a value the column never holds matches nothing
             notes += unknown_values(ctx.engine, sql, sql_dialect(ctx.engine))
+        notes += some_cancellations(ctx.engine, sql, sql_dialect(ctx.engine))
         if any(None in row for row in result.rows[:ROWS_SHOWN]):
             shown_rows = result.rows[:ROWS_SHOWN]
             notes += empty_groups(sql, result.columns, shown_rows, sql_dialect(ctx.engine))

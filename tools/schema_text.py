@@ -479,3 +479,38 @@ def empty_groups(sql: str, columns: list[str], rows: list, dialect: str) -> list
             )
         notes.append(note + ".")
     return notes
+
+
+def some_cancellations(engine, sql: str, dialect: str) -> list[str]:
+    """A note when a query picks cancelled orders by a status that is only some of them:
+    Olist's 'unavailable' orders are cancelled too (is_cancelled, the semantic layer's
+    definition), and status = 'cancelled' counted 21 of 81 cancelled orders."""
+    import sqlglot
+    from sqlalchemy import text
+    from sqlglot import exp
+
+    if "status" not in sql.lower():
+        return []
+    try:
+        tree = sqlglot.parse_one(sql, read=dialect)
+    except sqlglot.errors.ParseError:
+        return []
+    picked = set()
+    for node in tree.find_all(exp.EQ, exp.In):
+        column = node.this if isinstance(node.this, exp.Column) else None
+        values = node.expressions if isinstance(node, exp.In) else [node.expression]
+        if column is not None and column.name.lower() == "status":
+            picked |= {v.this for v in values if isinstance(v, exp.Literal) and v.is_string}
+    if not picked:
+        return []
+    with engine.connect() as conn:
+        cancelled = set(
+            conn.execute(text("SELECT DISTINCT status FROM orders WHERE is_cancelled")).scalars()
+        )
+    if not picked <= cancelled or cancelled <= picked:
+        return []
+    listed = ", ".join(f"'{s}'" for s in sorted(cancelled))
+    return [
+        f"Note: cancelled orders (is_cancelled) have status {listed}; this query reads only "
+        f"{', '.join(repr(s) for s in sorted(picked))}. For cancelled orders, use is_cancelled."
+    ]
