@@ -392,8 +392,7 @@ def retail_questions(data: Path) -> list[dict]:
             "or-h17",
             "online_retail",
             "analyst",
-            "How many products (stock codes) sold more than 1,000 units on non-cancelled "
-            "invoices?",
+            "How many products (stock codes) sold more than 1,000 units on non-cancelled invoices?",
             int((units > 1000).sum()),
         ),
         _q(
