@@ -14,7 +14,7 @@ import functools
 import time
 from contextvars import ContextVar
 
-from segassist.agent.checks import checked, checks_made, is_check, unchecked
+from segassist.agent.checks import CHECKS, checked, checks_made, is_check, missed, unchecked
 from segassist.agent.examples import copied, examples_text
 from segassist.agent.guards import (
     ANSWER_NUDGE,
@@ -34,6 +34,7 @@ from segassist.agent.guards import (
     without_nudge,
 )
 from segassist.agent.prompting import prompt
+from segassist.agent.replies import reply
 from segassist.agent.toolcalls import looks_like_a_call, parse_tool_calls
 from segassist.tools.result import ToolResult
 from segassist.tools.writing import language_of
@@ -108,6 +109,18 @@ def agent_middleware(tool_names: set[str], max_model_calls: int, examples=None) 
                     if problems
                     else None
                 )
+                left_out = (
+                    missed(request.messages)
+                    if not nudge and checks_made(request.messages) >= CHECKS
+                    else []
+                )
+                if left_out:
+                    # Checked twice and still leaving out part of the question: not an
+                    # answer to state (a wrong figure said confidently is the worst outcome).
+                    question, _ = this_question(request.messages)
+                    said = reply("unreliable", question, missing=", ".join(left_out))
+                    own = AIMessage(said, id=last.id, response_metadata={"own": True})
+                    return ModelResponse(result=[own], structured_response=None)
                 if nudge:
                     text = prompt(nudge).replace("{problems}", " ".join(problems))
                     ask = HumanMessage(NUDGE_MARK + text)

@@ -39,6 +39,17 @@ REPLIES = {
         "zh": "我无法根据数据可靠地回答这个问题：最后一次查询失败了（查询及其错误见步骤）。"
         "请换一种问法再试，例如指明数据表或时间段。",
     },
+    # After the checks (agent.checks), the queries still leave out part of the question.
+    "unreliable": {
+        "en": "I could not answer this reliably: my queries leave out part of your question "
+        "({missing}). Their results are in the steps; try rephrasing, e.g. name the view or "
+        "the condition.",
+        "pt": "Não consegui responder com segurança: minhas consultas deixam de fora parte da "
+        "sua pergunta ({missing}). Os resultados estão nas etapas; tente reformular, por "
+        "exemplo com a tabela ou a condição.",
+        "zh": "我无法可靠地回答这个问题：我的查询遗漏了问题中的一部分（{missing}）。"
+        "查询结果见步骤；请换一种问法再试，例如指明数据表或条件。",
+    },
     "returned": {
         "en": "I could not write a reliable answer, so here is what {call} returned:\n\n{result}",
         "pt": "Não consegui escrever uma resposta confiável; este é o resultado de {call}:"

@@ -777,14 +777,21 @@ def test_a_number_of_the_question_no_query_used_is_pointed_out_softly_then_firml
     assert "my question is about segments, and no call looked at them" in (
         model.seen[2][-1].content
     )
-    # Checked twice at most: a third answer without the number stands.
+    # Checked twice at most: a third answer without the number is not stated; the agent
+    # says it could not answer reliably, naming what its queries left out.
     model = _script(everyone, "2 customers.", "2 customers.", "2 customers.")
     answer = _agent(context, model).ask("How many customers wrote a review in 2024?", "u3")
-    assert answer.text == "2 customers." and len(model.seen) == 4
+    assert len(model.seen) == 4 and "2 customers" not in answer.text
+    assert answer.text.startswith(
+        "I could not answer this reliably: my queries leave out part of your question (2024)."
+    )
     # The firm check comes after the soft one and the model's plain reply to it.
     soft, said, firm = model.seen[3][-3:]
     assert soft.content.startswith("(segassist) Before you answer:")
     assert said.content == "2 customers." and firm.content.startswith("(segassist) Your answer")
+    model = _script(everyone, "有2位客户。", "有2位客户。", "有2位客户。")
+    answer = _agent(context, model).ask("2024年有多少位客户写了评论？", "u3-zh")
+    assert answer.text.startswith("我无法可靠地回答这个问题：我的查询遗漏了问题中的一部分（2024）")
 
 
 def test_a_name_the_question_leaves_out_but_the_query_keeps_is_pointed_out(context):
