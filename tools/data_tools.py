@@ -25,6 +25,7 @@ ROWS_SHOWN = 20  # of a query's rows, in the text the model reads
 # ..."): not data a number in an answer may be taken from.
 ROW_COUNT_HEADER = re.compile(r"^(?:more than )?[\d,]+ rows\b.*$", re.M)
 MAX_REPAIRS = 3  # missing columns one query may have replaced (tools.schema_text)
+_RANKS = re.compile(r"\border\s+by\b.*\blimit\b", re.I | re.S)  # a top-N query
 
 
 def review_titles(engine, review_ids: list[str]) -> dict[str, str]:
@@ -92,7 +93,15 @@ def run_sql_tool(ctx: ToolContext):
         notes += some_cancellations(ctx.engine, sql, sql_dialect(ctx.engine))
         if any(None in row for row in result.rows[:ROWS_SHOWN]):
             shown_rows = result.rows[:ROWS_SHOWN]
-            notes += empty_groups(sql, result.columns, shown_rows, sql_dialect(ctx.engine))
+            empty = empty_groups(sql, result.columns, shown_rows, sql_dialect(ctx.engine))
+            if empty and None in result.rows[0] and _RANKS.search(sql):
+                # A ranking topped by the empty group names nothing: the 1.5B model read
+                # the note and still answered "None" for the most helpful product.
+                failed = Table(
+                    result.columns, [list(r) for r in result.rows], len(result.rows), sql
+                )
+                return ToolResult.failure("Result not used: " + " ".join(empty), "", failed)
+            notes += empty
         shown = markdown_table(result.columns, result.rows, max_rows=ROWS_SHOWN)
         total = result.total_rows if result.total_rows is not None else len(result.rows)
         note = f"{total:,} rows"
