@@ -40,14 +40,14 @@ def _keys() -> dict[str, str | None]:
 def repeated_rows(sql: str, dialect: str) -> str | None:
     """Why an aggregate of this query adds rows its joins repeat, or None."""
     import sqlglot
-    from segassist.tools.schema_text import _readable_columns
+    from segassist.tools.schema_text import readable_columns
     from sqlglot import exp
 
     try:
         tree = sqlglot.parse_one(sql, read=dialect)
     except sqlglot.errors.ParseError:
         return None
-    keys, readable = _keys(), _readable_columns()
+    keys, readable = _keys(), readable_columns()
     for select in tree.find_all(exp.Select):
         joins = select.args.get("joins") or []
         source = select.args.get("from_") or select.args.get("from")

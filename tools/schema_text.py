@@ -84,7 +84,7 @@ _MISSING_COLUMN = re.compile(
 
 
 @functools.cache
-def _readable_columns() -> dict[str, list[str]]:
+def readable_columns() -> dict[str, list[str]]:
     """Every table and view the agent may read -> its columns, the views first."""
     columns = {name: list(described) for name, (_, described) in VIEWS.items()}
     columns |= {
@@ -137,7 +137,7 @@ def sql_error_hint(sql: str, error: str) -> str:
         return ""
     alias, column, tree = found
     # The views first: where a column lives in a view, that is where to read it.
-    columns = _readable_columns()
+    columns = readable_columns()
     used = _tables_used(tree, columns)
     lines = []
     if used:
@@ -198,7 +198,7 @@ def repair_columns(sql: str, error: str, dialect: str) -> tuple[str, str] | None
     if found is None:
         return None
     alias, column, tree = found
-    columns = _readable_columns()
+    columns = readable_columns()
     used = _tables_used(tree, columns)
     if alias:
         if alias not in used:
@@ -393,7 +393,7 @@ def unknown_values(engine, sql: str, dialect: str) -> list[str]:
         tree = sqlglot.parse_one(sql, read=dialect)
     except sqlglot.errors.ParseError:
         return []
-    columns = _readable_columns()
+    columns = readable_columns()
     used = _tables_used(tree, columns)
     compared: dict[tuple[str, str], set[str]] = {}
     for node in tree.find_all(exp.EQ, exp.NEQ, exp.In):
@@ -450,7 +450,7 @@ def empty_groups(sql: str, columns: list[str], rows: list, dialect: str) -> list
     group = tree.find(exp.Group)
     if group is None:
         return []
-    readable = _readable_columns()
+    readable = readable_columns()
     used = _tables_used(tree, readable)
     notes = []
     for key in group.expressions:
