@@ -12,6 +12,7 @@ when its next answer still rests on the same kind of query, it is told that it d
 
 from __future__ import annotations
 
+import functools
 import re
 
 from segassist.agent.guards import MONTHS, NUDGE_MARK, failed, this_question
@@ -181,13 +182,14 @@ def _findings(messages: list, names: bool = True) -> list[tuple[str, str]]:
     return found
 
 
+@functools.cache
+def _check_openings() -> tuple[str, ...]:
+    return tuple(NUDGE_MARK + prompt(n).split("{problems}")[0] for n in ("check", "check_again"))
+
+
 def is_check(message) -> bool:
     """A check instruction (present only while the model answers it)."""
-    content = str(getattr(message, "content", ""))
-    return any(
-        content.startswith(NUDGE_MARK + prompt(name).split("{problems}")[0])
-        for name in ("check", "check_again")
-    )
+    return str(getattr(message, "content", "")).startswith(_check_openings())
 
 
 def checks_made(messages: list) -> int:

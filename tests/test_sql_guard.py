@@ -272,6 +272,12 @@ def test_a_column_named_otherwise_runs_as_the_column_it_means(warehouse, tmp_pat
         assert "Note:" not in said.text and column in said.text
 
 
+def _says_nothing(run_sql, *queries: str) -> None:
+    """Each query runs without a note."""
+    for query in queries:
+        assert "Note:" not in run_sql(query).text, query
+
+
 def test_a_value_a_column_never_holds_is_pointed_out_with_the_values_it_does(warehouse, tmp_path):
     """status = 'cancelled' on Olist, whose status is 'canceled', counted 21 orders of 81
     and nothing said so. A text column compared with a value it never holds gets its
@@ -298,11 +304,11 @@ def test_a_value_a_column_never_holds_is_pointed_out_with_the_values_it_does(war
     assert part.text.startswith("Note: order_facts.status never holds 'Cancelled-typo'")
     held = run_sql(f"SELECT COUNT(*) FROM order_facts o WHERE o.status IN ('{statuses[0]}')")
     assert "Note:" not in held.text and held.payload.rows[0][0] > 0
-    for quiet in (
+    _says_nothing(
+        run_sql,
         "SELECT COUNT(*) FROM order_facts WHERE customer_id = 'nobody'",
         "SELECT COUNT(*) FROM review_facts WHERE text = 'nothing like this'",
-    ):
-        assert "Note:" not in run_sql(quiet).text, quiet
+    )
 
 
 def test_a_group_of_empty_keys_is_pointed_out_with_the_id_to_group_by(warehouse, tmp_path):
@@ -351,12 +357,12 @@ def test_a_group_of_empty_keys_is_pointed_out_with_the_id_to_group_by(warehouse,
         "customer_id put them all in one group (the row where it is None); WHERE customer_id "
         "IS NOT NULL leaves them out."
     )
-    for quiet in (
+    _says_nothing(
+        run_sql,
         "SELECT category, COUNT(*) AS n FROM product_facts GROUP BY category",
         "SELECT category, MAX(brand) AS b FROM product_facts GROUP BY category",
         "SELECT brand FROM product_facts LIMIT 3",
-    ):
-        assert "Note:" not in run_sql(quiet).text, quiet
+    )
 
 
 def test_cancelled_orders_picked_by_one_of_their_statuses_are_pointed_out(warehouse, tmp_path):
@@ -383,12 +389,12 @@ def test_cancelled_orders_picked_by_one_of_their_statuses_are_pointed_out(wareho
         "Note: cancelled orders (is_cancelled) have status 'cancelled', 'unavailable'; this "
         "query reads only 'cancelled'. For cancelled orders, use is_cancelled."
     )
-    for quiet in (
+    _says_nothing(
+        run_sql,
         "SELECT COUNT(*) AS n FROM order_facts WHERE status IN ('cancelled', 'unavailable')",
         "SELECT COUNT(*) AS n FROM order_facts WHERE status = 'completed'",
         "SELECT COUNT(*) AS n FROM order_facts WHERE is_cancelled",
-    ):
-        assert "Note:" not in run_sql(quiet).text, quiet
+    )
 
 
 def test_an_aggregate_over_rows_a_join_repeats_is_refused(warehouse, tmp_path):
