@@ -340,6 +340,21 @@ def test_a_group_of_empty_keys_is_pointed_out_with_the_id_to_group_by(warehouse,
         "p ON r.product_id = p.product_id GROUP BY p.brand ORDER BY votes DESC LIMIT 3"
     )
     assert ranked.failed and ranked.text.startswith("Result not used: Note: brand is empty")
+    # Grouped by the id but named by the empty column (the model's next try; SQLite
+    # runs it, PostgreSQL refuses a column outside GROUP BY): the top row still names
+    # nothing; with the id beside it, it does.
+    by_id = (
+        "SELECT {} SUM(r.helpful_votes) AS votes FROM review_facts r JOIN product_facts p "
+        "ON r.product_id = p.product_id GROUP BY p.product_id ORDER BY votes DESC LIMIT 1"
+    )
+    if warehouse.dialect.name == "sqlite":
+        unnamed = run_sql(by_id.format("p.brand,"))
+        assert unnamed.failed and unnamed.text == (
+            "Result not used: Note: brand is empty (NULL) in the top row, so it names "
+            "nothing; select product_id as well and name the row by it."
+        )
+        named = run_sql(by_id.format("p.product_id, p.brand,"))
+        assert not named.failed and named.payload.rows[0][0] is not None
     with warehouse.connect() as conn:
         conn.execute(
             text(

@@ -16,6 +16,7 @@ from segassist.tools.schema_text import (
     some_cancellations,
     sql_error_hint,
     unknown_values,
+    unnamed_top,
 )
 from segassist.tools.sql import DEFAULT_ROW_LIMIT, run_select, sql_dialect
 from segassist.tools.text import markdown_table, quote_customer_text
@@ -94,8 +95,11 @@ def run_sql_tool(ctx: ToolContext):
         if any(None in row for row in result.rows[:ROWS_SHOWN]):
             shown_rows = result.rows[:ROWS_SHOWN]
             empty = empty_groups(sql, result.columns, shown_rows, sql_dialect(ctx.engine))
-            if empty and None in result.rows[0] and _RANKS.search(sql):
-                # A ranking topped by the empty group names nothing: the 1.5B model read
+            ranks = None in result.rows[0] and _RANKS.search(sql)
+            if ranks:
+                empty += unnamed_top(sql, result.columns, result.rows[0], sql_dialect(ctx.engine))
+            if empty and ranks:
+                # A ranking topped by an empty name names nothing: the 1.5B model read
                 # the note and still answered "None" for the most helpful product.
                 failed = Table(
                     result.columns, [list(r) for r in result.rows], len(result.rows), sql

@@ -481,6 +481,39 @@ def empty_groups(sql: str, columns: list[str], rows: list, dialect: str) -> list
     return notes
 
 
+def unnamed_top(sql: str, columns: list[str], top: tuple, dialect: str) -> list[str]:
+    """A note when the top row of a ranking names nothing: every plain (not aggregated)
+    column it selects is empty (NULL) there. The 1.5B model grouped Amazon reviews by
+    product_id, selected the title (which that data leaves empty) and answered that
+    the most helpful product was "None". Names the key to select instead."""
+    import sqlglot
+    from sqlglot import exp
+
+    try:
+        tree = sqlglot.parse_one(sql, read=dialect)
+    except sqlglot.errors.ParseError:
+        return []
+    select = tree if isinstance(tree, exp.Select) else tree.find(exp.Select)
+    if select is None:
+        return []
+    plain = [
+        e.alias_or_name
+        for e in select.expressions
+        if isinstance(e.unalias(), exp.Column) and e.alias_or_name in columns
+    ]
+    if not plain or any(top[columns.index(name)] is not None for name in plain):
+        return []
+    group = select.find(exp.Group)
+    keys = [k.name for k in (group.expressions if group else []) if isinstance(k, exp.Column)]
+    if set(keys) & set(plain):  # grouped by the empty column itself: `empty_groups`
+        return []
+    keys = keys or [f"{plain[0].split('_')[0]}_id"]
+    return [
+        f"Note: {', '.join(plain)} is empty (NULL) in the top row, so it names nothing; "
+        f"select {keys[0]} as well and name the row by it."
+    ]
+
+
 def some_cancellations(engine, sql: str, dialect: str) -> list[str]:
     """A note when a query picks cancelled orders by a status that is only some of them:
     Olist's 'unavailable' orders are cancelled too (is_cancelled, the semantic layer's
