@@ -81,6 +81,22 @@ def agent_middleware(tool_names: set[str], max_model_calls: int, examples=None) 
             notes.append(f"Write your final answer in {language}, the language of my question.")
         return "\n".join(n for n in notes if n)
 
+    def withheld(request, answer):
+        """`answer`, or, where this question's queries still leave out part of it (a
+        number, a counted noun, an excluded place: `checks.missed`), "I could not answer
+        that reliably": a wrong figure said confidently is the worst outcome. Asked of
+        every answer the model gives after its checks, and of every answer taken from
+        the results instead (a repeated call, an ungrounded answer, time out): there
+        the model had no way left to mend its query (the 1.5B model counted customers
+        for "多少条评论", repeated the call after the firm check and was answered from
+        its result)."""
+        left_out = missed(request.messages)
+        if not left_out:
+            return answer
+        question, _ = this_question(request.messages)
+        said = reply("unreliable", question, missing=", ".join(left_out))
+        return AIMessage(said, id=answer.id, response_metadata={"own": True})
+
     class ToolCallsFromText(AgentMiddleware):
         """Fill AIMessage.tool_calls from JSON the model wrote as text."""
 
@@ -88,6 +104,7 @@ def agent_middleware(tool_names: set[str], max_model_calls: int, examples=None) 
             if time.monotonic() > question_deadline.get():
                 # Out of time: answer from what the tools returned so far, no more calls.
                 answer = answer_from_results(request, handler, tool_names, None, out_of_time=True)
+                answer = withheld(request, answer)
                 return ModelResponse(result=[answer], structured_response=None)
             response = handler(request)
             last = response.result[-1] if response.result else None
@@ -109,18 +126,11 @@ def agent_middleware(tool_names: set[str], max_model_calls: int, examples=None) 
                     if problems
                     else None
                 )
-                left_out = (
-                    missed(request.messages)
-                    if not nudge and checks_made(request.messages) >= CHECKS
-                    else []
-                )
-                if left_out:
-                    # Checked twice and still leaving out part of the question: not an
-                    # answer to state (a wrong figure said confidently is the worst outcome).
-                    question, _ = this_question(request.messages)
-                    said = reply("unreliable", question, missing=", ".join(left_out))
-                    own = AIMessage(said, id=last.id, response_metadata={"own": True})
-                    return ModelResponse(result=[own], structured_response=None)
+                if not nudge and checks_made(request.messages) >= CHECKS:
+                    # Checked twice: the answer stands only if it leaves nothing out.
+                    kept = withheld(request, last)
+                    if kept is not last:
+                        return ModelResponse(result=[kept], structured_response=None)
                 if nudge:
                     text = prompt(nudge).replace("{problems}", " ".join(problems))
                     ask = HumanMessage(NUDGE_MARK + text)
@@ -160,7 +170,9 @@ def agent_middleware(tool_names: set[str], max_model_calls: int, examples=None) 
                 ):
                     # The model asks again for what it already has: small models loop here.
                     # Answer from the results gathered so far.
-                    message = answer_from_results(request, handler, tool_names, message.id)
+                    message = withheld(
+                        request, answer_from_results(request, handler, tool_names, message.id)
+                    )
                 elif (
                     isinstance(message, AIMessage)
                     and not message.tool_calls
@@ -173,7 +185,9 @@ def agent_middleware(tool_names: set[str], max_model_calls: int, examples=None) 
                     # A number or a name no tool returned (small models misread results), or call
                     # syntax that was not taken as a call: not an answer to show. Ask
                     # again from the results; if that fails too, give the result itself.
-                    message = answer_from_results(request, handler, tool_names, message.id)
+                    message = withheld(
+                        request, answer_from_results(request, handler, tool_names, message.id)
+                    )
                 messages.append(message)
             return ModelResponse(result=messages, structured_response=response.structured_response)
 
