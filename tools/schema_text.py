@@ -503,7 +503,7 @@ def unnamed_top(sql: str, columns: list[str], top: tuple, dialect: str) -> list[
     ]
     if not plain or any(top[columns.index(name)] is not None for name in plain):
         return []
-    group = select.find(exp.Group)
+    group = select.args.get("group")  # this SELECT's own, not a subquery's
     keys = [k.name for k in (group.expressions if group else []) if isinstance(k, exp.Column)]
     if set(keys) & set(plain):  # grouped by the empty column itself: `empty_groups`
         return []
