@@ -355,6 +355,14 @@ def test_a_group_of_empty_keys_is_pointed_out_with_the_id_to_group_by(warehouse,
         )
         named = run_sql(by_id.format("p.product_id, p.brand,"))
         assert not named.failed and named.payload.rows[0][0] is not None
+    # Grouped by the id and the empty column (the model's try after that): the id keeps
+    # the products apart, so nothing is empty in the sense of the note.
+    both = run_sql(
+        by_id.format("p.product_id, p.brand,").replace(
+            "BY p.product_id", "BY p.product_id, p.brand"
+        )
+    )
+    assert not both.failed and "Note:" not in both.text and both.payload.rows[0][0] is not None
     with warehouse.connect() as conn:
         conn.execute(
             text(

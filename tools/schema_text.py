@@ -452,9 +452,14 @@ def empty_groups(sql: str, columns: list[str], rows: list, dialect: str) -> list
         return []
     readable = readable_columns()
     used = _tables_used(tree, readable)
+    ids = {
+        k.name for k in group.expressions if isinstance(k, exp.Column) and k.name.endswith("_id")
+    }
     notes = []
     for key in group.expressions:
         if not isinstance(key, exp.Column) or key.name not in columns:
+            continue
+        if ids - {key.name}:  # grouped by an id too: the empty rows stay apart
             continue
         at = columns.index(key.name)
         if not any(row[at] is None for row in rows):
