@@ -22,6 +22,120 @@ from segassist.agent.prompting import prompt
 _QUESTION_NUMBER = re.compile(  # ASCII neighbours: "2012年" is a number beside Chinese
     r"(?<![A-Za-z0-9_.,-])(\d+(?:[.,]\d+)?)(?![A-Za-z0-9_-])(?!\s*(?:decimal|casa|位小数))"
 )
+# A number written as a word: "exactly one order", "mais de duas compras", "只买过一次".
+# "one", "um/uma" and "一" only after a bound ("exactly one", "pelo menos um", "至少一"):
+# elsewhere they are articles ("which one", "um cliente", "一个"). Never before a unit of
+# time ("two years", "três meses", "两年"): a query writes those as dates.
+_WORDS = {
+    **{"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7},
+    **{"eight": 8, "nine": 9, "ten": 10, "twelve": 12, "twenty": 20},
+    **{"um": 1, "uma": 1, "dois": 2, "duas": 2, "três": 3, "quatro": 4, "cinco": 5},
+    **{"seis": 6, "sete": 7, "oito": 8, "nove": 9, "dez": 10},
+    **{w: n for n, w in enumerate("一二三四五六七八九十", 1)},
+    "两": 2,
+}
+_BOUNDS = {  # the bound before a number -> how SQL may write the same threshold
+    "at least": ">=",
+    "pelo menos": ">=",
+    "no mínimo": ">=",
+    "至少": ">=",
+    "more than": ">",
+    "over": ">",
+    "above": ">",
+    "mais de": ">",
+    "mais que": ">",
+    "超过": ">",
+    "多于": ">",
+    "at most": "<=",
+    "no more than": "<=",
+    "up to": "<=",
+    "no máximo": "<=",
+    "最多": "<=",
+    "不超过": "<=",
+    "less than": "<",
+    "fewer than": "<",
+    "under": "<",
+    "below": "<",
+    "menos de": "<",
+    "少于": "<",
+    "不到": "<",
+}
+_ONES = ("exactly", "only", "just", "exatamente", "apenas", "somente", "só", "只", "仅", "恰好")
+_LEAD = "|".join(sorted(map(re.escape, [*_BOUNDS, *_ONES]), key=len, reverse=True))
+_NUMBER_WORD = re.compile(
+    rf"(?:(?<![A-Za-z])({_LEAD})\s*)?(?<![A-Za-zÀ-ÿ-])("
+    + "|".join(sorted(_WORDS, key=len, reverse=True))
+    + r")(?![A-Za-zÀ-ÿ-])",
+    re.I,
+)
+_AFTER_WORD = re.compile(  # what may not follow a number word: a unit of time, a rounding
+    r"\s*(?:years?|months?|weeks?|days?|hours?|quarters?|decimal|anos?|meses|mês|semanas?|"
+    r"dias?|casas?|年|个?月|周|天|小时|季度|位小数)",
+    re.I,
+)
+# A bound after a number: "two or more", "3 ou mais", "5次以上".
+_BOUND_AFTER = re.compile(
+    r"\s*[次条笔单星个位]?\s*(?:(or more|ou mais|或以上|及以上|以上)"
+    r"|(or fewer|or less|ou menos|或以下|及以下|以下))",
+    re.I,
+)
+# Measure words after a Chinese numeral that make it a count ("两次", "三条", "五星").
+_MEASURE = "次条笔单星"
+# A bound before a number in digits ("at least 30", "超过10").
+_BOUNDED_DIGITS = re.compile(rf"(?<![A-Za-z])({_LEAD})\s*(\d+)(?![\d.,])", re.I)
+
+
+def _question_numbers(question: str) -> dict[str, tuple[str, str | None]]:
+    """The numbers of a question: digits -> (as the question writes it, the bound before
+    it: ">=" for "at least", None for none). 2012, 5 and 1.5, and those written as words
+    ("exactly one" -> 1, "duas compras" -> 2, "两次" -> 2)."""
+    numbers: dict[str, tuple[str, str | None]] = {}
+    for match in _QUESTION_NUMBER.finditer(question):
+        numbers.setdefault(match.group(1), (match.group(1), _after(question[match.end() :])))
+    for lead, digits in _BOUNDED_DIGITS.findall(question):
+        if digits in numbers:
+            numbers[digits] = (digits, _BOUNDS.get(lead.lower()))
+    for match in _NUMBER_WORD.finditer(question):
+        lead, word = match.group(1), match.group(2)
+        after = question[match.end() :]
+        if "\u4e00" <= word <= "\u9fff" and not (after[:1] and after[0] in _MEASURE):
+            continue
+        if word.lower() in ("one", "um", "uma") and not lead:
+            continue
+        if word == "一" and not (lead or after.startswith("次")):
+            continue
+        if not _AFTER_WORD.match(after):
+            bound = _BOUNDS.get((lead or "").lower()) or _after(after)
+            numbers.setdefault(str(_WORDS[word.lower()]), (word, bound))
+    return numbers
+
+
+def _after(text: str) -> str | None:
+    """The bound written after a number ("or more": >=), None for none."""
+    match = _BOUND_AFTER.match(text)
+    return None if match is None else (">=" if match.group(1) else "<=")
+
+
+def _used(number: str, bound: str | None, written: str) -> bool:
+    """The queries use a number of the question: as written (1,000 as 1000, 5.0 as 5), or
+    as the same bound on the next whole number ("at least 1" as > 0, "more than 2" as
+    >= 3)."""
+    forms = {number, number.replace(",", "."), re.sub(r"[.,]0+$", "", number)}
+    if re.fullmatch(r"\d{1,3}(?:[.,]\d{3})+", number):  # 1,000 (English), 1.000 (pt)
+        forms = {number, number.replace(",", "."), re.sub(r"[.,]", "", number)}
+    if any(re.search(rf"(?<![\d.]){re.escape(f)}(?!\d)", written) for f in forms):
+        return True
+    if bound is None or not number.isdigit():
+        return False
+    operator, other = {
+        ">=": (r">(?!=)", int(number) - 1),
+        ">": (r">=", int(number) + 1),
+        "<=": (r"<(?![=>])", int(number) + 1),
+        "<": (r"<=", int(number) - 1),
+    }[bound]
+    return bool(re.search(rf"{operator}\s*{other}(?![\d.])", written))
+
+
 # What a question counts, in English, Portuguese and Chinese -> the word every query that
 # counts it names somewhere (a view, a column, a table), and where one row is one of them.
 _COUNTED = {
@@ -46,6 +160,39 @@ _COUNTED = {
         "product_facts",
     ),
 }
+# The first or last event of a history: "first review in 2013", "primeira compra",
+# "最后一次下单". The 1.5B model counted reviewers with any review in 2013 (984 for 471).
+# (pattern, the word the user would use) -> what a query reading it names.
+_EDGE = re.compile(
+    r"(?i:\b(first|earliest|last|latest|most recent)\s+(review|order|purchase|invoice|sale)s?"
+    r"\b|\b(primeir[oa]s?|últim[oa]s?)\s+(avaliaç|resenha|coment|pedido|compra|venda)\w*)"
+    r"|(首次|第一次|第一笔|第一条|首单|首笔|最后一次|最后一笔|最后一条|最近一次)"
+)
+_BY_DATE = r"|ORDER\s+BY\s+[\w.]*(?:_at|date|month)\b"  # the first order of all: LIMIT 1
+_EDGE_READ = {
+    "first": r"\bfirst_\w+|\bMIN\s*\(|\bnew_customers\b" + _BY_DATE,
+    "last": r"\blast_\w+|\bMAX\s*\(" + _BY_DATE,
+}
+
+
+def _edges(question: str) -> list[tuple[str, str, str]]:
+    """(as written, "first" or "last", the column holding it) for each first or last
+    event the question asks about."""
+    found = []
+    for match in _EDGE.finditer(question):
+        word = next(g for g in match.groups() if g).lower()
+        edge = "first" if word[:3] in ("fir", "ear", "pri") or word[0] in "首第" else "last"
+        noun = (match.group(0) + question[match.end() : match.end() + 4]).lower()
+        if re.search(r"review|avalia|resenha|coment|评", noun):
+            column = f"customer_facts.{edge}_review_at"
+        elif re.search(r"\bsale|venda", noun):
+            column = f"product_facts.{edge}_sold_at"
+        else:
+            column = f"customer_facts.{edge}_order_at"
+        found.append((match.group(0), edge, column))
+    return found
+
+
 # How often one question's answer is checked: a soft check ("if my question needs it"),
 # then a firm one. The 1.5B model answered the soft check unchanged in most misses of
 # its own set ("2012年有多少位..." counted every customer and said so again).
@@ -147,14 +294,9 @@ def _findings(messages: list, names: bool = True) -> list[tuple[str, str]]:
         return []
     written = " ".join(queries)
 
-    def used(number: str) -> bool:
-        forms = {number, number.replace(",", "."), re.sub(r"[.,]0+$", "", number)}
-        if re.fullmatch(r"\d{1,3}(?:[.,]\d{3})+", number):  # 1,000 (English), 1.000 (pt)
-            forms = {number, number.replace(",", "."), re.sub(r"[.,]", "", number)}
-        return any(re.search(rf"(?<![\d.]){re.escape(f)}(?!\d)", written) for f in forms)
-
     found = []
-    unused = [n for n in dict.fromkeys(_QUESTION_NUMBER.findall(question)) if not used(n)]
+    numbers = _question_numbers(question)
+    unused = [shown for n, (shown, bound) in numbers.items() if not _used(n, bound, written)]
     unnamed = [
         name
         for name in dict.fromkeys(_proper_names(question))
@@ -170,6 +312,16 @@ def _findings(messages: list, names: bool = True) -> list[tuple[str, str]]:
             "(to leave it out: != or NOT IN)."
         )
         found += [(f"≠ {name}", said) for name in kept]
+    for said, edge, column in _edges(question):
+        if not re.search(_EDGE_READ[edge], written, re.I):
+            found.append(
+                (
+                    said,
+                    f"my question is about the {edge} one ({said}), and your query reads no "
+                    f"{edge} date ({column}, or {'MIN' if edge == 'first' else 'MAX'}(...) "
+                    "per customer).",
+                )
+            )
     for noun, (asked, view) in _COUNTED.items():
         named = re.search(rf"\b{noun}(?!\s+by\b)", written, re.I)
         counted = re.search(asked, question, re.I)

@@ -802,6 +802,59 @@ def test_a_number_of_the_question_no_query_used_is_pointed_out_softly_then_firml
     )
 
 
+def test_a_number_written_as_a_word_and_a_first_or_last_event_are_checked_too(context):
+    """Asked how many customers placed "exactly one" order, the 1.5B model wrote orders > 0
+    (the number check read digits only); asked who wrote their first review in 2013, it
+    counted everyone with a review in 2013 (984 for 471). Both are checked like a number
+    left out; the same threshold written otherwise ("at least one" as > 0, "two or
+    more" as > 1) and "one" as an article ask nothing."""
+    anyone = _call("run_sql", sql="SELECT COUNT(*) AS n FROM customer_facts WHERE reviews > 0")
+    once = _call("run_sql", sql="SELECT COUNT(*) AS n FROM customer_facts WHERE reviews = 1")
+    model = _script(anyone, "2 customers.", once, "1 customer.")
+    answer = _agent(context, model).ask("How many customers wrote exactly one review?", "w1")
+    assert "your query does not use one from my question." in model.seen[2][-1].content
+    assert answer.text == "1 customer."
+    model = _script(anyone, "有2位客户。", once, "有1位客户。")
+    _agent(context, model).ask("有多少位客户只写过一次评论？", "w1-zh")
+    assert "your query does not use 一 from my question." in model.seen[2][-1].content
+    for question, sql in [
+        ("How many customers wrote at least one review?", "reviews > 0"),
+        ("Quantos clientes escreveram duas ou mais avaliações?", "reviews > 1"),
+        ("Which one of the customers wrote a review? Give one id.", "reviews > 0"),
+        ("How many customers wrote reviews in the last two years?", "reviews > 0"),
+    ]:
+        query = _call("run_sql", sql=f"SELECT COUNT(*) AS n FROM customer_facts WHERE {sql}")
+        model = _script(
+            query, f"{scalar(context.engine, f'SELECT COUNT(*) FROM customer_facts WHERE {sql}')}."
+        )
+        _agent(context, model).ask(question, "w2")
+        assert len(model.seen) == 2, question
+    any_in_month = _call(
+        "run_sql",
+        sql="SELECT COUNT(DISTINCT customer_id) AS n FROM review_facts WHERE month = '2024-02'",
+    )
+    first = _call(
+        "run_sql",
+        sql="SELECT COUNT(*) AS n FROM customer_facts WHERE first_review_at >= '2024-02-01' "
+        "AND first_review_at < '2024-03-01'",
+    )
+    model = _script(any_in_month, "1 customer.", first, "0 customers.")
+    question = "How many customers wrote their first review in February 2024?"
+    answer = _agent(context, model).ask(question, "e1")
+    assert (
+        "my question is about the first one (first review), and your query reads no first "
+        "date (customer_facts.first_review_at, or MIN(...) per customer)."
+    ) in model.seen[2][-1].content
+    assert answer.text == "0 customers."
+    # Never fixed: not stated.
+    model = _script(any_in_month, "1 customer.", "1 customer.", "1 customer.")
+    answer = _agent(context, model).ask(question, "e2")
+    assert answer.text.startswith(
+        "I could not answer this reliably: my queries leave out part of your question "
+        "(first review)."
+    )
+
+
 def test_a_name_the_question_leaves_out_but_the_query_keeps_is_pointed_out(context):
     """ "Outside the United Kingdom, which country ..." was answered with country =
     'United Kingdom' (and "the United Kingdom"). A name the question excludes that the
