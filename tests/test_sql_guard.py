@@ -309,6 +309,15 @@ def test_a_value_a_column_never_holds_is_pointed_out_with_the_values_it_does(war
         "SELECT COUNT(*) FROM order_facts WHERE customer_id = 'nobody'",
         "SELECT COUNT(*) FROM review_facts WHERE text = 'nothing like this'",
     )
+    # A value the column holds written otherwise ('UK' for 'United Kingdom', 'cancelled'
+    # for 'canceled'): the 1.5B model read the note and answered 0%. The result is not
+    # used; the call fails, naming the value it most likely meant.
+    for near in (statuses[0].upper(), statuses[0][:2] + statuses[0][3:]):
+        said = run_sql(f"SELECT COUNT(*) AS n FROM order_facts WHERE status = '{near}'")
+        assert said.failed and said.text.startswith(
+            f"Result not used: Note: order_facts.status never holds '{near}' (did you mean "
+            f"'{statuses[0]}' for '{near}'?)"
+        ), said.text
 
 
 def test_a_group_of_empty_keys_is_pointed_out_with_the_id_to_group_by(warehouse, tmp_path):

@@ -90,7 +90,10 @@ def run_sql_tool(ctx: ToolContext):
                 sql, note = fixed
                 notes.append(note)
         if _found_nothing(result.rows):  # a value the column never holds matches nothing
-            notes += unknown_values(ctx.engine, sql, sql_dialect(ctx.engine))
+            unknown, near = unknown_values(ctx.engine, sql, sql_dialect(ctx.engine))
+            if near:  # 'UK' for 'United Kingdom': the 0 it found is no answer
+                return _not_used(result, sql, [*unknown, "Write it again with that value."])
+            notes += unknown
         notes += some_cancellations(ctx.engine, sql, sql_dialect(ctx.engine))
         if any(None in row for row in result.rows[:ROWS_SHOWN]):
             shown_rows = result.rows[:ROWS_SHOWN]
@@ -101,10 +104,7 @@ def run_sql_tool(ctx: ToolContext):
             if empty and ranks:
                 # A ranking topped by an empty name names nothing: the 1.5B model read
                 # the note and still answered "None" for the most helpful product.
-                failed = Table(
-                    result.columns, [list(r) for r in result.rows], len(result.rows), sql
-                )
-                return ToolResult.failure("Result not used: " + " ".join(empty), "", failed)
+                return _not_used(result, sql, empty)
             notes += empty
         shown = markdown_table(result.columns, result.rows, max_rows=ROWS_SHOWN)
         total = result.total_rows if result.total_rows is not None else len(result.rows)
@@ -119,6 +119,13 @@ def run_sql_tool(ctx: ToolContext):
         return ToolResult("\n".join([*notes, f"{note}\n{shown}"]), table)
 
     return run_sql
+
+
+def _not_used(result, sql: str, notes: list[str]) -> ToolResult:
+    """A result that ran but answers nothing, as a failed call: the model writes the query
+    again (the rows stay in the steps, for who wants them)."""
+    table = Table(result.columns, [list(r) for r in result.rows], len(result.rows), sql)
+    return ToolResult.failure("Result not used: " + " ".join(notes), "", table)
 
 
 def _found_nothing(rows: list[tuple]) -> bool:

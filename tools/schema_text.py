@@ -379,11 +379,31 @@ MAX_LISTED_VALUES = 40
 VALUES_TIMEOUT_S = 2.0
 
 
-def unknown_values(engine, sql: str, dialect: str) -> list[str]:
+def _meant(value: str, held: set[str]) -> str | None:
+    """The held value a query most likely meant by one the column never holds: the same
+    but for case ('germany'), the initials of its words ('UK' for 'United Kingdom', 'USA'
+    for 'United States of America'), or a close spelling ('cancelled' for 'canceled',
+    'Brasil' for 'Brazil'); None when nothing held is that close."""
+    import difflib
+
+    lowered = {v.lower(): v for v in held}
+    if value.lower() in lowered:
+        return lowered[value.lower()]
+    for v in sorted(held):
+        words = [w for w in re.split(r"[\s_-]+", v) if w.lower() not in ("of", "the", "and")]
+        if len(words) > 1 and "".join(w[0] for w in words).lower() == value.lower():
+            return v
+    close = difflib.get_close_matches(value.lower(), list(lowered), n=1, cutoff=0.8)
+    return lowered[close[0]] if close else None
+
+
+def unknown_values(engine, sql: str, dialect: str) -> tuple[list[str], bool]:
     """Notes for each text column the query compares (=, !=, IN) with a value the column
     never holds, where the column has few enough distinct values to list them; ids and
-    free text are left alone. Each column costs a DISTINCT query: `run_sql` asks only
-    when a query found nothing."""
+    free text are left alone. With them, whether a value missed is most likely one the
+    column holds written otherwise ('UK' for 'United Kingdom': `run_sql` then does not
+    use the result; the 1.5B model read the note and still answered 0%). Each column
+    costs a DISTINCT query: `run_sql` asks only when a query found nothing."""
     import sqlglot
     from segassist.core.errors import UserInputError
     from segassist.tools.sql import run_select
@@ -392,7 +412,7 @@ def unknown_values(engine, sql: str, dialect: str) -> list[str]:
     try:
         tree = sqlglot.parse_one(sql, read=dialect)
     except sqlglot.errors.ParseError:
-        return []
+        return [], False
     columns = readable_columns()
     used = _tables_used(tree, columns)
     compared: dict[tuple[str, str], set[str]] = {}
@@ -411,7 +431,7 @@ def unknown_values(engine, sql: str, dialect: str) -> list[str]:
         )
         if len(owners) == 1:
             compared.setdefault((owners[0], column.name), set()).update(literals)
-    notes = []
+    notes, near = [], False
     for (table, column), literals in sorted(compared.items()):
         try:
             found = run_select(
@@ -429,8 +449,13 @@ def unknown_values(engine, sql: str, dialect: str) -> list[str]:
         if missing:
             listed = ", ".join(f"'{v}'" for v in sorted(held))
             absent = ", ".join(f"'{v}'" for v in missing)
-            notes.append(f"Note: {table}.{column} never holds {absent}; its values are {listed}.")
-    return notes
+            meant = [f"'{m}' for '{v}'" for v in missing if (m := _meant(v, held))]
+            near = near or bool(meant)
+            said = f" (did you mean {', '.join(meant)}?)" if meant else ""
+            notes.append(
+                f"Note: {table}.{column} never holds {absent}{said}; its values are {listed}."
+            )
+    return notes, near
 
 
 def empty_groups(sql: str, columns: list[str], rows: list, dialect: str) -> list[str]:
