@@ -175,21 +175,29 @@ _EDGE_READ = {
 }
 
 
+_OF_PRODUCTS = re.compile(r"\b(?:products?|items?|asins?|produtos?)\b|产品|商品", re.I)
+
+
 def _edges(question: str) -> list[tuple[str, str, str]]:
-    """(as written, "first" or "last", the column holding it) for each first or last
-    event the question asks about."""
+    """(as written, "first" or "last", where its date is) for each first or last event
+    the question asks about: a customer's first review is customer_facts.first_review_at,
+    a product's last review MAX(reviewed_at) per product_id."""
     found = []
+    products = _OF_PRODUCTS.search(question)
     for match in _EDGE.finditer(question):
         word = next(g for g in match.groups() if g).lower()
         edge = "first" if word[:3] in ("fir", "ear", "pri") or word[0] in "首第" else "last"
         noun = (match.group(0) + question[match.end() : match.end() + 4]).lower()
+        least = "MIN" if edge == "first" else "MAX"
         if re.search(r"review|avalia|resenha|coment|评", noun):
-            column = f"customer_facts.{edge}_review_at"
-        elif re.search(r"\bsale|venda", noun):
-            column = f"product_facts.{edge}_sold_at"
+            where = f"customer_facts.{edge}_review_at, or {least}(reviewed_at) per customer"
+            if products:
+                where = f"{least}(reviewed_at) per product_id on review_facts"
+        elif products or re.search(r"\bsale|venda", noun):
+            where = f"product_facts.{edge}_sold_at"
         else:
-            column = f"customer_facts.{edge}_order_at"
-        found.append((match.group(0), edge, column))
+            where = f"customer_facts.{edge}_order_at, or {least}(ordered_at) per customer"
+        found.append((match.group(0), edge, where))
     return found
 
 
@@ -312,14 +320,13 @@ def _findings(messages: list, names: bool = True) -> list[tuple[str, str]]:
             "(to leave it out: != or NOT IN)."
         )
         found += [(f"≠ {name}", said) for name in kept]
-    for said, edge, column in _edges(question):
+    for said, edge, where in _edges(question):
         if not re.search(_EDGE_READ[edge], written, re.I):
             found.append(
                 (
                     said,
                     f"my question is about the {edge} one ({said}), and your query reads no "
-                    f"{edge} date ({column}, or {'MIN' if edge == 'first' else 'MAX'}(...) "
-                    "per customer).",
+                    f"{edge} date ({where}).",
                 )
             )
     for noun, (asked, view) in _COUNTED.items():

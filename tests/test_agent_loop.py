@@ -843,7 +843,7 @@ def test_a_number_written_as_a_word_and_a_first_or_last_event_are_checked_too(co
     answer = _agent(context, model).ask(question, "e1")
     assert (
         "my question is about the first one (first review), and your query reads no first "
-        "date (customer_facts.first_review_at, or MIN(...) per customer)."
+        "date (customer_facts.first_review_at, or MIN(reviewed_at) per customer)."
     ) in model.seen[2][-1].content
     assert answer.text == "0 customers."
     # Never fixed: not stated.
