@@ -63,7 +63,7 @@ _BOUNDS = {  # the bound before a number -> how SQL may write the same threshold
 _ONES = ("exactly", "only", "just", "exatamente", "apenas", "somente", "só", "只", "仅", "恰好")
 _LEAD = "|".join(sorted(map(re.escape, [*_BOUNDS, *_ONES]), key=len, reverse=True))
 _NUMBER_WORD = re.compile(
-    rf"(?:(?<![A-Za-z])({_LEAD})\s*)?(?<![A-Za-zÀ-ÿ-])("
+    rf"(?:(?<![A-Za-z])({_LEAD})\s*)?(?<![A-Za-zÀ-ÿ第-])("  # 第一次: the first time
     + "|".join(sorted(_WORDS, key=len, reverse=True))
     + r")(?![A-Za-zÀ-ÿ-])",
     re.I,

@@ -675,6 +675,97 @@ def quoted_spans(text: str) -> list[str]:
     ]
 
 
+def edge_questions(data: Path) -> list[dict]:
+    """Written after the checks for numbers as words, first and last events and values
+    written otherwise (2026-12-03) to see whether they carry to questions of those kinds
+    the checks were not made on: reported apart from the 58 before them."""
+    amazon, retail, olist = _amazon(data), _retail(data), _olist(data)
+    reviewer = amazon.groupby("reviewerID")["when"]
+    product_last = amazon.groupby("asin")["when"].max()
+    one_star = amazon[amazon["overall"] == 1].groupby("reviewerID").size()
+    sales = retail[~retail["cancelled"] & retail["customer"].notna()]
+    invoices = sales.groupby("customer")["Invoice"].nunique()
+    last = sales.groupby("customer")["when"].max()
+    uk = retail[~retail["cancelled"] & (retail["Country"] == "United Kingdom")]
+    kept = olist["orders"][~olist["orders"]["cancelled"]]
+    first_buy = kept.groupby("customer_unique_id")["when"].min()
+    return [
+        _q(
+            "edge-01",
+            "amazon",
+            "marketer",
+            "How many reviewers wrote their first review in 2012?",
+            int((reviewer.min().dt.year == 2012).sum()),
+        ),
+        _q(
+            "edge-02",
+            "amazon",
+            "analyst",
+            "How many products received their last review in 2013?",
+            int((product_last.dt.year == 2013).sum()),
+        ),
+        _q(
+            "edge-03",
+            "amazon",
+            "cs_lead",
+            "How many reviewers gave exactly two 1-star reviews?",
+            int((one_star == 2).sum()),
+        ),
+        _q(
+            "edge-04",
+            "amazon",
+            "marketer",
+            "有多少位评论者的首次评论是在2011年？",
+            int((reviewer.min().dt.year == 2011).sum()),
+            language="zh",
+        ),
+        _q(
+            "edge-05",
+            "online_retail",
+            "analyst",
+            "How many non-cancelled invoices came from the UK?",
+            int(uk["Invoice"].nunique()),
+        ),
+        _q(
+            "edge-06",
+            "online_retail",
+            "marketer",
+            "How many customers placed exactly two non-cancelled invoices?",
+            int((invoices == 2).sum()),
+        ),
+        _q(
+            "edge-07",
+            "online_retail",
+            "marketer",
+            "How many customers placed their last non-cancelled invoice in November 2010?",
+            int((last.dt.strftime("%Y-%m") == "2010-11").sum()),
+        ),
+        _q(
+            "edge-08",
+            "online_retail",
+            "analyst",
+            "How many customers placed three or more non-cancelled invoices?",
+            int((invoices >= 3).sum()),
+        ),
+        _q(
+            "edge-09",
+            "olist",
+            "marketer",
+            "Quantos clientes fizeram exatamente um pedido não cancelado?",
+            int((kept.groupby("customer_unique_id").size() == 1).sum()),
+            language="pt",
+        ),
+        _q(
+            "edge-10",
+            "olist",
+            "marketer",
+            "Quantos clientes fizeram a primeira compra não cancelada em novembro de 2017?",
+            int((first_buy.dt.strftime("%Y-%m") == "2017-11").sum()),
+            language="pt",
+        ),
+    ]
+
+
 def questions(data: Path) -> list[dict]:
     """Every data-set question (segment questions are added once a model is scored)."""
     return [
@@ -682,4 +773,5 @@ def questions(data: Path) -> list[dict]:
         *retail_questions(data),
         *olist_questions(data),
         *conversation_questions(data),
+        *edge_questions(data),
     ]

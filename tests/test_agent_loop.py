@@ -822,6 +822,11 @@ def test_a_number_written_as_a_word_and_a_first_or_last_event_are_checked_too(co
         ("Quantos clientes escreveram duas ou mais avaliações?", "reviews > 1"),
         ("Which one of the customers wrote a review? Give one id.", "reviews > 0"),
         ("How many customers wrote reviews in the last two years?", "reviews > 0"),
+        # 第一次 is "the first time", not a number (the own set's or-h13 was withheld).
+        (
+            "2024年有多少位客户第一次写评论？",
+            "first_review_at >= '2024-01-01' AND first_review_at < '2025-01-01'",
+        ),
     ]:
         query = _call("run_sql", sql=f"SELECT COUNT(*) AS n FROM customer_facts WHERE {sql}")
         model = _script(
