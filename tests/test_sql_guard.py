@@ -380,15 +380,31 @@ def test_a_group_of_empty_keys_is_pointed_out_with_the_id_to_group_by(warehouse,
             )
         )
         conn.commit()
+    # A ranking topped by the empty group of the id it groups by (anonymous orders by
+    # customer_id): told to leave them out, the 1.5B model wrote no query again. It runs
+    # without them, and says so.
+    with warehouse.connect() as conn:
+        top = conn.execute(
+            text(
+                "SELECT customer_id, COUNT(*) AS n FROM order_facts WHERE customer_id IS NOT "
+                "NULL GROUP BY customer_id ORDER BY n DESC, customer_id LIMIT 1"
+            )
+        ).one()
     anonymous = run_sql(
         "SELECT customer_id, COUNT(*) AS n FROM order_facts GROUP BY customer_id "
-        "ORDER BY n DESC LIMIT 1"
+        "ORDER BY n DESC, customer_id LIMIT 1"
     )
-    assert anonymous.failed and anonymous.text.startswith(
-        "Result not used: Note: customer_id is empty (NULL) for some rows, and GROUP BY "
-        "customer_id put them all in one group (the row where it is None); WHERE customer_id "
-        "IS NOT NULL leaves them out."
+    assert not anonymous.failed and anonymous.text.startswith(
+        "Note: customer_id is empty (NULL) for some rows, which GROUP BY put in one group "
+        "at the top; this ran with customer_id IS NOT NULL, leaving them out."
     )
+    assert [tuple(r) for r in anonymous.payload.rows] == [tuple(top)]
+    assert "WHERE" in anonymous.payload.sql and "NULL" in anonymous.payload.sql
+    listed = run_sql(
+        "SELECT customer_id, COUNT(*) AS n FROM order_facts WHERE customer_id IS NULL OR "
+        "customer_id < 'SC0000005' GROUP BY customer_id"
+    )
+    assert "WHERE customer_id IS NOT NULL leaves them out." in listed.text  # not a ranking
     _says_nothing(
         run_sql,
         "SELECT category, COUNT(*) AS n FROM product_facts GROUP BY category",

@@ -17,6 +17,7 @@ from segassist.tools.schema_text import (
     sql_error_hint,
     unknown_values,
     unnamed_top,
+    without_empty_key,
 )
 from segassist.tools.sql import DEFAULT_ROW_LIMIT, run_select, sql_dialect
 from segassist.tools.text import markdown_table, quote_customer_text
@@ -89,6 +90,16 @@ def run_sql_tool(ctx: ToolContext):
                     return ToolResult.failure(f"SQL not run: {e}", hint, Table([], [], 0, sql))
                 sql, note = fixed
                 notes.append(note)
+        left_out = (
+            result.rows
+            and None in result.rows[0]
+            and _RANKS.search(sql)
+            and without_empty_key(sql, result.columns, result.rows[0], sql_dialect(ctx.engine))
+        )
+        if left_out:
+            sql, note = left_out
+            result = run_select(ctx.engine, sql, row_limit=DEFAULT_ROW_LIMIT)
+            notes.append(note)
         if _found_nothing(result.rows):  # a value the column never holds matches nothing
             unknown, near = unknown_values(ctx.engine, sql, sql_dialect(ctx.engine))
             if near:  # 'UK' for 'United Kingdom': the 0 it found is no answer

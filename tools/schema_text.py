@@ -511,6 +511,34 @@ def empty_groups(sql: str, columns: list[str], rows: list, dialect: str) -> list
     return notes
 
 
+def without_empty_key(sql: str, columns: list[str], top: tuple, dialect: str):
+    """(the query again without the empty group, a note saying so) when a ranking is topped
+    by the empty (NULL) group of an id it is grouped by, else None. Anonymous invoices
+    grouped by customer_id topped "which customer has the most invoices"; told so, the
+    1.5B model wrote no query again and said its query had failed. Leaving out the rows
+    with no id is what such a ranking means."""
+    import sqlglot
+    from sqlglot import exp
+
+    try:
+        tree = sqlglot.parse_one(sql, read=dialect)
+    except sqlglot.errors.ParseError:
+        return None
+    select = tree if isinstance(tree, exp.Select) else tree.find(exp.Select)
+    group = select and select.args.get("group")
+    for key in group.expressions if group else []:
+        named = isinstance(key, exp.Column) and key.name.endswith("_id") and key.name in columns
+        if named and top[columns.index(key.name)] is None:
+            select.where(f"{key.sql(dialect=dialect)} IS NOT NULL", dialect=dialect, copy=False)
+            note = (
+                f"Note: {key.name} is empty (NULL) for some rows, which GROUP BY put in one "
+                f"group at the top; this ran with {key.name} IS NOT NULL, leaving them out. "
+                "Say so if that is not what the question means."
+            )
+            return tree.sql(dialect=dialect), note
+    return None
+
+
 def unnamed_top(sql: str, columns: list[str], top: tuple, dialect: str) -> list[str]:
     """A note when the top row of a ranking names nothing: every plain (not aggregated)
     column it selects is empty (NULL) there. The 1.5B model grouped Amazon reviews by
