@@ -178,9 +178,34 @@ def grounds(messages: list) -> str:
     return "\n".join([question, *(ROW_COUNT_HEADER.sub("", str(m.content)) for m in results)])
 
 
+# A share the model may work out itself from one small result: the part over the whole
+# of two of its numbers. Asked what percentage of revenue came from the United Kingdom,
+# the 1.5B model queried the UK's revenue and the total (8,709,203.67 and 10,169,340.00),
+# answered 85.6% and was shown the raw result instead. Only from a result holding at
+# most this many numbers, so that a share cannot match by chance.
+MAX_SHARE_NUMBERS = 4
+
+
 def known_numbers(messages: list) -> list[float]:
-    """Every reading of every number an answer to this question may state (see grounds)."""
-    return [value for options in written_numbers(grounds(messages)) for value, _ in options]
+    """Every reading of every number an answer to this question may state (see grounds),
+    and the shares of two numbers of one small result (see _shares)."""
+    known = [value for options in written_numbers(grounds(messages)) for value, _ in options]
+    return known + _shares(messages)
+
+
+def _shares(messages: list) -> list[float]:
+    """a / b for two numbers a < b of one result of this question that ran and holds at
+    most MAX_SHARE_NUMBERS numbers (a percentage of one is a reading of it: _not_among)."""
+    _, since = this_question(messages)
+    shares = []
+    for message in since:
+        if getattr(message, "type", "") != "tool" or failed(message):
+            continue
+        readings = written_numbers(ROW_COUNT_HEADER.sub("", str(message.content)))
+        values = [options[0][0] for options in readings]
+        if len(values) <= MAX_SHARE_NUMBERS:
+            shares += [a / b for a in values for b in values if 0 < a < b]
+    return shares
 
 
 def ungrounded_numbers(answer: str, messages: list) -> list[float]:
@@ -222,7 +247,7 @@ def figure_from_question_only(answer: str, messages: list) -> list[str]:
     if not results or not numbers or not asks_for_figure(question):
         return []
     known = [value for options in written_numbers("\n".join(results)) for value, _ in options]
-    if len(_not_among(answer, known)) < len(numbers):
+    if len(_not_among(answer, known + _shares(messages))) < len(numbers):
         return []  # at least one number comes from a result
     return [str(options[0][0]) for options in numbers]
 

@@ -656,6 +656,25 @@ def test_an_answer_with_a_blank_left_in_it_is_asked_again(context):
     assert answer.text == "The most common is 1 star."
 
 
+def test_a_share_worked_out_from_one_small_result_is_grounded(context):
+    """Asked what percentage of revenue came from the United Kingdom, the 1.5B model
+    queried the part and the total and answered 85.6%: right, and shown as the raw result
+    because no result held 85.6. A share of two numbers of one small result stands; a
+    percentage that is no share of them is asked again."""
+    query = _call(
+        "run_sql",
+        sql="SELECT SUM(CASE WHEN rating = 5 THEN 1 ELSE 0 END) AS fives, COUNT(*) AS n "
+        "FROM reviews",
+    )
+    question = "What percentage of reviews are 5-star? One decimal."
+    model = _script(query, "33.3% of the reviews are 5-star.")
+    answer = _agent(context, model).ask(question, "share-1")
+    assert answer.text == "33.3% of the reviews are 5-star." and len(model.seen) == 2
+    model = _script(query, "41.2% of the reviews are 5-star.", "33.3% of them.")
+    answer = _agent(context, model).ask(question, "share-2")
+    assert answer.text == "33.3% of them." and len(model.seen) == 3
+
+
 def test_latex_around_a_figure_is_taken_off(context):
     """The coder model sometimes boxes its figure as in a maths answer."""
     model = _script(
