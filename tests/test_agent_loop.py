@@ -879,6 +879,41 @@ def test_a_number_written_as_a_word_and_a_first_or_last_event_are_checked_too(co
     )
 
 
+def test_cancelled_orders_picked_by_one_status_are_checked(context):
+    """Asked how many orders were cancelled in the second half of 2017, the 1.5B model
+    wrote status = 'cancelled', read run_sql's note that 'unavailable' orders are
+    cancelled too, and answered 21 for 81. Unless the question names a status, that is
+    checked like a number left out."""
+    from segassist.warehouse.importers.writer import write_batches
+    from segassist.warehouse.synthetic import generate
+    from sqlalchemy import text
+
+    write_batches(context.engine, generate(60, seed=1), sha256="cancel")
+    with context.engine.begin() as conn:
+        for status in ("cancelled", "unavailable"):
+            conn.execute(
+                text(
+                    "UPDATE orders SET status = :status, is_cancelled = :yes WHERE order_id "
+                    "IN (SELECT order_id FROM orders WHERE NOT is_cancelled ORDER BY order_id "
+                    "LIMIT 3)"
+                ),
+                {"status": status, "yes": True},
+            )
+    by_status = "SELECT COUNT(*) AS n FROM order_facts WHERE status = 'cancelled'"
+    by_flag = "SELECT COUNT(*) AS n FROM order_facts WHERE is_cancelled"
+    some, every = (scalar(context.engine, sql) for sql in (by_status, by_flag))
+    assert (some, every) == (3, 6)
+    model = _script(
+        _call("run_sql", sql=by_status), "3 orders.", _call("run_sql", sql=by_flag), "6."
+    )
+    answer = _agent(context, model).ask("How many orders were cancelled?", "st1")
+    assert "your query picks them by a status, which leaves some out" in (model.seen[2][-1].content)
+    assert answer.text == "6."
+    model = _script(_call("run_sql", sql=by_status), "3 orders.")
+    answer = _agent(context, model).ask("How many orders have the status cancelled?", "st2")
+    assert answer.text == "3 orders." and len(model.seen) == 2
+
+
 def test_a_name_the_question_leaves_out_but_the_query_keeps_is_pointed_out(context):
     """ "Outside the United Kingdom, which country ..." was answered with country =
     'United Kingdom' (and "the United Kingdom"). A name the question excludes that the

@@ -572,6 +572,11 @@ def unnamed_top(sql: str, columns: list[str], top: tuple, dialect: str) -> list[
     ]
 
 
+# How the note on a status filter that picks some cancelled orders begins (the agent's
+# check before an answer looks for it: agent.checks).
+SOME_CANCELLED = "Note: cancelled orders (is_cancelled) have status"
+
+
 def some_cancellations(engine, sql: str, dialect: str) -> list[str]:
     """A note when a query picks cancelled orders by a status that is only some of them:
     Olist's 'unavailable' orders are cancelled too (is_cancelled, the semantic layer's
@@ -602,6 +607,6 @@ def some_cancellations(engine, sql: str, dialect: str) -> list[str]:
         return []
     listed = ", ".join(f"'{s}'" for s in sorted(cancelled))
     return [
-        f"Note: cancelled orders (is_cancelled) have status {listed}; this query reads only "
+        f"{SOME_CANCELLED} {listed}; this query reads only "
         f"{', '.join(repr(s) for s in sorted(picked))}. For cancelled orders, use is_cancelled."
     ]
