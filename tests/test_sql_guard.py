@@ -244,6 +244,27 @@ def test_a_column_named_otherwise_runs_as_the_column_it_means(warehouse, tmp_pat
     )
     assert "order_facts has no column 'order_date'; this ran with ordered_at" in joined.text
 
+    # A column of the entity an id of the table stands for: the query runs on that
+    # entity's view when it names only its columns, else with it joined by the id.
+    result = run_sql("SELECT COUNT(*) AS n FROM order_facts WHERE last_order_at >= '2001-01-01'")
+    assert "customer_facts (one row per customer) has every column the query names, so " in (
+        result.text
+    )
+    assert result.payload.rows == rows(
+        "SELECT COUNT(*) AS n FROM customer_facts WHERE last_order_at >= '2001-01-01'"
+    )
+    result = run_sql(
+        "SELECT ol.product_id, SUM(quantity) AS units FROM order_lines ol WHERE NOT "
+        "is_cancelled AND month >= '2001-01' GROUP BY ol.product_id ORDER BY units DESC, "
+        "ol.product_id LIMIT 3"
+    )
+    assert "this ran with order_facts (one row per order) joined by order_id" in result.text
+    expected = rows(
+        "SELECT l.product_id, SUM(l.quantity) AS units FROM order_lines l JOIN order_facts o "
+        "ON l.order_id = o.order_id WHERE NOT o.is_cancelled AND o.month >= '2001-01' "
+        "GROUP BY l.product_id ORDER BY units DESC, l.product_id LIMIT 3"
+    )
+    assert result.payload.rows == expected and len(expected) == 3
     # Not guessed: a date of which order (customer_facts has first and last), a name two
     # joined views both answer to, a column of a table the query does not read.
     for sql, column in [

@@ -237,6 +237,7 @@ def repair_columns(sql: str, error: str, dialect: str) -> tuple[str, str] | None
             _counted_rows(tree, nodes, wanted, used, dialect)
             or _at_entity_grain(tree, wanted, used, columns, dialect)
             or _cancellations_left_out(tree, nodes, wanted, used, dialect)
+            or _with_entity_view(tree, wanted, columns, dialect)
         )
     if len({real for _, real in hits}) != 1 or len(hits) != 1:
         return None  # several columns (or tables) could be meant
@@ -329,6 +330,56 @@ def _at_entity_grain(tree, wanted: str, used: dict[str, str], columns, dialect: 
         "not what the question means."
     )
     return tree.sql(dialect=dialect), note
+
+
+def _with_entity_view(tree, wanted: str, columns, dialect: str):
+    """A query over one table naming a column of the entity one of its ids stands for:
+    `FROM order_facts WHERE last_order_at ...` (a customer's), `FROM order_lines WHERE
+    month = ... AND is_cancelled = 0` (the order's). Where exactly one entity view
+    reached by an id of the table has the column, and the two hold every column the
+    query names, the query runs on that view when it names only the view's columns,
+    else with the view joined by the id (one row per id: no row of the table repeats);
+    None otherwise. Told where the column lives, the 1.5B model most often wrote the
+    same query again or gave up."""
+    from sqlglot import exp
+
+    tables = list(tree.find_all(exp.Table))
+    if len(tables) != 1 or tree.find(exp.Join) or not isinstance(tree, exp.Select):
+        return None
+    if any(s is not tree for s in tree.find_all(exp.Select)) or tables[0].name not in columns:
+        return None
+    node, table = tables[0], tables[0].name
+    own = set(columns[table])
+    outputs = {a.alias for a in tree.find_all(exp.Alias)}
+    named = {c.name for c in tree.find_all(exp.Column)} - outputs
+    fitting = [
+        (key, view)
+        for key, view in _ENTITY_VIEWS.items()
+        if key in own and view != table and wanted in columns[view]
+        if named <= own | set(columns[view])
+    ]
+    if len(fitting) != 1:
+        return None
+    key, view = fitting[0]
+    entity = view.removesuffix("_facts")
+    if named <= set(columns[view]):
+        node.set("this", exp.to_identifier(view))
+        return tree.sql(dialect=dialect), (
+            f"Note: {table} has no column '{wanted}'; {view} (one row per {entity}) has every "
+            f"column the query names, so this ran on {view}. Say so if that is not what the "
+            "question means."
+        )
+    here = node.alias_or_name
+    there = "v" if here != "v" else "v2"
+    for column in list(tree.find_all(exp.Column)):
+        if column.table in ("", here) and not (column.name in outputs and not column.table):
+            column.set("table", exp.to_identifier(here if column.name in own else there))
+    tree.join(f"{view} AS {there}", on=f"{here}.{key} = {there}.{key}", copy=False)
+    return tree.sql(dialect=dialect), (
+        f"Note: {table} has no column '{wanted}'; this ran with {view} (one row per {entity}) "
+        f"joined by {key}, for the columns only it has. Say so if that is not what the "
+        "question means."
+    )
 
 
 # Views whose every metric already leaves cancelled orders out (warehouse.semantic).
