@@ -165,7 +165,9 @@ _COUNTED = {
 # "最后一次下单". The 1.5B model counted reviewers with any review in 2013 (984 for 471).
 # (pattern, the word the user would use) -> what a query reading it names.
 _EDGE = re.compile(
-    r"(?i:\b(first|earliest|last|latest|most recent)\s+(review|order|purchase|invoice|sale)s?"
+    r"(?i:\b(first|earliest|last|latest|most recent)\s+"
+    r"(?:(?!(?:one|two|three|year|month|week|day|time)s?\b)[\w-]+\s+)?"  # "non-cancelled"
+    r"(review|order|purchase|invoice|sale)s?"
     r"\b|\b(primeir[oa]s?|últim[oa]s?)\s+(avaliaç|resenha|coment|pedido|compra|venda)\w*)"
     r"|(首次|第一次|第一笔|第一条|首单|首笔|最后一次|最后一笔|最后一条|最近一次)"
 )

@@ -863,10 +863,10 @@ def test_a_number_written_as_a_word_and_a_first_or_last_event_are_checked_too(co
         "AND first_review_at < '2024-03-01'",
     )
     model = _script(any_in_month, "1 customer.", first, "0 customers.")
-    question = "How many customers wrote their first review in February 2024?"
+    question = "How many customers wrote their first ever review in February 2024?"
     answer = _agent(context, model).ask(question, "e1")
     assert (
-        "my question is about the first one (first review), and your query reads no first "
+        "my question is about the first one (first ever review), and your query reads no first "
         "date (customer_facts.first_review_at, or MIN(reviewed_at) per customer)."
     ) in model.seen[2][-1].content
     assert answer.text == "0 customers."
@@ -875,7 +875,7 @@ def test_a_number_written_as_a_word_and_a_first_or_last_event_are_checked_too(co
     answer = _agent(context, model).ask(question, "e2")
     assert answer.text.startswith(
         "I could not answer this reliably: my queries leave out part of your question "
-        "(first review)."
+        "(first ever review)."
     )
 
 
