@@ -223,6 +223,13 @@ SEGMENT_TOOLS = {
     "customer_profile",
     "export_audience",
 }
+# A segment picked by a ranking ("the largest segment", "o segmento com maior risco"):
+# the 1.5B model wrote the brief for segment 1 without comparing the segments.
+_RANKS_SEGMENTS = re.compile(
+    r"\b(?:largest|biggest|smallest|riskiest|safest|most|least|highest|lowest|best|worst|"
+    r"maior|menor|mais|menos|melhor|pior)\b|最大|最小|最高|最低|最多|最少",
+    re.I,
+)
 _ASKS_SEGMENT = re.compile(r"\bsegments?\b|\bsegmentos?\b|分群|细分|客群", re.I)
 # A name in a question: capitalised words inside a sentence ("Outside the United Kingdom,
 # which country ..."), months and days left out (a query writes them as dates).
@@ -305,6 +312,24 @@ def _findings(messages: list, names: bool = True) -> list[tuple[str, str]]:
                 _ASKS_SEGMENT.search(question).group(0),
                 "my question is about segments, and no call looked at them (segment_overview "
                 "gives each segment's name, size, churn risk and expected spend).",
+            )
+        ]
+    named = re.search(r"(?:segment|segmento|分群|细分)\s*#?\d", question, re.I)  # "segment 3"
+    ranked = _RANKS_SEGMENTS.search(question) if _ASKS_SEGMENT.search(question) else None
+    ranked = None if named else ranked
+    picked = [c for c in calls if c.get("args", {}).get("segment_id") is not None]
+    compared = [c for c in calls if c["name"] == "segment_overview"] or [
+        q
+        for q in queries
+        if "segment" in q.lower() and re.search(r"\b(?:GROUP|ORDER)\s+BY\b", q, re.I)
+    ]
+    if ranked and picked and not compared:
+        return [
+            (
+                f"{ranked.group(0)} {_ASKS_SEGMENT.search(question).group(0)}",
+                f"my question asks for the {ranked.group(0)} segment, and no call compared the "
+                "segments (segment_overview gives each segment's name, size, churn risk and "
+                "expected spend).",
             )
         ]
     if not queries or all(failed(m) for m in ran):

@@ -914,6 +914,33 @@ def test_cancelled_orders_picked_by_one_status_are_checked(context):
     assert answer.text == "3 orders." and len(model.seen) == 2
 
 
+def test_a_segment_picked_by_a_ranking_needs_the_segments_compared():
+    """Asked for a brief for the largest segment, the 1.5B model wrote it for segment 1
+    without looking at the sizes. A segment the question picks by a ranking, used by id
+    with no call comparing the segments, is a finding; a segment named by its number,
+    or found by segment_overview first, is not."""
+    from langchain_core.messages import HumanMessage, ToolMessage
+    from segassist.agent.checks import missed
+
+    def calls(question, *called):
+        messages = [HumanMessage(question)]
+        for i, (name, args) in enumerate(called):
+            messages.append(AIMessage("", tool_calls=[{"name": name, "args": args, "id": f"c{i}"}]))
+            messages.append(ToolMessage("done", tool_call_id=f"c{i}", name=name))
+        return missed(messages)
+
+    brief = ("write_campaign_brief", {"segment_id": 1, "goal": "retention"})
+    overview = ("segment_overview", {})
+    assert calls("Write a short campaign brief for the largest segment.", brief) == [
+        "largest segment"
+    ]
+    assert calls("Escreva um briefing para o segmento com maior risco de churn.", brief) == [
+        "maior segmento"
+    ]
+    assert calls("Write a short campaign brief for the largest segment.", overview, brief) == []
+    assert calls("Write a brief for segment 1: who spends the most?", brief) == []
+
+
 def test_a_name_the_question_leaves_out_but_the_query_keeps_is_pointed_out(context):
     """ "Outside the United Kingdom, which country ..." was answered with country =
     'United Kingdom' (and "the United Kingdom"). A name the question excludes that the
