@@ -244,14 +244,15 @@ def test_a_column_named_otherwise_runs_as_the_column_it_means(warehouse, tmp_pat
     )
     assert "order_facts has no column 'order_date'; this ran with ordered_at" in joined.text
 
-    # A column of the entity an id of the table stands for: the query runs on that
-    # entity's view when it names only its columns, else with it joined by the id.
+    # A column of the entity an id of the table stands for: the query runs with that
+    # entity's view joined by the id, still counting the table's rows (orders here).
     result = run_sql("SELECT COUNT(*) AS n FROM order_facts WHERE last_order_at >= '2001-01-01'")
-    assert "customer_facts (one row per customer) has every column the query names, so " in (
+    assert "this ran with customer_facts (one row per customer) joined by customer_id" in (
         result.text
     )
     assert result.payload.rows == rows(
-        "SELECT COUNT(*) AS n FROM customer_facts WHERE last_order_at >= '2001-01-01'"
+        "SELECT COUNT(*) AS n FROM order_facts o JOIN customer_facts c ON o.customer_id = "
+        "c.customer_id WHERE c.last_order_at >= '2001-01-01'"
     )
     result = run_sql(
         "SELECT ol.product_id, SUM(quantity) AS units FROM order_lines ol WHERE NOT "

@@ -337,10 +337,10 @@ def _with_entity_view(tree, wanted: str, columns, dialect: str):
     `FROM order_facts WHERE last_order_at ...` (a customer's), `FROM order_lines WHERE
     month = ... AND is_cancelled = 0` (the order's). Where exactly one entity view
     reached by an id of the table has the column, and the two hold every column the
-    query names, the query runs on that view when it names only the view's columns,
-    else with the view joined by the id (one row per id: no row of the table repeats);
-    None otherwise. Told where the column lives, the 1.5B model most often wrote the
-    same query again or gave up."""
+    query names, the query runs with the view joined by the id: one row per id, so the
+    rows the query counts stay the table's, none repeated (running it on the view
+    instead counted customers for "how many orders"); None otherwise. Told where the
+    column lives, the 1.5B model most often wrote the same query again or gave up."""
     from sqlglot import exp
 
     tables = list(tree.find_all(exp.Table))
@@ -362,13 +362,6 @@ def _with_entity_view(tree, wanted: str, columns, dialect: str):
         return None
     key, view = fitting[0]
     entity = view.removesuffix("_facts")
-    if named <= set(columns[view]):
-        node.set("this", exp.to_identifier(view))
-        return tree.sql(dialect=dialect), (
-            f"Note: {table} has no column '{wanted}'; {view} (one row per {entity}) has every "
-            f"column the query names, so this ran on {view}. Say so if that is not what the "
-            "question means."
-        )
     here = node.alias_or_name
     there = "v" if here != "v" else "v2"
     for column in list(tree.find_all(exp.Column)):
