@@ -172,8 +172,7 @@ def test_a_column_named_otherwise_runs_as_the_column_it_means(warehouse, tmp_pat
     run_sql = run_sql_tool(ToolContext(warehouse, None, tmp_path))
 
     def rows(sql):
-        with warehouse.connect() as conn:
-            return [list(r) for r in conn.execute(text(sql)).all()]
+        return _rows(warehouse, sql)
 
     result = run_sql(
         "SELECT customer_id, total_spend FROM customer_facts "
@@ -294,6 +293,11 @@ def test_a_column_named_otherwise_runs_as_the_column_it_means(warehouse, tmp_pat
         assert "Note:" not in said.text and column in said.text
 
 
+def _rows(engine, sql: str) -> list[list]:
+    with engine.connect() as conn:
+        return [list(r) for r in conn.execute(text(sql)).all()]
+
+
 def _says_nothing(run_sql, *queries: str) -> None:
     """Each query runs without a note."""
     for query in queries:
@@ -405,13 +409,11 @@ def test_a_group_of_empty_keys_is_pointed_out_with_the_id_to_group_by(warehouse,
     # A ranking topped by the empty group of the id it groups by (anonymous orders by
     # customer_id): told to leave them out, the 1.5B model wrote no query again. It runs
     # without them, and says so.
-    with warehouse.connect() as conn:
-        top = conn.execute(
-            text(
-                "SELECT customer_id, COUNT(*) AS n FROM order_facts WHERE customer_id IS NOT "
-                "NULL GROUP BY customer_id ORDER BY n DESC, customer_id LIMIT 1"
-            )
-        ).one()
+    top = _rows(
+        warehouse,
+        "SELECT customer_id, COUNT(*) AS n FROM order_facts WHERE customer_id IS NOT NULL "
+        "GROUP BY customer_id ORDER BY n DESC, customer_id LIMIT 1",
+    )
     anonymous = run_sql(
         "SELECT customer_id, COUNT(*) AS n FROM order_facts GROUP BY customer_id "
         "ORDER BY n DESC, customer_id LIMIT 1"
@@ -420,7 +422,7 @@ def test_a_group_of_empty_keys_is_pointed_out_with_the_id_to_group_by(warehouse,
         "Note: customer_id is empty (NULL) for some rows, which GROUP BY put in one group "
         "at the top; this ran with customer_id IS NOT NULL, leaving them out."
     )
-    assert [tuple(r) for r in anonymous.payload.rows] == [tuple(top)]
+    assert anonymous.payload.rows == top
     assert "WHERE" in anonymous.payload.sql and "NULL" in anonymous.payload.sql
     listed = run_sql(
         "SELECT customer_id, COUNT(*) AS n FROM order_facts WHERE customer_id IS NULL OR "
