@@ -382,6 +382,11 @@ def _report(records: list[dict]) -> None:
             groups["persona", r["persona"]].append(r["passed"])
             groups["kind", r["kind"]].append(r["passed"])
             groups["language", r["language"]].append(r["passed"])
+            # agent_set.edge_questions: written after the changes they test, kept apart
+            later = r["id"].startswith("edge-")
+            groups["questions", "edge-* (written after)" if later else "the rest"].append(
+                r["passed"]
+            )
         for (kind, name), passed in sorted(groups.items()):
             print(f"  {kind} {name}: {sum(passed)}/{len(passed)}")
     _position_report(records)
