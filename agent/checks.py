@@ -306,17 +306,17 @@ def _findings(messages: list, names: bool = True) -> list[tuple[str, str]]:
     about_segments = [c for c in calls if c["name"] in SEGMENT_TOOLS] or [
         q for q in queries if "segment" in q.lower()
     ]
-    if _ASKS_SEGMENT.search(question) and calls and not about_segments:
+    asks_segment = _ASKS_SEGMENT.search(question)
+    if asks_segment and calls and not about_segments:
         return [
             (
-                _ASKS_SEGMENT.search(question).group(0),
+                asks_segment.group(0),
                 "my question is about segments, and no call looked at them (segment_overview "
                 "gives each segment's name, size, churn risk and expected spend).",
             )
         ]
-    named = re.search(r"(?:segment|segmento|分群|细分)\s*#?\d", question, re.I)  # "segment 3"
-    ranked = _RANKS_SEGMENTS.search(question) if _ASKS_SEGMENT.search(question) else None
-    ranked = None if named else ranked
+    by_number = re.search(r"(?:segment|segmento|分群|细分)\s*#?\d", question, re.I)  # "segment 3"
+    ranked = asks_segment and not by_number and _RANKS_SEGMENTS.search(question)
     picked = [c for c in calls if c.get("args", {}).get("segment_id") is not None]
     compared = [c for c in calls if c["name"] == "segment_overview"] or [
         q
@@ -326,7 +326,7 @@ def _findings(messages: list, names: bool = True) -> list[tuple[str, str]]:
     if ranked and picked and not compared:
         return [
             (
-                f"{ranked.group(0)} {_ASKS_SEGMENT.search(question).group(0)}",
+                f"{ranked.group(0)} {asks_segment.group(0)}",
                 f"my question asks for the {ranked.group(0)} segment, and no call compared the "
                 "segments (segment_overview gives each segment's name, size, churn risk and "
                 "expected spend).",
@@ -363,8 +363,8 @@ def _findings(messages: list, names: bool = True) -> list[tuple[str, str]]:
                     f"{edge} date ({where}).",
                 )
             )
-    picked = [m for m in ran if not failed(m) and SOME_CANCELLED in str(m.content)]
-    if picked and not _ASKS_STATUS.search(question) and not _READS_CANCELLED.search(written):
+    by_status = [m for m in ran if not failed(m) and SOME_CANCELLED in str(m.content)]
+    if by_status and not _ASKS_STATUS.search(question) and not _READS_CANCELLED.search(written):
         said = (
             "my question is about cancelled orders, and your query picks them by a status, "
             "which leaves some out: use is_cancelled (order_facts) or cancelled_orders "

@@ -73,7 +73,8 @@ def run_sql_tool(ctx: ToolContext):
             sql: exactly one SELECT (or WITH ... SELECT) statement. Aggregate in SQL
                 (COUNT, SUM, AVG, GROUP BY) rather than fetching many rows.
         """
-        why = repeated_rows(sql, sql_dialect(ctx.engine))
+        dialect = sql_dialect(ctx.engine)
+        why = repeated_rows(sql, dialect)
         if why:
             return ToolResult.failure(f"SQL not run: {why}", "", Table([], [], 0, sql))
         notes = []
@@ -82,9 +83,7 @@ def run_sql_tool(ctx: ToolContext):
                 result = run_select(ctx.engine, sql, row_limit=DEFAULT_ROW_LIMIT)
                 break
             except UserInputError as e:
-                fixed = len(notes) < MAX_REPAIRS and repair_columns(
-                    sql, str(e), sql_dialect(ctx.engine)
-                )
+                fixed = len(notes) < MAX_REPAIRS and repair_columns(sql, str(e), dialect)
                 if not fixed:
                     hint = "\n".join([*notes, sql_error_hint(sql, str(e))]).strip()
                     return ToolResult.failure(f"SQL not run: {e}", hint, Table([], [], 0, sql))
@@ -94,24 +93,24 @@ def run_sql_tool(ctx: ToolContext):
             result.rows
             and None in result.rows[0]
             and _RANKS.search(sql)
-            and without_empty_key(sql, result.columns, result.rows[0], sql_dialect(ctx.engine))
+            and without_empty_key(sql, result.columns, result.rows[0], dialect)
         )
         if left_out:
             sql, note = left_out
             result = run_select(ctx.engine, sql, row_limit=DEFAULT_ROW_LIMIT)
             notes.append(note)
         if _found_nothing(result.rows):  # a value the column never holds matches nothing
-            unknown, near = unknown_values(ctx.engine, sql, sql_dialect(ctx.engine))
+            unknown, near = unknown_values(ctx.engine, sql, dialect)
             if near:  # 'UK' for 'United Kingdom': the 0 it found is no answer
                 return _not_used(result, sql, [*unknown, "Write it again with that value."])
             notes += unknown
-        notes += some_cancellations(ctx.engine, sql, sql_dialect(ctx.engine))
+        notes += some_cancellations(ctx.engine, sql, dialect)
         if any(None in row for row in result.rows[:ROWS_SHOWN]):
             shown_rows = result.rows[:ROWS_SHOWN]
-            empty = empty_groups(sql, result.columns, shown_rows, sql_dialect(ctx.engine))
+            empty = empty_groups(sql, result.columns, shown_rows, dialect)
             ranks = None in result.rows[0] and _RANKS.search(sql)
             if ranks:
-                empty += unnamed_top(sql, result.columns, result.rows[0], sql_dialect(ctx.engine))
+                empty += unnamed_top(sql, result.columns, result.rows[0], dialect)
             if empty and ranks:
                 # A ranking topped by an empty name names nothing: the 1.5B model read
                 # the note and still answered "None" for the most helpful product.
