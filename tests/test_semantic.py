@@ -147,6 +147,15 @@ def test_amazon_views_match_the_raw_file(engine):
     assert months["new_reviewers"].to_dict() == first.reindex(months.index).fillna(0).to_dict()
     products = _frame(engine, "SELECT * FROM product_facts").set_index("product_id")
     assert products["reviews"].to_dict() == raw.groupby("asin").size().to_dict()
+    # Per-entity conditions ("every review 5 stars", "nothing but 5-star reviews") read
+    # one column: the lowest rating.
+    for facts, by in ((customers, by_reviewer), (products, raw.groupby("asin"))):
+        assert facts["lowest_rating"].to_dict() == by["overall"].min().to_dict()
+        assert facts["highest_rating"].to_dict() == by["overall"].max().to_dict()
+    when = pd.to_datetime(raw["unixReviewTime"], unit="s")
+    for column, edge in (("first_review_at", "min"), ("last_review_at", "max")):
+        years = pd.to_datetime(products[column]).dt.year
+        assert years.to_dict() == when.groupby(raw["asin"]).agg(edge).dt.year.to_dict()
     reviews = _frame(engine, "SELECT * FROM review_facts")
     assert len(reviews) == len(raw)  # one row per review (no product titles in this file)
     raw["year"] = pd.to_datetime(raw["unixReviewTime"], unit="s").dt.year

@@ -77,6 +77,8 @@ VIEWS = {
             "net_revenue": "spend net of cancellations",
             "reviews": "reviews written",
             "avg_rating": "their mean rating",
+            "lowest_rating": "their lowest rating (5: every review 5 stars)",
+            "highest_rating": "their highest rating",
             "first_review_at": "first review",
             "last_review_at": "last review",
             "segment_id": "segment (serving model)",
@@ -100,6 +102,10 @@ VIEWS = {
             "net_revenue": "revenue net of cancellations",
             "reviews": "reviews of it",
             "avg_rating": "its mean rating",
+            "lowest_rating": "its lowest rating (5: every review 5 stars)",
+            "highest_rating": "its highest rating",
+            "first_review_at": "its first review",
+            "last_review_at": "its last review",
             "first_sold_at": "first sale",
             "last_sold_at": "last sale",
         },
@@ -207,6 +213,8 @@ SYNONYMS = {
         *("average_rating", "mean_rating", "avg_stars", "average_stars", "avg_score"),
         *("average_score", "rating_avg", "avg_review_rating", "average_review_rating"),
     ),
+    "lowest_rating": ("min_rating", "minimum_rating", "worst_rating", "lowest_stars"),
+    "highest_rating": ("max_rating", "maximum_rating", "best_rating", "highest_stars"),
     "rating": ("stars", "star_rating", "overall", "review_rating", "review_stars"),
     "helpful_votes": (
         *("helpful", "helpfulness", "helpful_count", "votes", "helpful_vote_count"),
@@ -343,6 +351,8 @@ def customer_facts() -> Select:
             Review.customer_id,
             func.count().label("reviews"),
             func.avg(Review.rating).label("avg_rating"),
+            func.min(Review.rating).label("lowest_rating"),
+            func.max(Review.rating).label("highest_rating"),
             func.min(Review.reviewed_at).label("first_review_at"),
             func.max(Review.reviewed_at).label("last_review_at"),
         )
@@ -382,6 +392,8 @@ def customer_facts() -> Select:
             func.coalesce(lines.c.net_revenue, 0.0).label("net_revenue"),
             func.coalesce(reviews.c.reviews, 0).label("reviews"),
             reviews.c.avg_rating,
+            reviews.c.lowest_rating,
+            reviews.c.highest_rating,
             reviews.c.first_review_at,
             reviews.c.last_review_at,
             scores.c.segment_id,
@@ -417,6 +429,10 @@ def product_facts() -> Select:
             Review.product_id,
             func.count().label("reviews"),
             func.avg(Review.rating).label("avg_rating"),
+            func.min(Review.rating).label("lowest_rating"),
+            func.max(Review.rating).label("highest_rating"),
+            func.min(Review.reviewed_at).label("first_review_at"),
+            func.max(Review.reviewed_at).label("last_review_at"),
         )
         .where(Review.product_id.is_not(None))
         .group_by(Review.product_id)
@@ -436,6 +452,10 @@ def product_facts() -> Select:
             func.coalesce(sales.c.net_revenue, 0.0).label("net_revenue"),
             func.coalesce(reviews.c.reviews, 0).label("reviews"),
             reviews.c.avg_rating,
+            reviews.c.lowest_rating,
+            reviews.c.highest_rating,
+            reviews.c.first_review_at,
+            reviews.c.last_review_at,
             sales.c.first_sold_at,
             sales.c.last_sold_at,
         )
