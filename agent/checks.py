@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import re
 
-from segassist.agent.guards import MONTHS, NUDGE_MARK, failed, this_question
+from segassist.agent.guards import MONTHS, NUDGE_MARK, answer_sources, failed, this_question
 from segassist.agent.prompting import prompt
 from segassist.tools.schema_text import SOME_CANCELLED
 
@@ -184,7 +184,7 @@ _OF_PRODUCTS = re.compile(r"\b(?:products?|items?|asins?|produtos?)\b|产品|商
 def _edges(question: str) -> list[tuple[str, str, str]]:
     """(as written, "first" or "last", where its date is) for each first or last event
     the question asks about: a customer's first review is customer_facts.first_review_at,
-    a product's last review MAX(reviewed_at) per product_id."""
+    a product's last review product_facts.last_review_at."""
     found = []
     products = _OF_PRODUCTS.search(question)
     for match in _EDGE.finditer(question):
@@ -195,7 +195,7 @@ def _edges(question: str) -> list[tuple[str, str, str]]:
         if re.search(r"review|avalia|resenha|coment|评", noun):
             where = f"customer_facts.{edge}_review_at, or {least}(reviewed_at) per customer"
             if products:
-                where = f"{least}(reviewed_at) per product_id on review_facts"
+                where = f"product_facts.{edge}_review_at"
         elif products or re.search(r"\bsale|venda", noun):
             where = f"product_facts.{edge}_sold_at"
         else:
@@ -270,7 +270,7 @@ def _proper_names(question: str) -> list[str]:
     ]
 
 
-def unchecked(messages: list) -> list[str]:
+def unchecked(messages: list, answer: str = "") -> list[str]:
     """What to check before an answer to this question is taken: numbers of the question
     no query used ("how many customers reviewed in 2012?" answered by counting every
     customer: the 1.5B model dropped the year), a name it limits by or leaves out, and a
@@ -281,28 +281,29 @@ def unchecked(messages: list) -> list[str]:
     times."""
     if checks_made(messages) >= CHECKS:
         return []
-    return list(dict.fromkeys(said for _, said in _findings(messages)))  # items share one
+    return list(dict.fromkeys(said for _, said in _findings(messages, answer)))  # items share one
 
 
-def missed(messages: list) -> list[str]:
+def missed(messages: list, answer: str = "") -> list[str]:
     """What this question's queries still leave out after the checks, as the user would
     name it ("2012", "reviews", "segments"): the agent then says it could not answer
     reliably instead of taking the answer. A name the query does not spell as the
     question does is left out of this: "Dutch" is country = 'Netherlands'. On the own
     set, every answer with such a finding left after the checks was wrong (7 of 7);
     none of the 29 right ones had one."""
-    return [item for item, _ in _findings(messages, names=False)]
+    return [item for item, _ in _findings(messages, answer, names=False)]
 
 
-def _findings(messages: list, names: bool = True) -> list[tuple[str, str]]:
+def _findings(messages: list, answer: str = "", names: bool = True) -> list[tuple[str, str]]:
     """(what the user would call it, what to tell the model) for each part of the question
-    this question's queries leave out."""
+    this question's queries leave out: the queries `answer` takes its figures from, where
+    it takes them from a result (answer_sources), else all of them."""
     question, since = this_question(messages)
     calls = [c for m in since for c in (getattr(m, "tool_calls", None) or [])]
-    queries = [str(c.get("args", {}).get("sql", "")) for c in calls if c["name"] == "run_sql"]
     ran = [
         m for m in since if getattr(m, "type", "") == "tool" and getattr(m, "name", "") == "run_sql"
     ]
+    queries = [str(c.get("args", {}).get("sql", "")) for c in calls if c["name"] == "run_sql"]
     about_segments = [c for c in calls if c["name"] in SEGMENT_TOOLS] or [
         q for q in queries if "segment" in q.lower()
     ]
@@ -332,6 +333,10 @@ def _findings(messages: list, names: bool = True) -> list[tuple[str, str]]:
                 "expected spend).",
             )
         ]
+    sources = {m.tool_call_id for m in answer_sources(answer, messages)} if answer else set()
+    if sources & {m.tool_call_id for m in ran}:
+        ran = [m for m in ran if m.tool_call_id in sources]
+        queries = [str(c["args"].get("sql", "")) for c in calls if c.get("id") in sources]
     if not queries or all(failed(m) for m in ran):
         return []
     written = " ".join(queries)

@@ -197,15 +197,23 @@ def _shares(messages: list) -> list[float]:
     """a / b for two numbers a < b of one result of this question that ran and holds at
     most MAX_SHARE_NUMBERS numbers (a percentage of one is a reading of it: _not_among)."""
     _, since = this_question(messages)
+    return [share for message in _results(since) for share in _result_numbers(message)[1]]
+
+
+def _results(messages: list) -> list:
+    """The tool results among `messages` that ran."""
+    return [m for m in messages if getattr(m, "type", "") == "tool" and not failed(m)]
+
+
+def _result_numbers(message) -> tuple[list[float], list[float]]:
+    """Every reading of every number of one tool result (row-count header left out), and
+    the shares of two of them when it holds at most MAX_SHARE_NUMBERS numbers."""
+    readings = written_numbers(ROW_COUNT_HEADER.sub("", str(message.content)))
+    values = [options[0][0] for options in readings]
     shares = []
-    for message in since:
-        if getattr(message, "type", "") != "tool" or failed(message):
-            continue
-        readings = written_numbers(ROW_COUNT_HEADER.sub("", str(message.content)))
-        values = [options[0][0] for options in readings]
-        if len(values) <= MAX_SHARE_NUMBERS:
-            shares += [a / b for a in values for b in values if 0 < a < b]
-    return shares
+    if len(values) <= MAX_SHARE_NUMBERS:
+        shares = [a / b for a in values for b in values if 0 < a < b]
+    return [value for options in readings for value, _ in options], shares
 
 
 def ungrounded_numbers(answer: str, messages: list) -> list[float]:
@@ -215,8 +223,9 @@ def ungrounded_numbers(answer: str, messages: list) -> list[float]:
     return _not_among(answer, known_numbers(messages))
 
 
-def _not_among(answer: str, known: list[float]) -> list[float]:
-    """Numbers in `answer` that none of `known` gives (see ungrounded_numbers)."""
+def _given(options: list[tuple[float, int]], known: list[float]) -> bool:
+    """Whether one of `known` gives a number written in an answer (`options`: its
+    readings, each with its decimals): rounded from it, or its percentage."""
 
     def grounded(value: float, decimals: int) -> bool:
         unit = 10.0**-decimals
@@ -225,11 +234,30 @@ def _not_among(answer: str, known: list[float]) -> list[float]:
         candidates = [c for k in known for c in (k, 100 * k) if abs(c) >= 10 * unit or c == value]
         return any(abs(value - c) <= 0.5 * unit + 1e-9 for c in candidates)
 
-    return [
-        options[0][0]
-        for options in written_numbers(answer)
-        if not any(grounded(value, decimals) for value, decimals in options)
-    ]
+    return any(grounded(value, decimals) for value, decimals in options)
+
+
+def _not_among(answer: str, known: list[float]) -> list[float]:
+    """Numbers in `answer` that none of `known` gives (see ungrounded_numbers)."""
+    return [options[0][0] for options in written_numbers(answer) if not _given(options, known)]
+
+
+def answer_sources(answer: str, messages: list) -> list:
+    """The tool results of this question that `answer` takes its figures from: each
+    result that gives a number of the answer the question does not hold itself (a share
+    of two of its numbers included). Asked how many reviewers never rated below 4, the
+    1.5B model counted reviews (9,022), then, checked, counted every customer, and
+    answered the 9,022: its answer rests on the first query, not on all of them. Empty
+    when no figure of the answer is in a result."""
+    question, since = this_question(messages)
+    asked = [value for options in written_numbers(question) for value, _ in options]
+    figures = [options for options in written_numbers(answer) if not _given(options, asked)]
+    sources = []
+    for message in _results(since) if figures else []:
+        known, shares = _result_numbers(message)
+        if any(_given(options, known + shares) for options in figures):
+            sources.append(message)
+    return sources
 
 
 def figure_from_question_only(answer: str, messages: list) -> list[str]:

@@ -82,15 +82,16 @@ def agent_middleware(tool_names: set[str], max_model_calls: int, examples=None) 
         return "\n".join(n for n in notes if n)
 
     def withheld(request, answer):
-        """`answer`, or, where this question's queries still leave out part of it (a
-        number, a counted noun, an excluded place: `checks.missed`), "I could not answer
+        """`answer`, or, where the queries it rests on (those its figures come from,
+        else all of this question's) still leave out part of it (a number, a counted
+        noun, an excluded place: `checks.missed`), "I could not answer
         that reliably": a wrong figure said confidently is the worst outcome. Asked of
         every answer the model gives after its checks, and of every answer taken from
         the results instead (a repeated call, an ungrounded answer, time out): there
         the model had no way left to mend its query (the 1.5B model counted customers
         for "多少条评论", repeated the call after the firm check and was answered from
         its result)."""
-        left_out = missed(request.messages)
+        left_out = missed(request.messages, str(answer.content or ""))
         if not left_out:
             return answer
         question, _ = this_question(request.messages)
@@ -116,7 +117,7 @@ def agent_middleware(tool_names: set[str], max_model_calls: int, examples=None) 
                 # A plain answer with no data behind it: right after a failed call, or with
                 # nothing looked up yet ("one moment, I am querying..."). Ask once for the
                 # (fixed) call instead.
-                problems = unchecked(request.messages)
+                problems = unchecked(request.messages, str(last.content or ""))
                 nudge = (
                     "retry"
                     if failed_last(request.messages)
@@ -132,19 +133,9 @@ def agent_middleware(tool_names: set[str], max_model_calls: int, examples=None) 
                     if kept is not last:
                         return ModelResponse(result=[kept], structured_response=None)
                 if nudge:
-                    text = prompt(nudge).replace("{problems}", " ".join(problems))
-                    ask = HumanMessage(NUDGE_MARK + text)
                     # A check answered in plain words: that answer stays in view of the next.
                     said = [last] if is_check(request.messages[-1]) else []
-                    answered = self.wrap_model_call(
-                        request.override(messages=[*request.messages, *said, ask]), handler
-                    )
-                    if nudge.startswith("check"):  # counted, whatever comes next
-                        answered = ModelResponse(
-                            result=[checked(m) for m in answered.result],
-                            structured_response=answered.structured_response,
-                        )
-                    return answered
+                    return self.asked(request, handler, nudge, problems, said)
             messages = []
             for message in response.result:
                 if isinstance(message, AIMessage) and not message.tool_calls:
@@ -169,7 +160,13 @@ def agent_middleware(tool_names: set[str], max_model_calls: int, examples=None) 
                     and only_repeats(message.tool_calls, request.messages)
                 ):
                     # The model asks again for what it already has: small models loop here.
-                    # Answer from the results gathered so far.
+                    # If its queries leave out part of the question, it is checked (asked
+                    # to mend them) first; otherwise, or when checked already, the answer
+                    # comes from the results gathered so far.
+                    problems = unchecked(request.messages)
+                    if problems:
+                        nudge = ("check", "check_again")[checks_made(request.messages)]
+                        return self.asked(request, handler, nudge, problems, [])
                     message = withheld(
                         request, answer_from_results(request, handler, tool_names, message.id)
                     )
@@ -190,6 +187,22 @@ def agent_middleware(tool_names: set[str], max_model_calls: int, examples=None) 
                     )
                 messages.append(message)
             return ModelResponse(result=messages, structured_response=response.structured_response)
+
+        def asked(self, request, handler, nudge: str, problems: list[str], said: list):
+            """The model's next reply after the instruction `nudge` (a prompt's name, its
+            {problems} filled in), with `said` (its own last words) kept in view; a reply
+            to a check is marked as one, whatever comes next."""
+            text = prompt(nudge).replace("{problems}", " ".join(problems))
+            ask = HumanMessage(NUDGE_MARK + text)
+            answered = self.wrap_model_call(
+                request.override(messages=[*request.messages, *said, ask]), handler
+            )
+            if nudge.startswith("check"):
+                answered = ModelResponse(
+                    result=[checked(m) for m in answered.result],
+                    structured_response=answered.structured_response,
+                )
+            return answered
 
     class RepeatedCallGuard(AgentMiddleware):
         """Do not run a tool again with the same arguments within one question, nor review

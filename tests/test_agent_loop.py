@@ -914,6 +914,38 @@ def test_cancelled_orders_picked_by_one_status_are_checked(context):
     assert answer.text == "3 orders." and len(model.seen) == 2
 
 
+def test_the_check_reads_the_query_the_answer_comes_from(context):
+    """Asked how many reviewers never rated below 4, the 1.5B model counted reviews, was
+    checked (the question counts customers), counted every customer, and answered the
+    number of reviews: a later query naming customers had let the first one pass. The
+    check reads the queries the answer's figures come from."""
+    reviews = _call("run_sql", sql="SELECT COUNT(*) AS n FROM review_facts WHERE rating >= 5")
+    everyone = _call("run_sql", sql="SELECT COUNT(*) AS n FROM customer_facts")
+    never_below = _call(
+        "run_sql",
+        sql="SELECT COUNT(*) AS n FROM customer_facts WHERE reviews > 0 AND customer_id NOT IN "
+        "(SELECT customer_id FROM review_facts WHERE rating < 5)",
+    )
+    assert scalar(context.engine, "SELECT COUNT(*) FROM customer_facts") == 2
+    question = "How many reviewers never gave a rating below 5 stars?"
+    model = _script(reviews, "1 reviewer.", everyone, "1 reviewer.", "1 reviewer.")
+    answer = _agent(context, model).ask(question, "src1")
+    assert "my question counts customers" in model.seen[2][-1].content
+    assert "my question counts customers" in model.seen[4][-1].content  # asked again, firmly
+    assert answer.text.startswith("I could not answer this reliably")
+    # The answer from the query that counts customers stands, though an earlier one did not.
+    assert scalar(context.engine, never_below.split('"sql": "')[1].split('"')[0]) == 0
+    model = _script(reviews, "1 reviewer.", never_below, "0 reviewers.")
+    answer = _agent(context, model).ask(question, "src2")
+    assert answer.text == "0 reviewers." and len(model.seen) == 4
+    # The model repeats its call instead of answering: checked before it is answered
+    # from the results (it had no chance to mend its query before).
+    model = _script(reviews, reviews, never_below, "0 reviewers.")
+    answer = _agent(context, model).ask(question, "src3")
+    assert "my question counts customers" in model.seen[2][-1].content
+    assert answer.text == "0 reviewers."
+
+
 def test_a_segment_picked_by_a_ranking_needs_the_segments_compared():
     """Asked for a brief for the largest segment, the 1.5B model wrote it for segment 1
     without looking at the sizes. A segment the question picks by a ranking, used by id
