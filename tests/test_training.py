@@ -336,14 +336,14 @@ def test_profiles_and_explanations_are_true_of_the_data(synthetic_data, tmp_path
 
     # Percentiles are true of every customer's features at scoring time.
     from segassist.tools.writing import explanation_text
-    from segassist.training.features import activity_span
+    from segassist.training.features import activity_span, among_reviewers
 
     window = Window(activity_span(engine)[1] + timedelta(seconds=1), 90)
-    everyone = compute_features(engine, window).frame
+    everyone = among_reviewers(compute_features(engine, window).frame)  # ratings: of reviewers
     assert facts.drivers and facts.drivers[0].percentiles
     for driver in facts.drivers:
         for feature, share in driver.percentiles.items():
-            column = everyone[feature]
+            column = everyone[feature].dropna()
             value = driver.customer_values[feature]
             expected = 100 * ((column < value).mean() + (column == value).mean() / 2)
             assert share == pytest.approx(expected, abs=3), feature
@@ -358,7 +358,9 @@ def _name_is_true_of(name: str, profile: dict) -> None:
     """Every word of a segment's name stands for a trait its profile shows clearly and
     plainly (a 'recently active' segment is more recent than the typical customer)."""
     from segassist.training.profiles import (
+        BUYERS,
         LEANING_MIN_Z,
+        MOSTLY_SHARE,
         NAME_MIN_Z,
         NAME_PARTS,
         TYPICAL,
@@ -376,6 +378,11 @@ def _name_is_true_of(name: str, profile: dict) -> None:
         least, mild = LEANING_MIN_Z, name.removeprefix(TYPICAL).removeprefix(", somewhat ")
         parts = mild.split(" and ") if mild else []
     for part in parts:
+        if part not in words and part.endswith(BUYERS):  # the category it mostly buys
+            top = profile["top_categories"][0]
+            assert top["category"].replace("_", " ").lower() + BUYERS == part, (name, top)
+            assert top["share"] >= MOSTLY_SHARE, (name, top)
+            continue
         feature, sign = words[part]
         z = profile["zscores"][feature]
         assert z * sign >= least, (name, part, z)
@@ -677,3 +684,98 @@ def test_names_without_a_clear_trait_still_tell_segments_apart():
     last = segment_name([], taken | {again}, 3, leaning=["brief reviewers"], word="capo")
     assert last == f"{again} (segment 3)"
     assert segment_name([], set(), 0) == "Typical customers"
+
+
+def test_a_rating_filled_in_for_non_reviewers_names_nothing(sqlite_engine):
+    """Customers without reviews have rating_mean 0 filled in for the model. Described to
+    people, that 0 is not a rating: a segment of non-reviewers is not "unhappy
+    reviewers", its z-score and means leave the fill out, and percentiles of ratings are
+    among reviewers."""
+    import dataclasses
+
+    import pandas as pd
+    from segassist.training.profiles import build_profiles
+
+    rng = np.random.default_rng(0)
+    n = 300
+    reviewers = np.arange(n) < 150
+    features = pd.DataFrame(
+        {
+            "n_orders": rng.integers(1, 5, n).astype(float),
+            "n_reviews": np.where(reviewers, rng.integers(1, 4, n), 0).astype(float),
+            "rating_mean": np.where(reviewers, rng.uniform(4.0, 5.0, n), 0.0),
+            "low_rating_share": np.zeros(n),
+            "review_length": np.where(reviewers, rng.uniform(100, 300, n), 0.0),
+        }
+    )
+    segments = (~reviewers).astype(int)  # 0: happy reviewers, 1: no reviews at all
+    traits = {"churn_risk": np.full(n, 0.5), "value_estimate": np.ones(n)}
+    built = build_profiles(sqlite_engine, "v1", features, segments, traits)
+    quiet = built[1]
+    assert "reviewers" not in quiet.name, quiet.name  # was "Unhappy reviewers, ..."
+    assert quiet.profile.zscores["rating_mean"] == 0
+    assert "rating_mean" not in quiet.profile.feature_means
+    assert built[0].profile.feature_means["rating_mean"] >= 4.0
+    assert min(quiet.profile.population_quantiles["rating_mean"]) >= 4.0
+    for segment in built.values():
+        _name_is_true_of(segment.name, dataclasses.asdict(segment.profile))
+
+
+def test_a_segment_that_buys_mostly_one_category_is_named_by_it(sqlite_engine):
+    """On Olist a segment bought 99% bed_bath_table (category share z +3.0) and was
+    "Typical customers": category shares had no word. A segment whose units are mostly
+    one category, at least twice that category's share overall, is named by it first;
+    one that buys like everyone is not."""
+    import dataclasses
+
+    import pandas as pd
+    from segassist.training.profiles import build_profiles
+    from segassist.warehouse.importers.writer import write_batches
+    from segassist.warehouse.synthetic import generate
+    from sqlalchemy import text
+
+    write_batches(sqlite_engine, generate(200, seed=2), sha256="mostly")
+    with sqlite_engine.connect() as conn:
+        bought = pd.DataFrame(
+            conn.execute(
+                text(
+                    "SELECT o.customer_id, p.category, SUM(l.quantity) AS units FROM orders o "
+                    "JOIN order_lines l ON l.order_id = o.order_id JOIN products p "
+                    "ON p.product_id = l.product_id WHERE NOT o.is_cancelled "
+                    "GROUP BY o.customer_id, p.category"
+                )
+            ).all(),
+            columns=["customer_id", "category", "units"],
+        )
+    # Segment 1: customers with at least 70% of their units in one category (the one with
+    # most such customers); 0: the rest.
+    shares = bought.pivot_table("units", "customer_id", "category", "sum", fill_value=0)
+    shares = shares.div(shares.sum(axis=1), axis=0)
+    common = (shares >= 0.7).sum().idxmax()
+    customers = shares.index.to_numpy()
+    segments = (shares[common] >= 0.7).to_numpy().astype(int)
+    assert 10 <= segments.sum() <= len(segments) - 10
+    now = datetime(2026, 1, 1)
+    with sqlite_engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO model_versions (version, status, created_at, config, metrics, "
+                "data_fingerprint) VALUES ('v1', 'serving', :now, '{}', '{}', 'x')"
+            ),
+            {"now": now},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO customer_scores (customer_id, model_version, segment_id, "
+                "probabilities, churn_risk, value_estimate, scored_at) VALUES (:c, 'v1', :s, "
+                "'[]', 0.5, 1.0, :now)"
+            ),
+            [{"c": c, "s": int(s), "now": now} for c, s in zip(customers, segments, strict=True)],
+        )
+    features = pd.DataFrame({"n_orders": np.ones(len(customers))})
+    traits = {"churn_risk": np.full(len(customers), 0.5), "value_estimate": np.ones(len(customers))}
+    built = build_profiles(sqlite_engine, "v1", features, segments, traits)
+    assert built[1].name.lower().startswith(common.replace("_", " ").lower() + " buyers")
+    assert "buyers" not in built[0].name, built[0].name
+    for segment in built.values():
+        _name_is_true_of(segment.name, dataclasses.asdict(segment.profile))

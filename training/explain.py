@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from segassist.core.errors import UserInputError
 from segassist.training.dataset import build_data
-from segassist.training.features import features_now
+from segassist.training.features import among_reviewers, features_now
 from segassist.training.registry import load_serving
 from segassist.training.season import season_ahead
 from segassist.warehouse.queries import customer_exists, list_segments
@@ -235,7 +235,7 @@ def explain_membership(
     churn = float(traits["churn_risk"][0])
     profile = stored[segment].profile if segment in stored else SegmentProfile()
     seg_means = profile.feature_means
-    customer_row = features.frame.iloc[0]
+    customer_row = among_reviewers(features.frame).iloc[0]  # no reviews: no rating
 
     drivers, churn_drivers = [], []
     for group, columns in _groups(names).items():
@@ -243,7 +243,7 @@ def explain_membership(
         effect = probabilities[segment] - membership(occluded)[segment]
         churn_effect = churn - float(segmenter.predict_traits(occluded)["churn_risk"][0])
         cols = [names[i] for i in columns]
-        values = _round({c: customer_row[c] for c in cols})
+        values = _round({c: customer_row[c] for c in cols if customer_row[c] == customer_row[c]})
         averages = _round({c: seg_means.get(c, float("nan")) for c in cols})
         where = _percentiles(values, profile)
         of_segment = _percentiles(averages, profile)

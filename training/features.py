@@ -34,6 +34,22 @@ from sqlalchemy import Engine, and_, case, func, literal, select
 
 TOP_CATEGORIES = 8
 RECENT_DAYS = 90
+# Features of a customer's reviews, 0 where they wrote none: that 0 is not a rating. The
+# model learns from the filled value (with n_reviews beside it); what describes a
+# segment or a customer to people reads them among reviewers only (among_reviewers).
+PER_REVIEW = ("rating_mean", "low_rating_share", "review_length")
+
+
+def among_reviewers(features: pd.DataFrame) -> pd.DataFrame:
+    """`features` with the PER_REVIEW features of customers without reviews missing (NaN),
+    so that a segment of non-reviewers is not "unhappy reviewers" for their filled 0."""
+    columns = [c for c in PER_REVIEW if c in features]
+    if "n_reviews" not in features or not columns:
+        return features
+    described = features.copy()
+    described[columns] = described[columns].astype(float)
+    described.loc[described["n_reviews"] <= 0, columns] = np.nan
+    return described
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from segassist.retrieval.search import bound_text
+from segassist.training.features import among_reviewers
 from segassist.warehouse.records import (
     CategoryShare,
     ReviewQuote,
@@ -55,6 +56,12 @@ NAME_MIN_Z = 0.5
 # (segment 2)"; their review lengths differ by a z of 1).
 LEANING_MIN_Z = 0.2
 TYPICAL = "Typical customers"
+# A segment that buys mostly one category, far more than customers at large, is named by
+# it first ("Bed bath table buyers, ..."): on Olist one segment bought 99% bed_bath_table
+# (category share z +3.0) and was "Typical customers", category shares having no word.
+MOSTLY_SHARE = 0.5
+MOSTLY_LIFT = 2.0
+BUYERS = " buyers"
 MEDIAN_SIDE = {
     "recency_days",
     "tenure_days",
@@ -115,13 +122,23 @@ def feature_zscores(features: pd.DataFrame, segments: np.ndarray) -> pd.DataFram
 
 
 def population_quantiles(features: pd.DataFrame) -> dict[str, list[float]]:
-    """Each feature's 0th..100th percentile over all customers (for 'more than 82% of
-    customers' in explanations, without recomputing everyone's features)."""
+    """Each feature's 0th..100th percentile over the customers it describes (for 'more
+    than 82% of customers' in explanations, without recomputing everyone's features);
+    a feature no customer has (NaN throughout) has none."""
     levels = np.linspace(0, 1, 101)
-    return {
-        name: [float(f"{v:.5g}") for v in np.quantile(features[name].to_numpy(float), levels)]
-        for name in features.columns
-    }
+    quantiles = {}
+    for name in features.columns:
+        values = features[name].to_numpy(float)
+        values = values[~np.isnan(values)]
+        if len(values):
+            quantiles[name] = [float(f"{v:.5g}") for v in np.quantile(values, levels)]
+    return quantiles
+
+
+def _known(values: pd.Series) -> dict[str, float]:
+    """`values` rounded, those that are missing (a segment without reviewers' rating)
+    left out."""
+    return {k: round(float(v), 4) for k, v in values.items() if v == v}
 
 
 def percentile(value: float, quantiles: list[float]) -> float:
@@ -220,11 +237,17 @@ def _top_products(engine: Engine, version: str, per_segment: int = 5) -> dict[in
             columns=["segment", "product_id", "title", "category", "units"],
         )
     rows = rows[rows["units"] > 0]
+    overall = rows.groupby("category")["units"].sum()
+    overall = overall / max(overall.sum(), 1)
     out = {}
     for segment, group in rows.groupby("segment"):
         top = group.sort_values(["units", "product_id"], ascending=[False, True]).head(per_segment)
         categories = group.groupby("category")["units"].sum().sort_values(ascending=False)
+        first = categories.index[0] if len(categories) else None
+        share = float(categories.iloc[0] / categories.sum()) if first is not None else 0.0
+        mostly = share >= MOSTLY_SHARE and share >= MOSTLY_LIFT * float(overall[first])
         out[int(segment)] = {
+            "mostly": first if mostly else None,
             "top_products": [
                 {"product_id": r.product_id, "title": r.title, "units": int(r.units)}
                 for r in top.itertuples()
@@ -319,27 +342,29 @@ def build_profiles(
     """Every non-empty segment of `version` with its profile (features indexed like
     `segments`); `text_groups`: the segmenter found groups in the review text, so names
     say what each segment writes about."""
+    features = among_reviewers(features)  # a rating of 0 filled in is not a rating
     zscores = feature_zscores(features, segments)
     means = features.groupby(segments).mean()
     products = _top_products(engine, version)
     reviews = _segment_reviews(engine, version)
     themes = review_themes(reviews)
     examples = representative_reviews(reviews, themes)
-    population = {k: round(float(v), 4) for k, v in features.mean().items()}
+    population = _known(features.mean())
     medians = features.median()
     quantiles = population_quantiles(features)
     total = len(segments)
     built, taken = {}, set()
     for segment in sorted(set(int(s) for s in segments)):
         members = segments == segment
-        parts = name_parts(zscores.loc[segment], means.loc[segment], medians)
+        bought = products.get(segment, {})
+        mostly = [f"{bought['mostly'].replace('_', ' ')}{BUYERS}"] if bought.get("mostly") else []
+        parts = mostly + name_parts(zscores.loc[segment], means.loc[segment], medians)
         leaning = name_parts(zscores.loc[segment], means.loc[segment], medians, LEANING_MIN_Z)
         word = (themes.get(segment) or [None])[0]
         theme = word if text_groups else None
         name = segment_name(parts, taken, segment, theme, leaning=leaning, word=word)
         taken.add(name)
         z = zscores.loc[segment]
-        bought = products.get(segment, {})
         profile = SegmentProfile(
             share=round(float(members.mean()), 4),
             churn_risk_mean=round(float(traits["churn_risk"][members].mean()), 4),
@@ -347,9 +372,9 @@ def build_profiles(
             value_unit=value_unit,
             horizon_days=horizon_days,
             customers_total=total,
-            feature_means={k: round(float(v), 4) for k, v in means.loc[segment].items()},
+            feature_means=_known(means.loc[segment]),
             population_means=population,
-            population_medians={k: round(float(v), 4) for k, v in medians.items()},
+            population_medians=_known(medians),
             population_quantiles=quantiles,
             zscores={k: round(float(v), 3) for k, v in z.items()},
             distinctive=[
