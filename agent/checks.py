@@ -284,20 +284,24 @@ def unchecked(messages: list, answer: str = "") -> list[str]:
     return list(dict.fromkeys(said for _, said in _findings(messages, answer)))  # items share one
 
 
-def missed(messages: list, answer: str = "") -> list[str]:
+def missed(messages: list, answer: str = "", source: str | None = None) -> list[str]:
     """What this question's queries still leave out after the checks, as the user would
     name it ("2012", "reviews", "segments"): the agent then says it could not answer
     reliably instead of taking the answer. A name the query does not spell as the
     question does is left out of this: "Dutch" is country = 'Netherlands'. On the own
     set, every answer with such a finding left after the checks was wrong (7 of 7);
-    none of the 29 right ones had one."""
-    return [item for item, _ in _findings(messages, answer, names=False)]
+    none of the 29 right ones had one. `source` (a call's id): what that one query
+    leaves out."""
+    return [item for item, _ in _findings(messages, answer, names=False, source=source)]
 
 
-def _findings(messages: list, answer: str = "", names: bool = True) -> list[tuple[str, str]]:
+def _findings(
+    messages: list, answer: str = "", names: bool = True, source: str | None = None
+) -> list[tuple[str, str]]:
     """(what the user would call it, what to tell the model) for each part of the question
-    this question's queries leave out: the queries `answer` takes its figures from, where
-    it takes them from a result (answer_sources), else all of them."""
+    this question's queries leave out: the query of the call `source`, else the queries
+    `answer` takes its figures from, where it takes them from a result (answer_sources),
+    else all of them."""
     question, since = this_question(messages)
     calls = [c for m in since for c in (getattr(m, "tool_calls", None) or [])]
     ran = [
@@ -334,6 +338,7 @@ def _findings(messages: list, answer: str = "", names: bool = True) -> list[tupl
             )
         ]
     sources = {m.tool_call_id for m in answer_sources(answer, messages)} if answer else set()
+    sources = {source} if source else sources
     if sources & {m.tool_call_id for m in ran}:
         ran = [m for m in ran if m.tool_call_id in sources]
         queries = [str(c["args"].get("sql", "")) for c in calls if c.get("id") in sources]

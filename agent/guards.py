@@ -89,14 +89,21 @@ def only_repeats(tool_calls: list[dict], messages: list) -> bool:
 
 
 def answer_from_results(
-    request, handler, tool_names: set[str], message_id: str | None, *, out_of_time: bool = False
+    request,
+    handler,
+    tool_names: set[str],
+    message_id: str | None,
+    *,
+    out_of_time: bool = False,
+    complete=None,
 ):
     """A plain-text answer from this question's tool results; with none, says why (the
     time ran out, or no call could be run).
 
     Asked on the agent's own prompt plus one instruction, so a server that caches
     the last prompt's prefix (llama.cpp) evaluates only the new tail. If the
-    model still calls a tool, the last result is given as the answer, as it is.
+    model still calls a tool, the last result is given as the answer, as it is: the
+    last one whose query `complete` (a tool result -> bool) finds complete, where one is.
     """
     from langchain_core.messages import AIMessage, HumanMessage
 
@@ -128,7 +135,10 @@ def answer_from_results(
                 m for m in results if not failed(m) and getattr(m, "name", "") != "describe_data"
             ]
             if shown:
-                last = shown[-1]
+                # The 0.5B model counted reviews, then ran a verified example's query
+                # (COUNT of customers by cancellations, 0): the count of reviews answers.
+                whole = [m for m in shown if complete is None or complete(m)]
+                last = (whole or shown)[-1]
                 value = _one_value(last, question)
                 if value is not None:
                     text = reply("returned_value", question, **value)

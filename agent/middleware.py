@@ -98,14 +98,27 @@ def agent_middleware(tool_names: set[str], max_model_calls: int, examples=None) 
         said = reply("unreliable", question, missing=", ".join(left_out))
         return AIMessage(said, id=answer.id, response_metadata={"own": True})
 
+    def from_results(request, handler, message_id, out_of_time=False):
+        """`answer_from_results`, withheld where its queries leave out part of the
+        question; a result shown as it is comes from a query that leaves nothing out,
+        where one did."""
+
+        def complete(result) -> bool:
+            name = getattr(result, "name", "")
+            return name != "run_sql" or not missed(request.messages, source=result.tool_call_id)
+
+        answer = answer_from_results(
+            request, handler, tool_names, message_id, out_of_time=out_of_time, complete=complete
+        )
+        return withheld(request, answer)
+
     class ToolCallsFromText(AgentMiddleware):
         """Fill AIMessage.tool_calls from JSON the model wrote as text."""
 
         def wrap_model_call(self, request, handler):
             if time.monotonic() > question_deadline.get():
                 # Out of time: answer from what the tools returned so far, no more calls.
-                answer = answer_from_results(request, handler, tool_names, None, out_of_time=True)
-                answer = withheld(request, answer)
+                answer = from_results(request, handler, None, out_of_time=True)
                 return ModelResponse(result=[answer], structured_response=None)
             response = handler(request)
             last = response.result[-1] if response.result else None
@@ -167,9 +180,7 @@ def agent_middleware(tool_names: set[str], max_model_calls: int, examples=None) 
                     if problems:
                         nudge = ("check", "check_again")[checks_made(request.messages)]
                         return self.asked(request, handler, nudge, problems, [])
-                    message = withheld(
-                        request, answer_from_results(request, handler, tool_names, message.id)
-                    )
+                    message = from_results(request, handler, message.id)
                 elif (
                     isinstance(message, AIMessage)
                     and not message.tool_calls
@@ -182,9 +193,7 @@ def agent_middleware(tool_names: set[str], max_model_calls: int, examples=None) 
                     # A number or a name no tool returned (small models misread results), or call
                     # syntax that was not taken as a call: not an answer to show. Ask
                     # again from the results; if that fails too, give the result itself.
-                    message = withheld(
-                        request, answer_from_results(request, handler, tool_names, message.id)
-                    )
+                    message = from_results(request, handler, message.id)
                 messages.append(message)
             return ModelResponse(result=messages, structured_response=response.structured_response)
 

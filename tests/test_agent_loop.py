@@ -201,6 +201,18 @@ def test_asking_again_for_the_same_result_gets_an_answer_from_the_results(contex
     assert final_prompt[-1].content.endswith("My question: Bob?\n")
 
 
+def test_a_result_shown_as_it_is_comes_from_the_query_that_answers(context):
+    """The 0.5B test model counted reviews, then ran a query copied from a verified
+    example (customers by cancellations: 0), repeated it, and misread the results: the
+    agent shows the count of reviews, not the last result."""
+    counted = _call("run_sql", sql="SELECT COUNT(*) AS n FROM reviews")
+    copied = _call("run_sql", sql="SELECT COUNT(*) FROM customer_facts WHERE cancelled_orders > 5")
+    model = _script(counted, copied, copied, copied, copied, "There are 7 reviews.")
+    answer = _agent(context, model).ask("How many reviews are there in total?", "c-shown")
+    assert [s.tool for s in answer.steps][:2] == ["run_sql", "run_sql"]
+    assert "3" in answer.text and "0" not in answer.text, answer.text
+
+
 def test_a_repeated_call_beside_a_new_one_is_not_run_again(context):
     first = _call("customer_profile", customer_id="bob")
     both = first + "\n" + _call("customer_profile", customer_id="alice")
