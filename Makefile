@@ -59,7 +59,7 @@ install-browser:
 # The whole suite on a fresh machine: the LLM engine, the test model and the browser
 # are installed first, so only the vLLM-only tests skip.
 test: install-llm install-browser
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -rs
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -rs --durations=25
 
 test-fast: install
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -rs -m "not postgres"
