@@ -261,6 +261,60 @@ def _kept(name: str, sql: str) -> bool:
     return bool(re.search(quoted, sql, re.I)) and not negated
 
 
+_MESES = [
+    "janeiro",
+    "fevereiro",
+    "março",
+    "abril",
+    "maio",
+    "junho",
+    "julho",
+    "agosto",
+    "setembro",
+    "outubro",
+    "novembro",
+    "dezembro",
+]
+# A month the question names: "February 2024", "in May", "em novembro de 2017"; "May" only
+# after "in", "of"... or before a number (not the verb). Chinese months are digits
+# (2017年11月), checked as numbers.
+_MONTH = re.compile(
+    r"\b(?:(?i:"
+    + "|".join(m for m in MONTHS if m != "may")
+    + r")|"
+    + "|".join(rf"(?<=\b{w} )May" for w in ("in", "of", "during", "since", "until", "and"))
+    + r"|May(?=,?\s+\d)"
+    r"|(?i:" + "|".join(_MESES) + r"))\b"
+)
+
+
+def _question_months(question: str) -> dict[int, str]:
+    """The months a question names: month number -> as written."""
+    found = {}
+    for match in _MONTH.finditer(question):
+        name = match.group(0).lower()
+        number = (MONTHS.index(name) if name in MONTHS else _MESES.index(name)) + 1
+        found.setdefault(number, match.group(0))
+    return found
+
+
+def _month_used(number: int, written: str, shown: str = "") -> bool:
+    """The queries read the month `number`: in a date ('2024-02', '2024-02-01', or the
+    first of the next month, where a range ends), by name,
+    or as a month number beside a month function (strftime('%m'), EXTRACT(MONTH ...));
+    or their results `shown` show it by date or name ("November" from a query grouped by
+    month)."""
+    both = f"{written}\n{shown}"
+    after = number % 12 + 1  # the end of a range: "< '2018-01-01'" closes December
+    if re.search(rf"\d{{4}}-(?:{number:02d}(?!\d)|{after:02d}-01)", both):
+        return True
+    names = (MONTHS[number - 1], _MESES[number - 1])
+    if any(re.search(rf"\b(?:{n}|{n[:3]})\b", both, re.I) for n in names):
+        return True
+    as_number = re.search(rf"(?<![\d.-])'?0?{number}'?(?![\d.-])", written)
+    return bool(as_number and re.search(r"%m|\bmonth\b|\bMM\b", written, re.I))
+
+
 def _proper_names(question: str) -> list[str]:
     """Names the question limits its answer by: "United Kingdom", "São Paulo"."""
     return [
@@ -349,6 +403,9 @@ def _findings(
     found = []
     numbers = _question_numbers(question)
     unused = [shown for n, (shown, bound) in numbers.items() if not _used(n, bound, written)]
+    shown = "\n".join(str(m.content) for m in ran if not failed(m))
+    months = _question_months(question).items()
+    unused += [said for n, said in months if not _month_used(n, written, shown)]
     unnamed = [
         name
         for name in dict.fromkeys(_proper_names(question))

@@ -738,6 +738,52 @@ def test_an_answer_when_every_call_failed_is_not_shown(context):
     assert answer.text == "3 reviews."
 
 
+def test_a_month_of_the_question_no_query_reads_is_pointed_out(context):
+    """ "How many reviews in February 2024?" counted over the year: the month (a name, not
+    a digit) is checked like a number, in English and Portuguese. A query that reads the
+    month (a date, a month number beside a month function, a result grouped by month)
+    asks nothing; "May" the verb is no month."""
+    year = _call("run_sql", sql="SELECT COUNT(*) AS n FROM reviews WHERE reviewed_at LIKE '2024%'")
+    month = _call(
+        "run_sql",
+        sql="SELECT COUNT(*) AS n FROM reviews "
+        "WHERE reviewed_at >= '2024-02-01' AND reviewed_at < '2024-03-01'",
+    )
+    for question in (
+        "How many reviews were written in February 2024?",
+        "Quantas avaliações foram escritas em fevereiro de 2024?",
+    ):
+        model = _script(year, "3 reviews.", month, "1 review.")
+        answer = _agent(context, model).ask(question, f"m-{question[:4]}")
+        assert answer.text == "1 review."
+        said = question.split()[-2] if "February" in question else "fevereiro"
+        assert f"your query does not use {said} from my question." in model.seen[2][-1].content
+    by_number = _call(
+        "run_sql",
+        sql="SELECT COUNT(*) AS n FROM reviews WHERE strftime('%Y', reviewed_at) = '2024' "
+        "AND CAST(strftime('%m', reviewed_at) AS INTEGER) = 2",
+    )
+    by_month = _call(
+        "run_sql", sql="SELECT month, reviews FROM month_facts WHERE month LIKE '2024-%'"
+    )
+    for i, read in enumerate((month, by_number, by_month)):
+        model = _script(read, "1 review.")
+        answer = _agent(context, model).ask("How many reviews in February 2024?", f"m-{i}")
+        assert answer.text == "1 review." and len(model.seen) == 2
+    # A range closed by the next month's first day reads its last month.
+    half = _call(
+        "run_sql",
+        sql="SELECT COUNT(*) AS n FROM reviews "
+        "WHERE reviewed_at >= '2024-01-01' AND reviewed_at < '2024-03-01'",
+    )
+    model = _script(half, "3 avaliações.")
+    question = "Quantas avaliações de janeiro a fevereiro de 2024?"
+    assert _agent(context, model).ask(question, "m-range").text == "3 avaliações."
+    model = _script(year, "3 reviews.")
+    answer = _agent(context, model).ask("May I know how many reviews 2024 had?", "m-may")
+    assert answer.text == "3 reviews." and len(model.seen) == 2
+
+
 def test_a_number_of_the_question_no_query_used_is_pointed_out_softly_then_firmly(context):
     """Asked how many customers reviewed in 2012, the 1.5B model counted every customer:
     the year never reached the SQL. Before such an answer is taken, the model is asked
@@ -788,13 +834,13 @@ def test_a_number_of_the_question_no_query_used_is_pointed_out_softly_then_firml
     assert "my question counts reviews, and your query reads none (one row per review: " in (
         model.seen[2][-1].content
     )
-    # A name the question limits by (and one it does not: the month is a date in SQL).
+    # A name the question limits by (a month is checked as a date, not as a name).
     model = _script(everyone, "2 customers.", "2 customers.", "2 customers.")
     _agent(context, model).ask("Outside the United Kingdom, how many customers reviewed?", "u5")
     assert "your query does not use United Kingdom from my question." in model.seen[2][-1].content
-    model = _script(in_2024, "2 customers.")
+    model = _script(in_2024, "2 customers.", "2 customers.", "2 customers.")
     _agent(context, model).ask("How many customers reviewed in March 2024? Only count them.", "u6")
-    assert len(model.seen) == 2
+    assert "your query does not use March from my question." in model.seen[2][-1].content
     # A question about segments answered without looking at one.
     lowest = _call(
         "run_sql",
