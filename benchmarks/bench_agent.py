@@ -105,7 +105,9 @@ def _train_and_score(engine) -> None:
     cli = Path(sys.executable).with_name("segassist")
     url = engine.url.render_as_string(hide_password=False)
     for command in (["train", "--no-text"], ["score"]):
-        subprocess.run([str(cli), "--db", url, *command], check=True, capture_output=True)
+        done = subprocess.run([str(cli), "--db", url, *command], capture_output=True, text=True)
+        if done.returncode:
+            raise SystemExit(f"segassist {' '.join(command)} failed on {url}:\n{done.stderr}")
 
 
 def _database(data: Path, dataset: str, work: Path):
