@@ -15,7 +15,14 @@ from __future__ import annotations
 import functools
 import re
 
-from segassist.agent.guards import MONTHS, NUDGE_MARK, answer_sources, failed, this_question
+from segassist.agent.guards import (
+    MESES,
+    MONTHS,
+    NUDGE_MARK,
+    answer_sources,
+    failed,
+    this_question,
+)
 from segassist.agent.prompting import prompt
 from segassist.tools.schema_text import SOME_CANCELLED
 
@@ -261,20 +268,6 @@ def _kept(name: str, sql: str) -> bool:
     return bool(re.search(quoted, sql, re.I)) and not negated
 
 
-_MESES = [
-    "janeiro",
-    "fevereiro",
-    "março",
-    "abril",
-    "maio",
-    "junho",
-    "julho",
-    "agosto",
-    "setembro",
-    "outubro",
-    "novembro",
-    "dezembro",
-]
 # A month the question names: "February 2024", "in May", "em novembro de 2017"; "May" only
 # after "in", "of"... or before a number (not the verb). Chinese months are digits
 # (2017年11月), checked as numbers.
@@ -284,17 +277,16 @@ _MONTH = re.compile(
     + r")|"
     + "|".join(rf"(?<=\b{w} )May" for w in ("in", "of", "during", "since", "until", "and"))
     + r"|May(?=,?\s+\d)"
-    r"|(?i:" + "|".join(_MESES) + r"))\b"
+    r"|(?i:" + "|".join(MESES) + r"))\b"
 )
+_MONTH_NUMBER = {name: i + 1 for names in (MONTHS, MESES) for i, name in enumerate(names)}
 
 
 def _question_months(question: str) -> dict[int, str]:
     """The months a question names: month number -> as written."""
     found = {}
     for match in _MONTH.finditer(question):
-        name = match.group(0).lower()
-        number = (MONTHS.index(name) if name in MONTHS else _MESES.index(name)) + 1
-        found.setdefault(number, match.group(0))
+        found.setdefault(_MONTH_NUMBER[match.group(0).lower()], match.group(0))
     return found
 
 
@@ -308,7 +300,7 @@ def _month_used(number: int, written: str, shown: str = "") -> bool:
     after = number % 12 + 1  # the end of a range: "< '2018-01-01'" closes December
     if re.search(rf"\d{{4}}-(?:{number:02d}(?!\d)|{after:02d}-01)", both):
         return True
-    names = (MONTHS[number - 1], _MESES[number - 1])
+    names = (MONTHS[number - 1], MESES[number - 1])
     if any(re.search(rf"\b(?:{n}|{n[:3]})\b", both, re.I) for n in names):
         return True
     as_number = re.search(rf"(?<![\d.-])'?0?{number}'?(?![\d.-])", written)
@@ -391,8 +383,10 @@ def _findings(
                 "expected spend).",
             )
         ]
-    sources = {m.tool_call_id for m in answer_sources(answer, messages)} if answer else set()
-    sources = {source} if source else sources
+    if source:
+        sources = {source}
+    else:
+        sources = {m.tool_call_id for m in answer_sources(answer, messages)} if answer else set()
     if sources & {m.tool_call_id for m in ran}:
         ran = [m for m in ran if m.tool_call_id in sources]
         queries = [str(c["args"].get("sql", "")) for c in calls if c.get("id") in sources]

@@ -94,8 +94,8 @@ def answer_from_results(
     tool_names: set[str],
     message_id: str | None,
     *,
+    complete,
     out_of_time: bool = False,
-    complete=None,
 ):
     """A plain-text answer from this question's tool results; with none, says why (the
     time ran out, or no call could be run).
@@ -137,7 +137,7 @@ def answer_from_results(
             if shown:
                 # The 0.5B model counted reviews, then ran a verified example's query
                 # (COUNT of customers by cancellations, 0): the count of reviews answers.
-                whole = [m for m in shown if complete is None or complete(m)]
+                whole = [m for m in shown if complete(m)]
                 last = (whole or shown)[-1]
                 value = _one_value(last, question)
                 if value is not None:
@@ -310,6 +310,20 @@ MONTHS = [
     "october",
     "november",
     "december",
+]
+MESES = [  # Portuguese
+    "janeiro",
+    "fevereiro",
+    "março",
+    "abril",
+    "maio",
+    "junho",
+    "julho",
+    "agosto",
+    "setembro",
+    "outubro",
+    "novembro",
+    "dezembro",
 ]
 _MONTH_NAME = re.compile(r"\b(" + "|".join(MONTHS) + r")\s+((?:19|20)\d{2})\b", re.I)
 
