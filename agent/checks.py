@@ -99,6 +99,8 @@ def _question_numbers(question: str) -> dict[str, tuple[str, str | None]]:
     ("exactly one" -> 1, "duas compras" -> 2, "两次" -> 2)."""
     numbers: dict[str, tuple[str, str | None]] = {}
     for match in _QUESTION_NUMBER.finditer(question):
+        if _CN_MONTH.match(question, match.start()):  # 2024年1月: a month (_question_months)
+            continue
         numbers.setdefault(match.group(1), (match.group(1), _after(question[match.end() :])))
     for lead, digits in _BOUNDED_DIGITS.findall(question):
         if digits in numbers:
@@ -268,25 +270,48 @@ def _kept(name: str, sql: str) -> bool:
     return bool(re.search(quoted, sql, re.I)) and not negated
 
 
-# A month the question names: "February 2024", "in May", "em novembro de 2017"; "May" only
-# after "in", "of"... or before a number (not the verb). Chinese months are digits
-# (2017年11月), checked as numbers.
+# A month the question names: "February 2024", "in May", "em novembro de 2017", and
+# abbreviated before a number ("Dec 2013", "Sept. 5", "nov/2017", "dez de 2017"); "May"
+# only after "in", "of"... or before a number (not the verb); Chinese months (2017年11月,
+# not numbers of the question).
+_ABBREVIATIONS = {name[:3]: i + 1 for names in (MONTHS, MESES) for i, name in enumerate(names)}
 _MONTH = re.compile(
     r"\b(?:(?i:"
     + "|".join(m for m in MONTHS if m != "may")
     + r")|"
     + "|".join(rf"(?<=\b{w} )May" for w in ("in", "of", "during", "since", "until", "and"))
     + r"|May(?=,?\s+\d)"
-    r"|(?i:" + "|".join(MESES) + r"))\b"
+    r"|(?i:" + "|".join(MESES) + r")"
+    r"|(?i:jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\.?(?=[ -]\d)"
+    r"|(?i:jan|fev|mar|abr|mai|jun|jul|ago|set|out|nov|dez)(?=/\d|\s+de\s+\d{4}))(?!\w)"
 )
-_MONTH_NUMBER = {name: i + 1 for names in (MONTHS, MESES) for i, name in enumerate(names)}
+_MONTH_NUMBER = {
+    **_ABBREVIATIONS,
+    "sept": 9,
+    **{name: i + 1 for names in (MONTHS, MESES) for i, name in enumerate(names)},
+}
+_CN_MONTH = re.compile(r"(?<![\d.])(?:1[0-2]|0?[1-9])月")
+# A question that names one month but asks beyond it ("since November 2017").
+_OPEN_ENDED = re.compile(
+    r"\b(?:since|after|from|until|till|before|through|desde|após|apos|depois|a partir|até|"
+    r"antes)\b|以来|之后|之前|以后|以前|起|至",
+    re.I,
+)
+# A bound a query sets on a date column: "ordered_at >= '2017-11-01'", "ordered_at BETWEEN
+# '2017-11-01' AND '2017-11-30'", "o.ordered_at < DATE '2018-01-01'".
+_DATE = r"(?:DATE\s*|TIMESTAMP\s*)?'(\d{4}-\d{2}(?:-\d{2})?)"
+_DATE_BOUND = re.compile(rf"([\w.]+)\s*(>=|<=|<|>)\s*{_DATE}", re.I)
+_DATE_BETWEEN = re.compile(rf"([\w.]+)\s+BETWEEN\s+{_DATE}[^']*'\s+AND\s+{_DATE}", re.I)
 
 
 def _question_months(question: str) -> dict[int, str]:
     """The months a question names: month number -> as written."""
     found = {}
     for match in _MONTH.finditer(question):
-        found.setdefault(_MONTH_NUMBER[match.group(0).lower()], match.group(0))
+        key = match.group(0).lower().rstrip(".")
+        found.setdefault(_MONTH_NUMBER[key], match.group(0))
+    for match in _CN_MONTH.finditer(question):
+        found.setdefault(int(match.group(0)[:-1]), match.group(0))
     return found
 
 
@@ -307,12 +332,39 @@ def _month_used(number: int, written: str, shown: str = "") -> bool:
     return bool(as_number and re.search(r"%m|\bmonth\b|\bMM\b", written, re.I))
 
 
+def _runs_past(number: int, written: str) -> tuple[str, str, str]:
+    """A date range of the queries that starts in month `number` and ends after it (on
+    the same column): its column, start and end ('first_order_at', '2017-11-01',
+    '2018-01-01'); empty when a range starting in the month ends in it (or on the next
+    month's first day), or none starts there."""
+    ranges = [m.groups() for m in _DATE_BETWEEN.finditer(written)]
+    bounds = [m.groups() for m in _DATE_BOUND.finditer(written)]
+    for i, (column, op, start) in enumerate(bounds):
+        if op.startswith(">"):
+            end = next((d for c, o, d in bounds[i + 1 :] if c == column and o[0] == "<"), None)
+            ranges += [(column, start, end)] if end else []
+    past = ("", "", "")
+    for column, start, end in ranges:
+        year, month = int(start[:4]), int(start[5:7])
+        if month != number:
+            continue
+        if end[:10] <= _next_first(year, month):
+            return ("", "", "")
+        past = (column, start, end)
+    return past
+
+
+def _next_first(year: int, month: int) -> str:
+    """The first day of the month after `month` of `year`: '2018-01-01' after 2017-12."""
+    return f"{year + month // 12:04d}-{month % 12 + 1:02d}-01"
+
+
 def _proper_names(question: str) -> list[str]:
     """Names the question limits its answer by: "United Kingdom", "São Paulo"."""
     return [
         name
         for name in _NAME.findall(question)
-        if name not in _NOT_NAMES and name.lower() not in MONTHS
+        if name not in _NOT_NAMES and name.lower() not in _MONTH_NUMBER
     ]
 
 
@@ -400,6 +452,17 @@ def _findings(
     shown = "\n".join(str(m.content) for m in ran if not failed(m))
     months = _question_months(question).items()
     unused += [said for n, said in months if not _month_used(n, written, shown)]
+    if len(months) == 1 and not _OPEN_ENDED.search(question):
+        ((number, said),) = months
+        column, start, end = _runs_past(number, written)
+        if start:
+            close = _next_first(int(start[:4]), int(start[5:7]))
+            said_past = (
+                f"my question asks about {said} alone, and your query's dates run from "
+                f"{start} to {end}, past the end of {said} (to read {said} alone: "
+                f"{column} >= '{start[:7]}-01' AND {column} < '{close}')."
+            )
+            found.append((said, said_past))
     unnamed = [
         name
         for name in dict.fromkeys(_proper_names(question))

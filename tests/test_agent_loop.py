@@ -784,6 +784,41 @@ def test_a_month_of_the_question_no_query_reads_is_pointed_out(context):
     assert answer.text == "3 reviews." and len(model.seen) == 2
 
 
+def test_a_range_running_past_the_month_of_the_question_is_pointed_out(context):
+    """Asked for November 2017, the 1.5B model counted from '2017-11-01' to '2018-01-01'
+    (November and December): a range that starts in the one month the question names
+    and ends after it is checked. Abbreviated months ("Jan. 2024", "jan/2024") and Chinese ones (2024年1月) are months;
+    a question open past its month ("since") or naming two asks nothing."""
+    two = _call(
+        "run_sql",
+        sql="SELECT COUNT(*) AS n FROM reviews "
+        "WHERE reviewed_at >= '2024-01-01' AND reviewed_at < '2024-03-01'",
+    )
+    one = _call(
+        "run_sql",
+        sql="SELECT COUNT(*) AS n FROM reviews "
+        "WHERE reviewed_at BETWEEN '2024-01-01' AND '2024-01-31 23:59:59'",
+    )
+    for question, said, noun in (
+        ("How many reviews were written in January 2024?", "January", "reviews"),
+        ("How many reviews in Jan. 2024?", "Jan.", "reviews"),
+        ("Quantas avaliações em jan/2024?", "jan", "avaliações"),
+        ("2024年1月有多少条评论?", "1月", "条评论"),
+    ):
+        model = _script(two, f"3 {noun}.", one, f"2 {noun}.")
+        answer = _agent(context, model).ask(question, f"p-{said}")
+        assert answer.text == f"2 {noun}."
+        check = model.seen[2][-1].content
+        assert f"asks about {said} alone" in check and "2024-01-01 to 2024-03-01" in check
+    for question in (
+        "How many reviews since January 2024?",
+        "How many reviews from January to February 2024?",
+    ):
+        model = _script(two, "3 reviews.")
+        assert _agent(context, model).ask(question, f"o-{question[:18]}").text == "3 reviews."
+        assert len(model.seen) == 2
+
+
 def test_a_number_of_the_question_no_query_used_is_pointed_out_softly_then_firmly(context):
     """Asked how many customers reviewed in 2012, the 1.5B model counted every customer:
     the year never reached the SQL. Before such an answer is taken, the model is asked
