@@ -787,8 +787,9 @@ def test_a_month_of_the_question_no_query_reads_is_pointed_out(context):
 def test_a_range_running_past_the_month_of_the_question_is_pointed_out(context):
     """Asked for November 2017, the 1.5B model counted from '2017-11-01' to '2018-01-01'
     (November and December): a range that starts in the one month the question names
-    and ends after it is checked. Abbreviated months ("Jan. 2024", "jan/2024") and Chinese ones (2024年1月) are months;
-    a question open past its month ("since") or naming two asks nothing."""
+    and ends after it is checked. Abbreviated months ("Jan. 2024", "jan/2024") and
+    Chinese ones (2024年1月) are months; a question open past its month ("since") or
+    naming two asks nothing."""
     two = _call(
         "run_sql",
         sql="SELECT COUNT(*) AS n FROM reviews "
