@@ -60,7 +60,14 @@ _BOUNDS = {  # the bound before a number -> how SQL may write the same threshold
     "no máximo": "<=",
     "最多": "<=",
     "不超过": "<=",
+    "greater than": ">",
+    "higher than": ">",
+    "acima de": ">",
+    "高于": ">",
     "less than": "<",
+    "lower than": "<",
+    "abaixo de": "<",
+    "低于": "<",
     "fewer than": "<",
     "under": "<",
     "below": "<",
@@ -212,6 +219,107 @@ def _edges(question: str) -> list[tuple[str, str, str]]:
         found.append((match.group(0), edge, where))
     return found
 
+
+# A condition on every row of an entity ("5 stars in every review", "nothing but 5-star
+# reviews", "no order since 2011", "从未评论"): a WHERE on single rows keeps each customer
+# or product with at least one such row. The 1.5B model wrote `WHERE rating = 5` for both
+# of its own set's questions of this kind. A query that decides per entity (HAVING, an
+# anti-join, MIN/MAX, or the one-row-per-entity views) reads it.
+_EVERY = re.compile(
+    r"(?i:\b(?:in|on|for|across|had|have|has|with|whose)\s+(?:every|each)(?:\s+of)?\s+"
+    r"(?:(?:their|its|his|her|the)\s+)?(?:[\w-]+\s+)?(?:review|order|invoice|purchase|rating)s?\b"
+    r"|\b(?:(?:had|have|has|with|whose)\s+all|all\s+(?:of\s+)?(?:their|its|his|her))\s+"
+    r"(?:[\w-]+\s+)?(?:reviews|orders|invoices|purchases|ratings)\b"
+    r"|\bevery\s+(?:[\w-]+\s+)?(?:review|order|invoice|purchase|rating)\s+(?:was|is|had|has)\b"
+    r"|\bnothing\s+but\b|\bexclusively\b|\bnever\b"
+    r"|\bonly\s+(?:(?:given|gave|written|wrote|left|placed|made|had|received|got)\s+)?"
+    r"(?:\d[\w-]*\s+|[a-z]+-star\s+|cancell?ed\s+|returned\s+|low\s+|bad\s+|good\s+)"
+    r"(?:[\w-]+\s+)?(?:reviews|orders|invoices|purchases|ratings)\b"
+    r"|\b(?:by|from)\s+(?:every|each|all)\s+(?:reviewer|customer|buyer)s?\b"
+    r"|\b(?:reviews|orders|invoices|purchases|ratings)\s+(?:were|are|was|is)\s+all\b"
+    r"|\b(?:no|not|haven't|hasn't|didn't|without)\s+(?:[\w-]+\s+){0,2}?(?:order|buy|bought|"
+    r"purchas|review|shop)\w*\s+(?:[\w-]+\s+){0,2}?(?:since|after)\b"
+    r"|\btod[ao]s\s+(?:as|os)\s+(?:suas\s+|seus\s+)?(?:avaliações|resenhas|pedidos|compras|notas)"
+    r"|\b(?:somente|apenas|só)\s+(?:deu\s+|deram\s+|fez\s+|fizeram\s+)?(?:avaliações|notas|"
+    r"pedidos|compras)\b|\bnunca\b"
+    r"|\bnão\s+(?:[\w-]+\s+){0,2}?(?:compr|pedi|avali|fez|fizeram)\w*\s+(?:[\w-]+\s+){0,3}?"
+    r"(?:desde|depois)\b)"
+    r"|(?:评论|评价|订单)(?:全|都)|只(?:给|有|写|下)?(?:过)?\d*星?(?:的)?(?:评论|评价|订单)"
+    r"|从未|从来没有|没有再|之后没有|后再也没有"
+)
+# A threshold on what a customer, product or order adds up to ("customers with more
+# than 20 invoices", "products that sold more than 1,000 units", "products whose average
+# rating is below 4.3", "订单包含一件以上的商品"): compared with single rows, it counts those
+# with one big row (the 1.5B model: `COUNT(DISTINCT product_id) ... WHERE quantity >
+# 1000`). Not "at least one" (any row will do), nor a threshold on "a single order".
+_ENTITY = re.compile(
+    r"(?i:\b(customer|client|buyer|shopper|reviewer|product|item|stock\s+code|asin|sku|order|"
+    r"invoice|cliente|comprador|produto|pedido)s?\b)|(客户|顾客|用户|评论者|买家|产品|商品|订单)"
+)
+_ENTITY_OF = {
+    **dict.fromkeys(("customer", "client", "buyer", "shopper", "reviewer"), "customer"),
+    **dict.fromkeys(("cliente", "comprador", "客户", "顾客", "用户", "评论者", "买家"), "customer"),
+    **dict.fromkeys(("product", "item", "stock code", "asin", "sku"), "product"),
+    **dict.fromkeys(("produto", "产品", "商品"), "product"),
+    **dict.fromkeys(("order", "invoice", "pedido", "订单"), "order"),
+}
+_NUMBER = r"\d{1,3}(?:[.,]\d{3})+|\d+(?:[.,]\d+)?|" + "|".join(
+    sorted(_WORDS, key=len, reverse=True)
+)
+_THRESHOLD = re.compile(
+    rf"(?<![A-Za-z])({_LEAD})\s*(?:[£$€¥]|R\$|US\$)?\s*({_NUMBER})(?![\dA-Za-zÀ-ÿ])"
+    rf"|(?<![\dA-Za-zÀ-ÿ])({_NUMBER})\s*[{_MEASURE}个位件]?\s*"
+    r"(or more|ou mais|或以上|及以上|以上|or fewer|or less|ou menos|或以下|及以下|以下)",
+    re.I,
+)
+_SINGLE_ROW = re.compile(  # not "more than one order", "mais de um pedido"
+    r"(?<!than\s)(?<!least\s)(?<!most\s)(?<!exactly\s)(?<!only\s)(?<!just\s)(?<!de\s)"
+    r"(?<!menos\s)(?<!exatamente\s)(?<!apenas\s)(?<!somente\s)"
+    r"(?i:\b(?:a|an|one|any|single)\s+(?:single\s+)?(?:order|invoice|purchase|transaction|"
+    r"review|line)\b|\bum[a]?\s+(?:único\s+|única\s+|só\s+)?(?:pedido|compra|avaliação)\b)"
+    r"|单笔|单个订单|一笔订单|单次|同一(?:个|笔)?订单"
+)
+
+
+_RATING_AFTER = re.compile(r"\s*-?\s*(?:stars?|estrelas?|星)", re.I)
+_RATING_BEFORE = re.compile(
+    r"(?:ratings?|rated|notas?|评分|评价)\s*(?:is|was|of|de|é|为)?\s*$", re.I
+)
+_AVERAGE = re.compile(r"\b(?:average|mean|avg)\b|\bmédi[ao]\b|平均", re.I)
+
+
+def _entity_threshold(question: str) -> tuple[str, str] | None:
+    """(the customer, product or order the question counts or lists, the threshold as
+    written) when that threshold is on what each of them adds up to; None otherwise."""
+    entity = _ENTITY.search(question)
+    if not entity or _SINGLE_ROW.search(question):
+        return None
+    for match in _THRESHOLD.finditer(question):
+        if match.group(2):  # "at least 30", "mais de um"
+            number, after = match.group(2), question[match.end() :]
+            bound = _BOUNDS.get(match.group(1).lower())
+        else:  # "three or more", "3个或以上"
+            number, after = match.group(3), ""
+            bound = _after(match.group(0)[len(number) :])
+        if (bound == ">=" and str(_WORDS.get(number.lower(), number)) == "1") or (
+            _AFTER_WORD.match(after)
+        ):
+            continue  # "at least one": any row will do; "more than 2 years": a date
+        before = question[max(0, match.start() - 40) : match.start()]
+        rating = _RATING_AFTER.match(after) or _RATING_BEFORE.search(before)
+        if rating and not _AVERAGE.search(before):
+            continue  # "ratings below 3", "less than 5 stars": each review's own rating
+        noun = (entity.group(1) or entity.group(2)).lower()
+        return _ENTITY_OF[re.sub(r"\s+", " ", noun)], match.group(0).strip()
+    return None
+
+
+_PER_ENTITY = re.compile(
+    r"\bHAVING\b|\bNOT\s+(?:EXISTS|IN)\b|\bEXCEPT\b|\b(?:MIN|MAX|EVERY|BOOL_AND)\s*\(|\bALL\s*\("
+    r"|\bIS\s+NULL\b|\b(?:customer|product)_facts\b",
+    re.I,
+)
+_AGGREGATED = r"\bHAVING\b|\bGROUP\s+BY\b|\bPARTITION\s+BY\b|\b(?:customer|product)_facts\b"
 
 # Cancelled orders picked by one of their statuses (Olist's 'unavailable' orders are
 # cancelled too): the note run_sql adds was read and 21 answered for 81. Unless the
@@ -487,6 +595,27 @@ def _findings(
                     f"{edge} date ({where}).",
                 )
             )
+    every = _EVERY.search(question)
+    if every and not _PER_ENTITY.search(written):
+        said = (
+            f"my question sets a condition on every row of a customer or product "
+            f"({every.group(0).strip()}), and your query filters single rows, which keeps "
+            "each one with at least one such row: decide per customer or product (GROUP BY "
+            "... HAVING MIN(...) or MAX(...), NOT EXISTS, or customer_facts / product_facts)."
+        )
+        found.append((every.group(0).strip(), said))
+    threshold = _entity_threshold(question)
+    if threshold:
+        entity, bound = threshold
+        read = _AGGREGATED + (r"|\border_facts\b" if entity == "order" else "")
+        if not re.search(read, written, re.I):
+            said = (
+                f"my question counts {entity}s by what each {entity} adds up to ({bound}), and "
+                f"your query compares it with single rows, which counts every {entity} with "
+                f"one such row: decide per {entity} ({entity}_facts, or GROUP BY {entity}_id "
+                "HAVING COUNT(...), SUM(...) or AVG(...))."
+            )
+            found.append((bound, said))
     by_status = [m for m in ran if not failed(m) and SOME_CANCELLED in str(m.content)]
     if by_status and not _ASKS_STATUS.search(question) and not _READS_CANCELLED.search(written):
         said = (

@@ -820,6 +820,88 @@ def test_a_range_running_past_the_month_of_the_question_is_pointed_out(context):
         assert len(model.seen) == 2
 
 
+def test_a_condition_on_every_row_of_a_customer_filtered_row_by_row_is_pointed_out(context):
+    """Asked for customers with 5 stars in every review, the 1.5B model counted those with
+    any 5-star review (`WHERE rating = 5`; bob also gave 4 stars). Such a question, in
+    any of its phrasings and languages, is checked until a query decides per customer;
+    a row filter it still rests on is not stated; a question without "every" asks
+    nothing."""
+    rows = _call(
+        "run_sql", sql="SELECT COUNT(DISTINCT customer_id) AS n FROM reviews WHERE rating = 5"
+    )
+    per_customer = _call(
+        "run_sql",
+        sql="SELECT COUNT(*) AS n FROM (SELECT customer_id FROM reviews "
+        "GROUP BY customer_id HAVING MIN(rating) = 5) AS t",
+    )
+    for question, said, first, answer in (
+        (
+            "How many customers gave 5 stars in every review they wrote?",
+            "in every review",
+            "1 customer.",
+            "0 customers.",
+        ),
+        (
+            "How many customers have only given 5-star reviews?",
+            "only given 5-star reviews",
+            "1 customer.",
+            "0 customers.",
+        ),
+        (
+            "Quantos clientes deram somente avaliações de 5 estrelas?",
+            "somente avaliações",
+            "1 cliente.",
+            "Nenhum cliente: 0.",
+        ),
+        ("有多少客户的评论都是5星？", "评论都", "有1位客户。", "有0位客户。"),
+    ):
+        model = _script(rows, first, per_customer, answer)
+        assert _agent(context, model).ask(question, f"e-{said}").text == answer, question
+        check = model.seen[2][-1].content
+        assert f"condition on every row of a customer or product ({said})" in check
+    model = _script(rows, "1 customer.", rows, "1 customer.")
+    answer = _agent(context, model).ask("How many customers never gave less than 5 stars?", "n")
+    assert answer.text.startswith("I could not answer this reliably") and "(never)" in answer.text
+    model = _script(rows, "1 customer.")
+    answer = _agent(context, model).ask("How many customers gave a 5-star review?", "any")
+    assert answer.text == "1 customer." and len(model.seen) == 2
+
+
+def test_a_threshold_on_what_each_product_adds_up_to_compared_row_by_row_is_pointed_out(
+    context,
+):
+    """Asked how many products sold more than 1,000 units, the 1.5B model counted products
+    with one line of more than 1,000 (`WHERE quantity > 1000`). A threshold on what each
+    customer, product or order adds up to (a count, a sum, an average) is checked until a
+    query decides per entity; a threshold on each review's own rating, or on "a single"
+    row, asks nothing."""
+    rows = _call(
+        "run_sql", sql="SELECT COUNT(DISTINCT product_id) AS n FROM reviews WHERE rating < 3"
+    )
+    per_product = _call(
+        "run_sql", sql="SELECT COUNT(*) AS n FROM product_facts WHERE avg_rating < 3"
+    )
+    for question, said, first, answer in (
+        ("How many products have an average rating below 3?", "below 3", "1 product.", "0."),
+        ("Quantos produtos têm nota média abaixo de 3?", "abaixo de 3", "1 produto.", "Nenhum: 0."),
+        ("有多少个产品的平均评分低于3？", "低于3", "有1个产品。", "有0个产品。"),
+    ):
+        model = _script(rows, first, per_product, answer)
+        assert _agent(context, model).ask(question, f"t-{said}").text == answer, question
+        check = model.seen[2][-1].content
+        assert f"counts products by what each product adds up to ({said})" in check
+    for question in (
+        "How many customers gave ratings below 3?",
+        "How many customers wrote a review with fewer than 3 stars?",
+    ):
+        asked = _call(
+            "run_sql", sql="SELECT COUNT(DISTINCT customer_id) AS n FROM reviews WHERE rating < 3"
+        )
+        model = _script(asked, "1 customer.")
+        assert _agent(context, model).ask(question, question[:20]).text == "1 customer."
+        assert len(model.seen) == 2
+
+
 def test_a_number_of_the_question_no_query_used_is_pointed_out_softly_then_firmly(context):
     """Asked how many customers reviewed in 2012, the 1.5B model counted every customer:
     the year never reached the SQL. Before such an answer is taken, the model is asked
