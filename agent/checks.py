@@ -21,6 +21,7 @@ from segassist.agent.guards import (
     NUDGE_MARK,
     answer_sources,
     failed,
+    table_of,
     this_question,
 )
 from segassist.agent.prompting import prompt
@@ -513,7 +514,16 @@ def _findings(
     ran = [
         m for m in since if getattr(m, "type", "") == "tool" and getattr(m, "name", "") == "run_sql"
     ]
-    queries = [str(c.get("args", {}).get("sql", "")) for c in calls if c["name"] == "run_sql"]
+    # The SQL as written and as it ran: run_sql repairs a column of another view by running
+    # on that view (review_facts.reviews on product_facts), and the result is that query's.
+    ran_sql = {m.tool_call_id: (table_of(m).sql if table_of(m) else None) for m in ran}
+
+    def sql_of(call: dict) -> str:
+        written = str(call.get("args", {}).get("sql", ""))
+        ran = ran_sql.get(call.get("id"))
+        return written if not ran or ran == written else f"{written}\n{ran}"
+
+    queries = [sql_of(c) for c in calls if c["name"] == "run_sql"]
     about_segments = [c for c in calls if c["name"] in SEGMENT_TOOLS] or [
         q for q in queries if "segment" in q.lower()
     ]
@@ -549,7 +559,7 @@ def _findings(
         sources = {m.tool_call_id for m in answer_sources(answer, messages)} if answer else set()
     if sources & {m.tool_call_id for m in ran}:
         ran = [m for m in ran if m.tool_call_id in sources]
-        queries = [str(c["args"].get("sql", "")) for c in calls if c.get("id") in sources]
+        queries = [sql_of(c) for c in calls if c.get("id") in sources]
     if not queries or all(failed(m) for m in ran):
         return []
     written = " ".join(queries)

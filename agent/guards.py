@@ -75,6 +75,13 @@ def failed(tool_message) -> bool:
     return bool(getattr(getattr(tool_message, "artifact", None), "failed", False))
 
 
+def table_of(tool_message) -> Table | None:
+    """The rows a call returned (run_sql, find_customers), with the SQL as it ran (after
+    run_sql's repairs); None for any other result."""
+    payload = getattr(getattr(tool_message, "artifact", None), "payload", None)
+    return payload if isinstance(payload, Table) else None
+
+
 def only_repeats(tool_calls: list[dict], messages: list) -> bool:
     """Every call was already made, with the same arguments, for this question."""
     _, since = this_question(messages)
@@ -163,8 +170,8 @@ def _one_value(tool_message, question: str) -> dict[str, str] | None:
     from segassist.core.numbers import formatted
     from segassist.warehouse.language import detect_language
 
-    payload = getattr(getattr(tool_message, "artifact", None), "payload", None)
-    if not isinstance(payload, Table) or len(payload.rows) != 1 or len(payload.columns) != 1:
+    payload = table_of(tool_message)
+    if payload is None or len(payload.rows) != 1 or len(payload.columns) != 1:
         return None
     value = payload.rows[0][0]
     if isinstance(value, bool) or value is None:
@@ -372,11 +379,9 @@ def unnamed_entity(answer: str, messages: list) -> list[str]:
     if not _ASKS_WHICH.search(question):
         return []
     tables = [
-        m.artifact.payload
+        table_of(m)
         for m in since
-        if getattr(m, "type", "") == "tool"
-        and not failed(m)
-        and isinstance(getattr(getattr(m, "artifact", None), "payload", None), Table)
+        if getattr(m, "type", "") == "tool" and not failed(m) and table_of(m) is not None
     ]
     if not tables or not tables[-1].rows:
         return []

@@ -900,6 +900,16 @@ def test_a_threshold_on_what_each_product_adds_up_to_compared_row_by_row_is_poin
         model = _script(asked, "1 customer.")
         assert _agent(context, model).ask(question, question[:20]).text == "1 customer."
         assert len(model.seen) == 2
+    # The checks read the SQL as it ran: a column of product_facts asked of review_facts
+    # runs on product_facts, per product, and asks nothing (own-set amz-h11 was checked
+    # for the model's SQL, and its next query dropped the threshold).
+    repaired = _call(
+        "run_sql", sql="SELECT COUNT(DISTINCT product_id) AS n FROM review_facts WHERE reviews > 1"
+    )
+    model = _script(repaired, "1 product.")
+    answer = _agent(context, model).ask("How many products have more than 1 review?", "r")
+    assert "this ran on product_facts" in answer.steps[0].observation
+    assert answer.text == "1 product." and len(model.seen) == 2
 
 
 def test_a_number_of_the_question_no_query_used_is_pointed_out_softly_then_firmly(context):
