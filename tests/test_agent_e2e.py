@@ -128,10 +128,8 @@ def test_unreachable_server_is_one_clear_error():
         check_server(f"http://127.0.0.1:{free_port()}/v1")
 
 
-def test_ask_from_the_command_line(llm_url, tmp_path):
-    from segassist.warehouse.db import open_engine
-    from sqlalchemy import text
-
+def amazon_cli(llm_url, tmp_path):
+    """The `segassist` command and an environment whose home holds the Amazon data."""
     require_data(AMAZON)
     env = {
         "PATH": str(Path(sys.executable).parent),
@@ -143,6 +141,11 @@ def test_ask_from_the_command_line(llm_url, tmp_path):
     }
     cli = str(Path(sys.executable).parent / "segassist")
     subprocess.run([cli, "import", "amazon", str(AMAZON)], env=env, check=True, capture_output=True)
+    return cli, env
+
+
+def test_ask_from_the_command_line(llm_url, tmp_path):
+    cli, env = amazon_cli(llm_url, tmp_path)
     started = time.monotonic()
     result = subprocess.run(
         [cli, "ask", "How many distinct customers wrote reviews?", "--verbose"],
@@ -158,9 +161,16 @@ def test_ask_from_the_command_line(llm_url, tmp_path):
     assert result.stdout.strip()
     assert time.monotonic() - started < 600
 
-    # A new `ask` is a new conversation (an earlier answer must not leak into it);
-    # -c continues the last one.
-    for extra in ([], ["-c"]):
+
+def test_each_ask_is_a_new_conversation_unless_continued(llm_url, tmp_path):
+    """A new `ask` is a new conversation (an earlier answer must not leak into it);
+    -c continues the last one. Apart from the test above, so that each stays within
+    the per-test time limit on a slow host."""
+    from segassist.warehouse.db import open_engine
+    from sqlalchemy import text
+
+    cli, env = amazon_cli(llm_url, tmp_path)
+    for extra in ([], [], ["-c"]):
         again = subprocess.run(
             [cli, "ask", "How many reviews are there?", *extra],
             env=env,
