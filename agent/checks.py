@@ -178,6 +178,20 @@ _COUNTED = {
         "product_facts",
     ),
 }
+
+
+def counted_entity(question: str) -> str | None:
+    """What the question counts first ("how many customers ...": customer; review, order,
+    customer, product), or None. run_sql reads it (from the run's config) to run a row
+    count that names a column of the counted entity's view on that view."""
+    found = [
+        (m.start(), noun)
+        for noun, (asked, _) in _COUNTED.items()
+        if (m := re.search(asked, question, re.I))
+    ]
+    return min(found)[1] if found else None
+
+
 # The first or last event of a history: "first review in 2013", "primeira compra",
 # "最后一次下单". The 1.5B model counted reviewers with any review in 2013 (984 for 471).
 # (pattern, the word the user would use) -> what a query reading it names.
@@ -234,12 +248,13 @@ _EVERY = re.compile(
     r"|\bevery\s+(?:[\w-]+\s+)?(?:review|order|invoice|purchase|rating)\s+(?:was|is|had|has)\b"
     r"|\bnothing\s+but\b|\bexclusively\b|\bnever\b"
     r"|\bonly\s+(?:(?:given|gave|written|wrote|left|placed|made|had|received|got)\s+)?"
-    r"(?:\d[\w-]*\s+|[a-z]+-star\s+|cancell?ed\s+|returned\s+|low\s+|bad\s+|good\s+)"
+    r"(?:\d\s*-?\s*(?:stars?|★)\s+|[a-z]+-star\s+|cancell?ed\s+|returned\s+|low\s+|bad\s+|good\s+)"
     r"(?:[\w-]+\s+)?(?:reviews|orders|invoices|purchases|ratings)\b"
     r"|\b(?:by|from)\s+(?:every|each|all)\s+(?:reviewer|customer|buyer)s?\b"
     r"|\b(?:reviews|orders|invoices|purchases|ratings)\s+(?:were|are|was|is)\s+all\b"
     r"|\b(?:no|not|haven't|hasn't|didn't|without)\s+(?:[\w-]+\s+){0,2}?(?:order|buy|bought|"
     r"purchas|review|shop)\w*\s+(?:[\w-]+\s+){0,2}?(?:since|after)\b"
+    r"|\b(?:bought|ordered|purchased|reviewed)\s+nothing\s+(?:[\w-]+\s+){0,2}?(?:since|after)\b"
     r"|\btod[ao]s\s+(?:as|os)\s+(?:suas\s+|seus\s+)?(?:avaliações|resenhas|pedidos|compras|notas)"
     r"|\b(?:somente|apenas|só)\s+(?:deu\s+|deram\s+|fez\s+|fizeram\s+)?(?:avaliações|notas|"
     r"pedidos|compras)\b|\bnunca\b"
@@ -316,10 +331,33 @@ def _entity_threshold(question: str) -> tuple[str, str] | None:
 
 
 _PER_ENTITY = re.compile(
-    r"\bHAVING\b|\bNOT\s+(?:EXISTS|IN)\b|\bEXCEPT\b|\b(?:MIN|MAX|EVERY|BOOL_AND)\s*\(|\bALL\s*\("
+    r"\bNOT\s+(?:EXISTS|IN)\b|\bEXCEPT\b|\b(?:MIN|MAX|EVERY|BOOL_AND)\s*\(|\bALL\s*\("
     r"|\bIS\s+NULL\b|\b(?:customer|product)_facts\b",
     re.I,
 )
+
+
+def _decides_every(sql: str) -> bool:
+    """Whether a query can decide a condition on every row of an entity: an anti-join,
+    MIN/MAX, an entity's facts view, or a HAVING that weighs the rows against each other
+    (AVG, SUM, a CASE, two counts). `HAVING COUNT(*) = 1` counts an entity's matching rows
+    and keeps those with one, whatever its other rows hold: the 1.5B model's answer to
+    "products with nothing but 5-star reviews" (16 for 71)."""
+    if _PER_ENTITY.search(sql):
+        return True
+    if not re.search(r"\bHAVING\b", sql, re.I):
+        return False
+    import sqlglot
+    from sqlglot import exp
+
+    try:
+        havings = [h for tree in sqlglot.parse(sql) if tree for h in tree.find_all(exp.Having)]
+    except sqlglot.errors.SqlglotError:
+        return True  # unread: not checked, as before HAVING was read
+    weighed = (exp.Avg, exp.Sum, exp.Case, exp.If, exp.Min, exp.Max)
+    return any(h.find(*weighed) or len(list(h.find_all(exp.Count))) > 1 for h in havings)
+
+
 _AGGREGATED = r"\bHAVING\b|\bGROUP\s+BY\b|\bPARTITION\s+BY\b|\b(?:customer|product)_facts\b"
 
 # Cancelled orders picked by one of their statuses (Olist's 'unavailable' orders are
@@ -518,12 +556,16 @@ def _findings(
     # on that view (review_facts.reviews on product_facts), and the result is that query's.
     ran_sql = {m.tool_call_id: (table_of(m).sql if table_of(m) else None) for m in ran}
 
-    def sql_of(call: dict) -> str:
+    def sqls_of(call: dict) -> list[str]:
         written = str(call.get("args", {}).get("sql", ""))
         ran = ran_sql.get(call.get("id"))
-        return written if not ran or ran == written else f"{written}\n{ran}"
+        return [written] if not ran or ran == written else [written, ran]
 
-    queries = [sql_of(c) for c in calls if c["name"] == "run_sql"]
+    def sql_of(call: dict) -> str:
+        return "\n".join(sqls_of(call))
+
+    chosen = [c for c in calls if c["name"] == "run_sql"]
+    queries = [sql_of(c) for c in chosen]
     about_segments = [c for c in calls if c["name"] in SEGMENT_TOOLS] or [
         q for q in queries if "segment" in q.lower()
     ]
@@ -559,7 +601,8 @@ def _findings(
         sources = {m.tool_call_id for m in answer_sources(answer, messages)} if answer else set()
     if sources & {m.tool_call_id for m in ran}:
         ran = [m for m in ran if m.tool_call_id in sources]
-        queries = [sql_of(c) for c in calls if c.get("id") in sources]
+        chosen = [c for c in calls if c.get("id") in sources]
+        queries = [sql_of(c) for c in chosen]
     if not queries or all(failed(m) for m in ran):
         return []
     written = " ".join(queries)
@@ -606,7 +649,7 @@ def _findings(
                 )
             )
     every = _EVERY.search(question)
-    if every and not _PER_ENTITY.search(written):
+    if every and not any(_decides_every(q) for c in chosen for q in sqls_of(c)):
         said = (
             f"my question sets a condition on every row of a customer or product "
             f"({every.group(0).strip()}), and your query filters single rows, which keeps "

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from segassist.agent.checks import counted_entity
 from segassist.agent.examples import default_bank
 from segassist.agent.guards import known_numbers, with_quote, without_latex, without_nudge
 from segassist.agent.memory import ConversationStore, recent_turns
@@ -124,11 +125,14 @@ class SegmentationAgent:
         started = time.perf_counter()
         history = recent_turns(self.store.load(conversation_id), question)
         inputs = {"messages": [*history, HumanMessage(question)]}
-        # The question's language reaches the tools that write, as an argument (see
-        # tools.catalogue: they read it from the run's config).
+        # The question's language reaches the tools that write, and the entity it counts
+        # reaches run_sql, as arguments (see tools.catalogue: read from the run's config).
         config = {
             "recursion_limit": 4 * MAX_MODEL_CALLS + 4,
-            "configurable": {"language": language_of(question)},
+            "configurable": {
+                "language": language_of(question),
+                "counts": counted_entity(question),
+            },
         }
         calls, state = {}, inputs
         for mode, data in self.graph.stream(

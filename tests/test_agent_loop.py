@@ -859,6 +859,22 @@ def test_a_condition_on_every_row_of_a_customer_filtered_row_by_row_is_pointed_o
         assert _agent(context, model).ask(question, f"e-{said}").text == answer, question
         check = model.seen[2][-1].content
         assert f"condition on every row of a customer or product ({said})" in check
+    # A HAVING that counts the matching rows keeps a product with one 5-star review and
+    # any others (the 1.5B model: 16 products for 71); one that weighs them decides.
+    counted = _call(
+        "run_sql",
+        sql="SELECT COUNT(*) AS n FROM reviews WHERE rating = 5 AND product_id IN (SELECT "
+        "product_id FROM reviews WHERE rating = 5 GROUP BY product_id HAVING COUNT(*) = 1)",
+    )
+    weighed = _call(
+        "run_sql",
+        sql="SELECT COUNT(*) AS n FROM (SELECT product_id FROM reviews GROUP BY product_id "
+        "HAVING SUM(CASE WHEN rating < 5 THEN 1 ELSE 0 END) = 0) AS t",
+    )
+    question = "How many products have received nothing but 5-star reviews?"
+    model = _script(counted, "1 product.", weighed, "0 products.")
+    assert _agent(context, model).ask(question, "only").text == "0 products."
+    assert "(nothing but)" in model.seen[2][-1].content
     model = _script(rows, "1 customer.", rows, "1 customer.")
     answer = _agent(context, model).ask("How many customers never gave less than 5 stars?", "n")
     assert answer.text.startswith("I could not answer this reliably") and "(never)" in answer.text
@@ -1398,3 +1414,18 @@ def test_a_question_that_leans_on_earlier_turns_is_told_apart(question, leans_ba
     from segassist.agent.memory import refers_back
 
     assert refers_back(question) is leans_back
+
+
+def test_a_row_count_on_a_column_of_the_counted_entity_runs_on_its_view(context):
+    """Asked how many customers wrote exactly 2 reviews, the 1.5B model counted rows of
+    review_facts by `reviews`, a column only the customers' and products' views have, and
+    gave up on the error. The agent passes the entity the question counts to run_sql,
+    which runs the count on that entity's view."""
+    model = _script(
+        _call("run_sql", sql="SELECT COUNT(*) AS n FROM review_facts WHERE reviews = 2"),
+        "1 customer.",
+    )
+    answer = _agent(context, model).ask("How many customers have written exactly 2 reviews?", "r")
+    assert answer.text == "1 customer."
+    assert "so this ran on customer_facts" in answer.steps[0].observation
+    assert answer.steps[0].result.payload.rows == [[1]]

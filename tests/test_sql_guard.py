@@ -230,6 +230,15 @@ def test_a_column_named_otherwise_runs_as_the_column_it_means(warehouse, tmp_pat
     assert result.payload.rows == rows(
         "SELECT COUNT(DISTINCT customer_id) FROM customer_facts WHERE reviews >= 2"
     )
+    # The same condition under a count of rows: on the view of the entity the question
+    # counts (the agent passes it in the run's config), and not where it counts none.
+    counted = "SELECT COUNT(*) FROM review_facts WHERE reviews >= 2"
+    for counts, view in (("customer", "customer_facts"), ("product", "product_facts")):
+        result = run_sql(counted, config={"configurable": {"counts": counts}})
+        assert f"so this ran on {view}" in result.text, counts
+        assert result.payload.rows == rows(f"SELECT COUNT(*) FROM {view} WHERE reviews >= 2")
+    for config in (None, {"configurable": {"counts": "review"}}):
+        assert run_sql(counted, config=config).text.startswith("SQL not run"), config
     # A "not cancelled" filter on a view whose metrics already leave cancellations out.
     result = run_sql("SELECT COUNT(*) FROM customer_facts WHERE orders > 2 AND is_cancelled = 0")
     assert "already leave cancelled orders out, so this ran without that condition" in (result.text)

@@ -18,3 +18,9 @@ class ToolContext:
     index: object | None
     exports_dir: Path
     write_text: Callable[[str, str], str | None] | None = None  # (task, facts) -> LLM text
+
+
+def run_setting(config, key: str, default=None):
+    """What the agent passed for this question in the run's config (`configurable`): the
+    question's language, the entity it counts; `default` when called outside the agent."""
+    return ((config or {}).get("configurable") or {}).get(key, default)

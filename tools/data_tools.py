@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from langchain_core.runnables import RunnableConfig
 from segassist.core.errors import UserInputError
-from segassist.tools.context import ToolContext
+from segassist.tools.context import ToolContext, run_setting
 from segassist.tools.joins import repeated_rows
 from segassist.tools.result import ReviewHits, Table, ToolResult
 from segassist.tools.schema_text import (
@@ -66,7 +67,7 @@ def describe_data_tool(ctx: ToolContext):
 
 
 def run_sql_tool(ctx: ToolContext):
-    def run_sql(sql: str) -> ToolResult:
+    def run_sql(sql: str, config: RunnableConfig = None) -> ToolResult:
         """Run one read-only SQL SELECT on the warehouse and return the rows.
 
         Args:
@@ -74,6 +75,7 @@ def run_sql_tool(ctx: ToolContext):
                 (COUNT, SUM, AVG, GROUP BY) rather than fetching many rows.
         """
         dialect = sql_dialect(ctx.engine)
+        counts = run_setting(config, "counts")  # the entity the question counts, if any
         why = repeated_rows(sql, dialect)
         if why:
             return ToolResult.failure(f"SQL not run: {why}", "", Table([], [], 0, sql))
@@ -83,7 +85,7 @@ def run_sql_tool(ctx: ToolContext):
                 result = run_select(ctx.engine, sql, row_limit=DEFAULT_ROW_LIMIT)
                 break
             except UserInputError as e:
-                fixed = len(notes) < MAX_REPAIRS and repair_columns(sql, str(e), dialect)
+                fixed = len(notes) < MAX_REPAIRS and repair_columns(sql, str(e), dialect, counts)
                 if not fixed:
                     hint = "\n".join([*notes, sql_error_hint(sql, str(e))]).strip()
                     return ToolResult.failure(f"SQL not run: {e}", hint, Table([], [], 0, sql))

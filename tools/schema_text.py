@@ -174,7 +174,9 @@ NEAR_SPELLING = 0.85
 _AGGREGATE_PREFIX = re.compile(r"^(?:avg|average|mean|total|sum|max|min|maximum|minimum)_")
 
 
-def repair_columns(sql: str, error: str, dialect: str) -> tuple[str, str] | None:
+def repair_columns(
+    sql: str, error: str, dialect: str, counts: str | None = None
+) -> tuple[str, str] | None:
     """The query with a column that is not there replaced by the one column of the query's
     tables it means, and a note saying so; None when no single column fits.
 
@@ -184,8 +186,9 @@ def repair_columns(sql: str, error: str, dialect: str) -> tuple[str, str] | None
     over single reviews), or when it is a near spelling of it. Where no column fits,
     three readings of the whole query are tried: the view's own grain summed
     (SUM(reviews) over review_facts: COUNT(*)), a customer total asked of single rows
-    (COUNT(DISTINCT customer_id) ... WHERE reviews = 5: on customer_facts), and a "not
-    cancelled" filter on a view whose metrics already leave cancellations out (dropped).
+    (COUNT(DISTINCT customer_id) ... WHERE reviews = 5, or COUNT(*) where the question
+    `counts` customers: on customer_facts), and a "not cancelled" filter on a view whose
+    metrics already leave cancellations out (dropped).
     Small models make such mistakes more often than any other, and a second model
     call to fix each costs seconds and is often wrong again; the note tells the model
     what was read.
@@ -235,7 +238,7 @@ def repair_columns(sql: str, error: str, dialect: str) -> tuple[str, str] | None
     if not hits:
         return (
             _counted_rows(tree, nodes, wanted, used, dialect)
-            or _at_entity_grain(tree, wanted, used, columns, dialect)
+            or _at_entity_grain(tree, wanted, used, columns, dialect, counts)
             or _cancellations_left_out(tree, nodes, wanted, used, dialect)
             or _with_entity_view(tree, wanted, columns, dialect)
         )
@@ -295,12 +298,17 @@ _ENTITY_VIEWS = {
 }
 
 
-def _at_entity_grain(tree, wanted: str, used: dict[str, str], columns, dialect: str):
+def _at_entity_grain(
+    tree, wanted: str, used: dict[str, str], columns, dialect: str, counts: str | None = None
+):
     """COUNT(DISTINCT customer_id) FROM review_facts WHERE reviews = 5 asks how many
     customers wrote five reviews: a condition on each customer's total, which is a column
-    of customer_facts. A query over one table that counts an entity's distinct ids and
-    names a column that table lacks runs on the entity's view, when that view has every
-    column the query names; None otherwise."""
+    of customer_facts. A query over one table that counts an entity's distinct ids, or
+    counts rows where the question counts that entity (`counts`: COUNT(*) FROM review_facts
+    WHERE reviews = 5 for "how many customers have written exactly 5 reviews?", on which
+    the 1.5B model gave up), and names a column that table lacks runs on the entity's
+    view, when the table holds the entity's id and the view has every column the query
+    names; None otherwise."""
     from sqlglot import exp
 
     if len(set(used.values())) != 1:
@@ -313,6 +321,9 @@ def _at_entity_grain(tree, wanted: str, used: dict[str, str], columns, dialect: 
         for column in node.this.expressions
         if isinstance(column, exp.Column)
     }
+    rows = [n for n in tree.find_all(exp.Count) if not isinstance(n.this, exp.Distinct)]
+    if not counted and rows and counts and f"{counts}_id" in columns[table]:
+        counted = {f"{counts}_id"}  # COUNT(*) of rows, the question counting an entity
     if len(counted) != 1:
         return None
     view = _ENTITY_VIEWS.get(counted.pop())

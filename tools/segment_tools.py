@@ -7,7 +7,7 @@ from dataclasses import astuple
 
 from langchain_core.runnables import RunnableConfig
 from segassist.core.errors import UserInputError
-from segassist.tools.context import ToolContext
+from segassist.tools.context import ToolContext, run_setting
 from segassist.tools.export import export_audience as write_audience
 from segassist.tools.result import SegmentOverview, Table, ToolResult, WrittenText
 from segassist.tools.text import markdown_table
@@ -29,7 +29,7 @@ NOT_SCORED = ToolResult.failure(
 def language_of_run(config: RunnableConfig | None) -> str:
     """The language of the question being answered, as the agent passed it in the run's
     config (English when called outside the agent)."""
-    return ((config or {}).get("configurable") or {}).get("language", "English")
+    return run_setting(config, "language", "English")
 
 
 def segment_overview_tool(ctx: ToolContext):
