@@ -582,7 +582,17 @@ def _findings(
     """(what the user would call it, what to tell the model) for each part of the question
     this question's queries leave out: the query of the call `source`, else the queries
     `answer` takes its figures from, where it takes them from a result (answer_sources),
-    else all of them."""
+    else all of them. Where the answer's figures are in several results, what the most
+    complete of those queries leaves out: a query fixed after a check that finds the same
+    figure as the one it fixed supports the answer."""
+    if source is None and answer:
+        sources = [
+            m.tool_call_id
+            for m in answer_sources(answer, messages)
+            if getattr(m, "name", "") == "run_sql"
+        ]
+        if len(sources) > 1:
+            return min((_findings(messages, answer, names, s) for s in sources), key=len)
     question, since = this_question(messages)
     calls = [c for m in since for c in (getattr(m, "tool_calls", None) or [])]
     ran = [

@@ -1458,14 +1458,18 @@ def test_non_cancelled_orders_counted_with_no_cancellations_are_pointed_out(cont
         sql="SELECT COUNT(*) AS n FROM customer_facts WHERE orders = 2 AND cancelled_orders = 0",
     )
     kept = _call("run_sql", sql="SELECT COUNT(*) AS n FROM customer_facts WHERE orders = 2")
-    for question, said in (
-        ("How many customers have exactly 2 non-cancelled orders?", "non-cancelled"),
-        ("Quantos clientes fizeram exatamente 2 pedidos não cancelados?", "não cancelados"),
-        ("有多少客户恰好有2个未取消的订单？", "未取消"),
+    for question, said, answer in (
+        ("How many customers have exactly 2 non-cancelled orders?", "non-cancelled", "1 customer."),
+        (
+            "Quantos clientes fizeram exatamente 2 pedidos não cancelados?",
+            "não cancelados",
+            "1 cliente.",
+        ),
+        ("有多少客户恰好有2个未取消的订单？", "未取消", "有1位客户。"),
     ):
-        # (Here no customer cancelled, so both queries find 1: only the check is read.)
-        model = _script(both, "1.", kept, "1 customer.", kept, "1 customer.")
-        _agent(context, model).ask(question, said)
+        # No customer here cancelled, so both queries find 1: the fixed one supports it.
+        model = _script(both, "1.", kept, answer)
+        assert _agent(context, model).ask(question, said).text == answer, question
         assert f"orders that were {said}, which orders (customer_facts)" in (
             model.seen[2][-1].content
         ), question
