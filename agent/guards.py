@@ -187,12 +187,21 @@ def grounds(messages: list) -> str:
     and its tool results, row-count headers left out. When no tool has answered this
     question (a follow-up, or a model that never looked anything up), the earlier turns'
     results and answers: nothing may come from the model alone."""
+    return "\n".join(text for text, _ in _grounds(messages))
+
+
+def _grounds(messages: list) -> list[tuple[str, bool]]:
+    """The texts of grounds, each with whether this project wrote its numbers (a tool
+    result: "2,012" there is 2012, and does not ground an answer's 2.01)."""
     question, since = this_question(messages)
     results = [m for m in since if getattr(m, "type", "") == "tool"]
     if not results:
         earlier = messages[: len(messages) - len(since)]
         results = [m for m in earlier if getattr(m, "type", "") in ("tool", "ai")]
-    return "\n".join([question, *(ROW_COUNT_HEADER.sub("", str(m.content)) for m in results)])
+    return [
+        (question, False),
+        *((ROW_COUNT_HEADER.sub("", str(m.content)), m.type == "tool") for m in results),
+    ]
 
 
 # A share the model may work out itself from one small result: the part over the whole
@@ -206,7 +215,12 @@ MAX_SHARE_NUMBERS = 4
 def known_numbers(messages: list) -> list[float]:
     """Every reading of every number an answer to this question may state (see grounds),
     and the shares of two numbers of one small result (see _shares)."""
-    known = [value for options in written_numbers(grounds(messages)) for value, _ in options]
+    known = [
+        value
+        for text, ours in _grounds(messages)
+        for options in written_numbers(text, english=ours)
+        for value, _ in options
+    ]
     return known + _shares(messages)
 
 
@@ -225,7 +239,7 @@ def _results(messages: list) -> list:
 def _result_numbers(message) -> tuple[list[float], list[float]]:
     """Every reading of every number of one tool result (row-count header left out), and
     the shares of two of them when it holds at most MAX_SHARE_NUMBERS numbers."""
-    readings = written_numbers(ROW_COUNT_HEADER.sub("", str(message.content)))
+    readings = written_numbers(ROW_COUNT_HEADER.sub("", str(message.content)), english=True)
     values = [options[0][0] for options in readings]
     shares = []
     if len(values) <= MAX_SHARE_NUMBERS:

@@ -20,8 +20,15 @@ _TOKEN = re.compile(rf"(?<![{_LETTER}.,])(-?)(\d(?:[\d.,]*\d)?)(?![{_LETTER}])")
 _GROUPED = re.compile(r"\d{1,3}(?:([.,])\d{3})(?:\1\d{3})*")
 
 
-def readings(token: str) -> list[tuple[float, int]]:
-    """Every plausible (value, decimals) of a written number without its sign."""
+def readings(token: str, english: bool = False) -> list[tuple[float, int]]:
+    """Every plausible (value, decimals) of a written number without its sign; `english`:
+    written as this project writes numbers (tools.text.format_number), where a comma only
+    groups thousands and a dot only marks decimals ("2,012" is 2012, never 2.012)."""
+    if english and "," in token and "." not in token and _GROUPED.fullmatch(token):
+        return [(float(token.replace(",", "")), 0)]
+    if english and "." in token and "," not in token and token.count(".") == 1:
+        whole, fraction = token.split(".")
+        return [(float(f"{whole}.{fraction}"), len(fraction))]
     found = []
     commas, dots = token.count(","), token.count(".")
     if commas and dots:  # both: the last one is the decimal mark
@@ -42,11 +49,12 @@ def readings(token: str) -> list[tuple[float, int]]:
     return found
 
 
-def written_numbers(text: str) -> list[list[tuple[float, int]]]:
-    """The readings of each number written in `text`, in order (signs kept)."""
+def written_numbers(text: str, english: bool = False) -> list[list[tuple[float, int]]]:
+    """The readings of each number written in `text`, in order (signs kept); `english`: as
+    this project writes them (see readings)."""
     numbers = []
     for sign, token in _TOKEN.findall(text):
-        options = [(-v if sign else v, d) for v, d in readings(token)]
+        options = [(-v if sign else v, d) for v, d in readings(token, english)]
         if options:
             numbers.append(options)
     return numbers

@@ -431,6 +431,13 @@ def test_numbers_are_read_in_every_locale():
     asked = _asked("2017年11月有多少个订单？", "1 rows\n| n |\n|---|\n| 1705 |")
     assert ungrounded_numbers("2017年11月有1705个订单。", asked) == []
     assert ungrounded_numbers("2017年11月有1个订单。", asked) == [1.0]
+    # A tool result is written as this project writes numbers: its "2,012" (a year
+    # averaged by the 1.5B model) is 2012, not the 2.01 it then stated as a rating; a
+    # Portuguese answer's "2.012" still reads as it.
+    assert written_numbers("2,012 and 1.234", english=True) == [[(2012.0, 0)], [(1.234, 3)]]
+    asked = _asked("What was the average rating in 2012?", "1 rows\n| avg |\n|---|\n| 2,012 |")
+    assert ungrounded_numbers("The average rating in 2012 was 2.01.", asked) == [2.01]
+    assert ungrounded_numbers("A média em 2012 foi 2.012.", asked) == []
 
 
 def test_numbers_are_written_as_the_answers_language_writes_them():
