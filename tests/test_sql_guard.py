@@ -522,6 +522,33 @@ def test_an_aggregate_over_rows_a_join_repeats_is_refused(warehouse, tmp_path):
         assert not run_sql(fine).failed, fine
 
 
+def test_a_count_grouped_by_a_views_own_key_is_refused(warehouse, tmp_path):
+    """Asked which reviewer wrote the most reviews, the 1.5B model counted rows of
+    customer_facts per customer_id: 1 on every row, and it named the first customer with
+    "1 review" (the top reviewer wrote 42). Refused, naming the view's grain; a count
+    grouped by another column, or over a finer table, runs."""
+    from segassist.tools.context import ToolContext
+    from segassist.tools.data_tools import run_sql_tool
+
+    run_sql = run_sql_tool(ToolContext(warehouse, None, tmp_path))
+    said = run_sql(
+        "SELECT customer_id, COUNT(*) AS n FROM customer_facts GROUP BY customer_id "
+        "ORDER BY n DESC LIMIT 1"
+    )
+    assert said.failed and said.text.startswith(
+        "SQL not run: customer_facts has one row per customer, so COUNT(*) grouped by "
+        "customer_id is 1 on every row."
+    )
+    for fine in (
+        "SELECT customer_id, COUNT(*) AS n FROM review_facts GROUP BY customer_id "
+        "ORDER BY n DESC LIMIT 1",
+        "SELECT country, COUNT(*) AS n FROM customer_facts GROUP BY country",
+        "SELECT COUNT(*) FROM (SELECT customer_id, COUNT(*) AS n FROM order_facts "
+        "GROUP BY customer_id) AS t WHERE n > 1",
+    ):
+        assert not run_sql(fine).failed, fine
+
+
 def test_an_aggregate_beside_a_bare_column_needs_group_by(warehouse):
     """`SELECT customer_id, COUNT(*) ... ORDER BY COUNT(*) DESC` (written by the 1.5B model
     for "which customers wrote the most reviews") is one row on SQLite, some customer

@@ -8,7 +8,7 @@ from datetime import date
 from langchain_core.runnables import RunnableConfig
 from segassist.core.errors import UserInputError
 from segassist.tools.context import ToolContext, run_setting
-from segassist.tools.joins import repeated_rows
+from segassist.tools.joins import counted_per_key, repeated_rows
 from segassist.tools.result import ReviewHits, Table, ToolResult
 from segassist.tools.schema_text import (
     describe_data_text,
@@ -76,7 +76,7 @@ def run_sql_tool(ctx: ToolContext):
         """
         dialect = sql_dialect(ctx.engine)
         counts = run_setting(config, "counts")  # the entity the question counts, if any
-        why = repeated_rows(sql, dialect)
+        why = repeated_rows(sql, dialect) or counted_per_key(sql, dialect)
         if why:
             return ToolResult.failure(f"SQL not run: {why}", "", Table([], [], 0, sql))
         notes = []

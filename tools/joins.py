@@ -99,3 +99,42 @@ def repeated_rows(sql: str, dialect: str) -> str | None:
                         f"{key} IN (SELECT {key} FROM {fine} WHERE ...))."
                     )
     return None
+
+
+def counted_per_key(sql: str, dialect: str) -> str | None:
+    """Why a COUNT grouped by a table's own key counts nothing, or None. customer_facts
+    holds one row per customer, so `SELECT customer_id, COUNT(*) FROM customer_facts
+    GROUP BY customer_id` is 1 on every row: the 1.5B model ranked reviewers by it and
+    named the first of them as the one with the most reviews (1 review, for 42)."""
+    import sqlglot
+    from sqlglot import exp
+
+    try:
+        tree = sqlglot.parse_one(sql, read=dialect)
+    except sqlglot.errors.SqlglotError:
+        return None
+    keys = _keys()
+    for select in tree.find_all(exp.Select):
+        source = select.args.get("from_") or select.args.get("from")
+        group = select.args.get("group")
+        if select.args.get("joins") or source is None or group is None:
+            continue
+        table = source.this
+        key = keys.get(table.name) if isinstance(table, exp.Table) else None
+        grouped = {c.name for c in group.expressions if isinstance(c, exp.Column)}
+        if key is None or key not in grouped:
+            continue
+        counts = [
+            c
+            for c in select.find_all(exp.Count)
+            if c.find_ancestor(exp.Select) is select
+            and all(col.table in ("", table.alias_or_name) for col in c.find_all(exp.Column))
+        ]  # of its own rows: COUNT(r.review_id) with r undefined is the database's to report
+        if counts:
+            one = key.removesuffix("_id")
+            return (
+                f"{table.name} has one row per {one}, so {counts[0].sql(dialect=dialect)} "
+                f"grouped by {key} is 1 on every row. Its own columns hold what each {one} "
+                "adds up to (such as reviews or orders): select and order by those."
+            )
+    return None
