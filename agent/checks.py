@@ -337,6 +337,16 @@ _PER_ENTITY = re.compile(
 )
 
 
+def _trees(sql: str) -> list | None:
+    """The statements of `sql` as sqlglot reads them; None where it cannot."""
+    import sqlglot
+
+    try:
+        return [tree for tree in sqlglot.parse(sql) if tree]
+    except sqlglot.errors.SqlglotError:
+        return None
+
+
 def _decides_every(sql: str) -> bool:
     """Whether a query can decide a condition on every row of an entity: an anti-join,
     MIN/MAX, an entity's facts view, or a HAVING that weighs the rows against each other
@@ -347,13 +357,12 @@ def _decides_every(sql: str) -> bool:
         return True
     if not re.search(r"\bHAVING\b", sql, re.I):
         return False
-    import sqlglot
     from sqlglot import exp
 
-    try:
-        havings = [h for tree in sqlglot.parse(sql) if tree for h in tree.find_all(exp.Having)]
-    except sqlglot.errors.SqlglotError:
+    trees = _trees(sql)
+    if trees is None:
         return True  # unread: not checked, as before HAVING was read
+    havings = [h for tree in trees for h in tree.find_all(exp.Having)]
     weighed = (exp.Avg, exp.Sum, exp.Case, exp.If, exp.Min, exp.Max)
     return any(h.find(*weighed) or len(list(h.find_all(exp.Count))) > 1 for h in havings)
 
@@ -372,12 +381,10 @@ def _adds_up(sql: str, entity: str) -> bool:
         return True
     if not re.search(r"\bGROUP\s+BY\b", sql, re.I):
         return False
-    import sqlglot
     from sqlglot import exp
 
-    try:
-        trees = [tree for tree in sqlglot.parse(sql) if tree]
-    except sqlglot.errors.SqlglotError:
+    trees = _trees(sql)
+    if trees is None:
         return True  # unread: not checked
     return any(group.parent is not tree for tree in trees for group in tree.find_all(exp.Group))
 
