@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -580,3 +581,23 @@ def test_an_aggregate_beside_a_bare_column_needs_group_by(warehouse):
     else:
         with pytest.raises(QueryRejected, match="neither grouped nor aggregated"):
             run_select(warehouse, lone_max)
+
+
+def test_date_parts_run_on_both_engines(warehouse):
+    """YEAR(), MONTH(), DAY(), EXTRACT and DATE_PART are not SQLite functions (the 1.5B
+    model wrote YEAR() for reviews "in 2012" and got "no such function"): they run as
+    SQLite's strftime, as numbers, and give what the rows hold on every engine."""
+    with warehouse.connect() as conn:
+        rows = conn.execute(text("SELECT reviewed_at FROM reviews"))
+        times = [t if isinstance(t, datetime) else datetime.fromisoformat(t) for (t,) in rows]
+    year, month = max(times).year, max(times).month
+    expected = sum(t.year == year and t.month == month for t in times)
+    for where in (
+        f"YEAR(reviewed_at) = {year} AND MONTH(reviewed_at) = {month}",
+        f"EXTRACT(YEAR FROM reviewed_at) = {year} AND EXTRACT(MONTH FROM reviewed_at) = {month}",
+        f"DATE_PART('year', reviewed_at) = {year} AND DATE_PART('month', reviewed_at) = {month}",
+    ):
+        result = run_select(warehouse, f"SELECT COUNT(*) FROM reviews WHERE {where}")
+        assert result.rows[0][0] == expected > 0, where
+    days = run_select(warehouse, "SELECT SUM(DAY(reviewed_at)) FROM reviews")
+    assert days.rows[0][0] == sum(t.day for t in times)

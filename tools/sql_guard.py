@@ -18,7 +18,8 @@ name, after parsing:
 
 `check_select` returns the query *as sqlglot writes it back* from the checked
 tree: what runs is what was checked, with comments made harmless (a trailing
-`-- comment` no longer swallows a wrapper), never the original text.
+`-- comment` no longer swallows a wrapper), never the original text. On SQLite,
+date parts are written as SQLite has them (`sqlite_date_parts`).
 """
 
 from __future__ import annotations
@@ -125,10 +126,59 @@ def check_select(sql: str, dialect: str) -> str:
     tree = _parse_one(sql, dialect)
     _check_tree(tree, dialect)
     _check_grouping(tree, dialect)
+    if dialect == "sqlite":
+        tree = sqlite_date_parts(tree)
     try:
         return tree.sql(dialect=dialect, comments=False)
     except RecursionError as e:
         raise QueryRejected(f"The SQL is nested too deeply to check. {HINT}") from e
+
+
+# strftime's format for each date part a query may ask of SQLite.
+_STRFTIME = {
+    "year": "%Y",
+    "month": "%m",
+    "day": "%d",
+    "hour": "%H",
+    "minute": "%M",
+    "dow": "%w",
+    "doy": "%j",
+}
+
+
+def sqlite_date_parts(tree):
+    """YEAR(x), MONTH(x), DAY(x), EXTRACT(part FROM x) and DATE_PART('part', x) written
+    as SQLite has them: CAST(strftime('%Y', x) AS INTEGER). SQLite has none of those
+    functions ("no such function: YEAR"; the 1.5B model wrote YEAR() for reviews "in
+    2012"), and strftime alone gives text, which never equals the number 2012."""
+    from sqlglot import exp
+
+    def part(node) -> tuple[str, object] | None:
+        for kind, name in ((exp.Year, "year"), (exp.Month, "month"), (exp.Day, "day")):
+            if type(node) is kind:
+                return name, node.this
+        if isinstance(node, exp.Extract) and node.expression is not None:
+            return node.this.name.lower(), node.expression
+        if (
+            isinstance(node, exp.Anonymous)
+            and node.name.lower() == "date_part"
+            and len(node.expressions) == 2
+            and isinstance(node.expressions[0], exp.Literal)
+        ):
+            return node.expressions[0].this.lower(), node.expressions[1]
+        return None
+
+    def rewrite(node):
+        found = part(node)
+        if found is None or found[0] not in _STRFTIME:
+            return node
+        name, value = found
+        strftime = exp.Anonymous(
+            this="strftime", expressions=[exp.Literal.string(_STRFTIME[name]), value]
+        )
+        return exp.Cast(this=strftime, to=exp.DataType.build("INTEGER"))
+
+    return tree.transform(rewrite)
 
 
 def _parse_one(sql: str, dialect: str):
