@@ -87,6 +87,7 @@ bench-value: install
 
 bench-fusion: install
 	$(BIN)/python benchmarks/bench_fusion.py --customers 3000
+	$(BIN)/python benchmarks/bench_fusion.py --draws
 
 # Frozen vs LoRA-tuned review vectors on the Amazon reviews (`evaluate --tune-text`,
 # about 25 minutes here); the report lands in benchmarks/results/lora-amazon/.

@@ -18,8 +18,14 @@ claim on text the generator did not write.
 Targets (issue #13): fusion ARI >= 0.9 on every mode, each single-source
 ablation <= 0.6 on `combination`, seed ARI >= 0.8, fusion above concat-kmeans.
 
+With `--draws`, instead: does K chosen generalise beyond seed 0's 3,000 customers?
+For every mode, seeds 0-5 and 1,500-5,000 customers (DRAWS), the segmenter is fitted
+with K chosen and the report gives the groups each source showed, K against the
+truth, and the test customers' ARI.
+
 Usage: python benchmarks/bench_fusion.py [--customers 3000] [--seed 0] [--data ../shared/data]
        [--modes default,behaviour,text,combination,combination-real] [--json out.json]
+       python benchmarks/bench_fusion.py --draws [--json out.json]
 """
 
 from __future__ import annotations
@@ -159,6 +165,70 @@ def _mode(mode: str, customers: int, seed: int, data: Path) -> dict:
         shutil.rmtree(home, ignore_errors=True)
 
 
+# (mode, seed, customers): every generator mode, other seeds than the main table's,
+# smaller and larger sets.
+DRAWS = (
+    [("behaviour", seed, 3000) for seed in range(1, 5)]
+    + [("default", seed, 3000) for seed in range(1, 5)]
+    + [("behaviour", 0, 1500), ("default", 0, 1500), ("behaviour", 5, 5000), ("default", 5, 5000)]
+    + [("text", 1, 3000), ("text", 2, 1500), ("text", 1, 5000)]
+    + [("combination", 1, 3000), ("combination", 0, 1500), ("combination", 2, 5000)]
+)
+
+
+def _draw(mode: str, seed: int, customers: int, data: Path) -> dict:
+    """K chosen on one generated set: groups per source, K, test ARI."""
+    import numpy as np
+    import torch
+    from segassist.core.settings import load_settings
+    from segassist.training.dataset import build_data, split_by_customer
+    from segassist.training.features import compute_features, default_window
+    from segassist.training.segmenter import FusionSegmenter
+    from segassist.warehouse.queries import synthetic_segments
+    from segassist.warehouse.synthetic import MODES
+    from sklearn.metrics import adjusted_rand_score
+
+    from segassist.cli_base import State
+
+    torch.set_num_threads(1)
+    home = Path(tempfile.mkdtemp(prefix=f"bench-k-{mode}-"))
+    try:
+        _prepare(home, mode, customers, seed, data)
+        os.environ["SEGASSIST_HOME"] = str(home)
+        state = State(load_settings(), False)
+        features = compute_features(state.engine, default_window(state.engine))
+        splits = split_by_customer(build_data(features, state.existing_review_index()), seed=0)
+        model = FusionSegmenter(n_segments="auto").fit(splits.train, splits.validation)
+        truth = np.asarray(synthetic_segments(state.engine, splits.test.customer_ids))
+        ari = adjusted_rand_score(truth, model.predict(splits.test))
+        state.engine.dispose()
+        return {
+            "mode": mode,
+            "seed": seed,
+            "customers": customers,
+            "groups": model.source_groups_,
+            "k": model.n_segments_,
+            "true_k": len(MODES[mode].segments),
+            "ari": float(ari),
+        }
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _draws_table(rows: list[dict]) -> str:
+    lines = ["| mode | seed | customers | groups per source | K (true) | fusion ARI |"]
+    lines.append("|---|---|---|---|---|---|")
+    for r in rows:
+        groups = ", ".join(f"{name} {k}" for name, k in r["groups"].items())
+        lines.append(
+            f"| {r['mode']} | {r['seed']} | {r['customers']:,} | {groups} | "
+            f"{r['k']} ({r['true_k']}) | {r['ari']:.3f} |"
+        )
+    right = sum(r["k"] == r["true_k"] for r in rows)
+    lines.append(f"\nK right on {right} of {len(rows)} draws.")
+    return "\n".join(lines)
+
+
 def _table(rows: list[dict], key: str) -> str:
     header = "| mode | K | upper bound | " + " | ".join(METHODS) + " | fusion seed ARI |"
     lines = [header, "|---" * (len(METHODS) + 4) + "|"]
@@ -183,7 +253,18 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--modes", default="default,behaviour,text,combination,combination-real")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--draws", action="store_true", help="K chosen on DRAWS instead")
     args = parser.parse_args()
+    if args.draws:
+        rows = []
+        for mode, seed, customers in DRAWS:
+            rows.append(_draw(mode, seed, customers, args.data))
+            print(f"{mode} seed {seed} ({customers}): K {rows[-1]['k']}", file=sys.stderr)
+        print("\n## K chosen on other draws of every mode (test customers' ARI)\n")
+        print(_draws_table(rows))
+        if args.json:
+            args.json.write_text(json.dumps(rows, indent=2))
+        return
     rows = []
     for mode in args.modes.split(","):
         rows.append(_mode(mode, args.customers, args.seed, args.data))

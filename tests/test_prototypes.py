@@ -112,3 +112,16 @@ def test_two_groups_are_not_two_segments_when_k_is_chosen():
     assert groups == {"behaviour": 2} and not made and len(centres) >= 3
     line = groups_sentence(groups, len(centres), made)
     assert "too few groups for the segments" in line
+
+
+def test_a_shallow_cut_below_the_separated_groups_is_not_taken():
+    """Four groups apart by valleys, the fourth with a fifth close beside it: k-means
+    with 3 groups is as reproducible as with 4 (the same cut each time) but cuts
+    through a group (0.33 apart); the number of groups stays 4."""
+    rng = np.random.default_rng(2)
+    centres = np.zeros((5, 6))
+    centres[:4, 0] = [-9, -3, 3, 9]
+    centres[4] = centres[3]
+    centres[4, 1] = 3.2
+    x = np.concatenate([c + rng.normal(0, 1, (400, 6)) for c in centres])
+    assert source_groups(x, seed=0).max() + 1 == 4

@@ -597,6 +597,23 @@ def test_segments_only_the_text_carries_are_recovered(sqlite_engine, tmp_path):
     assert adjusted_rand_score(truth, model.predict(splits.test)) > 0.89
 
 
+@pytest.mark.parametrize("mode", ["behaviour", "default"])
+def test_the_number_of_behaviour_groups_is_found(sqlite_engine, mode):
+    """Five ways of buying (seed 0's draw): the largest k whose groups are all apart by
+    a valley found 4 in the behaviour mode (two groups touch: 0.35 apart at k = 5) and
+    6 in the default mode (non-reviewers' rating of 0 is a lump of one value). The most
+    reproducible k among those at least shallowly apart is 5 in both."""
+    from sklearn.metrics import adjusted_rand_score
+
+    write_batches(sqlite_engine, generate(3000, seed=0, mode=mode), sha256=mode)
+    data = build_data(compute_features(sqlite_engine, default_window(sqlite_engine)))
+    splits = split_by_customer(data, seed=0)
+    model = FusionSegmenter(**_fast(n_segments="auto")).fit(splits.train, splits.validation)
+    assert model.source_groups_["behaviour"] == 5 and model.n_segments_ == 5
+    truth = synthetic_segments(sqlite_engine, splits.test.customer_ids)
+    assert adjusted_rand_score(truth, model.predict(splits.test)) > 0.85
+
+
 def test_text_measured_in_segment_units_separates_long_topics():
     """Two review topics apart along a direction oblique to their long spread: the
     nearest of the true topic centres in the text code's plain units mislabels many
