@@ -37,6 +37,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -130,13 +131,11 @@ def _upper_bound(evaluation, truth) -> float:
     )
 
 
-def _mode(mode: str, customers: int, seed: int, data: Path) -> dict:
-    import numpy as np
+@contextmanager
+def _generated(mode: str, customers: int, seed: int, data: Path):
+    """A temporary home holding one generated, indexed set: its State; removed after."""
     import torch
     from segassist.core.settings import load_settings
-    from segassist.training.evaluate import evaluate
-    from segassist.warehouse.queries import synthetic_segments
-    from segassist.warehouse.synthetic import MODES
 
     from segassist.cli_base import State
 
@@ -146,6 +145,19 @@ def _mode(mode: str, customers: int, seed: int, data: Path) -> dict:
         _prepare(home, mode, customers, seed, data)
         os.environ["SEGASSIST_HOME"] = str(home)
         state = State(load_settings(), False)
+        yield state
+        state.engine.dispose()
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _mode(mode: str, customers: int, seed: int, data: Path) -> dict:
+    import numpy as np
+    from segassist.training.evaluate import evaluate
+    from segassist.warehouse.queries import synthetic_segments
+    from segassist.warehouse.synthetic import MODES
+
+    with _generated(mode, customers, seed, data) as state:
         index = state.existing_review_index()
         row: dict = {"mode": mode, "true_k": len(MODES[mode.removesuffix("-real")].segments)}
         for setting in ("auto", row["true_k"]):
@@ -159,10 +171,7 @@ def _mode(mode: str, customers: int, seed: int, data: Path) -> dict:
                 row["upper_bound"] = _upper_bound(
                     evaluation, lambda ids: np.asarray(synthetic_segments(state.engine, ids))
                 )
-        state.engine.dispose()
         return row
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
 
 
 # (mode, seed, customers): every generator mode, other seeds than the main table's,
@@ -179,8 +188,6 @@ DRAWS = (
 def _draw(mode: str, seed: int, customers: int, data: Path) -> dict:
     """K chosen on one generated set: groups per source, K, test ARI."""
     import numpy as np
-    import torch
-    from segassist.core.settings import load_settings
     from segassist.training.dataset import build_data, split_by_customer
     from segassist.training.features import compute_features, default_window
     from segassist.training.segmenter import FusionSegmenter
@@ -188,20 +195,11 @@ def _draw(mode: str, seed: int, customers: int, data: Path) -> dict:
     from segassist.warehouse.synthetic import MODES
     from sklearn.metrics import adjusted_rand_score
 
-    from segassist.cli_base import State
-
-    torch.set_num_threads(1)
-    home = Path(tempfile.mkdtemp(prefix=f"bench-k-{mode}-"))
-    try:
-        _prepare(home, mode, customers, seed, data)
-        os.environ["SEGASSIST_HOME"] = str(home)
-        state = State(load_settings(), False)
+    with _generated(mode, customers, seed, data) as state:
         features = compute_features(state.engine, default_window(state.engine))
         splits = split_by_customer(build_data(features, state.existing_review_index()), seed=0)
         model = FusionSegmenter(n_segments="auto").fit(splits.train, splits.validation)
         truth = np.asarray(synthetic_segments(state.engine, splits.test.customer_ids))
-        ari = adjusted_rand_score(truth, model.predict(splits.test))
-        state.engine.dispose()
         return {
             "mode": mode,
             "seed": seed,
@@ -209,10 +207,8 @@ def _draw(mode: str, seed: int, customers: int, data: Path) -> dict:
             "groups": model.source_groups_,
             "k": model.n_segments_,
             "true_k": len(MODES[mode].segments),
-            "ari": float(ari),
+            "ari": float(adjusted_rand_score(truth, model.predict(splits.test))),
         }
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
 
 
 def _draws_table(rows: list[dict]) -> str:

@@ -15,9 +15,9 @@ real group from an arbitrary cut is that valley, so:
    k = 2 .. K_MAX: the source shows groups when some k has every segment
    separated from its nearest neighbour by a density valley (`valley_depth` >=
    VALLEY) along the line joining their centres, and the number of groups is the
-   most reproducible k (`stability`) of those at least SHALLOW apart (a valley
-   sits near the threshold where two true groups touch, or where many customers
-   share one value); when no k passes, splitting at the deepest
+   most reproducible k (`stability`) of those and of the larger k at least
+   SHALLOW apart (a valley sits near the threshold where two true groups touch,
+   or where many customers share one value); when no k passes, splitting at the deepest
    valley along principal directions (`split_at_valleys`: k-means misses a
    separated pair of groups when another direction has more spread; with real
    reviews about tuners and microphones, behaviour showed no k-means groups and
