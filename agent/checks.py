@@ -125,7 +125,9 @@ def _question_numbers(question: str) -> dict[str, tuple[str, str | None]]:
         if not _AFTER_WORD.match(after):
             bound = _BOUNDS.get((lead or "").lower()) or _after(after)
             numbers.setdefault(str(_WORDS[word.lower()]), (word, bound))
-    return numbers
+    # "at least one 1-star review", "pelo menos um pedido": any row will do, and a row filter
+    # answers it without the 1 (as _entity_threshold reads it).
+    return {n: (said, bound) for n, (said, bound) in numbers.items() if (n, bound) != ("1", ">=")}
 
 
 def _after(text: str) -> str | None:
@@ -263,6 +265,25 @@ _EVERY = re.compile(
     r"|(?:评论|评价|订单)(?:全|都)|只(?:给|有|写|下)?(?:过)?\d*星?(?:的)?(?:评论|评价|订单)"
     r"|从未|从来没有|没有再|之后没有|后再也没有"
 )
+# A rating of single reviews: "at least one 1-star review", "a review of 5 stars", "uma
+# avaliação de 1 estrela", "1星评论". Asked how many reviewers gave at least one 1-star
+# review, the 1.5B model compared each customer's average rating (`avg_rating = 1`), which
+# keeps only those whose every review has 1 star.
+_STAR = (
+    r"(?:\d|one|two|three|four|five|uma|um|duas|dois|três|quatro|cinco)\s*-?\s*"
+    r"(?:stars?|estrelas?)"
+)
+_REVIEW_STARS = re.compile(
+    rf"\b{_STAR}\s+(?:[\w-]+\s+)?(?:reviews?|ratings?)\b"
+    rf"|\b(?:reviews?|avaliaç(?:ão|ões)|resenhas?|notas?)\s+(?:[\w-]+\s+){{0,2}}?(?:de|of|with|com)\s+"
+    rf"{_STAR}"
+    r"|\d\s*星(?:的)?(?:评论|评价|差评|好评)",
+    re.I,
+)
+_COMPARES_AVERAGE = re.compile(
+    r"\bavg_rating\s*(?:[<>]=?|=|BETWEEN\b)|\bAVG\s*\(\s*[\w.]*rating\s*\)\s*(?:[<>]=?|=)",
+    re.I,
+)
 # A threshold on what a customer, product or order adds up to ("customers with more
 # than 20 invoices", "products that sold more than 1,000 units", "products whose average
 # rating is below 4.3", "订单包含一件以上的商品"): compared with single rows, it counts those
@@ -392,6 +413,41 @@ def _adds_up(sql: str, entity: str) -> bool:
 # Cancelled orders picked by one of their statuses (Olist's 'unavailable' orders are
 # cancelled too): the note run_sql adds was read and 21 answered for 81. Unless the
 # question asks about a status by name.
+# A question that asks for one figure over all that it names: "the average rating",
+# "qual é a nota média", "平均评分是多少". Asked for the average rating of the reviews, the
+# 1.5B model listed every customer's average (9,920 rows) and answered the first row's.
+_ONE_FIGURE = re.compile(
+    r"\b(?:average|mean|total|sum|how many|how much|number of|share|percentage|proportion|"
+    r"médi[ao]|soma|quant[oa]s|número de|percentual|porcentagem|proporção)\b|"
+    r"平均|总|多少|几[个位条次]|比例|百分",
+    re.I,
+)
+# ... unless it asks for one figure per group or a list: "per month", "each segment",
+# "which products", "por mês", "每个月", "哪些".
+_PER_GROUP = re.compile(
+    r"\b(?:per|each|every|by|which|what are|list|top|rank\w*|breakdown|por|cada|quais|"
+    r"liste)\b|每|各|哪|分别|列出",
+    re.I,
+)
+_AGGREGATE = re.compile(r"\b(?:COUNT|SUM|AVG|MIN|MAX|TOTAL)\s*\(", re.I)
+
+
+def _one_row_of_many(question: str, ran: list) -> tuple[str, int] | None:
+    """(the word asking for one figure, the rows listed) when the question asks for one
+    figure over everything it names and every result the answer reads lists several rows
+    of a query that adds nothing up: the answer read one row of a listing. A question that
+    names a year, a month or a name may look its row up in a listing of a view (February's
+    row of month_facts), and asks nothing here."""
+    asked = _ONE_FIGURE.search(question)
+    named = re.search(r"\d", question) or _question_months(question) or _proper_names(question)
+    if not asked or named or _PER_GROUP.search(question) or not ran:
+        return None
+    tables = [table_of(m) for m in ran]
+    if any(t is None or t.total_rows < 2 or not t.sql or _AGGREGATE.search(t.sql) for t in tables):
+        return None
+    return asked.group(0), min(t.total_rows for t in tables)
+
+
 _ASKS_STATUS = re.compile(r"\bstatus\b|状态", re.I)
 _READS_CANCELLED = re.compile(r"\bis_cancelled\b|\bcancelled_orders\b", re.I)
 
@@ -652,12 +708,22 @@ def _findings(
         sources = {source}
     else:
         sources = {m.tool_call_id for m in answer_sources(answer, messages)} if answer else set()
-    if sources & {m.tool_call_id for m in ran}:
+    answered_from = bool(sources & {m.tool_call_id for m in ran})
+    if answered_from:
         ran = [m for m in ran if m.tool_call_id in sources]
         chosen = [c for c in calls if c.get("id") in sources]
         queries = [sql_of(c) for c in chosen]
     if not queries or all(failed(m) for m in ran):
         return []
+    listing = _one_row_of_many(question, ran) if answered_from else None
+    if listing:
+        asked, rows = listing
+        said = (
+            f"my question asks for one figure ({asked}), and your query lists {rows:,} rows "
+            "without adding them up, so the answer reads one row: compute the figure in the "
+            "query (AVG, SUM or COUNT over the rows the question names)."
+        )
+        return [(asked, said)]
     written = " ".join(queries)
 
     found = []
@@ -710,6 +776,15 @@ def _findings(
             "... HAVING MIN(...) or MAX(...), NOT EXISTS, or customer_facts / product_facts)."
         )
         found.append((every.group(0).strip(), said))
+    stars = _REVIEW_STARS.search(question)
+    if stars and not every and not _AVERAGE.search(question) and _COMPARES_AVERAGE.search(written):
+        said = (
+            f"my question is about single reviews ({stars.group(0)}), and your query compares "
+            "each one's average rating, which keeps only those whose every review has it: "
+            "read each review's own rating (review_facts.rating, COUNT(DISTINCT customer_id) "
+            "or COUNT(DISTINCT product_id))."
+        )
+        found.append((stars.group(0), said))
     threshold = _entity_threshold(question)
     if threshold:
         entity, bound = threshold

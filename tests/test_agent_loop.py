@@ -951,6 +951,65 @@ def test_a_threshold_on_what_each_product_adds_up_to_compared_row_by_row_is_poin
     assert answer.text == "1 product." and len(model.seen) == 2
 
 
+def test_one_row_of_a_listing_read_as_the_figure_asked_for_is_pointed_out(context):
+    """Asked for the average rating of the reviews, the 1.5B model listed every customer's
+    average (9,920 rows) and answered the first. A question for one figure over all it
+    names, answered from a listing that adds nothing up, is checked until a query
+    computes the figure; a question per group, or one answered from an aggregate, asks
+    nothing."""
+    listing = _call("run_sql", sql="SELECT customer_id, avg_rating FROM customer_facts")
+    averaged = _call("run_sql", sql="SELECT ROUND(AVG(rating), 2) AS r FROM review_facts")
+    for question, said, first, answer in (
+        ("What is the average rating of the reviews?", "average", "It is 1.", "3.33."),
+        ("Qual é a nota média das avaliações?", "média", "A nota média é 1.", "É 3,33."),
+        ("评论的平均评分是多少？", "平均", "平均评分是1。", "平均评分是3.33。"),
+    ):
+        model = _script(listing, first, averaged, answer)
+        assert _agent(context, model).ask(question, f"one-{said}").text == answer, question
+        check = model.seen[2][-1].content
+        assert f"asks for one figure ({said}), and your query lists 2 rows" in check
+    for question, answer in (
+        ("Which customer has the lowest average rating?", "alice, 1."),
+        ("What is the average rating per customer?", "alice 1, bob 4.5."),
+    ):
+        model = _script(listing, answer)
+        assert _agent(context, model).ask(question, question[:12]).text == answer
+        assert len(model.seen) == 2
+
+
+def test_a_rating_of_single_reviews_asked_of_an_average_is_pointed_out(context):
+    """Asked how many reviewers gave at least one 1-star review, the 1.5B model counted
+    customers whose average rating is 1 (all of whose reviews have 1 star). A question on
+    single reviews' stars answered with an average is checked until a query reads each
+    review's rating; on every review ("nothing but"), or on an average, an average
+    answers it and asks nothing."""
+    averaged = _call("run_sql", sql="SELECT COUNT(*) AS n FROM customer_facts WHERE avg_rating = 5")
+    per_review = _call(
+        "run_sql",
+        sql="SELECT COUNT(DISTINCT customer_id) AS n FROM review_facts WHERE rating = 5",
+    )
+    for question, said, first, answer in (
+        ("How many reviewers gave at least one 5-star review?", "5-star review", "0.", "1."),
+        (
+            "Quantos clientes deram pelo menos uma avaliação de 5 estrelas?",
+            "avaliação de 5 estrelas",
+            "Nenhum: 0.",
+            "1 cliente.",
+        ),
+        ("有多少客户至少给过一条5星评论？", "5星评论", "有0位。", "有1位。"),
+    ):
+        model = _script(averaged, first, per_review, answer)
+        assert _agent(context, model).ask(question, f"s-{said}").text == answer, question
+        assert f"is about single reviews ({said})" in model.seen[2][-1].content
+    for question in (
+        "How many customers have given nothing but 5-star reviews?",
+        "How many customers have an average of 5 stars in their reviews?",
+    ):
+        model = _script(averaged, "0.")
+        assert _agent(context, model).ask(question, question[:15]).text == "0."
+        assert len(model.seen) == 2
+
+
 def test_a_number_of_the_question_no_query_used_is_pointed_out_softly_then_firmly(context):
     """Asked how many customers reviewed in 2012, the 1.5B model counted every customer:
     the year never reached the SQL. Before such an answer is taken, the model is asked
