@@ -160,22 +160,22 @@ def _used(number: str, bound: str | None, written: str) -> bool:
 # counts it names somewhere (a view, a column, a table), and where one row is one of them.
 _COUNTED = {
     "review": (
-        r"how many (?:\w+ )?reviews|number of reviews|quant[ao]s (?:\w+ )?(?:avaliações|"
+        r"how many (?:[\w-]+ )?reviews|number of reviews|quant[ao]s (?:[\w-]+ )?(?:avaliações|"
         r"resenhas|comentários)|número de avaliações|多少(?:条|个|篇)?(?:评论|评价)",
         "review_facts",
     ),
     "order": (
-        r"how many (?:\w+ )?(?:orders|invoices|purchases)|number of orders|quant[oa]s "
-        r"(?:\w+ )?(?:pedidos|compras)|多少(?:个|笔)?订单",
+        r"how many (?:[\w-]+ )?(?:orders|invoices|purchases)|number of orders|quant[oa]s "
+        r"(?:[\w-]+ )?(?:pedidos|compras)|多少(?:个|笔)?订单",
         "order_facts",
     ),
     "customer": (
-        r"how many (?:\w+ )?(?:customers|clients|buyers|shoppers|reviewers)|number of "
-        r"customers|quant[oa]s (?:\w+ )?clientes|多少(?:位|个|名)?(?:客户|顾客|用户)",
+        r"how many (?:[\w-]+ )?(?:customers|clients|buyers|shoppers|reviewers)|number of "
+        r"customers|quant[oa]s (?:[\w-]+ )?clientes|多少(?:位|个|名)?(?:客户|顾客|用户)",
         "customer_facts",
     ),
     "product": (
-        r"how many (?:\w+ )?(?:products|items)|number of products|quant[oa]s (?:\w+ )?"
+        r"how many (?:[\w-]+ )?(?:products|items)|number of products|quant[oa]s (?:[\w-]+ )?"
         r"produtos|多少(?:个|种|款)?(?:产品|商品)",
         "product_facts",
     ),

@@ -1060,6 +1060,12 @@ def test_a_number_of_the_question_no_query_used_is_pointed_out_softly_then_firml
     assert "my question counts reviews, and your query reads none (one row per review: " in (
         model.seen[2][-1].content
     )
+    # Counted with a hyphenated word before the noun (own-set or-h12 averaged units for
+    # "how many non-cancelled invoices").
+    units = _call("run_sql", sql="SELECT AVG(reviews) AS n FROM customer_facts")
+    model = _script(units, "1.5.", "1.5.", "1.5.")
+    _agent(context, model).ask("On average, how many non-cancelled orders has a customer?", "u4o")
+    assert "my question counts orders, and your query reads none" in model.seen[2][-1].content
     # A name the question limits by (a month is checked as a date, not as a name).
     model = _script(everyone, "2 customers.", "2 customers.", "2 customers.")
     _agent(context, model).ask("Outside the United Kingdom, how many customers reviewed?", "u5")
