@@ -448,6 +448,17 @@ def _one_row_of_many(question: str, ran: list) -> tuple[str, int] | None:
     return asked.group(0), min(t.total_rows for t in tables)
 
 
+# What was bought: the order rows a query reads hold cancellations too (is_cancelled), and
+# a customer who only cancelled in December 2009 bought nothing then (own-set or-h11: a
+# self-join of order_facts counted 260 customers for 237). customer_facts, product_facts
+# and month_facts leave cancellations out already.
+_BOUGHT = re.compile(
+    r"\b(?:bought|buys?|buying|purchased?|purchasing|shopped|spent|sold|comprou|compraram|"
+    r"compram|comprar|vendid[oa]s?|vendeu)\b|购买|买过|买了|消费|卖出",
+    re.I,
+)
+_CANCEL = re.compile(r"cancel|devol|return|取消|退", re.I)
+_READS_ORDER_ROWS = re.compile(r"\b(?:FROM|JOIN)\s+(?:order_facts|orders|order_lines)\b", re.I)
 _ASKS_STATUS = re.compile(r"\bstatus\b|状态", re.I)
 _READS_CANCELLED = re.compile(r"\bis_cancelled\b|\bcancelled_orders\b", re.I)
 
@@ -804,6 +815,19 @@ def _findings(
             "who cancelled another order: drop that condition."
         )
         found.append((uncancelled.group(0), said))
+    bought = _BOUGHT.search(question) or _KEPT_ORDERS.search(question)
+    if (
+        bought
+        and not _CANCEL.search(_KEPT_ORDERS.sub("", question))
+        and _READS_ORDER_ROWS.search(written)
+        and not _READS_CANCELLED.search(written)
+    ):
+        said = (
+            f"my question is about what was bought or sold ({bought.group(0)}), and your query "
+            "reads order rows with cancellations among them: keep the orders that stand (NOT "
+            "is_cancelled, or customer_facts / month_facts, which leave cancellations out)."
+        )
+        found.append((bought.group(0), said))
     by_status = [m for m in ran if not failed(m) and SOME_CANCELLED in str(m.content)]
     if by_status and not _ASKS_STATUS.search(question) and not _READS_CANCELLED.search(written):
         said = (
@@ -821,7 +845,34 @@ def _findings(
                 f"{view})."
             )
             found.append((counted.group(0), said))
+    averaged = _averaged_count(question, written)
+    if averaged:
+        noun, args = averaged
+        said = (
+            f"my question asks how many {noun}s there are on average, and your query averages "
+            f"{args}, which is not a number of {noun}s: average each one's number of {noun}s "
+            f"(AVG({noun}s) FROM customer_facts, for each customer) or divide the {noun}s "
+            "counted by how many there are to share them."
+        )
+        found.append((f"{noun}s", said))
     return found
+
+
+_AVERAGED = re.compile(r"\bAVG\s*\(\s*(?:DISTINCT\s+)?([^()]*)\)", re.I)
+
+
+def _averaged_count(question: str, written: str) -> tuple[str, str] | None:
+    """(the noun, what the query averages) when the question asks how many of something
+    there are on average ("on average, how many non-cancelled invoices does a customer
+    have?") and the query averages something else and counts nothing (own-set or-h12:
+    AVG(units) FROM order_facts, 233.05 for 4.45)."""
+    noun = counted_entity(question)
+    if not noun or not _AVERAGE.search(question) or re.search(r"\bCOUNT\s*\(", written, re.I):
+        return None
+    args = [a.strip() for a in _AVERAGED.findall(written)]
+    if not args or any(noun in a.lower() for a in args):
+        return None
+    return noun, ", ".join(dict.fromkeys(args))
 
 
 @functools.cache

@@ -1010,6 +1010,34 @@ def test_a_rating_of_single_reviews_asked_of_an_average_is_pointed_out(context):
         assert len(model.seen) == 2
 
 
+def test_words_matched_on_a_column_of_numbers_are_refused_with_where_the_words_are(context):
+    """Asked how many reviews contain 'tuner', the 1.5B model ran `reviews LIKE '%tuner%'`
+    (a count per customer): SQLite found nothing and the answer was "none"; PostgreSQL
+    refuses it. run_sql refuses it on both, naming the text columns; a month pattern or a
+    text column runs."""
+    numbers = _call(
+        "run_sql", sql="SELECT COUNT(*) AS n FROM customer_facts WHERE reviews LIKE '%pedal%'"
+    )
+    words = _call(
+        "run_sql", sql="SELECT COUNT(*) AS n FROM review_facts WHERE LOWER(text) LIKE '%pedal%'"
+    )
+    model = _script(numbers, words, "2 reviews.")
+    answer = _agent(context, model).ask("How many reviews mention the word 'pedal'?", "like")
+    assert answer.text == "2 reviews."
+    refused, ran = answer.steps
+    assert refused.observation.startswith(
+        "SQL not run: customer_facts.reviews is a number (reviews written), so LIKE '%pedal%' "
+        "matches nothing. Words are in text columns: what customers wrote in review_facts.text"
+    )
+    assert ran.observation.endswith("| 2 |")
+    month = _call(
+        "run_sql", sql="SELECT SUM(reviews) AS n FROM month_facts WHERE month LIKE '2024-%'"
+    )
+    model = _script(month, "3 reviews.")
+    answer = _agent(context, model).ask("How many reviews in 2024?", "like-month")
+    assert answer.text == "3 reviews." and answer.steps[0].observation.endswith("| 3 |")
+
+
 def test_a_number_of_the_question_no_query_used_is_pointed_out_softly_then_firmly(context):
     """Asked how many customers reviewed in 2012, the 1.5B model counted every customer:
     the year never reached the SQL. Before such an answer is taken, the model is asked
@@ -1066,6 +1094,47 @@ def test_a_number_of_the_question_no_query_used_is_pointed_out_softly_then_firml
     model = _script(units, "1.5.", "1.5.", "1.5.")
     _agent(context, model).ask("On average, how many non-cancelled orders has a customer?", "u4o")
     assert "my question counts orders, and your query reads none" in model.seen[2][-1].content
+    # An average count answered with the average of something else (or-h12: AVG(units)
+    # FROM order_facts for the invoices a customer has); an average of the count, or a
+    # COUNT shared out, asks nothing.
+    stars = _call("run_sql", sql="SELECT AVG(rating) AS n FROM review_facts")
+    per_customer = _call("run_sql", sql="SELECT AVG(reviews) AS n FROM customer_facts")
+    shared = _call(
+        "run_sql",
+        sql="SELECT 1.0 * COUNT(*) / COUNT(DISTINCT customer_id) AS n FROM review_facts",
+    )
+    model = _script(stars, "3.33.", per_customer, "1.5.")
+    answer = _agent(context, model).ask("On average, how many reviews does a customer write?", "a")
+    assert answer.text == "1.5." and "and your query averages rating, which is not a number " in (
+        model.seen[2][-1].content
+    )
+    for query in (per_customer, shared):
+        model = _script(query, "1.5.")
+        assert _agent(context, model).ask(
+            "Average number of reviews per customer?", query[-9:]
+        ).text == ("1.5.")
+        assert len(model.seen) == 2
+    # What was bought, read from order rows that hold cancellations (or-h11 counted 260
+    # customers for 237); a question about cancellations, or a query that keeps the
+    # orders that stand, asks nothing.
+    rows = "SELECT COUNT(DISTINCT customer_id) AS n FROM order_facts WHERE month = '2024-01'"
+    kept = _call("run_sql", sql=rows + " AND NOT is_cancelled")
+    model = _script(_call("run_sql", sql=rows), "2.", kept, "2 customers.")
+    answer = _agent(context, model).ask("How many customers bought in January 2024?", "buy")
+    assert answer.text == "2 customers."
+    assert "(bought), and your query reads order rows with" in model.seen[2][-1].content
+    for question, query, said in (
+        (
+            "How many customers cancelled an order in January 2024?",
+            rows + " AND is_cancelled",
+            "0.",
+        ),
+        ("How many customers bought in January 2024?", kept, "2."),
+    ):
+        query = query if query.startswith("```") else _call("run_sql", sql=query)
+        model = _script(query, said)
+        assert _agent(context, model).ask(question, question[-20:] + query[-9:]).text == said
+        assert len(model.seen) == 2
     # A name the question limits by (a month is checked as a date, not as a name).
     model = _script(everyone, "2 customers.", "2 customers.", "2 customers.")
     _agent(context, model).ask("Outside the United Kingdom, how many customers reviewed?", "u5")

@@ -19,6 +19,7 @@ from segassist.tools.schema_text import (
     unknown_values,
     unnamed_top,
     without_empty_key,
+    words_matched_on_number,
 )
 from segassist.tools.sql import DEFAULT_ROW_LIMIT, run_select, sql_dialect
 from segassist.tools.text import markdown_table, quote_customer_text
@@ -76,7 +77,11 @@ def run_sql_tool(ctx: ToolContext):
         """
         dialect = sql_dialect(ctx.engine)
         counts = run_setting(config, "counts")  # the entity the question counts, if any
-        why = repeated_rows(sql, dialect) or counted_per_key(sql, dialect)
+        why = (
+            repeated_rows(sql, dialect)
+            or counted_per_key(sql, dialect)
+            or words_matched_on_number(sql, dialect)
+        )
         if why:
             return ToolResult.failure(f"SQL not run: {why}", "", Table([], [], 0, sql))
         notes = []

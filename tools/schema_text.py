@@ -95,6 +95,65 @@ def readable_columns() -> dict[str, list[str]]:
     return columns
 
 
+@functools.cache
+def _typed_columns() -> dict[str, dict[str, bool]]:
+    """Every readable table and view -> its columns -> whether it holds a number (a count,
+    an amount, a flag); columns whose type the view does not fix (a month) are left out."""
+    from segassist.warehouse.semantic import view_select
+    from sqlalchemy import Boolean, Float, Integer, Numeric, String, Text
+
+    def kinds(columns) -> dict[str, bool]:
+        return {
+            c.name: isinstance(c.type, Boolean | Float | Integer | Numeric)
+            for c in columns
+            if isinstance(c.type, Boolean | Float | Integer | Numeric | String | Text)
+        }
+
+    typed = {name: kinds(view_select(name, "sqlite").selected_columns) for name in VIEWS}
+    typed |= {
+        name: kinds(Base.metadata.tables[name].columns)
+        for name in AGENT_READABLE_TABLES
+        if name in Base.metadata.tables
+    }
+    return typed
+
+
+def words_matched_on_number(sql: str, dialect: str) -> str | None:
+    """Why a LIKE compares a column of numbers with words, or None. SQLite runs
+    `reviews LIKE '%tuner%'` (customer_facts.reviews, a count) and finds nothing, which
+    the 1.5B model answered as "no review mentions tuner"; PostgreSQL refuses it. Both
+    refuse it here, with where the words are."""
+    import sqlglot
+    from sqlglot import exp
+
+    try:
+        tree = sqlglot.parse_one(sql, read=dialect)
+    except sqlglot.errors.SqlglotError:
+        return None
+    typed = _typed_columns()
+    used = _tables_used(tree, typed)
+    for like in tree.find_all(exp.Like, exp.ILike):
+        column, pattern = like.this, like.expression
+        if not (isinstance(column, exp.Column) and isinstance(pattern, exp.Literal)):
+            continue
+        if not pattern.is_string or not re.search(r"[^\W\d_]", pattern.this):
+            continue  # a month LIKE '2011-%' is no word
+        table = used.get(column.table) if column.table else None
+        if table is None and not column.table and len(set(used.values())) == 1:
+            table = next(iter(used.values()))
+        if table is None or not typed[table].get(column.name):
+            continue
+        meaning = VIEWS[table][1].get(column.name) if table in VIEWS else None
+        said = f" ({meaning})" if meaning else ""
+        return (
+            f"{table}.{column.name} is a number{said}, so LIKE '{pattern.this}' matches "
+            "nothing. Words are in text columns: what customers wrote in review_facts.text "
+            "and review_facts.title, product names in product_facts.title (LOWER(text) "
+            "LIKE '%word%' finds any case)."
+        )
+    return None
+
+
 def _missing(sql: str, error: str, dialect: str | None = None):
     """(alias or None, column, parsed query) for an error about a missing column; None
     for any other error or SQL that does not parse."""
