@@ -827,6 +827,16 @@ def test_a_range_running_past_the_month_of_the_question_is_pointed_out(context):
         assert len(model.seen) == 2
 
 
+def _checked_until_fixed(context, wrong: str, right: str, cases, check: str) -> None:
+    """Each (question, the words the check quotes, the answer on `wrong`, the answer on
+    `right`): the first answer is checked (`check`, with the quoted words in its {}), and
+    the answer after the call on `right` is taken."""
+    for question, said, first, answer in cases:
+        model = _script(wrong, first, right, answer)
+        assert _agent(context, model).ask(question, f"c-{said}").text == answer, question
+        assert check.format(said) in model.seen[2][-1].content, question
+
+
 def test_a_condition_on_every_row_of_a_customer_filtered_row_by_row_is_pointed_out(context):
     """Asked for customers with 5 stars in every review, the 1.5B model counted those with
     any 5-star review (`WHERE rating = 5`; bob also gave 4 stars). Such a question, in
@@ -841,7 +851,7 @@ def test_a_condition_on_every_row_of_a_customer_filtered_row_by_row_is_pointed_o
         sql="SELECT COUNT(*) AS n FROM (SELECT customer_id FROM reviews "
         "GROUP BY customer_id HAVING MIN(rating) = 5) AS t",
     )
-    for question, said, first, answer in (
+    cases = (
         (
             "How many customers gave 5 stars in every review they wrote?",
             "in every review",
@@ -861,11 +871,10 @@ def test_a_condition_on_every_row_of_a_customer_filtered_row_by_row_is_pointed_o
             "Nenhum cliente: 0.",
         ),
         ("有多少客户的评论都是5星？", "评论都", "有1位客户。", "有0位客户。"),
-    ):
-        model = _script(rows, first, per_customer, answer)
-        assert _agent(context, model).ask(question, f"e-{said}").text == answer, question
-        check = model.seen[2][-1].content
-        assert f"condition on every row of a customer or product ({said})" in check
+    )
+    _checked_until_fixed(
+        context, rows, per_customer, cases, "condition on every row of a customer or product ({})"
+    )
     # A HAVING that counts the matching rows keeps a product with one 5-star review and
     # any others (the 1.5B model: 16 products for 71); one that weighs them decides.
     counted = _call(
@@ -904,15 +913,14 @@ def test_a_threshold_on_what_each_product_adds_up_to_compared_row_by_row_is_poin
     per_product = _call(
         "run_sql", sql="SELECT COUNT(*) AS n FROM product_facts WHERE avg_rating < 3"
     )
-    for question, said, first, answer in (
+    cases = (
         ("How many products have an average rating below 3?", "below 3", "1 product.", "0."),
         ("Quantos produtos têm nota média abaixo de 3?", "abaixo de 3", "1 produto.", "Nenhum: 0."),
         ("有多少个产品的平均评分低于3？", "低于3", "有1个产品。", "有0个产品。"),
-    ):
-        model = _script(rows, first, per_product, answer)
-        assert _agent(context, model).ask(question, f"t-{said}").text == answer, question
-        check = model.seen[2][-1].content
-        assert f"counts products by what each product adds up to ({said})" in check
+    )
+    _checked_until_fixed(
+        context, rows, per_product, cases, "counts products by what each product adds up to ({})"
+    )
     # Grouped but filtered row by row (the 1.5B model listed 151 products for 1,205): the
     # groups only list what the WHERE kept; grouped in a subquery and filtered outside, it
     # decides per product.
@@ -959,15 +967,14 @@ def test_one_row_of_a_listing_read_as_the_figure_asked_for_is_pointed_out(contex
     nothing."""
     listing = _call("run_sql", sql="SELECT customer_id, avg_rating FROM customer_facts")
     averaged = _call("run_sql", sql="SELECT ROUND(AVG(rating), 2) AS r FROM review_facts")
-    for question, said, first, answer in (
+    cases = (
         ("What is the average rating of the reviews?", "average", "It is 1.", "3.33."),
         ("Qual é a nota média das avaliações?", "média", "A nota média é 1.", "É 3,33."),
         ("评论的平均评分是多少？", "平均", "平均评分是1。", "平均评分是3.33。"),
-    ):
-        model = _script(listing, first, averaged, answer)
-        assert _agent(context, model).ask(question, f"one-{said}").text == answer, question
-        check = model.seen[2][-1].content
-        assert f"asks for one figure ({said}), and your query lists 2 rows" in check
+    )
+    _checked_until_fixed(
+        context, listing, averaged, cases, "asks for one figure ({}), and your query lists 2 rows"
+    )
     for question, answer in (
         ("Which customer has the lowest average rating?", "alice, 1."),
         ("What is the average rating per customer?", "alice 1, bob 4.5."),
@@ -988,7 +995,7 @@ def test_a_rating_of_single_reviews_asked_of_an_average_is_pointed_out(context):
         "run_sql",
         sql="SELECT COUNT(DISTINCT customer_id) AS n FROM review_facts WHERE rating = 5",
     )
-    for question, said, first, answer in (
+    cases = (
         ("How many reviewers gave at least one 5-star review?", "5-star review", "0.", "1."),
         (
             "Quantos clientes deram pelo menos uma avaliação de 5 estrelas?",
@@ -997,10 +1004,8 @@ def test_a_rating_of_single_reviews_asked_of_an_average_is_pointed_out(context):
             "1 cliente.",
         ),
         ("有多少客户至少给过一条5星评论？", "5星评论", "有0位。", "有1位。"),
-    ):
-        model = _script(averaged, first, per_review, answer)
-        assert _agent(context, model).ask(question, f"s-{said}").text == answer, question
-        assert f"is about single reviews ({said})" in model.seen[2][-1].content
+    )
+    _checked_until_fixed(context, averaged, per_review, cases, "is about single reviews ({})")
     for question in (
         "How many customers have given nothing but 5-star reviews?",
         "How many customers have an average of 5 stars in their reviews?",
