@@ -27,9 +27,11 @@ from segassist.agent.guards import (
 from segassist.agent.prompting import prompt
 from segassist.tools.schema_text import SOME_CANCELLED
 
-# Numbers in a question: 2012, 5, 1.5; not those that say how to round ("one decimal").
+# Numbers in a question: 2012, 5, 1.5, the 1 of "1-star"; not those that say how to round
+# ("one decimal"), nor parts of a code or a date ("2024-01", "B0-12").
 _QUESTION_NUMBER = re.compile(  # ASCII neighbours: "2012年" is a number beside Chinese
-    r"(?<![A-Za-z0-9_.,-])(\d+(?:[.,]\d+)?)(?![A-Za-z0-9_-])(?!\s*(?:decimal|casa|位小数))"
+    r"(?<![A-Za-z0-9_.,-])(\d+(?:[.,]\d+)?)(?![A-Za-z0-9_]|-(?!stars?\b))"
+    r"(?!\s*(?:decimal|casa|位小数))"
 )
 # A number written as a word: "exactly one order", "mais de duas compras", "只买过一次".
 # "one", "um/uma" and "一" only after a bound ("exactly one", "pelo menos um", "至少一"):
@@ -821,6 +823,7 @@ def _findings(
         and not _CANCEL.search(_KEPT_ORDERS.sub("", question))
         and _READS_ORDER_ROWS.search(written)
         and not _READS_CANCELLED.search(written)
+        and not _ASKS_STATUS.search(written)  # status != 'cancelled': the status check's
     ):
         said = (
             f"my question is about what was bought or sold ({bought.group(0)}), and your query "

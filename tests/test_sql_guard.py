@@ -601,3 +601,16 @@ def test_date_parts_run_on_both_engines(warehouse):
         assert result.rows[0][0] == expected > 0, where
     days = run_select(warehouse, "SELECT SUM(DAY(reviewed_at)) FROM reviews")
     assert days.rows[0][0] == sum(t.day for t in times)
+
+
+def test_line_breaks_escaped_twice_read_as_spaces(warehouse):
+    """The 1.5B model wrote its query's line breaks as "\\n" inside its JSON, which reached
+    run_sql as a backslash and an n, and the query did not parse. Outside quoted strings
+    they are spaces; inside one they are the string's own characters."""
+    from segassist.tools.sql_guard import unescaped
+
+    with warehouse.connect() as conn:
+        expected = conn.execute(text("SELECT COUNT(*) FROM reviews WHERE rating = 5")).scalar()
+    result = run_select(warehouse, "SELECT COUNT(*) AS n\\nFROM reviews\\n\\tWHERE rating = 5")
+    assert result.rows[0][0] == expected > 0
+    assert unescaped("SELECT 'a\\nb' AS s\\nFROM t") == "SELECT 'a\\nb' AS s FROM t"

@@ -22,6 +22,7 @@ from segassist.tools.schema_text import (
     words_matched_on_number,
 )
 from segassist.tools.sql import DEFAULT_ROW_LIMIT, run_select, sql_dialect
+from segassist.tools.sql_guard import unescaped
 from segassist.tools.text import markdown_table, quote_customer_text
 
 ROWS_SHOWN = 20  # of a query's rows, in the text the model reads
@@ -76,6 +77,7 @@ def run_sql_tool(ctx: ToolContext):
                 (COUNT, SUM, AVG, GROUP BY) rather than fetching many rows.
         """
         dialect = sql_dialect(ctx.engine)
+        sql = unescaped(sql)
         counts = run_setting(config, "counts")  # the entity the question counts, if any
         why = (
             repeated_rows(sql, dialect)

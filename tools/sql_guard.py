@@ -116,6 +116,17 @@ class QueryRejected(UserInputError):
     """The statement is not a single read-only query; the message says how to fix it."""
 
 
+def unescaped(sql: str) -> str:
+    """The SQL with the escapes a model wrote into its JSON twice ("\\n" for a line break)
+    read as the spaces they stand for, outside quoted strings: the 1.5B model's query
+    `... LIKE '2010-12-%'\\nWHERE NOT T1.is_cancelled` did not parse."""
+    if "\\" not in sql:
+        return sql
+    parts = sql.split("'")
+    parts[::2] = [re.sub(r"\\[nrt]", " ", part) for part in parts[::2]]
+    return "'".join(parts)
+
+
 def check_select(sql: str, dialect: str) -> str:
     """The checked query, written back from its parse tree; QueryRejected otherwise.
 
@@ -123,7 +134,7 @@ def check_select(sql: str, dialect: str) -> str:
         sql: the statement the model (or an analyst) wrote.
         dialect: sqlglot's name for the database ("sqlite", "postgres").
     """
-    tree = _parse_one(sql, dialect)
+    tree = _parse_one(unescaped(sql), dialect)
     _check_tree(tree, dialect)
     _check_grouping(tree, dialect)
     if dialect == "sqlite":
