@@ -460,6 +460,7 @@ _BOUGHT = re.compile(
     re.I,
 )
 _CANCEL = re.compile(r"cancel|devol|return|取消|退", re.I)
+_NET_AMOUNT = re.compile(r"\b(?:net_)?revenue\b", re.I)  # 0 (or what it took back) when cancelled
 _READS_ORDER_ROWS = re.compile(r"\b(?:FROM|JOIN)\s+(?:order_facts|orders|order_lines)\b", re.I)
 _ASKS_STATUS = re.compile(r"\bstatus\b|状态", re.I)
 _READS_CANCELLED = re.compile(r"\bis_cancelled\b|\bcancelled_orders\b", re.I)
@@ -824,6 +825,7 @@ def _findings(
         and _READS_ORDER_ROWS.search(written)
         and not _READS_CANCELLED.search(written)
         and not _ASKS_STATUS.search(written)  # status != 'cancelled': the status check's
+        and not _NET_AMOUNT.search(written)
     ):
         said = (
             f"my question is about what was bought or sold ({bought.group(0)}), and your query "

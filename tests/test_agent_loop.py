@@ -1145,6 +1145,11 @@ def test_a_number_of_the_question_no_query_used_is_pointed_out_softly_then_firml
             rows + " AND (status IS NULL OR status != 'cancelled')",
             "2.",
         ),
+        (  # revenue is 0 on a cancelled order
+            "How many customers bought in January 2024?",
+            rows.replace(" AS n", " + SUM(revenue) AS n"),
+            "2.",
+        ),
     ):
         query = query if query.startswith("```") else _call("run_sql", sql=query)
         model = _script(query, said)
@@ -1633,3 +1638,31 @@ def test_non_cancelled_orders_counted_with_no_cancellations_are_pointed_out(cont
     question = "How many customers have 2 orders and never cancelled an order?"
     assert _agent(context, model).ask(question, "never").text == "1 customer."
     assert len(model.seen) == 2
+
+
+def test_one_column_asked_for_two_values_at_once_is_refused_with_the_subquery(context):
+    """Asked how many customers reviewed in both 2012 and 2013, the 1.5B model ran `WHERE
+    year = '2012' AND year = '2013'` and counted 0 for 407. run_sql refuses a WHERE that
+    asks one column for two values at once, and says how to ask for both; two values of
+    one column in an OR, or one value written two ways, run."""
+    both = "SELECT COUNT(DISTINCT customer_id) AS n FROM review_facts WHERE "
+    never = _call("run_sql", sql=both + "month = '2024-01' AND month = '2024-02'")
+    subquery = _call(
+        "run_sql",
+        sql=both + "month = '2024-01' AND customer_id IN "
+        "(SELECT customer_id FROM review_facts WHERE month = '2024-02')",
+    )
+    model = _script(never, subquery, "1 customer.")
+    question = "How many customers reviewed in both January and February 2024?"
+    answer = _agent(context, model).ask(question, "both")
+    assert answer.text == "1 customer."
+    refused, ran = answer.steps
+    assert refused.observation.startswith(
+        "SQL not run: month = '2024-01' AND month = '2024-02' holds on no row (a row has one "
+        "month), so this finds nothing. For those with rows of both, keep one in the WHERE"
+    )
+    assert ran.observation.endswith("| 1 |")
+    for where, n in (("rating = 5 OR rating = 1", 2), ("rating = 5 AND rating = '5'", 1)):
+        model = _script(_call("run_sql", sql=both + where), f"{n}.")
+        answer = _agent(context, model).ask("How many customers?", where)
+        assert answer.steps[0].observation.endswith(f"| {n} |"), where

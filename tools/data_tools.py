@@ -13,6 +13,7 @@ from segassist.tools.result import ReviewHits, Table, ToolResult
 from segassist.tools.schema_text import (
     describe_data_text,
     empty_groups,
+    never_both,
     repair_columns,
     some_cancellations,
     sql_error_hint,
@@ -83,6 +84,7 @@ def run_sql_tool(ctx: ToolContext):
             repeated_rows(sql, dialect)
             or counted_per_key(sql, dialect)
             or words_matched_on_number(sql, dialect)
+            or never_both(sql, dialect)
         )
         if why:
             return ToolResult.failure(f"SQL not run: {why}", "", Table([], [], 0, sql))

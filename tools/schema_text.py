@@ -154,6 +154,42 @@ def words_matched_on_number(sql: str, dialect: str) -> str | None:
     return None
 
 
+def never_both(sql: str, dialect: str) -> str | None:
+    """Why a WHERE asks one column of a row for two values at once, or None. Asked how many
+    customers wrote reviews in both 2012 and 2013, the 1.5B model ran `WHERE year = '2012'
+    AND year = '2013'`, which holds on no row, and counted 0 for 407."""
+    import sqlglot
+    from sqlglot import exp
+
+    try:
+        tree = sqlglot.parse_one(sql, read=dialect)
+    except sqlglot.errors.SqlglotError:
+        return None
+    for where in tree.find_all(exp.Where):
+        held: dict[tuple[str, str], exp.Literal] = {}
+        terms = where.this.flatten() if isinstance(where.this, exp.And) else [where.this]
+        for term in terms:
+            if not (
+                isinstance(term, exp.EQ)
+                and isinstance(term.this, exp.Column)
+                and isinstance(term.expression, exp.Literal)
+            ):
+                continue
+            column, value = term.this, term.expression
+            other = held.setdefault((column.table, column.name), value)
+            if str(other.this) != str(value.this):  # 2012 and '2012' are one value
+                name = column.sql(dialect=dialect)
+                first, second = other.sql(dialect=dialect), value.sql(dialect=dialect)
+                return (
+                    f"{name} = {first} AND {name} = {second} holds on no row (a row has one "
+                    f"{column.name}), so this finds nothing. For those with rows of both, keep "
+                    f"one in the WHERE and find the other in a subquery: WHERE {name} = "
+                    f"{first} AND customer_id IN (SELECT customer_id FROM <the same view> "
+                    f"WHERE {column.name} = {second})."
+                )
+    return None
+
+
 def _missing(sql: str, error: str, dialect: str | None = None):
     """(alias or None, column, parsed query) for an error about a missing column; None
     for any other error or SQL that does not parse."""
