@@ -412,9 +412,6 @@ def _adds_up(sql: str, entity: str) -> bool:
     return any(group.parent is not tree for tree in trees for group in tree.find_all(exp.Group))
 
 
-# Cancelled orders picked by one of their statuses (Olist's 'unavailable' orders are
-# cancelled too): the note run_sql adds was read and 21 answered for 81. Unless the
-# question asks about a status by name.
 # A question that asks for one figure over all that it names: "the average rating",
 # "qual é a nota média", "平均评分是多少". Asked for the average rating of the reviews, the
 # 1.5B model listed every customer's average (9,920 rows) and answered the first row's.
@@ -462,6 +459,9 @@ _BOUGHT = re.compile(
 _CANCEL = re.compile(r"cancel|devol|return|取消|退", re.I)
 _NET_AMOUNT = re.compile(r"\b(?:net_)?revenue\b", re.I)  # 0 (or what it took back) when cancelled
 _READS_ORDER_ROWS = re.compile(r"\b(?:FROM|JOIN)\s+(?:order_facts|orders|order_lines)\b", re.I)
+# Cancelled orders picked by one of their statuses (Olist's 'unavailable' orders are
+# cancelled too): the note run_sql adds was read and 21 answered for 81. Unless the
+# question asks about a status by name.
 _ASKS_STATUS = re.compile(r"\bstatus\b|状态", re.I)
 _READS_CANCELLED = re.compile(r"\bis_cancelled\b|\bcancelled_orders\b", re.I)
 
