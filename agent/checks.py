@@ -449,8 +449,9 @@ def _one_row_of_many(question: str, ran: list) -> tuple[str, int] | None:
 
 # What was bought: the order rows a query reads hold cancellations too (is_cancelled), and
 # a customer who only cancelled in December 2009 bought nothing then (own-set or-h11: a
-# self-join of order_facts counted 260 customers for 237). customer_facts, product_facts
-# and month_facts leave cancellations out already.
+# self-join of order_facts counted 260 customers for 237); "non-cancelled invoices" are the
+# orders that stand too. customer_facts, product_facts and month_facts, and revenue, leave
+# cancellations out already.
 _BOUGHT = re.compile(
     r"\b(?:bought|buys?|buying|purchased?|purchasing|shopped|spent|sold|comprou|compraram|"
     r"compram|comprar|vendid[oa]s?|vendeu)\b|购买|买过|买了|消费|卖出",
