@@ -83,7 +83,7 @@ _LEAD = "|".join(sorted(map(re.escape, [*_BOUNDS, *_ONES]), key=len, reverse=Tru
 _NUMBER_WORD = re.compile(
     rf"(?:(?<![A-Za-z])({_LEAD})\s*)?(?<![A-Za-zÀ-ÿ第-])("  # 第一次: the first time
     + "|".join(sorted(_WORDS, key=len, reverse=True))
-    + r")(?![A-Za-zÀ-ÿ-])",
+    + r")(?![A-Za-zÀ-ÿ]|-(?!stars?\b))",  # "two-star" as "2-star"
     re.I,
 )
 _AFTER_WORD = re.compile(  # what may not follow a number word: a unit of time, a rounding
@@ -120,7 +120,7 @@ def _question_numbers(question: str) -> dict[str, tuple[str, str | None]]:
         after = question[match.end() :]
         if "\u4e00" <= word <= "\u9fff" and not (after[:1] and after[0] in _MEASURE):
             continue
-        if word.lower() in ("one", "um", "uma") and not lead:
+        if word.lower() in ("one", "um", "uma") and not lead and not after.startswith("-star"):
             continue
         if word == "一" and not (lead or after.startswith("次")):
             continue
@@ -453,8 +453,8 @@ def _one_row_of_many(question: str, ran: list) -> tuple[str, int] | None:
 # orders that stand too. customer_facts, product_facts and month_facts, and revenue, leave
 # cancellations out already.
 _BOUGHT = re.compile(
-    r"\b(?:bought|buys?|buying|purchased?|purchasing|shopped|spent|sold|comprou|compraram|"
-    r"compram|comprar|vendid[oa]s?|vendeu)\b|购买|买过|买了|消费|卖出",
+    r"\b(?:bought|buys?|buying|purchased?|purchasing|shopped|spent|sold|compr(?:ou|aram|am|ar|"
+    r"ad[oa]s?)|vend(?:id[oa]s?|eu|eram))\b|购买|买过|买了|消费|卖出",
     re.I,
 )
 _CANCEL = re.compile(r"cancel|devol|return|取消|退", re.I)

@@ -1009,7 +1009,10 @@ def test_a_rating_of_single_reviews_asked_of_an_average_is_pointed_out(context):
     # The stars of "a 5-star review" are a number of the question (the 1.5B model counted
     # every reviewer: 1,429 for 182).
     everyone = _call("run_sql", sql="SELECT COUNT(DISTINCT customer_id) AS n FROM review_facts")
-    cases = [("How many reviewers gave at least one 5-star review?", "5", "2.", "1.")]
+    cases = [
+        ("How many reviewers gave at least one 5-star review?", "5", "2.", "1."),
+        ("How many reviewers wrote a five-star review?", "five", "2.", "1."),
+    ]
     _checked_until_fixed(context, everyone, per_review, cases, "does not use {} from my question")
     for question in (
         "How many customers have given nothing but 5-star reviews?",
@@ -1133,6 +1136,11 @@ def test_a_number_of_the_question_no_query_used_is_pointed_out_softly_then_firml
     answer = _agent(context, model).ask("How many customers bought in January 2024?", "buy")
     assert answer.text == "2 customers."
     assert "(bought), and your query reads order rows with" in model.seen[2][-1].content
+    model = _script(_call("run_sql", sql=rows), "2.", kept, "2 clientes.")
+    question = "Quantos clientes têm itens comprados em janeiro de 2024?"
+    answer = _agent(context, model).ask(question, "pt")
+    assert answer.text == "2 clientes."
+    assert "(comprados), and your query reads order rows with" in model.seen[2][-1].content
     for question, query, said in (
         (
             "How many customers cancelled an order in January 2024?",
