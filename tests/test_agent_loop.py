@@ -1043,6 +1043,16 @@ def test_words_matched_on_a_column_of_numbers_are_refused_with_where_the_words_a
         "matches nothing. Words are in text columns: what customers wrote in review_facts.text"
     )
     assert ran.observation.endswith("| 2 |")
+    flag = _call(
+        "run_sql", sql="SELECT COUNT(*) AS n FROM order_facts WHERE is_cancelled LIKE '%yes%'"
+    )
+    cancelled = _call("run_sql", sql="SELECT COUNT(*) AS n FROM order_facts WHERE is_cancelled")
+    model = _script(flag, cancelled, "0 orders were cancelled.")
+    answer = _agent(context, model).ask("How many orders were cancelled?", "like-flag")
+    assert answer.text == "0 orders were cancelled."
+    assert answer.steps[0].observation.startswith(
+        "SQL not run: order_facts.is_cancelled is a true/false flag (cancelled), so LIKE"
+    )
     month = _call(
         "run_sql", sql="SELECT SUM(reviews) AS n FROM month_facts WHERE month LIKE '2024-%'"
     )
@@ -1667,9 +1677,27 @@ def test_one_column_asked_for_two_values_at_once_is_refused_with_the_subquery(co
     refused, ran = answer.steps
     assert refused.observation.startswith(
         "SQL not run: month = '2024-01' AND month = '2024-02' holds on no row (a row has one "
-        "month), so this finds nothing. For those with rows of both, keep one in the WHERE"
+        "month), so this finds nothing. For those with rows of both, keep one in the WHERE "
+        "and find the other in a subquery: WHERE month = '2024-01' AND customer_id IN (SELECT "
+        "customer_id FROM review_facts WHERE month = '2024-02')."
     )
     assert ran.observation.endswith("| 1 |")
+    # The subquery is on the id of what the question counts, not always the customer's.
+    products = "SELECT COUNT(*) AS n FROM review_facts WHERE year = 2024 AND year = 2023"
+    fixed = _call(
+        "run_sql",
+        sql="SELECT COUNT(DISTINCT product_id) AS n FROM review_facts WHERE year = 2024 AND "
+        "product_id IN (SELECT product_id FROM review_facts WHERE year = 2023)",
+    )
+    model = _script(_call("run_sql", sql=products), fixed, "0 products.")
+    answer = _agent(context, model).ask(
+        "How many products were reviewed in both 2023 and 2024?", "both-products"
+    )
+    assert answer.text == "0 products."
+    assert answer.steps[0].observation.endswith(
+        "WHERE year = 2024 AND product_id IN (SELECT product_id FROM review_facts "
+        "WHERE year = 2023)."
+    )
     for where, n in (("rating = 5 OR rating = 1", 2), ("rating = 5 AND rating = '5'", 1)):
         model = _script(_call("run_sql", sql=both + where), f"{n}.")
         answer = _agent(context, model).ask("How many customers?", where)

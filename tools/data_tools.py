@@ -84,7 +84,7 @@ def run_sql_tool(ctx: ToolContext):
             repeated_rows(sql, dialect)
             or counted_per_key(sql, dialect)
             or words_matched_on_number(sql, dialect)
-            or never_both(sql, dialect)
+            or never_both(sql, dialect, counts)
         )
         if why:
             return ToolResult.failure(f"SQL not run: {why}", "", Table([], [], 0, sql))

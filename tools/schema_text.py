@@ -96,15 +96,21 @@ def readable_columns() -> dict[str, list[str]]:
 
 
 @functools.cache
-def _typed_columns() -> dict[str, dict[str, bool]]:
-    """Every readable table and view -> its columns -> whether it holds a number (a count,
-    an amount, a flag); columns whose type the view does not fix (a month) are left out."""
+def _typed_columns() -> dict[str, dict[str, str | None]]:
+    """Every readable table and view -> its columns -> what each holds that is not words
+    ("a number": a count, an amount; "a true/false flag"), None for text; columns whose
+    type the view does not fix (a month) are left out."""
     from segassist.warehouse.semantic import view_select
     from sqlalchemy import Boolean, Float, Integer, Numeric, String, Text
 
-    def kinds(columns) -> dict[str, bool]:
+    def kind(column) -> str | None:
+        if isinstance(column.type, Boolean):
+            return "a true/false flag"
+        return "a number" if isinstance(column.type, Float | Integer | Numeric) else None
+
+    def kinds(columns) -> dict[str, str | None]:
         return {
-            c.name: isinstance(c.type, Boolean | Float | Integer | Numeric)
+            c.name: kind(c)
             for c in columns
             if isinstance(c.type, Boolean | Float | Integer | Numeric | String | Text)
         }
@@ -141,12 +147,13 @@ def words_matched_on_number(sql: str, dialect: str) -> str | None:
         table = used.get(column.table) if column.table else None
         if table is None and not column.table and len(set(used.values())) == 1:
             table = next(iter(used.values()))
-        if table is None or not typed[table].get(column.name):
+        holds = typed[table].get(column.name) if table is not None else None
+        if holds is None:
             continue
         meaning = VIEWS[table][1].get(column.name) if table in VIEWS else None
         said = f" ({meaning})" if meaning else ""
         return (
-            f"{table}.{column.name} is a number{said}, so LIKE '{pattern.this}' matches "
+            f"{table}.{column.name} is {holds}{said}, so LIKE '{pattern.this}' matches "
             "nothing. Words are in text columns: what customers wrote in review_facts.text "
             "and review_facts.title, product names in product_facts.title (LOWER(text) "
             "LIKE '%word%' finds any case)."
@@ -154,10 +161,12 @@ def words_matched_on_number(sql: str, dialect: str) -> str | None:
     return None
 
 
-def never_both(sql: str, dialect: str) -> str | None:
+def never_both(sql: str, dialect: str, counts: str | None = None) -> str | None:
     """Why a WHERE asks one column of a row for two values at once, or None. Asked how many
     customers wrote reviews in both 2012 and 2013, the 1.5B model ran `WHERE year = '2012'
-    AND year = '2013'`, which holds on no row, and counted 0 for 407."""
+    AND year = '2013'`, which holds on no row, and counted 0 for 407. The advice's subquery
+    is on the id of what the question counts (`counts`), else what the query counts
+    distinct, else the first entity id the table holds."""
     import sqlglot
     from sqlglot import exp
 
@@ -165,6 +174,8 @@ def never_both(sql: str, dialect: str) -> str | None:
         tree = sqlglot.parse_one(sql, read=dialect)
     except sqlglot.errors.SqlglotError:
         return None
+    columns = readable_columns()
+    used = _tables_used(tree, columns)
     for where in tree.find_all(exp.Where):
         held: dict[tuple[str, str], exp.Literal] = {}
         terms = where.this.flatten() if isinstance(where.this, exp.And) else [where.this]
@@ -180,14 +191,37 @@ def never_both(sql: str, dialect: str) -> str | None:
             if str(other.this) != str(value.this):  # 2012 and '2012' are one value
                 name = column.sql(dialect=dialect)
                 first, second = other.sql(dialect=dialect), value.sql(dialect=dialect)
+                table = used.get(column.table) if column.table else None
+                if table is None and len(set(used.values())) == 1:
+                    table = next(iter(used.values()))
+                key = _entity_key(tree, columns.get(table, []), counts)
                 return (
                     f"{name} = {first} AND {name} = {second} holds on no row (a row has one "
                     f"{column.name}), so this finds nothing. For those with rows of both, keep "
                     f"one in the WHERE and find the other in a subquery: WHERE {name} = "
-                    f"{first} AND customer_id IN (SELECT customer_id FROM <the same view> "
+                    f"{first} AND {key} IN (SELECT {key} FROM {table or '<the same table>'} "
                     f"WHERE {column.name} = {second})."
                 )
     return None
+
+
+def _entity_key(tree, own: list[str], counts: str | None) -> str:
+    """The id a query's rows are grouped into entities by: the counted entity's, when the
+    table holds it; else the one column the query counts distinct; else the table's
+    first entity id (customer_id when nothing tells)."""
+    from sqlglot import exp
+
+    if counts and f"{counts}_id" in own:
+        return f"{counts}_id"
+    distinct = {
+        column.name
+        for node in tree.find_all(exp.Distinct)
+        for column in node.expressions
+        if isinstance(column, exp.Column) and column.name in own
+    }
+    if len(distinct) == 1:
+        return distinct.pop()
+    return next((key for key in _ENTITY_VIEWS if key in own), "customer_id")
 
 
 def _missing(sql: str, error: str, dialect: str | None = None):
