@@ -23,6 +23,7 @@ from segassist.agent.guards import (
     failed,
     table_of,
     this_question,
+    without_nudge,
 )
 from segassist.agent.prompting import prompt
 from segassist.tools.schema_text import SOME_CANCELLED
@@ -643,6 +644,16 @@ def unchecked(messages: list, answer: str = "") -> list[str]:
     return list(dict.fromkeys(said for _, said in _findings(messages, answer)))  # items share one
 
 
+def query_notes(messages: list, call_id: str) -> list[str]:
+    """What the query of run_sql call `call_id` leaves out of the question, said as the
+    check before an answer says it, for a note under its result: told while the model
+    still writes queries, it fixes one without the check's extra model call (asked how
+    many reviewers gave a 1-star review, the 1.5B model compared averages in nine queries
+    and never answered, so the check never came). Only what `missed` also reads (names
+    the query may spell otherwise left out); empty when the query failed."""
+    return list(dict.fromkeys(said for _, said in _findings(messages, names=False, source=call_id)))
+
+
 def missed(messages: list, answer: str = "", source: str | None = None) -> list[str]:
     """What this question's queries still leave out after the checks, as the user would
     name it ("2012", "reviews", "segments"): the agent then says it could not answer
@@ -744,7 +755,7 @@ def _findings(
     found = []
     numbers = _question_numbers(question)
     unused = [shown for n, (shown, bound) in numbers.items() if not _used(n, bound, written)]
-    shown = "\n".join(str(m.content) for m in ran if not failed(m))
+    shown = "\n".join(without_nudge(str(m.content)) for m in ran if not failed(m))
     months = _question_months(question).items()
     unused += [said for n, said in months if not _month_used(n, written, shown)]
     if len(months) == 1 and not _OPEN_ENDED.search(question):
@@ -834,7 +845,9 @@ def _findings(
             "is_cancelled, or customer_facts / month_facts, which leave cancellations out)."
         )
         found.append((bought.group(0), said))
-    by_status = [m for m in ran if not failed(m) and SOME_CANCELLED in str(m.content)]
+    by_status = [
+        m for m in ran if not failed(m) and SOME_CANCELLED in without_nudge(str(m.content))
+    ]
     if by_status and not _ASKS_STATUS.search(question) and not _READS_CANCELLED.search(written):
         said = (
             "my question is about cancelled orders, and your query picks them by a status, "

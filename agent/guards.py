@@ -200,7 +200,10 @@ def _grounds(messages: list) -> list[tuple[str, bool]]:
         results = [m for m in earlier if getattr(m, "type", "") in ("tool", "ai")]
     return [
         (question, False),
-        *((ROW_COUNT_HEADER.sub("", str(m.content)), m.type == "tool") for m in results),
+        *(
+            (ROW_COUNT_HEADER.sub("", without_nudge(str(m.content))), m.type == "tool")
+            for m in results
+        ),
     ]
 
 
@@ -239,7 +242,8 @@ def _results(messages: list) -> list:
 def _result_numbers(message) -> tuple[list[float], list[float]]:
     """Every reading of every number of one tool result (row-count header left out), and
     the shares of two of them when it holds at most MAX_SHARE_NUMBERS numbers."""
-    readings = written_numbers(ROW_COUNT_HEADER.sub("", str(message.content)), english=True)
+    text = ROW_COUNT_HEADER.sub("", without_nudge(str(message.content)))
+    readings = written_numbers(text, english=True)
     values = [options[0][0] for options in readings]
     shares = []
     if len(values) <= MAX_SHARE_NUMBERS:
@@ -298,7 +302,7 @@ def figure_from_question_only(answer: str, messages: list) -> list[str]:
     search: the question's own 1). Empty otherwise."""
     question, since = this_question(messages)
     results = [
-        ROW_COUNT_HEADER.sub("", str(m.content))
+        ROW_COUNT_HEADER.sub("", without_nudge(str(m.content)))
         for m in since
         if getattr(m, "type", "") == "tool" and not failed(m)
     ]
@@ -479,6 +483,9 @@ def describe_call(call: dict | None, message) -> str:
 
 
 ANSWER_NUDGE = "\n(Answer the user's question from this result if it is enough.)"
+# Follows a query's result that leaves out part of the question (agent.checks.query_notes):
+# what the check before an answer would ask, told while the model can still fix it.
+QUERY_NOTE = "\n(segassist) Before you answer from this result: "
 
 # A question that asks for a figure: how many, what share, the average (and in Portuguese
 # and Chinese). Review search returns a few texts by meaning; it cannot count them.
@@ -511,8 +518,9 @@ COPY_NOTE = (
 
 def without_nudge(result: str) -> str:
     """A tool result as the tool gave it: the agent's note after it taken off."""
-    head, mark, _ = result.partition(COPY_NOTE.split("{")[0])
-    return (head if mark else result).removesuffix(ANSWER_NUDGE)
+    for note in (COPY_NOTE.split("{")[0], QUERY_NOTE):
+        result = result.partition(note)[0]
+    return result.removesuffix(ANSWER_NUDGE)
 
 
 # A question that asks for a review's own words.

@@ -14,12 +14,21 @@ import functools
 import time
 from contextvars import ContextVar
 
-from segassist.agent.checks import CHECKS, checked, checks_made, is_check, missed, unchecked
+from segassist.agent.checks import (
+    CHECKS,
+    checked,
+    checks_made,
+    is_check,
+    missed,
+    query_notes,
+    unchecked,
+)
 from segassist.agent.examples import copied, examples_text
 from segassist.agent.guards import (
     ANSWER_NUDGE,
     COPY_NOTE,
     NUDGE_MARK,
+    QUERY_NOTE,
     SEARCH_CANNOT_COUNT,
     answer_from_results,
     asks_for_figure,
@@ -267,6 +276,10 @@ def agent_middleware(tool_names: set[str], max_model_calls: int, examples=None) 
                     # The worked example run as it is: right only if the question asks the
                     # same. Say so; the model re-writes it or answers.
                     result.content += COPY_NOTE.format(question=example.question)
+                elif call["name"] == "run_sql" and (
+                    notes := query_notes([*request.state["messages"], result], call["id"])
+                ):
+                    result.content += QUERY_NOTE + " ".join(notes)
                 else:
                     result.content += ANSWER_NUDGE
             return result

@@ -745,6 +745,45 @@ def test_an_answer_when_every_call_failed_is_not_shown(context):
     assert answer.text == "3 reviews."
 
 
+def test_what_a_query_leaves_out_is_said_under_its_result(context):
+    """Asked how many reviewers gave at least one 1-star review, the 1.5B model compared
+    averages in nine queries and never answered, so the check before an answer never came.
+    What the check would ask is said under the result of the query that leaves it out,
+    while the model still writes queries: it fixes the query, and its answer is taken
+    with no check (no extra model call). A query that leaves nothing out gets no note,
+    and the note's words never ground an answer."""
+    averages = _call(
+        "run_sql",
+        sql="SELECT COUNT(DISTINCT customer_id) AS n FROM customer_facts WHERE avg_rating = 5",
+    )
+    single = _call(
+        "run_sql",
+        sql="SELECT COUNT(DISTINCT customer_id) AS n FROM review_facts WHERE rating = 5",
+    )
+    for question in (
+        "How many reviewers gave at least one 5-star review?",
+        "Quantos clientes deram pelo menos uma avaliação de 5 estrelas?",
+    ):
+        model = _script(averages, single, "1 reviewer.")
+        answer = _agent(context, model).ask(question, f"note-{question[:5]}")
+        assert answer.text == "1 reviewer.", question
+        noted, fixed = model.seen[1][-1].content, model.seen[2][-1].content
+        assert noted.split("\n")[-1].startswith(
+            "(segassist) Before you answer from this result: my question is about single reviews"
+        ), question
+        assert "(segassist) Before" not in fixed and len(model.seen) == 3, question
+    # The note names the question's own words and the rows listed; neither grounds an
+    # answer: "9,920"-style counts in a note are not results.
+    listing = _call("run_sql", sql="SELECT customer_id, avg_rating FROM customer_facts")
+    model = _script(listing, "The average rating is 4.5.", "x", "y", "z")
+    answer = _agent(context, model).ask("What is the average rating of the reviews?", "note-avg")
+    noted = model.seen[1][-1].content
+    assert "(segassist) Before you answer from this result: my question asks for one figure" in (
+        noted
+    )
+    assert answer.text != "The average rating is 4.5."
+
+
 def test_a_month_of_the_question_no_query_reads_is_pointed_out(context):
     """ "How many reviews in February 2024?" counted over the year: the month (a name, not
     a digit) is checked like a number, in English and Portuguese. A query that reads the
