@@ -927,15 +927,61 @@ def test_a_condition_on_every_row_of_a_customer_filtered_row_by_row_is_pointed_o
         "HAVING SUM(CASE WHEN rating < 5 THEN 1 ELSE 0 END) = 0) AS t",
     )
     question = "How many products have received nothing but 5-star reviews?"
-    model = _script(counted, "1 product.", weighed, "0 products.")
-    assert _agent(context, model).ask(question, "only").text == "0 products."
-    assert "(nothing but)" in model.seen[2][-1].content
+    # MIN of the rating the same SELECT keeps at 5 reads only the 5-star rows: every product
+    # with one passes (the 1.5B model, told to decide per product: 6,938 for 71).
+    filtered = _call(
+        "run_sql",
+        sql="SELECT COUNT(DISTINCT product_id) AS n FROM reviews WHERE rating = 5 AND product_id "
+        "IN (SELECT product_id FROM reviews WHERE rating = 5 GROUP BY product_id HAVING "
+        "MIN(rating) = 5)",
+    )
+    for wrong in (counted, filtered):
+        model = _script(wrong, "1 product.", weighed, "0 products.")
+        assert _agent(context, model).ask(question, "only").text == "0 products."
+        assert "(nothing but)" in model.seen[2][-1].content
     model = _script(rows, "1 customer.", rows, "1 customer.")
     answer = _agent(context, model).ask("How many customers never gave less than 5 stars?", "n")
     assert answer.text.startswith("I could not answer this reliably") and "(never)" in answer.text
     model = _script(rows, "1 customer.")
     answer = _agent(context, model).ask("How many customers gave a 5-star review?", "any")
     assert answer.text == "1 customer." and len(model.seen) == 2
+
+
+def test_rows_of_a_finer_table_counted_for_an_entity_are_pointed_out(context):
+    """Asked how many products received nothing but 5-star reviews, the 1.5B model counted
+    rows of review_facts (`SELECT COUNT(*) FROM review_facts WHERE ...`): each product once
+    per review, 6,938 for 71. A row count of a table whose rows are finer than what the
+    question counts is checked until the count is of distinct ids (or of the entity's
+    view), in three languages; counting rows of the counted thing, or over a subquery of
+    one row per entity, asks nothing."""
+    rows = _call("run_sql", sql="SELECT COUNT(*) AS n FROM review_facts WHERE year = 2024")
+    distinct = _call(
+        "run_sql",
+        sql="SELECT COUNT(DISTINCT product_id) AS n FROM review_facts WHERE year = 2024",
+    )
+    cases = (
+        ("How many products were reviewed in 2024?", "products", "3 products.", "2 products."),
+        ("Quantos produtos foram avaliados em 2024?", "produtos", "3 produtos.", "2 produtos."),
+        ("2024年有多少个产品被评论？", "产品", "3个产品。", "2个产品。"),
+    )
+    _checked_until_fixed(
+        context,
+        rows,
+        distinct,
+        cases,
+        "my question counts products, and your query counts rows of review_facts (one per review)",
+    )
+    model = _script(rows, "3 reviews.")
+    answer = _agent(context, model).ask("How many reviews were written in 2024?", "grain-ok")
+    assert answer.text == "3 reviews." and len(model.seen) == 2
+    grouped = _call(
+        "run_sql",
+        sql="SELECT COUNT(*) AS n FROM (SELECT product_id FROM review_facts WHERE year = 2024 "
+        "GROUP BY product_id) AS t",
+    )
+    model = _script(grouped, "2 products.")
+    answer = _agent(context, model).ask("How many products were reviewed in 2024?", "grain-sub")
+    assert answer.text == "2 products." and len(model.seen) == 2
 
 
 def test_a_threshold_on_what_each_product_adds_up_to_compared_row_by_row_is_pointed_out(
@@ -1073,6 +1119,13 @@ def test_words_matched_on_a_column_of_numbers_are_refused_with_where_the_words_a
     words = _call(
         "run_sql", sql="SELECT COUNT(*) AS n FROM review_facts WHERE LOWER(text) LIKE '%pedal%'"
     )
+    lowered = _call(
+        "run_sql",
+        sql="SELECT COUNT(*) AS n FROM customer_facts WHERE LOWER(reviews) LIKE '%pedal%'",
+    )
+    model = _script(lowered, words, "2 reviews.")
+    answer = _agent(context, model).ask("How many reviews mention 'pedal' in any case?", "lower")
+    assert answer.steps[0].observation.startswith("SQL not run: customer_facts.reviews is a")
     model = _script(numbers, words, "2 reviews.")
     answer = _agent(context, model).ask("How many reviews mention the word 'pedal'?", "like")
     assert answer.text == "2 reviews."

@@ -140,6 +140,8 @@ def words_matched_on_number(sql: str, dialect: str) -> str | None:
     used = _tables_used(tree, typed)
     for like in tree.find_all(exp.Like, exp.ILike):
         column, pattern = like.this, like.expression
+        while isinstance(column, exp.Lower | exp.Upper | exp.Trim | exp.Cast | exp.TryCast):
+            column = column.this  # LOWER(reviews) LIKE '%tuner%' finds no words either
         if not (isinstance(column, exp.Column) and isinstance(pattern, exp.Literal)):
             continue
         if not pattern.is_string or not re.search(r"[^\W\d_]", pattern.this):
