@@ -614,3 +614,45 @@ def test_line_breaks_escaped_twice_read_as_spaces(warehouse):
     result = run_select(warehouse, "SELECT COUNT(*) AS n\\nFROM reviews\\n\\tWHERE rating = 5")
     assert result.rows[0][0] == expected > 0
     assert unescaped("SELECT 'a\\nb' AS s\\nFROM t") == "SELECT 'a\\nb' AS s FROM t"
+
+
+def test_a_year_or_a_product_of_an_order_view_runs_on_its_date_and_lines(warehouse, tmp_path):
+    """The 1.5B model asked order_facts for `year = '2010'` and for COUNT(DISTINCT
+    product_id), got "no such column" and gave up. A year runs as the year of the
+    view's one date; distinct products run with order_lines joined by order_id, where
+    every aggregate is a distinct count (a sum would repeat an order once per line and
+    is refused as before); both on SQLite and PostgreSQL, against the rows themselves."""
+    from segassist.tools.context import ToolContext
+    from segassist.tools.data_tools import run_sql_tool
+
+    run_sql = run_sql_tool(ToolContext(warehouse, None, tmp_path))
+    with warehouse.connect() as conn:
+        year = conn.execute(text("SELECT MAX(ordered_at) FROM order_facts")).scalar()
+        year = (year if isinstance(year, datetime) else datetime.fromisoformat(year)).year
+        orders = conn.execute(
+            text("SELECT ordered_at FROM order_facts WHERE NOT is_cancelled")
+        ).all()
+        products = conn.execute(
+            text(
+                "SELECT COUNT(DISTINCT l.product_id) FROM order_lines l JOIN order_facts o "
+                "ON o.order_id = l.order_id WHERE NOT o.is_cancelled"
+            )
+        ).scalar()
+    in_year = sum(
+        (t if isinstance(t, datetime) else datetime.fromisoformat(t)).year == year
+        for (t,) in orders
+    )
+    dated = run_sql(
+        f"SELECT COUNT(*) AS n FROM order_facts WHERE year = '{year}' AND is_cancelled = false"
+    )
+    assert not dated.failed and dated.payload.rows[0][0] == in_year > 0
+    assert dated.text.startswith(
+        "Note: order_facts has no column 'year'; this ran with the year of ordered_at."
+    )
+    sold = run_sql(
+        "SELECT COUNT(DISTINCT product_id) AS n FROM order_facts WHERE is_cancelled = false"
+    )
+    assert not sold.failed and sold.payload.rows[0][0] == products > 0
+    assert "this ran with order_lines joined by order_id" in sold.text
+    summed = run_sql("SELECT product_id, SUM(revenue) AS r FROM order_facts GROUP BY product_id")
+    assert summed.failed

@@ -372,6 +372,8 @@ def repair_columns(
             or _at_entity_grain(tree, wanted, used, columns, dialect, counts)
             or _cancellations_left_out(tree, nodes, wanted, used, dialect)
             or _with_entity_view(tree, wanted, columns, dialect)
+            or _year_of_date(tree, nodes, wanted, used, columns, dialect)
+            or _distinct_of_lines(tree, nodes, wanted, used, columns, dialect)
         )
     if len({real for _, real in hits}) != 1 or len(hits) != 1:
         return None  # several columns (or tables) could be meant
@@ -515,6 +517,68 @@ def _with_entity_view(tree, wanted: str, columns, dialect: str):
         f"joined by {key}, for the columns only it has. Say so if that is not what the "
         "question means."
     )
+
+
+def _year_of_date(tree, nodes, wanted: str, used: dict[str, str], columns, dialect: str):
+    """`year` named on a table with no year and one date (order_facts: ordered_at) is the
+    year of that date (the 1.5B model wrote `FROM order_facts WHERE year = '2010'`, got
+    "no such column" and gave up). None where the table has several dates (customer_facts:
+    which one is meant?) or none."""
+    from sqlglot import exp
+
+    tables = set(used.values())
+    if wanted != "year" or len(tables) != 1 or not nodes:
+        return None
+    table = next(iter(tables))
+    dates = [c for c in columns[table] if c.endswith("_at")]
+    if len(dates) != 1:
+        return None
+    for node in nodes:
+        node.replace(exp.Year(this=exp.column(dates[0], table=node.table or None)))
+    note = (
+        f"Note: {table} has no column 'year'; this ran with the year of {dates[0]}. Say so "
+        "if that is not what the question means."
+    )
+    return tree.sql(dialect=dialect), note
+
+
+def _distinct_of_lines(tree, nodes, wanted: str, used: dict[str, str], columns, dialect: str):
+    """COUNT(DISTINCT product_id) over order_facts, which has no product: the products
+    are on order_lines, reached by order_id. Joined, the rows are lines, so only a query
+    whose every aggregate is a COUNT(DISTINCT ...) (unchanged by repeated rows) runs,
+    with the lines joined and a note (the 1.5B model asked how many different products
+    were sold to Germany that way and gave up at "no such column"); None otherwise."""
+    from sqlglot import exp
+
+    tables = list(tree.find_all(exp.Table))
+    if len(tables) != 1 or tree.find(exp.Join) or not isinstance(tree, exp.Select) or not nodes:
+        return None
+    if any(s is not tree for s in tree.find_all(exp.Select)):
+        return None
+    node, table = tables[0], tables[0].name
+    aggregates = list(tree.find_all(exp.AggFunc))
+    counted = [
+        a for a in aggregates if isinstance(a, exp.Count) and isinstance(a.this, exp.Distinct)
+    ]
+    if not aggregates or len(counted) != len(aggregates):
+        return None
+    if not all(n.find_ancestor(exp.Distinct) for n in nodes):
+        return None
+    other, key = "order_lines", "order_id"
+    if table == other or key not in columns.get(table, []) or wanted not in columns[other]:
+        return None
+    here = node.alias_or_name
+    there = "l" if here != "l" else "l2"
+    for column in list(tree.find_all(exp.Column)):
+        if column.table in ("", here):
+            column.set("table", exp.to_identifier(there if column.name == wanted else here))
+    tree.join(f"{other} AS {there}", on=f"{here}.{key} = {there}.{key}", copy=False)
+    note = (
+        f"Note: {table} has no column '{wanted}'; this ran with {other} joined by {key}, "
+        f"whose lines hold it (a count of distinct {wanted} is the same). Say so if that "
+        "is not what the question means."
+    )
+    return tree.sql(dialect=dialect), note
 
 
 # Views whose every metric already leaves cancelled orders out (warehouse.semantic).
