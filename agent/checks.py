@@ -26,7 +26,7 @@ from segassist.agent.guards import (
     without_nudge,
 )
 from segassist.agent.prompting import prompt
-from segassist.tools.schema_text import SOME_CANCELLED, readable_columns
+from segassist.tools.schema_text import ROW_OF, SOME_CANCELLED, readable_columns
 
 # Numbers in a question: 2012, 5, 1.5, the 1 of "1-star"; not those that say how to round
 # ("one decimal"), nor parts of a code or a date ("2024-01", "B0-12").
@@ -354,11 +354,15 @@ def _entity_threshold(question: str) -> tuple[str, str] | None:
     return None
 
 
+# What decides every row of an entity whatever the WHERE says. MIN/MAX decide too, except
+# of a column the same SELECT filters (`WHERE rating = 5 ... HAVING MIN(rating) = 5`,
+# amz-h17: every product with a 5-star review, 6,938 for 71): that reads only the rows kept.
 _PER_ENTITY = re.compile(
-    r"\bNOT\s+(?:EXISTS|IN)\b|\bEXCEPT\b|\b(?:MIN|MAX|EVERY|BOOL_AND)\s*\(|\bALL\s*\("
+    r"\bNOT\s+(?:EXISTS|IN)\b|\bEXCEPT\b|\b(?:EVERY|BOOL_AND)\s*\(|\bALL\s*\("
     r"|\bIS\s+NULL\b|\b(?:customer|product)_facts\b",
     re.I,
 )
+_MINMAX = re.compile(r"\b(?:MIN|MAX)\s*\(", re.I)
 
 
 def _trees(sql: str) -> list | None:
@@ -378,37 +382,19 @@ def _decides_every(sql: str) -> bool:
     and keeps those with one, whatever its other rows hold: the 1.5B model's answer to
     "products with nothing but 5-star reviews" (16 for 71)."""
     if _PER_ENTITY.search(sql):
-        trees = _trees(sql) if _PER_ENTITY_OTHER.search(sql) is None else None
-        if trees is None or _MINMAX.search(sql) is None:
-            return True
-        if not all(_filtered_extreme(n) for t in trees for n in _extremes(t)):
-            return True
-    if not re.search(r"\bHAVING\b", sql, re.I):
+        return True
+    if not _MINMAX.search(sql) and not re.search(r"\bHAVING\b", sql, re.I):
         return False
     from sqlglot import exp
 
     trees = _trees(sql)
     if trees is None:
         return True  # unread: not checked, as before HAVING was read
+    if any(not _filtered_extreme(n) for tree in trees for n in _extremes(tree)):
+        return True
     havings = [h for tree in trees for h in tree.find_all(exp.Having)]
     weighed = (exp.Avg, exp.Sum, exp.Case, exp.If)
-    return any(
-        h.find(*weighed)
-        or any(not _filtered_extreme(n) for n in _extremes(h))
-        or len(list(h.find_all(exp.Count))) > 1
-        for h in havings
-    )
-
-
-# Of _PER_ENTITY, what decides every row whatever the WHERE says; MIN/MAX of a column the
-# same SELECT filters (`WHERE rating = 5 ... HAVING MIN(rating) = 5`, amz-h17: every
-# product with a 5-star review, 6,938 for 71) reads only the rows kept, and decides nothing.
-_PER_ENTITY_OTHER = re.compile(
-    r"\bNOT\s+(?:EXISTS|IN)\b|\bEXCEPT\b|\b(?:EVERY|BOOL_AND)\s*\(|\bALL\s*\("
-    r"|\bIS\s+NULL\b|\b(?:customer|product)_facts\b",
-    re.I,
-)
-_MINMAX = re.compile(r"\b(?:MIN|MAX)\s*\(", re.I)
+    return any(h.find(*weighed) or len(list(h.find_all(exp.Count))) > 1 for h in havings)
 
 
 def _extremes(node) -> list:
@@ -928,23 +914,6 @@ def _findings(
     return found
 
 
-# What one row of a readable table or view is.
-_ROW = {
-    "review_facts": "review",
-    "reviews": "review",
-    "order_facts": "order",
-    "orders": "order",
-    "order_lines": "order line",
-    "customer_facts": "customer",
-    "customers": "customer",
-    "product_facts": "product",
-    "products": "product",
-    "month_facts": "month",
-    "events": "event",
-    "support_messages": "support message",
-}
-
-
 def _rows_counted(sql: str, entity: str | None) -> tuple[str, str] | None:
     """(table, what its row is) when `sql` counts rows (COUNT(*), no DISTINCT, no GROUP
     BY) of a table whose rows are finer than the `entity` the question counts and hold
@@ -969,7 +938,7 @@ def _rows_counted(sql: str, entity: str | None) -> tuple[str, str] | None:
     ]
     if not counts or any(isinstance(n.this, exp.Distinct) for n in counts):
         return None
-    row = _ROW.get(table.name)
+    row = ROW_OF.get(table.name)
     if row is None or row == entity or f"{entity}_id" not in readable_columns().get(table.name, []):
         return None
     return table.name, row

@@ -124,17 +124,26 @@ def _typed_columns() -> dict[str, dict[str, str | None]]:
     return typed
 
 
+def _parsed(sql: str, dialect: str):
+    """The query as sqlglot reads it, or None where it cannot (run_sql then reports the
+    database's own error)."""
+    import sqlglot
+
+    try:
+        return sqlglot.parse_one(sql, read=dialect)
+    except sqlglot.errors.SqlglotError:
+        return None
+
+
 def words_matched_on_number(sql: str, dialect: str) -> str | None:
     """Why a LIKE compares a column of numbers with words, or None. SQLite runs
     `reviews LIKE '%tuner%'` (customer_facts.reviews, a count) and finds nothing, which
     the 1.5B model answered as "no review mentions tuner"; PostgreSQL refuses it. Both
     refuse it here, with where the words are."""
-    import sqlglot
     from sqlglot import exp
 
-    try:
-        tree = sqlglot.parse_one(sql, read=dialect)
-    except sqlglot.errors.SqlglotError:
+    tree = _parsed(sql, dialect)
+    if tree is None:
         return None
     typed = _typed_columns()
     used = _tables_used(tree, typed)
@@ -169,12 +178,10 @@ def never_both(sql: str, dialect: str, counts: str | None = None) -> str | None:
     AND year = '2013'`, which holds on no row, and counted 0 for 407. The advice's subquery
     is on the id of what the question counts (`counts`), else what the query counts
     distinct, else the first entity id the table holds."""
-    import sqlglot
     from sqlglot import exp
 
-    try:
-        tree = sqlglot.parse_one(sql, read=dialect)
-    except sqlglot.errors.SqlglotError:
+    tree = _parsed(sql, dialect)
+    if tree is None:
         return None
     columns = readable_columns()
     used = _tables_used(tree, columns)
@@ -393,14 +400,23 @@ def repair_columns(
     return tree.sql(dialect=dialect), note
 
 
-# The views' grain as a noun: SUM(reviews) over review_facts counts its rows.
-_GRAIN_NOUNS = {
-    "customer_facts": "customers",
-    "product_facts": "products",
-    "order_facts": "orders",
-    "review_facts": "reviews",
-    "month_facts": "months",
+# What one row of each readable table or view is (agent.checks reads it too).
+ROW_OF = {
+    "customer_facts": "customer",
+    "product_facts": "product",
+    "order_facts": "order",
+    "review_facts": "review",
+    "month_facts": "month",
+    "customers": "customer",
+    "products": "product",
+    "orders": "order",
+    "order_lines": "order line",
+    "reviews": "review",
+    "events": "event",
+    "support_messages": "support message",
 }
+# The views' grain as a noun: SUM(reviews) over review_facts counts its rows.
+_GRAIN_NOUNS = {view: f"{ROW_OF[view]}s" for view in VIEWS}
 
 
 def _counted_rows(tree, nodes, wanted: str, used: dict[str, str], dialect: str):
