@@ -207,6 +207,7 @@ _EDGE = re.compile(
     r"\b|\b(primeir[oa]s?|últim[oa]s?)\s+(avaliaç|resenha|coment|pedido|compra|venda)\w*)"
     r"|(首次|第一次|第一笔|第一条|首单|首笔|最后一次|最后一笔|最后一条|最近一次)"
 )
+_YEAR = re.compile(r"(?<![\d.,])((?:19|20)\d\d)(?![\d.,])")
 _BY_DATE = r"|ORDER\s+BY\s+[\w.]*(?:_at|date|month)\b"  # the first order of all: LIMIT 1
 _EDGE_READ = {
     "first": r"\bfirst_\w+|\bMIN\s*\(|\bnew_customers\b" + _BY_DATE,
@@ -808,13 +809,24 @@ def _findings(
             "(to leave it out: != or NOT IN)."
         )
         found += [(f"≠ {name}", said) for name in kept]
+    years = set(_YEAR.findall(question))
     for said, edge, where in _edges(question):
         if not re.search(_EDGE_READ[edge], written, re.I):
+            # The 1.5B model read "no first date" and ran the same query again: the range
+            # on the column to read, where the question names one year and no month.
+            table, column = where.split(",")[0].split(".")
+            year = int(years.pop()) if len(years) == 1 and not months else None
+            bounded = (
+                f" For {year} alone: FROM {table} WHERE {column} >= '{year}-01-01' AND "
+                f"{column} < '{year + 1}-01-01'."
+                if year
+                else ""
+            )
             found.append(
                 (
                     said,
                     f"my question is about the {edge} one ({said}), and your query reads no "
-                    f"{edge} date ({where}).",
+                    f"{edge} date ({where}).{bounded}",
                 )
             )
     every = _EVERY.search(question)

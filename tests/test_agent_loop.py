@@ -1366,6 +1366,25 @@ def test_a_number_written_as_a_word_and_a_first_or_last_event_are_checked_too(co
         "I could not answer this reliably: my queries leave out part of your question "
         "(first ever review)."
     )
+    # A year and no month: the range to read is said (the own set's edge-01 and edge-02
+    # ran the same any-review query again after the check without it).
+    for question, sql, advice in [
+        (
+            "How many reviewers wrote their first review in 2024?",
+            "SELECT COUNT(DISTINCT customer_id) AS n FROM review_facts WHERE year = '2024'",
+            "For 2024 alone: FROM customer_facts WHERE first_review_at >= '2024-01-01' AND "
+            "first_review_at < '2025-01-01'.",
+        ),
+        (
+            "How many products received their last review in 2023?",
+            "SELECT COUNT(DISTINCT product_id) AS n FROM review_facts WHERE year = '2023'",
+            "For 2023 alone: FROM product_facts WHERE last_review_at >= '2023-01-01' AND "
+            "last_review_at < '2024-01-01'.",
+        ),
+    ]:
+        model = _script(_call("run_sql", sql=sql), "1.", "1.", "1.")
+        _agent(context, model).ask(question, "e3")
+        assert advice in model.seen[2][-1].content, model.seen[2][-1].content
 
 
 def test_cancelled_orders_picked_by_one_status_are_checked(context):

@@ -356,6 +356,31 @@ def test_a_value_a_column_never_holds_is_pointed_out_with_the_values_it_does(war
         ), said.text
 
 
+def test_a_placeholder_for_a_value_is_refused_with_how_to_find_the_value(warehouse, tmp_path):
+    """Asked how many customers are in the segment with the lowest churn risk, the 1.5B
+    model ran `WHERE segment_id = 'your_segment_id'` and answered from the nothing it
+    found. Placeholders and a column's own name are refused; values shaped like words,
+    titles and ids run."""
+    from segassist.tools.context import ToolContext
+    from segassist.tools.data_tools import run_sql_tool
+
+    run_sql = run_sql_tool(ToolContext(warehouse, None, tmp_path))
+    for compared in (
+        "segment_id = 'your_segment_id'",
+        "customer_id IN ('<customer_id>')",
+        "country = '{country}'",
+        "customer_id = 'customer_id_here'",
+        "country != 'country'",
+        "customer_id = 'your customer id'",
+    ):
+        said = run_sql(f"SELECT COUNT(*) FROM customer_facts WHERE {compared}")
+        assert said.failed and "is a placeholder, not a value in the data" in said.text, compared
+        assert "(SELECT " in said.text and said.payload.rows == []
+    for compared in ("country = 'The Netherlands'", "customer_id = 'your-shop-17'"):
+        ran = run_sql(f"SELECT COUNT(*) FROM customer_facts WHERE {compared}")
+        assert not ran.failed and ran.payload.rows == [[0]], compared
+
+
 def test_a_group_of_empty_keys_is_pointed_out_with_the_id_to_group_by(warehouse, tmp_path):
     """Asked which product's reviews collected the most helpful votes, the 1.5B model
     grouped Amazon reviews by product title, which that data leaves empty: every review

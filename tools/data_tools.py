@@ -14,6 +14,7 @@ from segassist.tools.schema_text import (
     describe_data_text,
     empty_groups,
     never_both,
+    placeholder_value,
     repair_columns,
     some_cancellations,
     sql_error_hint,
@@ -85,6 +86,7 @@ def run_sql_tool(ctx: ToolContext):
             or counted_per_key(sql, dialect)
             or words_matched_on_number(sql, dialect)
             or never_both(sql, dialect, counts)
+            or placeholder_value(sql, dialect)
         )
         if why:
             return ToolResult.failure(f"SQL not run: {why}", "", Table([], [], 0, sql))

@@ -214,6 +214,46 @@ def never_both(sql: str, dialect: str, counts: str | None = None) -> str | None:
     return None
 
 
+# A value the model left for the user to fill in: 'your_segment_id', '<customer_id>',
+# '{segment}', 'segment_id_here'. Asked for the size of the segment with the lowest churn
+# risk, the 1.5B model ran `WHERE segment_id = 'your_segment_id'`, found nothing, and
+# answered from nothing. Underscored or bracketed only: 'The Beatles' is a title.
+_PLACEHOLDER = re.compile(
+    r"^\s*(?:<[^<>]+>|\{[^{}]+\}|\[[^\[\]]+\]|:[a-z_]+|\?+|\.{3}|x{3,}"
+    r"|(?:your|my|some|the|insert|enter|specific|target|given|desired|chosen|selected)_\w+"
+    r"|your\s+(?:\w+\s+)?(?:id|name|value|segment|customer|product|country)"
+    r"|\w+_(?:here|placeholder)|placeholder\w*|example_\w+)\s*$",
+    re.I,
+)
+
+
+def placeholder_value(sql: str, dialect: str) -> str | None:
+    """Why a query compares a column with a placeholder instead of a value, or None: a
+    literal shaped like one ('your_segment_id', '<customer_id>') or the column's own name
+    (segment_id = 'segment_id')."""
+    from sqlglot import exp
+
+    tree = _parsed(sql, dialect)
+    if tree is None:
+        return None
+    for node in tree.find_all(exp.EQ, exp.NEQ, exp.In):
+        column = node.this if isinstance(node.this, exp.Column) else None
+        values = node.expressions if isinstance(node, exp.In) else [node.expression]
+        for value in values:
+            if column is None or not (isinstance(value, exp.Literal) and value.is_string):
+                continue
+            said = value.this
+            if _PLACEHOLDER.match(said) or said.strip().lower() == column.name.lower():
+                return (
+                    f"'{said}' in {column.sql(dialect=dialect)} = '{said}' is a placeholder, "
+                    "not a value in the data, so it matches nothing. Find the value in the "
+                    "same query instead: a subquery such as "
+                    f"{column.name} = (SELECT {column.name} FROM ... ORDER BY ... LIMIT 1), "
+                    "or run a query for it first and use the value it returns."
+                )
+    return None
+
+
 def _entity_key(tree, own: list[str], counts: str | None) -> str:
     """The id a query's rows are grouped into entities by: the counted entity's, when the
     table holds it; else the one column the query counts distinct; else the table's
