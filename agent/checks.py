@@ -185,6 +185,28 @@ _COUNTED = {
 }
 
 
+# Reviews asked about and none read: asked how many distinct customers wrote reviews in
+# 2012 (in Chinese), the 1.5B model counted customers by their last order date.
+_ABOUT_REVIEWS = re.compile(
+    r"\b(?:review(?:s|ed|ers?)?|rat(?:ed|ings?)|stars?)\b|\b(?:avalia\w*|resenhas?|notas?|"
+    r"estrelas?)\b|评论|评价|评分|差评|好评|星",
+    re.I,
+)
+_READS_REVIEWS = re.compile(r"review|rating", re.I)  # review_facts, first_review_at
+
+
+# A place finer than a country ("Qual estado tem mais clientes?", "which city"): the 1.5B
+# model grouped Olist's customers by country (all Brazil) for the state with most.
+_PLACES = {
+    "region": re.compile(
+        r"(?<!united )\b(?:states?|regions?|provinces?|regi(?:ão|ões)|uf)\b|\bestados?\b"
+        r"(?!\s+unidos)|州|省|地区",
+        re.I,
+    ),
+    "city": re.compile(r"\b(?:city|cities|towns?|cidades?)\b|城市", re.I),
+}
+
+
 def counted_entity(question: str) -> str | None:
     """What the question counts first ("how many customers ...": customer; review, order,
     customer, product), or None. run_sql reads it (from the run's config) to run a row
@@ -829,6 +851,24 @@ def _findings(
                     f"{edge} date ({where}).{bounded}",
                 )
             )
+    about = _ABOUT_REVIEWS.search(question)
+    if about and not _READS_REVIEWS.search(written):
+        said = (
+            f"my question is about reviews ({about.group(0)}), and your query reads none "
+            "(review_facts: one row per review, with reviewed_at and year; customer_facts "
+            "and product_facts: reviews, avg_rating, first_review_at, last_review_at)."
+        )
+        found.append((about.group(0), said))
+    placed = re.sub(r"^\s*(?:please\s+)?state\b", "", question, flags=re.I)  # "State the ..."
+    for column, place in _PLACES.items():
+        asked = place.search(placed)
+        if asked and not re.search(rf"\b{column}\b", written, re.I):
+            said = (
+                f"my question is about the {asked.group(0)}, and your query reads no {column} "
+                f"(customer_facts.{column}: each customer's {column}; order_facts has the "
+                "country only)."
+            )
+            found.append((asked.group(0), said))
     every = _EVERY.search(question)
     if every and not any(_decides_every(q) for c in chosen for q in sqls_of(c)):
         said = (

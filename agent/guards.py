@@ -17,6 +17,7 @@ from segassist.agent.toolcalls import contains_tool_call, looks_like_a_call
 from segassist.core.numbers import written_numbers
 from segassist.tools.data_tools import ROW_COUNT_HEADER, listed_reviews
 from segassist.tools.result import Table
+from segassist.tools.schema_text import described_figures
 from segassist.tools.writing import language_of
 
 
@@ -194,14 +195,21 @@ def _grounds(messages: list) -> list[tuple[str, bool]]:
     """The texts of grounds, each with whether this project wrote its numbers (a tool
     result: "2,012" there is 2012, and does not ground an answer's 2.01)."""
     question, since = this_question(messages)
-    results = [m for m in since if getattr(m, "type", "") == "tool"]
-    if not results:
+    # A call refused or failed holds no data: its numbers are the refusal's ("LIMIT 1",
+    # "rating = stars, 1-5"), and the 1.5B model answered "1 customer" from one.
+    results = [m for m in since if getattr(m, "type", "") == "tool" and not failed(m)]
+    if not any(getattr(m, "type", "") == "tool" for m in since):
         earlier = messages[: len(messages) - len(since)]
-        results = [m for m in earlier if getattr(m, "type", "") in ("tool", "ai")]
+        results = [
+            m
+            for m in earlier
+            if getattr(m, "type", "") == "ai"
+            or (getattr(m, "type", "") == "tool" and not failed(m))
+        ]
     return [
         (question, False),
         *(
-            (ROW_COUNT_HEADER.sub("", without_nudge(str(m.content))), m.type == "tool")
+            (_data_text(m) if m.type == "tool" else str(m.content), m.type == "tool")
             for m in results
         ),
     ]
@@ -213,6 +221,15 @@ def _grounds(messages: list) -> list[tuple[str, bool]]:
 # answered 85.6% and was shown the raw result instead. Only from a result holding at
 # most this many numbers, so that a share cannot match by chance.
 MAX_SHARE_NUMBERS = 4
+
+
+def _data_text(message) -> str:
+    """What a tool result says of the data: its text without the row-count header and the
+    note under it; of a schema listing, its row counts and segments (its column meanings,
+    "stars, 1 (worst) to 5 (best)", are no figures: the 1.5B model answered "1 customer"
+    for 1,909 and that 1 let it through)."""
+    text = ROW_COUNT_HEADER.sub("", without_nudge(str(message.content)))
+    return described_figures(text) if getattr(message, "name", "") == "describe_data" else text
 
 
 def known_numbers(messages: list) -> list[float]:
@@ -242,8 +259,7 @@ def _results(messages: list) -> list:
 def _result_numbers(message) -> tuple[list[float], list[float]]:
     """Every reading of every number of one tool result (row-count header left out), and
     the shares of two of them when it holds at most MAX_SHARE_NUMBERS numbers."""
-    text = ROW_COUNT_HEADER.sub("", without_nudge(str(message.content)))
-    readings = written_numbers(text, english=True)
+    readings = written_numbers(_data_text(message), english=True)
     values = [options[0][0] for options in readings]
     shares = []
     if len(values) <= MAX_SHARE_NUMBERS:
@@ -301,11 +317,7 @@ def figure_from_question_only(answer: str, messages: list) -> list[str]:
     reviewers gave a 1-star review?", the 1.5B model answered "1.000" after a failed
     search: the question's own 1). Empty otherwise."""
     question, since = this_question(messages)
-    results = [
-        ROW_COUNT_HEADER.sub("", without_nudge(str(m.content)))
-        for m in since
-        if getattr(m, "type", "") == "tool" and not failed(m)
-    ]
+    results = [_data_text(m) for m in since if getattr(m, "type", "") == "tool" and not failed(m)]
     numbers = written_numbers(answer)
     if not results or not numbers or not asks_for_figure(question):
         return []

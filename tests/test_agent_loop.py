@@ -649,10 +649,12 @@ def test_an_answer_with_a_number_no_tool_gave_is_asked_again(context):
     )
     # One value, asked in Portuguese: said in Portuguese, the SQL left to the steps (it
     # made the reply read as English), the number as Portuguese writes it.
-    model = _script(_call("run_sql", sql="SELECT 1234.5 AS total"), "Total 99.", "Total 98.")
+    model = _script(
+        _call("run_sql", sql="SELECT 1234.5 AS total_reviews"), "Total 99.", "Total 98."
+    )
     answer = _agent(context, model).ask("Qual é o total das avaliações?", "g3-pt")
     assert answer.text.startswith("Não consegui escrever uma resposta confiável")
-    assert "1.234,5 (total)" in answer.text and "SELECT" not in answer.text
+    assert "1.234,5 (total_reviews)" in answer.text and "SELECT" not in answer.text
     from segassist.warehouse.language import detect_language
 
     assert detect_language(answer.text) == "pt"
@@ -935,10 +937,13 @@ def test_a_condition_on_every_row_of_a_customer_filtered_row_by_row_is_pointed_o
         "IN (SELECT product_id FROM reviews WHERE rating = 5 GROUP BY product_id HAVING "
         "MIN(rating) = 5)",
     )
-    for wrong in (counted, filtered):
-        model = _script(wrong, "1 product.", weighed, "0 products.")
-        assert _agent(context, model).ask(question, "only").text == "0 products."
-        assert "(nothing but)" in model.seen[2][-1].content
+    model = _script(counted, "1 product.", weighed, "0 products.")
+    assert _agent(context, model).ask(question, "only").text == "0 products."
+    assert "(nothing but)" in model.seen[2][-1].content
+    model = _script(filtered, weighed, "0 products.")  # run_sql refuses it (fixed_aggregate)
+    answer = _agent(context, model).ask(question, "only")
+    assert answer.text == "0 products."
+    assert "MIN(rating) is 5 on every row this WHERE keeps" in answer.steps[0].observation
     model = _script(rows, "1 customer.", rows, "1 customer.")
     answer = _agent(context, model).ask("How many customers never gave less than 5 stars?", "n")
     assert answer.text.startswith("I could not answer this reliably") and "(never)" in answer.text
@@ -1310,6 +1315,38 @@ def test_a_number_of_the_question_no_query_used_is_pointed_out_softly_then_firml
     )
 
 
+def test_a_schema_listing_or_a_refusal_grounds_no_figure(context):
+    """Asked how many customers are in the segment with the lowest churn risk, the 1.5B
+    model read the schema, had a placeholder query refused (its advice holds "LIMIT 1"),
+    listed one customer's churn risk and answered "1 customer" for 1,909: the schema's
+    "Stars, 1 (worst) to 5 (best)" let the 1 through. Column meanings and refusals hold
+    no data; the schema's row counts do."""
+    from segassist.tools.schema_text import describe_data_text
+    from sqlalchemy import text
+
+    schema = _call("describe_data")
+    refused = _call(
+        "run_sql",
+        sql="SELECT churn_risk FROM customer_facts WHERE segment_id = 'your_segment_id'",
+    )
+    listed = _call(
+        "run_sql",
+        sql="SELECT churn_risk FROM customer_facts WHERE churn_risk IS NOT NULL "
+        "ORDER BY churn_risk LIMIT 1",
+    )
+    question = "How many customers are in the segment with the lowest average churn risk?"
+    model = _script(schema, refused, listed, *["There is 1 customer."] * 4)
+    answer = _agent(context, model).ask(question, "refused")
+    assert "Stars, 1 (worst) to 5 (best)" in describe_data_text(context.engine)
+    assert answer.steps[1].observation.startswith("SQL not run: 'your_segment_id'")
+    assert "1 customer" not in answer.text, answer.text
+    with context.engine.connect() as conn:
+        customers = conn.execute(text("SELECT COUNT(*) FROM customers")).scalar_one()
+    model = _script(schema, f"There are {customers:,} customers.")
+    answer = _agent(context, model).ask("How many customers are there?", "rows")
+    assert answer.text == f"There are {customers:,} customers."
+
+
 def test_a_number_written_as_a_word_and_a_first_or_last_event_are_checked_too(context):
     """Asked how many customers placed "exactly one" order, the 1.5B model wrote orders > 0
     (the number check read digits only); asked who wrote their first review in 2013, it
@@ -1479,6 +1516,63 @@ def test_a_segment_picked_by_a_ranking_needs_the_segments_compared():
     ]
     assert calls("Write a short campaign brief for the largest segment.", overview, brief) == []
     assert calls("Write a brief for segment 1: who spends the most?", brief) == []
+
+
+def test_reviews_asked_about_and_not_read_are_pointed_out(context):
+    """Asked "2012年有多少位不同的客户写了评论？" on Amazon, the 1.5B model counted customers by
+    their last order date (142 for 591). A question about reviews answered by a query that
+    reads none is a finding; a review date or count read is not."""
+    by_order = _call(
+        "run_sql",
+        sql="SELECT COUNT(*) AS n FROM customer_facts WHERE last_order_at >= '2024-01-01' "
+        "AND last_order_at < '2025-01-01'",
+    )
+    by_review = _call(
+        "run_sql",
+        sql="SELECT COUNT(DISTINCT customer_id) AS n FROM review_facts WHERE year = 2024",
+    )
+    n = scalar(
+        context.engine, "SELECT COUNT(DISTINCT customer_id) FROM review_facts WHERE year = 2024"
+    )
+    for question in ("2024年有多少位不同的客户写了评论？", "How many customers reviewed in 2024?"):
+        model = _script(by_order, "0.", by_review, f"{n}.")
+        _agent(context, model).ask(question, "topic")
+        assert "my question is about reviews" in model.seen[2][-1].content, question
+        model = _script(by_review, f"{n}.")
+        assert _agent(context, model).ask(question, "topic-read").text == f"{n}."
+        assert len(model.seen) == 2, question
+
+
+def test_a_state_or_city_asked_and_not_read_is_pointed_out(context):
+    """Asked "Qual estado tem mais clientes?" on Olist, the 1.5B model grouped customers by
+    country (all Brazil). A state, region or city asked about and not read is a finding;
+    "United States" and "State the ..." are no place."""
+    from sqlalchemy import text
+
+    with context.engine.begin() as conn:
+        conn.execute(text("UPDATE customers SET country = 'Brazil', region = 'SP'"))
+    by_country = _call(
+        "run_sql",
+        sql="SELECT country FROM customer_facts GROUP BY country ORDER BY COUNT(*) DESC LIMIT 1",
+    )
+    by_region = _call(
+        "run_sql",
+        sql="SELECT region, COUNT(*) AS n FROM customer_facts GROUP BY region "
+        "ORDER BY n DESC LIMIT 1",
+    )
+    for question in ("Qual estado tem mais clientes?", "哪个州的客户最多？"):
+        model = _script(by_country, "Brasil.", by_region, "Brasil.", "Brasil.")
+        _agent(context, model).ask(question, "place")
+        assert "and your query reads no region (customer_facts.region" in (
+            model.seen[2][-1].content
+        ), question
+    for question in (
+        "Which country has more customers, Brazil or the United States?",
+        "State the country with most customers.",
+    ):
+        model = _script(by_country, "Brazil.", "Brazil.", "Brazil.")
+        _agent(context, model).ask(question, "no-place")
+        assert all("reads no region" not in str(m.content) for m in model.seen[-1]), question
 
 
 def test_a_name_the_question_leaves_out_but_the_query_keeps_is_pointed_out(context):

@@ -188,6 +188,12 @@ def test_olist_cancelled_orders_count_apart(engine):
     # A cancelled Olist order took nothing back: it never counted, so net = revenue.
     assert facts["r"] == pytest.approx(kept["price"].sum(), abs=0.5)
     assert facts["n"] == pytest.approx(facts["r"], abs=0.5)
+    # Customers by state ("Qual estado tem mais clientes?": customer_facts.region).
+    people = pd.read_csv(OLIST / "customers.csv").drop_duplicates("customer_unique_id")
+    by_state = _frame(
+        engine, "SELECT region, COUNT(*) AS n FROM customer_facts GROUP BY region"
+    ).set_index("region")["n"]
+    assert by_state.to_dict() == people.groupby("customer_state").size().to_dict()
 
 
 @pytest.fixture(scope="module")

@@ -381,6 +381,31 @@ def test_a_placeholder_for_a_value_is_refused_with_how_to_find_the_value(warehou
         assert not ran.failed and ran.payload.rows == [[0]], compared
 
 
+def test_an_average_of_a_column_the_where_fixes_is_refused(warehouse, tmp_path):
+    """Asked how many reviews have 1 star, the 1.5B model counted them, then ran
+    `SELECT AVG(rating) FROM review_facts WHERE rating = 1`, and the answer read the 1.
+    AVG, MIN or MAX of a column the same SELECT's WHERE fixes is refused; of another
+    column, or in a subquery with its own WHERE, it runs."""
+    from segassist.tools.context import ToolContext
+    from segassist.tools.data_tools import run_sql_tool
+
+    run_sql = run_sql_tool(ToolContext(warehouse, None, tmp_path))
+    for sql in (
+        "SELECT AVG(rating) FROM review_facts WHERE rating = 1",
+        "SELECT COUNT(*), MAX(r.rating) FROM review_facts r WHERE r.year > 2000 AND r.rating = 5",
+    ):
+        said = run_sql(sql)
+        assert said.failed and "on every row this WHERE keeps" in said.text, sql
+        assert "COUNT(*)" in said.text
+    for sql in (
+        "SELECT AVG(helpful_votes) FROM review_facts WHERE rating = 1",
+        "SELECT AVG(rating) FROM review_facts WHERE customer_id IN "
+        "(SELECT customer_id FROM review_facts WHERE rating = 1)",
+        "SELECT MIN(reviewed_at) FROM review_facts WHERE customer_id = 'x'",
+    ):
+        assert not run_sql(sql).failed, sql
+
+
 def test_a_group_of_empty_keys_is_pointed_out_with_the_id_to_group_by(warehouse, tmp_path):
     """Asked which product's reviews collected the most helpful votes, the 1.5B model
     grouped Amazon reviews by product title, which that data leaves empty: every review

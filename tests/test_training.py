@@ -180,6 +180,14 @@ def test_versions_promotion_and_scoring(synthetic_data, tmp_path):
     )
     assert scalar(engine, "SELECT COUNT(*) FROM customer_scores") == result.customers
     assert sum(result.segment_sizes.values()) == result.customers
+    # What an answer may take from the schema listing: its row counts and the segments,
+    # not its column meanings (agent.guards).
+    from segassist.tools.schema_text import describe_data_text, described_figures
+
+    figures = described_figures(describe_data_text(engine))
+    assert "Stars, 1 (worst)" not in figures and "Segments (model" in figures
+    assert f"customer_scores: {result.customers:,} rows" in figures
+    assert all(f" {size:,} customers (" in figures for size in result.segment_sizes.values())
     assert 0 <= scalar(engine, "SELECT MIN(churn_risk) FROM customer_scores") <= 1
 
     # Value is money in the horizon, calibrated: on the held-out test customers the

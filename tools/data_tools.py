@@ -13,6 +13,7 @@ from segassist.tools.result import ReviewHits, Table, ToolResult
 from segassist.tools.schema_text import (
     describe_data_text,
     empty_groups,
+    fixed_aggregate,
     never_both,
     placeholder_value,
     repair_columns,
@@ -87,6 +88,7 @@ def run_sql_tool(ctx: ToolContext):
             or words_matched_on_number(sql, dialect)
             or never_both(sql, dialect, counts)
             or placeholder_value(sql, dialect)
+            or fixed_aggregate(sql, dialect)
         )
         if why:
             return ToolResult.failure(f"SQL not run: {why}", "", Table([], [], 0, sql))

@@ -34,6 +34,18 @@ def describe_data_text(engine: Engine) -> str:
     return "\n".join(lines)
 
 
+_TABLE_LINE = re.compile(r"^- (\w+) \(([\d,]+) rows\)", re.M)
+
+
+def described_figures(text: str) -> str:
+    """The figures of a describe_data text that are data: each table's row count and the
+    segment catalogue. Its column meanings ("stars, 1 (worst) to 5 (best)", "e.g. 2013")
+    are not."""
+    counts = [f"{name}: {rows} rows" for name, rows in _TABLE_LINE.findall(text)]
+    _, heading, segments = text.partition("\nSegments (model ")
+    return "\n".join([*counts, heading.strip() + segments] if heading else counts)
+
+
 # How to write dates and shares in each dialect (the model otherwise mixes them up).
 _DIALECT_HINTS = {
     "sqlite": (
@@ -210,6 +222,42 @@ def never_both(sql: str, dialect: str, counts: str | None = None) -> str | None:
                     f"one in the WHERE and find the other in a subquery: WHERE {name} = "
                     f"{first} AND {key} IN (SELECT {key} FROM {table or '<the same table>'} "
                     f"WHERE {column.name} = {second})."
+                )
+    return None
+
+
+def fixed_aggregate(sql: str, dialect: str) -> str | None:
+    """Why a query averages (or takes the least or most of) a column its own WHERE fixes
+    to one value, or None. Asked how many reviews have 1 star, the 1.5B model counted
+    them (60), then ran `SELECT AVG(rating) ... WHERE rating = 1`, and the answer
+    read the 1."""
+    from sqlglot import exp
+
+    tree = _parsed(sql, dialect)
+    if tree is None:
+        return None
+    for query in tree.find_all(exp.Select):
+        where = query.args.get("where")
+        if where is None:
+            continue
+        terms = where.this.flatten() if isinstance(where.this, exp.And) else [where.this]
+        fixed = {
+            term.this.name: term.expression
+            for term in terms
+            if isinstance(term, exp.EQ)
+            and isinstance(term.this, exp.Column)
+            and isinstance(term.expression, exp.Literal)
+        }
+        for node in query.find_all(exp.Avg, exp.Min, exp.Max):
+            column = node.this
+            if node.find_ancestor(exp.Select) is not query or not isinstance(column, exp.Column):
+                continue
+            if column.name in fixed:
+                value = fixed[column.name].sql(dialect=dialect)
+                return (
+                    f"{node.sql(dialect=dialect)} is {value} on every row this WHERE keeps "
+                    f"({column.name} = {value}), so it tells nothing. Leave it out: count "
+                    "the rows (COUNT(*)), or aggregate another column."
                 )
     return None
 
