@@ -189,7 +189,7 @@ _COUNTED = {
 # 2012 (in Chinese), the 1.5B model counted customers by their last order date.
 _ABOUT_REVIEWS = re.compile(
     r"\b(?:review(?:s|ed|ers?)?|rat(?:ed|ings?)|stars?)\b|\b(?:avalia\w*|resenhas?|notas?|"
-    r"estrelas?)\b|评论|评价|评分|差评|好评|星",
+    r"estrelas?)\b|评论|评价|评分|差评|好评|星(?!期)",  # 星期: a weekday
     re.I,
 )
 _READS_REVIEWS = re.compile(r"review|rating", re.I)  # review_facts, first_review_at
@@ -200,7 +200,7 @@ _READS_REVIEWS = re.compile(r"review|rating", re.I)  # review_facts, first_revie
 _PLACES = {
     "region": re.compile(
         r"(?<!united )\b(?:states?|regions?|provinces?|regi(?:ão|ões)|uf)\b|\bestados?\b"
-        r"(?!\s+unidos)|州|省|地区",
+        r"(?!\s+unidos)|州|(?<!节)省|地区",  # 节省: to save
         re.I,
     ),
     "city": re.compile(r"\b(?:city|cities|towns?|cidades?)\b|城市", re.I),

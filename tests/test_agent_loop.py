@@ -1541,6 +1541,18 @@ def test_reviews_asked_about_and_not_read_are_pointed_out(context):
         model = _script(by_review, f"{n}.")
         assert _agent(context, model).ask(question, "topic-read").text == f"{n}."
         assert len(model.seen) == 2, question
+    # 星期 is a weekday and 节省 "to save", not stars or a province.
+    from langchain_core.messages import HumanMessage, ToolMessage
+    from segassist.agent.checks import missed
+
+    sql = "SELECT COUNT(*) AS n FROM order_facts WHERE strftime('%w', ordered_at) = '1'"
+    for question in ("每个星期一有多少订单？", "节省了多少订单？"):
+        messages = [
+            HumanMessage(question),
+            AIMessage("", tool_calls=[{"name": "run_sql", "args": {"sql": sql}, "id": "c0"}]),
+            ToolMessage("1 rows\n| n |\n|---|\n| 3 |", tool_call_id="c0", name="run_sql"),
+        ]
+        assert missed(messages) == [], question
 
 
 def test_a_state_or_city_asked_and_not_read_is_pointed_out(context):
