@@ -495,6 +495,43 @@ def test_a_group_of_empty_keys_is_pointed_out_with_the_id_to_group_by(warehouse,
         "SELECT category, MAX(brand) AS b FROM product_facts GROUP BY category",
         "SELECT brand FROM product_facts LIMIT 3",
     )
+    # A ranking by a product's name where products have none (Amazon): told to group by
+    # product_id, the 1.5B model gave up. A name belongs to one product, so it runs
+    # grouped by the id as well, and says so; a brand is shared, and stays refused above.
+    with warehouse.connect() as conn:
+        conn.execute(text("UPDATE products SET title = NULL"))
+        conn.commit()
+    for name, sql, votes in (
+        (
+            "title",
+            "SELECT p.title, SUM(r.helpful_votes) AS votes FROM review_facts r JOIN "
+            "product_facts p ON r.product_id = p.product_id GROUP BY p.title "
+            "ORDER BY votes DESC LIMIT 1",
+            "SUM(helpful_votes)",
+        ),
+        (
+            "product_title",
+            "SELECT product_title, COUNT(*) AS n FROM review_facts GROUP BY product_title "
+            "ORDER BY n DESC LIMIT 1",
+            "COUNT(*)",
+        ),
+    ):
+        ((product, most),) = _rows(
+            warehouse,
+            f"SELECT product_id, {votes} AS v FROM review_facts GROUP BY product_id "
+            "ORDER BY v DESC, product_id LIMIT 1",
+        )
+        named = run_sql(sql)
+        assert not named.failed and named.text.startswith(
+            f"Note: {name} is empty (NULL) for some rows, which GROUP BY {name} put in one "
+            "group at the top; this ran grouped by product_id as well"
+        ), named.text
+        assert named.payload.rows[0][1] is None and named.payload.rows[0][2] == most
+        ties = _rows(
+            warehouse,
+            f"SELECT product_id FROM review_facts GROUP BY product_id HAVING {votes} = {most}",
+        )
+        assert [named.payload.rows[0][0]] in ties and [product] in ties
 
 
 def test_cancelled_orders_picked_by_one_of_their_statuses_are_pointed_out(warehouse, tmp_path):

@@ -14,6 +14,7 @@ from segassist.tools.schema_text import (
     describe_data_text,
     empty_groups,
     fixed_aggregate,
+    grouped_by_name,
     never_both,
     placeholder_value,
     repair_columns,
@@ -108,7 +109,10 @@ def run_sql_tool(ctx: ToolContext):
             result.rows
             and None in result.rows[0]
             and _RANKS.search(sql)
-            and without_empty_key(sql, result.columns, result.rows[0], dialect)
+            and (
+                without_empty_key(sql, result.columns, result.rows[0], dialect)
+                or grouped_by_name(sql, result.columns, result.rows[0], dialect)
+            )
         )
         if left_out:
             sql, note = left_out

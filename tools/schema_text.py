@@ -893,6 +893,53 @@ def without_empty_key(sql: str, columns: list[str], top: tuple, dialect: str):
     return None
 
 
+# A name that belongs to one entity: grouping by it groups that entity, unless the name
+# is empty. (A brand or a country is shared, and grouped by on purpose.)
+_NAME_OF = {"title": "product_id", "product_title": "product_id", "description": "product_id"}
+
+
+def grouped_by_name(sql: str, columns: list[str], top: tuple, dialect: str):
+    """(the query again grouped by the id as well, a note saying so) when a ranking is
+    topped by the empty (NULL) group of a product's name: Amazon products have no
+    titles, and the 1.5B model, told to group by product_id, gave up. Grouped by the id
+    beside the name, each product is its own row, named by its id; None otherwise."""
+    import sqlglot
+    from sqlglot import exp
+
+    try:
+        tree = sqlglot.parse_one(sql, read=dialect)
+    except sqlglot.errors.ParseError:
+        return None
+    select = tree if isinstance(tree, exp.Select) else tree.find(exp.Select)
+    group = select and select.args.get("group")
+    keys = [k for k in (group.expressions if group else []) if isinstance(k, exp.Column)]
+    if not keys or any(k.name.endswith("_id") for k in keys):
+        return None
+    readable = readable_columns()
+    used = _tables_used(tree, readable)
+    for key in keys:
+        ident = _NAME_OF.get(key.name)
+        if not ident or key.name not in columns or top[columns.index(key.name)] is not None:
+            continue
+        owners = (
+            [used[key.table]]
+            if key.table in used
+            else [t for t in set(used.values()) if key.name in readable[t]]
+        )
+        if len(owners) != 1 or ident not in readable[owners[0]]:
+            continue
+        column = exp.column(ident, table=key.table or None)
+        select.set("expressions", [column, *select.expressions])
+        select.group_by(column.copy(), copy=False)
+        note = (
+            f"Note: {key.name} is empty (NULL) for some rows, which GROUP BY {key.name} put in "
+            f"one group at the top; this ran grouped by {ident} as well, so each is its own "
+            f"row: name the top row by {ident}."
+        )
+        return tree.sql(dialect=dialect), note
+    return None
+
+
 def unnamed_top(sql: str, columns: list[str], top: tuple, dialect: str) -> list[str]:
     """A note when the top row of a ranking names nothing: every plain (not aggregated)
     column it selects is empty (NULL) there. The 1.5B model grouped Amazon reviews by
