@@ -398,6 +398,39 @@ def _trees(sql: str) -> list | None:
         return None
 
 
+# A ranking by how many ("the reviewer who wrote the most reviews", "o estado com mais
+# pedidos", "评论最多的产品"): the 1.5B model ordered reviewers by their average rating and
+# answered "5 reviews" from an average of 5.
+_MOST_OF = re.compile(
+    r"(?i:\b(?:most|highest\s+number\s+of|largest\s+number\s+of|greatest\s+number\s+of)\s+"
+    r"(?:[\w-]+\s+)?(reviews|orders|invoices|purchases|customers|buyers|products|items|units)\b"
+    r"|\bmais\s+(avaliações|resenhas|pedidos|compras|clientes|produtos|itens|unidades)\b)"
+    r"|(评论|评价|订单|客户|产品|商品)(?:数|数量)?最多|最多(?:的)?(评论|评价|订单|客户|产品|商品)"
+)
+
+
+_RATED = re.compile(r"\b(?:ratings?|rated|stars?|best|worst|notas?)\b|评分|好评|差评|星", re.I)
+
+
+def _ranked_by_average(sql: str) -> str | None:
+    """The first ORDER BY expression of a query that ranks by an average or a rating
+    (AVG(...), avg_rating, an alias of either), as written; None otherwise."""
+    from sqlglot import exp
+
+    for tree in _trees(sql) or []:
+        for select in tree.find_all(exp.Select):
+            order = select.args.get("order")
+            aliases = {e.alias: e.this for e in select.expressions if isinstance(e, exp.Alias)}
+            for ordered in order.expressions[:1] if order else []:  # not a tie-breaker
+                key = ordered.this
+                if isinstance(key, exp.Column) and not key.table and key.name in aliases:
+                    key = aliases[key.name]
+                names = [c.name.lower() for c in key.find_all(exp.Column)]
+                if isinstance(key, exp.Avg) or any("avg" in n or "rating" in n for n in names):
+                    return ordered.this.sql()
+    return None
+
+
 def _decides_every(sql: str) -> bool:
     """Whether a query can decide a condition on every row of an entity: an anti-join,
     MIN/MAX, an entity's facts view, or a HAVING that weighs the rows against each other
@@ -869,6 +902,17 @@ def _findings(
                 "country only)."
             )
             found.append((asked.group(0), said))
+    rated = _AVERAGE.search(question) or _RATED.search(question)  # ranked by rating on purpose
+    most = not rated and _MOST_OF.search(question)
+    averaged = most and next(filter(None, (_ranked_by_average(q) for q in queries)), None)
+    if averaged:
+        noun = next(g for g in most.groups() if g)
+        said = (
+            f"my question ranks by how many {noun} ({most.group(0)}), and your query orders "
+            f"by {averaged}, an average or a rating: order by the count (COUNT(*), or the "
+            "facts view's count column such as reviews or orders)."
+        )
+        found.append((most.group(0), said))
     every = _EVERY.search(question)
     if every and not any(_decides_every(q) for c in chosen for q in sqls_of(c)):
         said = (

@@ -1555,6 +1555,53 @@ def test_reviews_asked_about_and_not_read_are_pointed_out(context):
         assert missed(messages) == [], question
 
 
+def test_a_ranking_by_how_many_ordered_by_an_average_is_pointed_out(context):
+    """Asked which reviewer wrote the most reviews, the 1.5B model ordered reviewers by
+    their average rating and answered "5 reviews" from an average of 5. A ranking by how
+    many ordered by an average or a rating is a finding; ordered by a count, or asked
+    about ratings, it is not."""
+    from langchain_core.messages import HumanMessage, ToolMessage
+    from segassist.agent.checks import missed
+
+    by_average = (
+        "SELECT customer_id, AVG(rating) AS avg_rating FROM review_facts GROUP BY customer_id "
+        "ORDER BY avg_rating DESC LIMIT 1"
+    )
+    by_count = (
+        "SELECT customer_id, COUNT(*) AS n FROM review_facts GROUP BY customer_id "
+        "ORDER BY n DESC, AVG(rating) DESC LIMIT 1"
+    )
+
+    def findings(question, sql):
+        messages = [
+            HumanMessage(question),
+            AIMessage("", tool_calls=[{"name": "run_sql", "args": {"sql": sql}, "id": "c0"}]),
+            ToolMessage(
+                "1 rows\n| customer_id | n |\n|---|---|\n| A1 | 5 |",
+                tool_call_id="c0",
+                name="run_sql",
+            ),
+        ]
+        return missed(messages)
+
+    for question, asked in (
+        ("Which reviewer wrote the most reviews, and how many?", "most reviews"),
+        ("Qual cliente escreveu mais avaliações?", "mais avaliações"),
+        ("哪位客户的评论最多？", "评论最多"),
+    ):
+        assert findings(question, by_average) == [asked], question
+        assert findings(question, by_count) == [], question
+    for question in (
+        "Among reviewers with the most reviews, who has the highest average rating?",
+        "Which reviewer with the most reviews gives the best ratings?",
+    ):
+        assert findings(question, by_average) == [], question
+    model = _script(_call("run_sql", sql=by_average), "5 reviews.", "5 reviews.", "5 reviews.")
+    answer = _agent(context, model).ask("Which reviewer wrote the most reviews?", "most")
+    assert "my question ranks by how many reviews (most reviews)" in model.seen[2][-1].content
+    assert answer.text.startswith("I could not answer this reliably"), answer.text
+
+
 def test_a_state_or_city_asked_and_not_read_is_pointed_out(context):
     """Asked "Qual estado tem mais clientes?" on Olist, the 1.5B model grouped customers by
     country (all Brazil). A state, region or city asked about and not read is a finding;
