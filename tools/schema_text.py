@@ -865,22 +865,27 @@ def empty_groups(sql: str, columns: list[str], rows: list, dialect: str) -> list
     return notes
 
 
+def _grouped(sql: str, dialect: str) -> tuple:
+    """(parsed query, its first SELECT, that SELECT's GROUP BY keys); keys empty where the
+    query does not parse or groups nothing."""
+    from sqlglot import exp
+
+    tree = _parsed(sql, dialect)
+    select = tree if isinstance(tree, exp.Select) else tree and tree.find(exp.Select)
+    group = select and select.args.get("group")
+    return tree, select, list(group.expressions) if group else []
+
+
 def without_empty_key(sql: str, columns: list[str], top: tuple, dialect: str):
     """(the query again without the empty group, a note saying so) when a ranking is topped
     by the empty (NULL) group of an id it is grouped by, else None. Anonymous invoices
     grouped by customer_id topped "which customer has the most invoices"; told so, the
     1.5B model wrote no query again and said its query had failed. Leaving out the rows
     with no id is what such a ranking means."""
-    import sqlglot
     from sqlglot import exp
 
-    try:
-        tree = sqlglot.parse_one(sql, read=dialect)
-    except sqlglot.errors.ParseError:
-        return None
-    select = tree if isinstance(tree, exp.Select) else tree.find(exp.Select)
-    group = select and select.args.get("group")
-    for key in group.expressions if group else []:
+    tree, select, keys = _grouped(sql, dialect)
+    for key in keys:
         named = isinstance(key, exp.Column) and key.name.endswith("_id") and key.name in columns
         if named and top[columns.index(key.name)] is None:
             select.where(f"{key.sql(dialect=dialect)} IS NOT NULL", dialect=dialect, copy=False)
@@ -903,16 +908,10 @@ def grouped_by_name(sql: str, columns: list[str], top: tuple, dialect: str):
     topped by the empty (NULL) group of a product's name: Amazon products have no
     titles, and the 1.5B model, told to group by product_id, gave up. Grouped by the id
     beside the name, each product is its own row, named by its id; None otherwise."""
-    import sqlglot
     from sqlglot import exp
 
-    try:
-        tree = sqlglot.parse_one(sql, read=dialect)
-    except sqlglot.errors.ParseError:
-        return None
-    select = tree if isinstance(tree, exp.Select) else tree.find(exp.Select)
-    group = select and select.args.get("group")
-    keys = [k for k in (group.expressions if group else []) if isinstance(k, exp.Column)]
+    tree, select, keys = _grouped(sql, dialect)
+    keys = [k for k in keys if isinstance(k, exp.Column)]
     if not keys or any(k.name.endswith("_id") for k in keys):
         return None
     readable = readable_columns()
