@@ -864,13 +864,13 @@ def _findings(
             "(to leave it out: != or NOT IN)."
         )
         found += [(f"≠ {name}", said) for name in kept]
+    # The 1.5B model read "no first date" and ran the same query again: the range on the
+    # column to read, where the question names one year and no month.
     years = set(_YEAR.findall(question))
+    year = int(years.pop()) if len(years) == 1 and not months else None
     for said, edge, where in _edges(question):
         if not re.search(_EDGE_READ[edge], written, re.I):
-            # The 1.5B model read "no first date" and ran the same query again: the range
-            # on the column to read, where the question names one year and no month.
             table, column = where.split(",")[0].split(".")
-            year = int(years.pop()) if len(years) == 1 and not months else None
             bounded = (
                 f" For {year} alone: FROM {table} WHERE {column} >= '{year}-01-01' AND "
                 f"{column} < '{year + 1}-01-01'."

@@ -197,15 +197,11 @@ def _grounds(messages: list) -> list[tuple[str, bool]]:
     question, since = this_question(messages)
     # A call refused or failed holds no data: its numbers are the refusal's ("LIMIT 1",
     # "rating = stars, 1-5"), and the 1.5B model answered "1 customer" from one.
-    results = [m for m in since if getattr(m, "type", "") == "tool" and not failed(m)]
+    results = _results(since)
     if not any(getattr(m, "type", "") == "tool" for m in since):
         earlier = messages[: len(messages) - len(since)]
-        results = [
-            m
-            for m in earlier
-            if getattr(m, "type", "") == "ai"
-            or (getattr(m, "type", "") == "tool" and not failed(m))
-        ]
+        ran = _results(earlier)
+        results = [m for m in earlier if getattr(m, "type", "") == "ai" or m in ran]
     return [
         (question, False),
         *(
@@ -317,7 +313,7 @@ def figure_from_question_only(answer: str, messages: list) -> list[str]:
     reviewers gave a 1-star review?", the 1.5B model answered "1.000" after a failed
     search: the question's own 1). Empty otherwise."""
     question, since = this_question(messages)
-    results = [_data_text(m) for m in since if getattr(m, "type", "") == "tool" and not failed(m)]
+    results = [_data_text(m) for m in _results(since)]
     numbers = written_numbers(answer)
     if not results or not numbers or not asks_for_figure(question):
         return []
