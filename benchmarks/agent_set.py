@@ -766,6 +766,162 @@ def edge_questions(data: Path) -> list[dict]:
     ]
 
 
+def fresh_questions(data: Path) -> list[dict]:
+    """Written 2026-12-06 (fourth session), after the checks of the sessions before, and
+    never tuned to: a fresh look at whether the agent carries to per-entity aggregates
+    and phrasings it was not fixed on. Reported apart from the 68 before them."""
+    amazon, retail, olist = _amazon(data), _retail(data), _olist(data)
+    product_avg = amazon.groupby("asin")["overall"].mean()
+    per_reviewer = amazon.groupby("reviewerID").size()
+    in_2013 = amazon[amazon["when"].dt.year == 2013]
+    year_top, _ = _unique_top(amazon.groupby(amazon["when"].dt.year).size())
+    known = retail[retail["customer"].notna()]
+    sales = known[~known["cancelled"]]
+    spent = sales.groupby("customer")["amount"].sum()
+    cancelled = retail[retail["cancelled"]]
+    abroad = cancelled[cancelled["Country"] != "United Kingdom"]
+    country_top, _ = _unique_top(abroad.groupby("Country")["Invoice"].nunique())
+    cancellers = set(known.loc[known["cancelled"], "customer"])
+    cancellers_2010 = known.loc[known["cancelled"] & (known["when"].dt.year == 2010), "customer"]
+    q1 = retail[
+        ~retail["cancelled"] & (retail["when"] >= "2010-01-01") & (retail["when"] < "2010-04-01")
+    ]
+    customers, orders, items = olist["customers"], olist["orders"], olist["order_items"]
+    city_top, _ = _unique_top(customers.groupby("customer_city")["customer_unique_id"].nunique())
+    kept = orders[~orders["cancelled"]]
+    reviews = olist["reviews_matched"].merge(
+        orders[["order_id", "customer_unique_id"]], on="order_id"
+    )
+    return [
+        _q(
+            "fresh-01",
+            "amazon",
+            "analyst",
+            "How many products have an average rating under 4?",
+            int((product_avg < 4).sum()),
+        ),
+        _q(
+            "fresh-02",
+            "amazon",
+            "marketer",
+            "How many reviewers wrote at least 10 reviews?",
+            int((per_reviewer >= 10).sum()),
+        ),
+        _q(
+            "fresh-03",
+            "amazon",
+            "cs_lead",
+            "What share of the reviews written in 2013 gave 4 or 5 stars? One decimal.",
+            round(float((in_2013["overall"] >= 4).mean() * 100), 1),
+            tolerance=0.1,
+        ),
+        _q(
+            "fresh-04",
+            "amazon",
+            "cs_lead",
+            "How many products received at least one 1-star review?",
+            int(amazon.loc[amazon["overall"] == 1, "asin"].nunique()),
+        ),
+        _q(
+            "fresh-05",
+            "amazon",
+            "analyst",
+            "评论数量最多的是哪一年？",
+            {"year": str(year_top)},
+            "entity",
+            language="zh",
+        ),
+        _q(
+            "fresh-06",
+            "online_retail",
+            "marketer",
+            "How many customers from Germany placed non-cancelled invoices?",
+            int(sales.loc[sales["Country"] == "Germany", "customer"].nunique()),
+        ),
+        _q(
+            "fresh-07",
+            "online_retail",
+            "marketer",
+            "How many customers spent more than 5,000 in total on non-cancelled invoices?",
+            int((spent > 5000).sum()),
+        ),
+        _q(
+            "fresh-08",
+            "online_retail",
+            "analyst",
+            "Apart from the United Kingdom, which country had the most cancelled invoices?",
+            {"country": country_top},
+            "entity",
+        ),
+        _q(
+            "fresh-09",
+            "online_retail",
+            "cs_lead",
+            "How many customers (with a customer id) never had an invoice cancelled?",
+            len(set(known["customer"]) - cancellers),
+        ),
+        _q(
+            "fresh-10",
+            "online_retail",
+            "cs_lead",
+            "2010年有多少位客户至少有一张被取消的发票？",
+            int(cancellers_2010.nunique()),
+            language="zh",
+        ),
+        _q(
+            "fresh-11",
+            "online_retail",
+            "analyst",
+            "What was the revenue from non-cancelled invoices in the first quarter of 2010 "
+            "(January to March)? Round to a whole unit.",
+            round(float(q1["amount"].sum())),
+            tolerance=1.0,
+        ),
+        _q(
+            "fresh-12",
+            "olist",
+            "marketer",
+            "Quantos clientes distintos são do estado de São Paulo (SP)?",
+            int(customers.loc[customers["customer_state"] == "SP", "customer_unique_id"].nunique()),
+            language="pt",
+        ),
+        _q(
+            "fresh-13",
+            "olist",
+            "marketer",
+            "Qual cidade tem mais clientes distintos?",
+            # the data writes cities without accents ("sao paulo"); an answer may add them
+            {"city": [city_top, city_top.replace("sao ", "são ")]},
+            "entity",
+            language="pt",
+        ),
+        _q(
+            "fresh-14",
+            "olist",
+            "analyst",
+            "Quantos produtos diferentes foram vendidos em pedidos não cancelados?",
+            int(items.loc[items["order_id"].isin(kept["order_id"]), "product_id"].nunique()),
+            language="pt",
+        ),
+        _q(
+            "fresh-15",
+            "olist",
+            "cs_lead",
+            "有多少条评价的评分是5分？",
+            int((olist["reviews_matched"]["review_score"] == 5).sum()),
+            language="zh",
+        ),
+        _q(
+            "fresh-16",
+            "olist",
+            "cs_lead",
+            "Quantos clientes deram nota 1 em pelo menos uma avaliação?",
+            int(reviews.loc[reviews["review_score"] == 1, "customer_unique_id"].nunique()),
+            language="pt",
+        ),
+    ]
+
+
 def questions(data: Path) -> list[dict]:
     """Every data-set question (segment questions are added once a model is scored)."""
     return [
@@ -774,4 +930,5 @@ def questions(data: Path) -> list[dict]:
         *olist_questions(data),
         *conversation_questions(data),
         *edge_questions(data),
+        *fresh_questions(data),
     ]

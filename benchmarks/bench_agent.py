@@ -384,9 +384,10 @@ def _report(records: list[dict]) -> None:
             groups["persona", r["persona"]].append(r["passed"])
             groups["kind", r["kind"]].append(r["passed"])
             groups["language", r["language"]].append(r["passed"])
-            # agent_set.edge_questions: written after the changes they test, kept apart
-            later = r["id"].startswith("edge-")
-            groups["questions", "edge-* (written after)" if later else "the rest"].append(
+            # agent_set.edge_questions and fresh_questions: written after the changes
+            # they test, kept apart
+            later = next((p for p in ("edge", "fresh") if r["id"].startswith(f"{p}-")), None)
+            groups["questions", f"{later}-* (written after)" if later else "the rest"].append(
                 r["passed"]
             )
         for (kind, name), passed in sorted(groups.items()):
