@@ -406,6 +406,71 @@ def test_an_average_of_a_column_the_where_fixes_is_refused(warehouse, tmp_path):
         assert not run_sql(sql).failed, sql
 
 
+def test_a_boolean_compared_with_0_or_1_runs_on_both_databases(warehouse, tmp_path):
+    """SQLite keeps booleans as 0 and 1, and the 1.5B model writes `is_cancelled = 0`;
+    PostgreSQL refused it ("operator does not exist: boolean = integer"). The same
+    counts come back on both."""
+    from segassist.tools.context import ToolContext
+    from segassist.tools.data_tools import run_sql_tool
+
+    run_sql = run_sql_tool(ToolContext(warehouse, None, tmp_path))
+    with warehouse.connect() as conn:
+        kept, cancelled = conn.execute(
+            text(
+                "SELECT SUM(CASE WHEN is_cancelled THEN 0 ELSE 1 END), "
+                "SUM(CASE WHEN is_cancelled THEN 1 ELSE 0 END) FROM orders"
+            )
+        ).one()
+    assert kept > 0  # the generated warehouse may hold no cancelled order
+    for sql, expected in (
+        ("SELECT COUNT(*) AS n FROM order_facts WHERE is_cancelled = 0", kept),
+        ("SELECT COUNT(*) AS n FROM order_facts WHERE 1 = is_cancelled", cancelled),
+        ("SELECT COUNT(*) AS n FROM orders o WHERE o.is_cancelled <> 1", kept),
+    ):
+        said = run_sql(sql)
+        assert not said.failed, said.text
+        assert said.payload.rows == [[expected]], sql
+
+
+def test_and_inside_or_without_parentheses_is_refused_with_the_grouping_meant(warehouse, tmp_path):
+    """Asked for the first quarter's revenue of non-cancelled invoices, the 1.5B model
+    wrote `month = '2010-01' OR month = '2010-02' OR month = '2010-03' AND is_cancelled
+    = 0`: AND binds first, so January's and February's cancellations were counted, and
+    the figure was stated. AND and OR mixed without parentheses are refused with the
+    parenthesised condition most likely meant; parenthesised, any grouping runs."""
+    from segassist.tools.context import ToolContext
+    from segassist.tools.data_tools import run_sql_tool
+
+    run_sql = run_sql_tool(ToolContext(warehouse, None, tmp_path))
+    for sql, meant in (
+        (
+            "SELECT SUM(revenue) FROM order_facts WHERE month = '2024-01' OR month = '2024-02' "
+            "AND is_cancelled = 0",
+            "(month = '2024-01' OR month = '2024-02') AND is_cancelled = 0",
+        ),
+        (
+            "SELECT COUNT(*) FROM review_facts WHERE year = 2024 AND rating = 1 OR rating = 2",
+            "year = 2024 AND (rating = 1 OR rating = 2)",
+        ),
+        (
+            "SELECT COUNT(*) FROM review_facts WHERE rating = 1 AND year = 2024 OR rating = 2 "
+            "AND year = 2023",
+            "Put parentheses around what belongs together",
+        ),
+    ):
+        said = run_sql(sql)
+        assert said.failed and "AND binds before OR" in said.text, sql
+        assert meant in said.text, said.text
+    for sql in (
+        "SELECT SUM(revenue) FROM order_facts WHERE (month = '2024-01' OR month = '2024-02') "
+        "AND is_cancelled = 0",
+        "SELECT COUNT(*) FROM review_facts WHERE (rating = 1 AND year = 2024) OR "
+        "(rating = 2 AND year = 2023)",
+        "SELECT COUNT(*) FROM review_facts WHERE rating = 1 OR rating = 2",
+    ):
+        assert not run_sql(sql).failed, sql
+
+
 def test_a_group_of_empty_keys_is_pointed_out_with_the_id_to_group_by(warehouse, tmp_path):
     """Asked which product's reviews collected the most helpful votes, the 1.5B model
     grouped Amazon reviews by product title, which that data leaves empty: every review

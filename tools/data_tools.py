@@ -11,6 +11,7 @@ from segassist.tools.context import ToolContext, run_setting
 from segassist.tools.joins import counted_per_key, repeated_rows
 from segassist.tools.result import ReviewHits, Table, ToolResult
 from segassist.tools.schema_text import (
+    and_inside_or,
     describe_data_text,
     empty_groups,
     fixed_aggregate,
@@ -90,6 +91,7 @@ def run_sql_tool(ctx: ToolContext):
             or never_both(sql, dialect, counts)
             or placeholder_value(sql, dialect)
             or fixed_aggregate(sql, dialect)
+            or and_inside_or(sql, dialect)
         )
         if why:
             return ToolResult.failure(f"SQL not run: {why}", "", Table([], [], 0, sql))

@@ -262,6 +262,55 @@ def fixed_aggregate(sql: str, dialect: str) -> str | None:
     return None
 
 
+def and_inside_or(sql: str, dialect: str) -> str | None:
+    """Why a condition mixes AND and OR without parentheses, or None. AND binds first:
+    asked for the first quarter's revenue of non-cancelled invoices, the 1.5B model wrote
+    `month LIKE '2010-01' OR month LIKE '2010-02' OR month LIKE '2010-03' AND
+    is_cancelled = 0`, which counts January's and February's cancellations too, and
+    answered from it. Parenthesised, any grouping runs."""
+    from sqlglot import exp
+
+    tree = _parsed(sql, dialect)
+    if tree is None:
+        return None
+    for node in tree.find_all(exp.Or):
+        if isinstance(node.parent, exp.Or):
+            continue  # the top of the chain of ORs reads all of it
+        alternatives = list(node.flatten(unnest=False))  # (a AND b) OR c is clear
+        mixed = [a for a in alternatives if isinstance(a, exp.And)]
+        if not mixed:
+            continue
+
+        def text(parts, joiner):
+            return f" {joiner} ".join(p.sql(dialect=dialect) for p in parts)
+
+        last, first = alternatives[-1], alternatives[0]
+        if mixed == [last]:  # a OR b OR c AND d: d meant for all, most likely
+            conditions = list(last.flatten(unnest=False))
+            choices = [*alternatives[:-1], conditions[0]]
+            meant = f"({text(choices, 'OR')}) AND {text(conditions[1:], 'AND')}"
+            alone = text(conditions[1:], "AND")
+            only = conditions[0].sql(dialect=dialect)
+        elif mixed == [first]:  # a AND b OR c: a meant for all
+            conditions = list(first.flatten(unnest=False))
+            choices = [conditions[-1], *alternatives[1:]]
+            meant = f"{text(conditions[:-1], 'AND')} AND ({text(choices, 'OR')})"
+            alone = text(conditions[:-1], "AND")
+            only = conditions[-1].sql(dialect=dialect)
+        else:
+            return (
+                f"AND binds before OR in {node.sql(dialect=dialect)}, so each AND holds for "
+                "one alternative only. Put parentheses around what belongs together and "
+                "run it again."
+            )
+        return (
+            f"AND binds before OR, so {alone} holds only where {only}, not on the other "
+            f"alternatives. If it is meant for all of them, write {meant} (parentheses "
+            "around what belongs together) and run it again."
+        )
+    return None
+
+
 # A value the model left for the user to fill in: 'your_segment_id', '<customer_id>',
 # '{segment}', 'segment_id_here'. Asked for the size of the segment with the lowest churn
 # risk, the 1.5B model ran `WHERE segment_id = 'your_segment_id'`, found nothing, and

@@ -19,7 +19,8 @@ name, after parsing:
 `check_select` returns the query *as sqlglot writes it back* from the checked
 tree: what runs is what was checked, with comments made harmless (a trailing
 `-- comment` no longer swallows a wrapper), never the original text. On SQLite,
-date parts are written as SQLite has them (`sqlite_date_parts`).
+date parts are written as SQLite has them (`sqlite_date_parts`); on PostgreSQL, a
+boolean compared with 0 or 1 as compared with false or true (`postgres_booleans`).
 """
 
 from __future__ import annotations
@@ -139,6 +140,8 @@ def check_select(sql: str, dialect: str) -> str:
     _check_grouping(tree, dialect)
     if dialect == "sqlite":
         tree = sqlite_date_parts(tree)
+    elif dialect == "postgres":
+        tree = postgres_booleans(tree)
     try:
         return tree.sql(dialect=dialect, comments=False)
     except RecursionError as e:
@@ -188,6 +191,44 @@ def sqlite_date_parts(tree):
             this="strftime", expressions=[exp.Literal.string(_STRFTIME[name]), value]
         )
         return exp.Cast(this=strftime, to=exp.DataType.build("INTEGER"))
+
+    return tree.transform(rewrite)
+
+
+def _boolean_columns() -> set[str]:
+    from segassist.warehouse.schema import Base
+
+    return {
+        column.name
+        for table in Base.metadata.tables.values()
+        for column in table.columns
+        if column.type.python_type is bool
+    }
+
+
+def postgres_booleans(tree):
+    """`is_cancelled = 0` written as PostgreSQL has it: `is_cancelled = FALSE`. SQLite
+    keeps booleans as 0 and 1, and the prompt's examples and the 1.5B model write them
+    so; PostgreSQL refuses it ("operator does not exist: boolean = integer")."""
+    from sqlglot import exp
+
+    booleans = _boolean_columns()
+
+    def rewrite(node):
+        if not isinstance(node, (exp.EQ, exp.NEQ)):
+            return node
+        column, value = node.this, node.expression
+        if isinstance(column, exp.Literal):
+            column, value = value, column
+        if (
+            isinstance(column, exp.Column)
+            and column.name in booleans
+            and isinstance(value, exp.Literal)
+            and not value.is_string
+            and value.this in ("0", "1")
+        ):
+            return type(node)(this=column, expression=exp.Boolean(this=value.this == "1"))
+        return node
 
     return tree.transform(rewrite)
 
