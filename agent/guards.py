@@ -504,17 +504,30 @@ _ASKS_FIGURE = re.compile(
     r"多少|几[个位条次]|比例|百分之?|平均(?:评分|分|星)",
     re.I,
 )
+# A ranking by how many: "the most reviews", "mais pedidos", "评论数量最多" (one group per
+# alternative: the noun counted). Review search cannot rank by a count either: asked which
+# year had the most reviews (评论数量最多的是哪一年), the 1.5B model searched and answered
+# with the year of the first review it found.
+RANKS_BY_COUNT = re.compile(
+    r"(?i:\b(?:most|fewest|least|highest\s+number\s+of|largest\s+number\s+of|"
+    r"greatest\s+number\s+of|smallest\s+number\s+of)\s+"
+    r"(?:[\w-]+\s+)?(reviews|orders|invoices|purchases|customers|buyers|products|items|units)\b"
+    r"|\b(?:mais|menos)\s+(avaliações|resenhas|pedidos|compras|clientes|produtos|itens|unidades)\b)"
+    r"|(评论|评价|订单|客户|产品|商品)(?:数|数量)?最[多少]|最[多少](?:的)?(评论|评价|订单|客户|产品|商品)"
+)
 SEARCH_CANNOT_COUNT = (
     "search_reviews not run: it returns a few reviews by meaning and cannot count, sum or "
-    "average them, and my question asks for a figure. Call run_sql with one SELECT instead: "
-    "COUNT, AVG or SUM over the summary view at the grain of my question (customer_facts for "
+    "average them, and my question asks for a figure or ranks by one. Call run_sql with one "
+    "SELECT instead: COUNT, AVG or SUM over the summary view at the grain of my question "
+    "(customer_facts for "
     "customers, product_facts for products, review_facts for single reviews)."
 )
 
 
 def asks_for_figure(question: str) -> bool:
-    """The question asks how many, how much, what share or what average."""
-    return bool(_ASKS_FIGURE.search(question))
+    """The question asks how many, how much, what share or what average, or ranks by how
+    many."""
+    return bool(_ASKS_FIGURE.search(question) or RANKS_BY_COUNT.search(question))
 
 
 # Follows a result whose SQL is a worked example's, unchanged (agent.examples.copied).

@@ -1023,6 +1023,32 @@ def test_a_threshold_on_what_each_product_adds_up_to_compared_row_by_row_is_poin
         sql="SELECT COUNT(*) AS n FROM (SELECT product_id, AVG(rating) AS r FROM reviews "
         "GROUP BY product_id) AS t WHERE r < 3",
     )
+    # The check gives the facts view's query to start from, with the column the
+    # threshold is on (fresh-07: told only "decide per customer", the 1.5B model counted
+    # customers with one order over 5,000, 32 for 287).
+    for question, wrong, example in (
+        (
+            "How many products have an average rating below 3?",
+            "reviews WHERE rating < 3",
+            "product_facts WHERE avg_rating < 3",
+        ),
+        (
+            "How many customers spent more than 5,000 in total?",
+            "order_facts WHERE revenue > 5000",
+            "customer_facts WHERE revenue > 5000",
+        ),
+        (
+            "Quantos clientes fizeram mais de 2 pedidos?",
+            "order_facts WHERE units > 2",
+            "customer_facts WHERE orders > 2",
+        ),
+    ):
+        entity = "product" if "product" in example else "customer"
+        wrong = _call("run_sql", sql=f"SELECT COUNT(DISTINCT {entity}_id) AS n FROM {wrong}")
+        right = _call("run_sql", sql=f"SELECT COUNT(*) AS n FROM {example}")
+        model = _script(wrong, "1.", right, "0.")
+        assert _agent(context, model).ask(question, f"example {example}").text == "0."
+        assert f"for example SELECT COUNT(*) FROM {example}." in model.seen[-2][-1].content
     model = _script(grouped, "1 product.", nested, "0.")
     question = "How many products have an average rating below 3?"
     assert _agent(context, model).ask(question, "grouped").text == "0."
@@ -1094,6 +1120,15 @@ def test_a_rating_of_single_reviews_asked_of_an_average_is_pointed_out(context):
             "1 cliente.",
         ),
         ("有多少客户至少给过一条5星评论？", "5星评论", "有0位。", "有1位。"),
+        # the rating as a number (fresh-16: avg_rating = 1, 59 customers for 60)
+        (
+            "Quantos clientes deram nota 5 em pelo menos uma avaliação?",
+            "nota 5",
+            "Nenhum: 0.",
+            "1 cliente.",
+        ),
+        ("How many customers gave a rating of 5 at least once?", "a rating of 5", "0.", "1."),
+        ("有多少位客户至少一次打了5分？", "打了5分", "有0位。", "有1位。"),
     )
     _checked_until_fixed(context, averaged, per_review, cases, "is about single reviews ({})")
     # The stars of "a 5-star review" are a number of the question (the 1.5B model counted
@@ -1740,6 +1775,10 @@ def test_a_review_is_shown_with_its_title_apart_so_its_words_can_be_quoted(conte
         "Quantas avaliações falam de cabos?",
         "有多少条评论提到线材？",
         "What is the average rating of reviews about pedals?",
+        # a ranking by how many (fresh-05: the year of the first review found)
+        "评论数量最多的是哪一年？",
+        "Which month had the most reviews?",
+        "Qual produto tem mais avaliações?",
     ],
 )
 def test_review_search_is_refused_for_a_question_that_asks_for_a_figure(context, question):
