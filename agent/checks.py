@@ -292,6 +292,30 @@ _EVERY = re.compile(
     r"|(?:评论|评价|订单)(?:全|都)|只(?:给|有|写|下)?(?:过)?\d*星?(?:的)?(?:评论|评价|订单)"
     r"|从未|从来没有|没有再|之后没有|后再也没有"
 )
+# What a customer never did, after "never" ("never had an invoice cancelled", "nunca
+# avaliaram", "从未下单"), and customer_facts' count of it. Told to decide per customer,
+# the 1.5B model counted customers with any kept invoice (fresh-09: 4,314 for 2,585).
+_NEVER = re.compile(r"\bnever\b|\bnunca\b|从未|从来没有", re.I)
+_NEVER_DID = (
+    (re.compile(r"cancel|取消", re.I), "cancelled_orders"),
+    (re.compile(r"review|rated|rating|avalia|resenh|评", re.I), "reviews"),
+    (re.compile(r"order|bought|buy|purchas|shop|compr|pedi|下单|购买|订单", re.I), "orders"),
+)
+_SINCE = re.compile(r"\b(?:since|after|desde|depois)\b|之后|以来", re.I)
+
+
+def _never_query(question: str, every: re.Match) -> str:
+    """For "how many customers never ...", the customer_facts count where what they
+    never did is 0; "" for any other question (and "never ... since": a date)."""
+    if not _NEVER.fullmatch(every.group(0).strip()) or _SINCE.search(question):
+        return ""
+    if counted_entity(question) != "customer":
+        return ""
+    after = question[every.end() :]
+    column = next((c for words, c in _NEVER_DID if words.search(after)), None)
+    return f"{EXAMPLE}SELECT COUNT(*) FROM customer_facts WHERE {column} = 0" if column else ""
+
+
 # A rating of single reviews: "at least one 1-star review", "a review of 5 stars", "uma
 # avaliação de 1 estrela", "1星评论". Asked how many reviewers gave at least one 1-star
 # review, the 1.5B model compared each customer's average rating (`avg_rating = 1`), which
@@ -374,6 +398,11 @@ _TOTAL_OF = (
 _TOTAL_WORD = re.compile("|".join(f"(?P<{column}>{words})" for words, column in _TOTAL_OF), re.I)
 
 
+# Where a finding ends in a query to run instead: the agent runs it itself when the model
+# keeps its own query after both checks (`suggested_query`).
+EXAMPLE = ", for example "
+
+
 def _threshold_query(question: str, entity: str, match: re.Match, bound: str) -> str:
     """A facts-view query for a threshold on each customer's or product's total: ", for
     example SELECT COUNT(*) FROM customer_facts WHERE revenue > 5000"; "" where the
@@ -394,9 +423,7 @@ def _threshold_query(question: str, entity: str, match: re.Match, bound: str) ->
             near.append((max(before, after), word.lastgroup))
     if not near:
         return ""
-    return (
-        f", for example SELECT COUNT(*) FROM {entity}_facts WHERE {min(near)[1]} {bound} {number}"
-    )
+    return f"{EXAMPLE}SELECT COUNT(*) FROM {entity}_facts WHERE {min(near)[1]} {bound} {number}"
 
 
 def _entity_threshold(question: str) -> tuple[str, str, str] | None:
@@ -772,6 +799,18 @@ def query_notes(messages: list, call_id: str) -> list[str]:
     return list(dict.fromkeys(said for _, said in _findings(messages, names=False, source=call_id)))
 
 
+def suggested_query(messages: list) -> str | None:
+    """The query a finding on this question's queries ends in (a threshold on each
+    customer's total: the facts view; a share: the part over the whole), or None. Told
+    it twice, the 1.5B model ran its own query again (fresh-07: order rows over 5,000,
+    32 customers for 287); the agent then runs this one itself, and the checks read it
+    as they read the model's."""
+    for _, said in _findings(messages, names=False):
+        if EXAMPLE in said:
+            return said.rsplit(EXAMPLE, 1)[1].removesuffix(".")
+    return None
+
+
 def missed(messages: list, answer: str = "", source: str | None = None) -> list[str]:
     """What this question's queries still leave out after the checks, as the user would
     name it ("2012", "reviews", "segments"): the agent then says it could not answer
@@ -959,7 +998,8 @@ def _findings(
             f"my question sets a condition on every row of a customer or product "
             f"({every.group(0).strip()}), and your query filters single rows, which keeps "
             "each one with at least one such row: decide per customer or product (GROUP BY "
-            "... HAVING MIN(...) or MAX(...), NOT EXISTS, or customer_facts / product_facts)."
+            "... HAVING MIN(...) or MAX(...), NOT EXISTS, or customer_facts / product_facts)"
+            f"{_never_query(question, every)}."
         )
         found.append((every.group(0).strip(), said))
     stars = _REVIEW_STARS.search(question)
@@ -974,6 +1014,7 @@ def _findings(
     threshold = _entity_threshold(question)
     if threshold:
         entity, bound, example = threshold
+        example = example if counted_entity(question) == entity else ""  # a count, not a list
         if not any(_adds_up(q, entity) for c in chosen for q in sqls_of(c)):
             said = (
                 f"my question counts {entity}s by what each {entity} adds up to ({bound}), and "
@@ -1047,7 +1088,73 @@ def _findings(
             "counted by how many there are to share them."
         )
         found.append((f"{noun}s", said))
+    share = _SHARE.search(question)
+    if share and queries and all(_one_count(q) for q in queries):
+        said = (
+            f"my question asks for a share ({share.group(0)}), and your query counts without "
+            "dividing: compute the part over the whole in one query, 100.0 * SUM(CASE WHEN "
+            "<the part's condition> THEN 1 ELSE 0 END) / COUNT(*), with the whole's "
+            f"conditions in the WHERE{_share_query(chosen[-1]['args'].get('sql', ''))}."
+        )
+        found.append((share.group(0), said))
     return found
+
+
+# A question for a share: "what share of the reviews", "what percentage", "qual o
+# percentual", "占比". Asked what share of 2013's reviews gave 4 or 5 stars, the 1.5B
+# model counted them (3,566), said it would divide by the year's reviews, and answered
+# "0.98%" from nothing.
+_SHARE = re.compile(
+    r"\b(?:what|which)\s+(?:share|percentage|proportion|fraction|percent)\b|\bpercentage\s+of\b"
+    r"|\b(?:share|proportion|fraction)\s+of\b|\bper\s*cent\s+of\b"
+    r"|\b(?:percentual|porcentagem|proporção|parcela)\b|比例|百分之|百分比|占比|占多少",
+    re.I,
+)
+# A query that divides, or averages a condition (AVG(CASE ...), AVG(rating >= 4)).
+_RATIO = re.compile(r"/|\bAVG\s*\(\s*(?:CASE\b|[^()]*(?:[<>]=?|=|\bIN\b))", re.I)
+
+
+def _one_count(sql: str) -> bool:
+    """The query returns one value that is no ratio: a count or a sum alone. A part and a
+    whole side by side, or groups, give a share to work out (`guards` grounds a share
+    of two numbers of one small result)."""
+    from sqlglot import exp
+
+    trees = _trees(sql)
+    if not trees or len(trees) != 1 or _RATIO.search(sql):
+        return False
+    tree = trees[0]
+    return (
+        isinstance(tree, exp.Select) and len(tree.expressions) == 1 and not tree.args.get("group")
+    )
+
+
+def _share_query(sql: str) -> str:
+    """The share computed from a query that counts the part: its last WHERE condition as
+    the part, the others as the whole (", for example SELECT 100.0 * SUM(CASE WHEN
+    rating IN (4, 5) THEN 1 ELSE 0 END) / COUNT(*) FROM review_facts WHERE year = 2013");
+    "" where it is not a single SELECT with a WHERE."""
+    from sqlglot import exp
+
+    trees = _trees(sql)
+    if not trees or len(trees) != 1 or not isinstance(trees[0], exp.Select):
+        return ""
+    tree = trees[0]
+    where, table = tree.args.get("where"), tree.args.get("from_")
+    if where is None or table is None or tree.args.get("group") or tree.args.get("joins"):
+        return ""
+    conditions = (
+        list(where.this.flatten(unnest=False)) if isinstance(where.this, exp.And) else [where.this]
+    )
+    part, whole = conditions[-1].sql(), " AND ".join(c.sql() for c in conditions[:-1])
+    summed = next(
+        (s.this for s in tree.find_all(exp.Sum) if s.find_ancestor(exp.Select) is tree), None
+    )
+    if summed is not None:  # a share of a sum: "what share of the revenue"
+        ratio = f"SUM(CASE WHEN {part} THEN {summed.sql()} ELSE 0 END) / SUM({summed.sql()})"
+    else:
+        ratio = f"SUM(CASE WHEN {part} THEN 1 ELSE 0 END) / COUNT(*)"
+    return f"{EXAMPLE}SELECT 100.0 * {ratio} {table.sql()}" + (f" WHERE {whole}" if whole else "")
 
 
 def _rows_counted(sql: str, entity: str | None) -> tuple[str, str] | None:

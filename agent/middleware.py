@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import time
 from contextvars import ContextVar
 
@@ -21,6 +22,7 @@ from segassist.agent.checks import (
     is_check,
     missed,
     query_notes,
+    suggested_query,
     unchecked,
 )
 from segassist.agent.examples import copied, examples_text
@@ -107,6 +109,20 @@ def agent_middleware(tool_names: set[str], max_model_calls: int, examples=None) 
         said = reply("unreliable", question, missing=", ".join(left_out))
         return AIMessage(said, id=answer.id, response_metadata={"own": True})
 
+    def mended(request, message_id) -> AIMessage | None:
+        """The query the checks suggest (`checks.suggested_query`), as the agent's own
+        run_sql call, where the model kept its query after both checks and that query
+        has not run yet; None otherwise. Its result is checked as the model's are, and
+        the model answers from it."""
+        sql = suggested_query(request.messages)
+        call = {"name": "run_sql", "args": {"sql": sql}, "id": f"mend-{message_id}"}
+        if not sql or only_repeats([call], request.messages):
+            return None
+        written = json.dumps({"name": "run_sql", "arguments": {"sql": sql}})
+        return AIMessage(
+            written, id=message_id, tool_calls=[call], response_metadata={"mended": True}
+        )
+
     def from_results(request, handler, message_id, out_of_time=False):
         """`answer_from_results`, withheld where its queries leave out part of the
         question; a result shown as it is comes from a query that leaves nothing out,
@@ -150,9 +166,11 @@ def agent_middleware(tool_names: set[str], max_model_calls: int, examples=None) 
                     else None
                 )
                 if not nudge and checks_made(request.messages) >= CHECKS:
-                    # Checked twice: the answer stands only if it leaves nothing out.
+                    # Checked twice: the answer stands only if it leaves nothing out; else
+                    # the query the checks suggest runs, where there is one.
                     kept = withheld(request, last)
                     if kept is not last:
+                        kept = mended(request, last.id) or kept
                         return ModelResponse(result=[kept], structured_response=None)
                 if nudge:
                     # A check answered in plain words: that answer stays in view of the next.
@@ -189,7 +207,9 @@ def agent_middleware(tool_names: set[str], max_model_calls: int, examples=None) 
                     if problems:
                         nudge = ("check", "check_again")[checks_made(request.messages)]
                         return self.asked(request, handler, nudge, problems, [])
-                    message = from_results(request, handler, message.id)
+                    message = mended(request, message.id) or from_results(
+                        request, handler, message.id
+                    )
                 elif (
                     isinstance(message, AIMessage)
                     and not message.tool_calls

@@ -2005,3 +2005,46 @@ def test_one_column_asked_for_two_values_at_once_is_refused_with_the_subquery(co
         model = _script(_call("run_sql", sql=both + where), f"{n}.")
         answer = _agent(context, model).ask("How many customers?", where)
         assert answer.steps[0].observation.endswith(f"| {n} |"), where
+
+
+def test_the_query_a_check_suggests_runs_when_the_model_keeps_its_own(context):
+    """Told twice that a threshold on each customer's total was compared with single
+    orders, with the facts-view query to run, the 1.5B model ran its own query again
+    (fresh-07: 32 customers for 287) and the answer was withheld. The agent then runs
+    the suggested query itself, the checks read it as any other, and the model answers
+    from its result. A question that lists (no count) gets no such query."""
+    wrong = _call(
+        "run_sql", sql="SELECT COUNT(DISTINCT customer_id) AS n FROM order_facts WHERE units > 2"
+    )
+    expected = scalar(context.engine, "SELECT COUNT(*) FROM customer_facts WHERE units > 2")
+    model = _script(wrong, "3.", wrong, wrong, f"{expected} customers.")
+    answer = _agent(context, model).ask("How many customers bought more than 2 units?", "mend")
+    assert answer.steps[-1].args == {"sql": "SELECT COUNT(*) FROM customer_facts WHERE units > 2"}
+    assert answer.steps[-1].result.payload.rows == [[expected]]
+    assert answer.text == f"{expected} customers."
+    # a share: the part over the whole, from the model's own count
+    counted = _call(
+        "run_sql", sql="SELECT COUNT(*) AS n FROM review_facts WHERE year > 2000 AND rating = 5"
+    )
+    model = _script(counted, "1.", counted, counted, "33.3%.")
+    answer = _agent(context, model).ask("What share of the reviews gave 5 stars?", "share")
+    assert answer.steps[-1].args["sql"] == (
+        "SELECT 100.0 * SUM(CASE WHEN rating = 5 THEN 1 ELSE 0 END) / COUNT(*) FROM review_facts "
+        "WHERE year > 2000"
+    )
+    assert not answer.steps[-1].result.failed
+    # "never": what they never did counted per customer (fresh-09: 4,314 for 2,585)
+    kept = _call(
+        "run_sql",
+        sql="SELECT COUNT(DISTINCT customer_id) AS n FROM order_facts WHERE is_cancelled = 0",
+    )
+    never = "SELECT COUNT(*) FROM customer_facts WHERE cancelled_orders = 0"
+    expected = scalar(context.engine, never)
+    model = _script(kept, "3.", kept, kept, f"{expected} customers.")
+    answer = _agent(context, model).ask("How many customers never had an order cancelled?", "nv")
+    assert answer.steps[-1].args == {"sql": never}
+    assert answer.text == f"{expected} customers."
+    # a listing: no count is suggested, the answer is withheld as before
+    model = _script(wrong, "alice.", wrong, wrong, "alice.")
+    answer = _agent(context, model).ask("Which customers bought more than 2 units?", "list")
+    assert all("customer_facts" not in str(s.args) for s in answer.steps)
