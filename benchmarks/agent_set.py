@@ -790,8 +790,28 @@ def fresh_questions(data: Path) -> list[dict]:
     city_top, _ = _unique_top(customers.groupby("customer_city")["customer_unique_id"].nunique())
     kept = orders[~orders["cancelled"]]
     reviews = olist["reviews_matched"].merge(
-        orders[["order_id", "customer_unique_id"]], on="order_id"
+        orders[["order_id", "customer_unique_id", "customer_state"]], on="order_id"
     )
+    year = amazon["when"].dt.year
+    only_2013 = set(amazon.loc[year == 2013, "reviewerID"]) - set(
+        amazon.loc[year == 2014, "reviewerID"]
+    )
+    voted, _ = _unique_top(amazon.groupby("reviewerID")["helpful_votes"].sum())
+    per_product = amazon.groupby("asin").size()
+    kept_sales = retail[~retail["cancelled"]]
+    per_invoice = kept_sales.groupby(["Country", "Invoice"])["amount"].sum()
+    country_value, _ = _unique_top(per_invoice.groupby("Country").mean())
+    december = sales[sales["when"].dt.strftime("%Y-%m") == "2010-12"]
+    net = known.groupby("customer")["amount"].sum()
+    lines = items.merge(orders[["order_id", "cancelled"]], on="order_id")
+    lines = lines[~lines["cancelled"]]
+    category = lines["product_id"].map(
+        olist["products"].set_index("product_id")["product_category_name"]
+    )
+    top_category, _ = _unique_top(lines.groupby(category).size())
+    english = pd.read_csv(data / OLIST / "category_translation.csv").set_index(
+        "product_category_name"
+    )["product_category_name_english"]
     return [
         _q(
             "fresh-01",
@@ -918,6 +938,105 @@ def fresh_questions(data: Path) -> list[dict]:
             "Quantos clientes deram nota 1 em pelo menos uma avaliação?",
             int(reviews.loc[reviews["review_score"] == 1, "customer_unique_id"].nunique()),
             language="pt",
+        ),
+        # fresh-17 .. fresh-28: written after the changes made from fresh-01 .. fresh-16's
+        # misses, to measure those changes on questions they were not made on
+        _q(
+            "fresh-17",
+            "amazon",
+            "marketer",
+            "How many reviewers wrote reviews in 2013 but none in 2014?",
+            len(only_2013),
+        ),
+        _q(
+            "fresh-18",
+            "amazon",
+            "cs_lead",
+            "Which reviewer's reviews collected the most helpful votes in total?",
+            {"reviewer": voted},
+            "entity",
+        ),
+        _q(
+            "fresh-19",
+            "amazon",
+            "analyst",
+            "How many products have between 10 and 20 reviews (both included)?",
+            int(((per_product >= 10) & (per_product <= 20)).sum()),
+        ),
+        _q(
+            "fresh-20",
+            "amazon",
+            "analyst",
+            "2014年评论的平均评分是多少？保留两位小数。",
+            round(float(amazon.loc[year == 2014, "overall"].mean()), 2),
+            tolerance=0.01,
+            language="zh",
+        ),
+        _q(
+            "fresh-21",
+            "online_retail",
+            "analyst",
+            "On average, how many units does a non-cancelled invoice hold? Two decimals.",
+            round(float(kept_sales.groupby("Invoice")["Quantity"].sum().mean()), 2),
+            tolerance=0.01,
+        ),
+        _q(
+            "fresh-22",
+            "online_retail",
+            "marketer",
+            "Which country has the highest average value per non-cancelled invoice?",
+            {"country": country_value},
+            "entity",
+        ),
+        _q(
+            "fresh-23",
+            "online_retail",
+            "marketer",
+            "Quantos clientes compraram em dezembro de 2010 (faturas não canceladas)?",
+            int(december["customer"].nunique()),
+            language="pt",
+        ),
+        _q(
+            "fresh-24",
+            "online_retail",
+            "cs_lead",
+            "How many customers have a negative net spend once cancellations are taken off?",
+            int((net < 0).sum()),
+        ),
+        _q(
+            "fresh-25",
+            "olist",
+            "marketer",
+            "Quantos clientes distintos do estado do Rio de Janeiro (RJ) fizeram pedidos não "
+            "cancelados?",
+            int(kept.loc[kept["customer_state"] == "RJ", "customer_unique_id"].nunique()),
+            language="pt",
+        ),
+        _q(
+            "fresh-26",
+            "olist",
+            "analyst",
+            "Qual categoria de produto vendeu mais itens em pedidos não cancelados?",
+            {"category": [top_category, english.get(top_category, top_category)]},
+            "entity",
+            language="pt",
+        ),
+        _q(
+            "fresh-27",
+            "olist",
+            "cs_lead",
+            "What is the average review score of orders from customers in the state SP? Two "
+            "decimals.",
+            round(float(reviews.loc[reviews["customer_state"] == "SP", "review_score"].mean()), 2),
+            tolerance=0.01,
+        ),
+        _q(
+            "fresh-28",
+            "olist",
+            "cs_lead",
+            "有多少个不同的客户写过评价？",
+            int(reviews["customer_unique_id"].nunique()),
+            language="zh",
         ),
     ]
 
