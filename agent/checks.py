@@ -134,6 +134,18 @@ def _question_numbers(question: str) -> dict[str, tuple[str, str | None]]:
     return {n: (said, bound) for n, (said, bound) in numbers.items() if (n, bound) != ("1", ">=")}
 
 
+def _past_year(number: str, numbers: dict, written: str) -> str:
+    """The queries without the end of the year before `number` (< '2014-01-01' closes
+    2013), where the question names both years: asked for reviewers of 2013 "but none in
+    2014", the 1.5B model read 2013 alone, and its range's end passed for 2014
+    (fresh-17: 984 for 520)."""
+    if not re.fullmatch(r"(?:19|20)\d\d", number) or str(int(number) - 1) not in numbers:
+        return written
+    return re.sub(
+        rf"<\s*(?:DATE\s*|TIMESTAMP\s*)?'{number}-01-01(?:[ T]00:00:00)?'", "", written, flags=re.I
+    )
+
+
 def _after(text: str) -> str | None:
     """The bound written after a number ("or more": >=), None for none."""
     match = _BOUND_AFTER.match(text)
@@ -688,7 +700,9 @@ _MONTH = re.compile(
     + r")|"
     + "|".join(rf"(?<=\b{w} )May" for w in ("in", "of", "during", "since", "until", "and"))
     + r"|May(?=,?\s+\d)"
-    r"|(?i:" + "|".join(MESES) + r")"
+    # Portuguese writes months in lower case: "Rio de Janeiro" is a city (fresh-25), unless
+    # a year follows ("Janeiro de 2017")
+    r"|" + "|".join(MESES) + r"|(?i:" + "|".join(MESES) + r")(?=\s+(?:de\s+)?\d{4})"
     r"|(?i:jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\.?(?=[ -]\d)"
     r"|(?i:jan|fev|mar|abr|mai|jun|jul|ago|set|out|nov|dez)(?=/\d|\s+de\s+\d{4}))(?!\w)"
 )
@@ -773,6 +787,13 @@ def _proper_names(question: str) -> list[str]:
         for name in _NAME.findall(question)
         if name not in _NOT_NAMES and name.lower() not in _MONTH_NUMBER
     ]
+
+
+def _forms(name: str, question: str) -> list[str]:
+    """A name and the code the question gives it in brackets: "Rio de Janeiro (RJ)" is
+    read as region = 'RJ' (fresh-25)."""
+    code = re.search(rf"{re.escape(name)}\s*\(\s*([^()]{{1,12}}?)\s*\)", question)
+    return [name, code.group(1)] if code else [name]
 
 
 def unchecked(messages: list, answer: str = "") -> list[str]:
@@ -911,7 +932,11 @@ def _findings(
 
     found = []
     numbers = _question_numbers(question)
-    unused = [shown for n, (shown, bound) in numbers.items() if not _used(n, bound, written)]
+    unused = [
+        shown
+        for n, (shown, bound) in numbers.items()
+        if not _used(n, bound, _past_year(n, numbers, written))
+    ]
     shown = "\n".join(without_nudge(str(m.content)) for m in ran if not failed(m))
     months = _question_months(question).items()
     unused += [said for n, said in months if not _month_used(n, written, shown)]
@@ -929,7 +954,7 @@ def _findings(
     unnamed = [
         name
         for name in dict.fromkeys(_proper_names(question))
-        if names and name.lower() not in written.lower()
+        if names and not any(form.lower() in written.lower() for form in _forms(name, question))
     ]
     if unused or unnamed:
         said = f"your query does not use {' and '.join(unused + unnamed)} from my question."
@@ -1088,6 +1113,19 @@ def _findings(
             "counted by how many there are to share them."
         )
         found.append((f"{noun}s", said))
+    rating = _AVERAGE.search(question) and _RATING_WORD.search(question)
+    if rating and not _PER_GROUP.search(question) and queries:
+        averaged = [q for q in queries if _AVERAGED_AVERAGE.search(q)]
+        if averaged and not any(_AVERAGED_RATING.search(q) for q in queries):
+            years = set(_YEAR.findall(question))
+            where = f" WHERE year = {years.pop()}" if len(years) == 1 else ""
+            said = (
+                f"my question asks for an average rating of reviews ({rating.group(0)}), and "
+                "your query averages each customer's or product's average (AVG(avg_rating)), "
+                "which weighs one review as much as fifty: average the reviews' own rating"
+                f"{EXAMPLE}SELECT AVG(rating) FROM review_facts{where}."
+            )
+            found.append((rating.group(0), said))
     share = _SHARE.search(question)
     if share and queries and all(_one_count(q) for q in queries):
         said = (
@@ -1098,6 +1136,14 @@ def _findings(
         )
         found.append((share.group(0), said))
     return found
+
+
+# An average rating asked (of reviews, in a year, ...) and an average of averages run:
+# asked for 2014's average rating, the 1.5B model averaged customer_facts.avg_rating
+# (fresh-20). A question per customer or product ("each", "which", "por") may.
+_RATING_WORD = re.compile(r"\b(?:ratings?|scores?|stars?|notas?)\b|评分|星级|打分|分数", re.I)
+_AVERAGED_AVERAGE = re.compile(r"\bAVG\s*\(\s*[\w.]*avg_rating\s*\)", re.I)
+_AVERAGED_RATING = re.compile(r"\bAVG\s*\(\s*[\w.]*\brating\s*\)", re.I)
 
 
 # A question for a share: "what share of the reviews", "what percentage", "qual o

@@ -132,10 +132,14 @@ def _only_narrated(text: str, known: set[str] | None) -> bool:
 
 
 def looks_like_a_call(text: str) -> bool:
-    """Text a person should not be shown as an answer: call syntax, whole or broken."""
+    """Text a person should not be shown as an answer: call syntax, whole or broken, or
+    nothing but a code block (the 1.5B model answered a Chinese question with a fenced
+    "4.471", fresh-20)."""
     lower = text.lower()
     head = lower.lstrip()[:40]
     fenced = "```json" in lower or "<tool_call>" in lower
+    if re.fullmatch(r"\s*```[\w-]*\s*[^`]*```\s*", text):
+        return True
     return '"name"' in text and (fenced or head.startswith(("{", "[{")))
 
 

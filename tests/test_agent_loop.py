@@ -2048,3 +2048,82 @@ def test_the_query_a_check_suggests_runs_when_the_model_keeps_its_own(context):
     model = _script(wrong, "alice.", wrong, wrong, "alice.")
     answer = _agent(context, model).ask("Which customers bought more than 2 units?", "list")
     assert all("customer_facts" not in str(s.args) for s in answer.steps)
+
+
+def test_one_value_and_not_another_of_one_column_is_refused_with_the_anti_join(context):
+    """Asked for reviewers of 2013 "but none in 2014", the 1.5B model read 2013 alone and
+    stated 984 for 520: its range's end (< '2014-01-01') had passed for 2014. That end
+    no longer counts as 2014 read where the question names both years, and `year = 2023
+    AND year <> 2024` (the same rows as year = 2023) is refused with the NOT IN meant."""
+    question = "How many customers reviewed in 2023 but none in 2024?"
+    ranged = _call(
+        "run_sql",
+        sql="SELECT COUNT(DISTINCT customer_id) AS n FROM review_facts WHERE "
+        "reviewed_at >= '2023-01-01' AND reviewed_at < '2024-01-01'",
+    )
+    anti = "SELECT COUNT(DISTINCT customer_id) AS n FROM review_facts WHERE year = 2023 AND "
+    fixed = _call(
+        "run_sql",
+        sql=anti + "customer_id NOT IN (SELECT customer_id FROM review_facts WHERE year = 2024)",
+    )
+    model = _script(ranged, "0.", fixed, "0 customers.")
+    assert _agent(context, model).ask(question, "but-none").text == "0 customers."
+    assert "does not use 2024 from my question" in model.seen[2][-1].content
+    redundant = _call("run_sql", sql=anti + "year <> 2024")
+    model = _script(redundant, fixed, "0 customers.")
+    answer = _agent(context, model).ask(question, "but-none-2")
+    assert answer.steps[0].observation.startswith(
+        "SQL not run: year = 2023 AND year <> 2024 keeps the same rows as year = 2023 alone"
+    )
+    assert "customer_id NOT IN (SELECT customer_id FROM review_facts WHERE year = 2024)" in (
+        answer.steps[0].observation
+    )
+    # "before 2024" reads 2024 as the end of a range
+    before = _call(
+        "run_sql",
+        sql="SELECT COUNT(*) AS n FROM customer_facts WHERE last_review_at < '2024-01-01'",
+    )
+    model = _script(before, "0 customers.")
+    question = "How many customers wrote their last review before 2024?"
+    assert _agent(context, model).ask(question, "before").text == "0 customers."
+    assert len(model.seen) == 2
+
+
+def test_an_average_of_averages_for_the_reviews_average_is_pointed_out(context):
+    """Asked for 2014's average rating, the 1.5B model averaged customer_facts.avg_rating
+    (each customer once, whatever their reviews). A question for the reviews' average
+    answered with AVG(avg_rating) is checked until a query averages the reviews' own
+    rating, with that query to run; a question per customer asks nothing."""
+    averaged = _call("run_sql", sql="SELECT AVG(avg_rating) AS r FROM customer_facts")
+    right = _call("run_sql", sql="SELECT AVG(rating) AS r FROM review_facts")
+    value = round(scalar(context.engine, "SELECT AVG(rating) FROM review_facts"), 2)
+    cases = (
+        ("What is the average review rating?", "rating", "It is 1.", f"{value}."),
+        ("评论的平均评分是多少？", "评分", "平均评分是1。", f"平均评分是{value}。"),
+    )
+    _checked_until_fixed(
+        context, averaged, right, cases, "asks for an average rating of reviews ({})"
+    )
+    model = _script(averaged, "It is 1.", right, f"{value}.")
+    _agent(context, model).ask("What is the average review rating?", "example")
+    assert "for example SELECT AVG(rating) FROM review_facts." in model.seen[2][-1].content
+    per_customer = _call("run_sql", sql="SELECT customer_id, avg_rating FROM customer_facts")
+    model = _script(per_customer, "alice 1, bob 4.5.")
+    answer = _agent(context, model).ask("What is each customer's average rating?", "each")
+    assert answer.text == "alice 1, bob 4.5." and len(model.seen) == 2
+
+
+def test_a_name_with_its_code_in_brackets_and_a_code_block_answer(context):
+    """ "Rio de Janeiro (RJ)" is read by region = 'RJ', and its "Janeiro" is no month
+    (fresh-25 was withheld for "Janeiro"); an answer that is nothing but a code block
+    (a fenced "4.471" to a Chinese question, fresh-20) is asked again."""
+    query = _call("run_sql", sql="SELECT COUNT(*) AS n FROM customer_facts WHERE region = 'RJ'")
+    model = _script(query, "Nenhum: 0.")
+    question = "Quantos clientes são do estado do Rio de Janeiro (RJ)?"
+    assert _agent(context, model).ask(question, "rj").text == "Nenhum: 0."
+    assert len(model.seen) == 2
+    model = _script(
+        _call("run_sql", sql="SELECT COUNT(*) AS n FROM reviews"), "```json\n3\n```", "3."
+    )
+    answer = _agent(context, model).ask("How many reviews?", "fenced")
+    assert answer.text == "3." and len(model.seen) == 3

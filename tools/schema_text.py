@@ -185,7 +185,8 @@ def words_matched_on_number(sql: str, dialect: str) -> str | None:
 
 
 def never_both(sql: str, dialect: str, counts: str | None = None) -> str | None:
-    """Why a WHERE asks one column of a row for two values at once, or None. Asked how many
+    """Why a WHERE asks one column of a row for two values at once (or for one value and
+    not another, which the first already says), or None. Asked how many
     customers wrote reviews in both 2012 and 2013, the 1.5B model ran `WHERE year = '2012'
     AND year = '2013'`, which holds on no row, and counted 0 for 407. The advice's subquery
     is on the id of what the question counts (`counts`), else what the query counts
@@ -198,31 +199,46 @@ def never_both(sql: str, dialect: str, counts: str | None = None) -> str | None:
     columns = readable_columns()
     used = _tables_used(tree, columns)
     for where in tree.find_all(exp.Where):
-        held: dict[tuple[str, str], exp.Literal] = {}
         terms = where.this.flatten() if isinstance(where.this, exp.And) else [where.this]
-        for term in terms:
-            if not (
-                isinstance(term, exp.EQ)
-                and isinstance(term.this, exp.Column)
-                and isinstance(term.expression, exp.Literal)
-            ):
-                continue
+        compared = [
+            term
+            for term in terms
+            if isinstance(term, (exp.EQ, exp.NEQ))
+            and isinstance(term.this, exp.Column)
+            and isinstance(term.expression, exp.Literal)
+        ]
+        held: dict[tuple[str, str], exp.Literal] = {}
+        for term in sorted(compared, key=lambda t: isinstance(t, exp.NEQ)):  # = first
             column, value = term.this, term.expression
-            other = held.setdefault((column.table, column.name), value)
-            if str(other.this) != str(value.this):  # 2012 and '2012' are one value
-                name = column.sql(dialect=dialect)
-                first, second = other.sql(dialect=dialect), value.sql(dialect=dialect)
-                table = used.get(column.table) if column.table else None
-                if table is None and len(set(used.values())) == 1:
-                    table = next(iter(used.values()))
-                key = _entity_key(tree, columns.get(table, []), counts)
+            other = held.get((column.table, column.name))
+            if other is None:
+                if isinstance(term, exp.EQ):
+                    held[column.table, column.name] = value
+                continue
+            if str(other.this) == str(value.this):  # 2012 and '2012' are one value
+                continue
+            name = column.sql(dialect=dialect)
+            first, second = other.sql(dialect=dialect), value.sql(dialect=dialect)
+            table = used.get(column.table) if column.table else None
+            if table is None and len(set(used.values())) == 1:
+                table = next(iter(used.values()))
+            key = _entity_key(tree, columns.get(table, []), counts)
+            rows = (
+                f"(SELECT {key} FROM {table or '<the same table>'} WHERE {column.name} = {second})"
+            )
+            if isinstance(term, exp.NEQ):  # "in 2013 but none in 2014" (fresh-17)
                 return (
-                    f"{name} = {first} AND {name} = {second} holds on no row (a row has one "
-                    f"{column.name}), so this finds nothing. For those with rows of both, keep "
-                    f"one in the WHERE and find the other in a subquery: WHERE {name} = "
-                    f"{first} AND {key} IN (SELECT {key} FROM {table or '<the same table>'} "
-                    f"WHERE {column.name} = {second})."
+                    f"{name} = {first} AND {name} <> {second} keeps the same rows as {name} = "
+                    f"{first} alone (a row has one {column.name}). For those with no row of "
+                    f"{second}, find those in a subquery and leave them out: WHERE {name} = "
+                    f"{first} AND {key} NOT IN {rows}."
                 )
+            return (
+                f"{name} = {first} AND {name} = {second} holds on no row (a row has one "
+                f"{column.name}), so this finds nothing. For those with rows of both, keep "
+                f"one in the WHERE and find the other in a subquery: WHERE {name} = "
+                f"{first} AND {key} IN {rows}."
+            )
     return None
 
 
