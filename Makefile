@@ -108,8 +108,9 @@ bench-agent: install
 	$(BIN)/pip install --quiet -e ".[bench]"
 	$(BIN)/python benchmarks/bench_agent.py --data $(DATA) --llm-url http://127.0.0.1:8080/v1
 
-# The project's own 45 questions (benchmarks/agent_set.py), with and without the verified
-# SQL examples, on the model `segassist llm serve` is serving (about an hour with 1.5B here).
+# The project's own 96 questions and 5 segment questions (benchmarks/agent_set.py), with
+# and without the verified SQL examples, on the model `segassist llm serve` is serving
+# (about 40 minutes each with 1.5B here).
 bench-agent-own: install
 	$(BIN)/python benchmarks/bench_agent.py --set own --data $(DATA) \
 	  --llm-url http://127.0.0.1:8080/v1 --only segassist,segassist-no-examples \

@@ -134,6 +134,12 @@ def _question_numbers(question: str) -> dict[str, tuple[str, str | None]]:
     return {n: (said, bound) for n, (said, bound) in numbers.items() if (n, bound) != ("1", ">=")}
 
 
+# A LIMIT is no threshold: asked for the product "with at least 30 reviews" with the lowest
+# average, the 1.5B model listed the 30 lowest (LIMIT 30) and its 30 passed (amz-h03). A
+# number with no bound ("the top 10") may be the LIMIT.
+_LIMIT = re.compile(r"\bLIMIT\s+\d+(?:\s+OFFSET\s+\d+)?", re.I)
+
+
 def _past_year(number: str, numbers: dict, written: str) -> str:
     """The queries without the end of the year before `number` (< '2014-01-01' closes
     2013), where the question names both years: asked for reviewers of 2013 "but none in
@@ -935,7 +941,9 @@ def _findings(
     unused = [
         shown
         for n, (shown, bound) in numbers.items()
-        if not _used(n, bound, _past_year(n, numbers, written))
+        if not _used(
+            n, bound, _past_year(n, numbers, _LIMIT.sub("", written) if bound else written)
+        )
     ]
     shown = "\n".join(without_nudge(str(m.content)) for m in ran if not failed(m))
     months = _question_months(question).items()
@@ -1160,19 +1168,22 @@ _SHARE = re.compile(
 _RATIO = re.compile(r"/|\bAVG\s*\(\s*(?:CASE\b|[^()]*(?:[<>]=?|=|\bIN\b))", re.I)
 
 
+def _select(sql: str):
+    """The query's one SELECT, ungrouped, as sqlglot reads it; None for anything else."""
+    from sqlglot import exp
+
+    trees = _trees(sql)
+    if not trees or len(trees) != 1 or not isinstance(trees[0], exp.Select):
+        return None
+    return None if trees[0].args.get("group") else trees[0]
+
+
 def _one_count(sql: str) -> bool:
     """The query returns one value that is no ratio: a count or a sum alone. A part and a
     whole side by side, or groups, give a share to work out (`guards` grounds a share
     of two numbers of one small result)."""
-    from sqlglot import exp
-
-    trees = _trees(sql)
-    if not trees or len(trees) != 1 or _RATIO.search(sql):
-        return False
-    tree = trees[0]
-    return (
-        isinstance(tree, exp.Select) and len(tree.expressions) == 1 and not tree.args.get("group")
-    )
+    tree = _select(sql)
+    return tree is not None and len(tree.expressions) == 1 and not _RATIO.search(sql)
 
 
 def _share_query(sql: str) -> str:
@@ -1182,12 +1193,11 @@ def _share_query(sql: str) -> str:
     "" where it is not a single SELECT with a WHERE."""
     from sqlglot import exp
 
-    trees = _trees(sql)
-    if not trees or len(trees) != 1 or not isinstance(trees[0], exp.Select):
+    tree = _select(sql)
+    if tree is None:
         return ""
-    tree = trees[0]
     where, table = tree.args.get("where"), tree.args.get("from_")
-    if where is None or table is None or tree.args.get("group") or tree.args.get("joins"):
+    if where is None or table is None or tree.args.get("joins"):
         return ""
     conditions = (
         list(where.this.flatten(unnest=False)) if isinstance(where.this, exp.And) else [where.this]

@@ -2127,3 +2127,27 @@ def test_a_name_with_its_code_in_brackets_and_a_code_block_answer(context):
     )
     answer = _agent(context, model).ask("How many reviews?", "fenced")
     assert answer.text == "3." and len(model.seen) == 3
+
+
+def test_a_limit_does_not_read_as_the_threshold_of_the_question(context):
+    """Asked for the product "with at least 30 reviews" with the lowest average rating,
+    the 1.5B model listed the 30 lowest (LIMIT 30), and the 30 passed as read (amz-h03
+    stated a product with 7 reviews). A bounded number is read in the query's
+    conditions, not its LIMIT; "the top 2" may be the LIMIT."""
+    limited = _call(
+        "run_sql",
+        sql="SELECT product_id, avg_rating FROM product_facts ORDER BY avg_rating LIMIT 2",
+    )
+    bounded = _call(
+        "run_sql",
+        sql="SELECT product_id, avg_rating FROM product_facts WHERE reviews >= 2 "
+        "ORDER BY avg_rating LIMIT 1",
+    )
+    question = "Which product with at least 2 reviews has the lowest average rating?"
+    model = _script(limited, "pedal.", bounded, "pedal.")
+    assert _agent(context, model).ask(question, "limit").text == "pedal."
+    assert "does not use 2 from my question" in model.seen[2][-1].content
+    model = _script(limited, "pedal, cable.")
+    question = "What are the top 2 products by lowest average rating?"
+    assert _agent(context, model).ask(question, "top").text == "pedal, cable."
+    assert len(model.seen) == 2
