@@ -509,7 +509,7 @@ _ASKS_FIGURE = re.compile(
 # year had the most reviews (评论数量最多的是哪一年), the 1.5B model searched and answered
 # with the year of the first review it found.
 RANKS_BY_COUNT = re.compile(
-    r"(?i:\b(?:most|fewest|least|highest\s+number\s+of|largest\s+number\s+of|"
+    r"(?i:\b(?:most|fewest|(?<!\bat\s)least|highest\s+number\s+of|largest\s+number\s+of|"
     r"greatest\s+number\s+of|smallest\s+number\s+of)\s+"
     r"(?:[\w-]+\s+)?(reviews|orders|invoices|purchases|customers|buyers|products|items|units)\b"
     r"|\b(?:mais|menos)\s+(avaliações|resenhas|pedidos|compras|clientes|produtos|itens|unidades)\b)"
@@ -519,8 +519,8 @@ SEARCH_CANNOT_COUNT = (
     "search_reviews not run: it returns a few reviews by meaning and cannot count, sum or "
     "average them, and my question asks for a figure or ranks by one. Call run_sql with one "
     "SELECT instead: COUNT, AVG or SUM over the summary view at the grain of my question "
-    "(customer_facts for "
-    "customers, product_facts for products, review_facts for single reviews)."
+    "(customer_facts for customers, product_facts for products, review_facts for single "
+    "reviews)."
 )
 
 

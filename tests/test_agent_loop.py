@@ -1784,6 +1784,10 @@ def test_a_review_is_shown_with_its_title_apart_so_its_words_can_be_quoted(conte
 def test_review_search_is_refused_for_a_question_that_asks_for_a_figure(context, question):
     """Search returns five texts by meaning; a small model then counts those five. For a
     figure the call is refused with what to do instead, and the fixed call answers."""
+    from segassist.agent.guards import asks_for_figure
+
+    # "at least 5 reviews" is a condition, not a ranking: a quote may still be searched
+    assert not asks_for_figure("Quote a review by a customer with at least 5 reviews.")
     model = _script(
         _call("search_reviews", query="cable", k=5),
         "There are 5 reviews.",  # no data behind it: sent back to fix the call
