@@ -93,12 +93,27 @@ def make_chat_model(
     llama.cpp's otherwise stays busy with a runaway generation and every later
     request times out.
     """
+    from langchain_core.messages import AIMessageChunk
+    from langchain_core.outputs import ChatGenerationChunk
     from langchain_openai import ChatOpenAI
+
+    class ServerChat(ChatOpenAI):
+        def _stream(self, *args, **kwargs):
+            """The server's stream; one empty chunk where it ended without one (the
+            0.5B model's immediate end of text on llama.cpp's server: LangChain then
+            raised "No generations found in stream" and the question crashed). An
+            empty reply is the agent's to handle: it asks again."""
+            produced = False
+            for chunk in super()._stream(*args, **kwargs):
+                produced = True
+                yield chunk
+            if not produced:
+                yield ChatGenerationChunk(message=AIMessageChunk(content=""))
 
     if model is None:
         served = check_server(url).models
         model = served[0] if served else "default"
-    return ChatOpenAI(
+    return ServerChat(
         base_url=url,
         api_key="not-needed",
         model=model,

@@ -229,3 +229,19 @@ def test_the_demo_starts_the_assistant_once_the_engine_is_built(tmp_path):
     finally:
         if record is not None:
             stop_server(record.pid)
+
+
+def test_an_empty_stream_from_the_server_is_an_empty_reply(monkeypatch):
+    """llama.cpp's server can end a stream without a chunk (the 0.5B model's immediate end
+    of text); LangChain then raised "No generations found in stream" and the question
+    crashed in CI. The chat model gives an empty reply instead, which the agent asks
+    again for. The server's stream is the one thing faked here."""
+    from langchain_core.messages import HumanMessage
+    from langchain_openai import ChatOpenAI
+    from segassist.agent.client import make_chat_model
+
+    monkeypatch.setattr(ChatOpenAI, "_stream", lambda self, *args, **kwargs: iter(()))
+    chat = make_chat_model("http://127.0.0.1:9/v1", model="m")
+    chunks = list(chat._stream([HumanMessage("Quantos pedidos foram cancelados?")]))
+    assert [c.message.content for c in chunks] == [""]
+    assert chat.bind(stream=True).invoke("Quantos pedidos foram cancelados?").content == ""
