@@ -27,7 +27,7 @@ from segassist.agent.guards import (
     without_nudge,
 )
 from segassist.agent.prompting import prompt
-from segassist.tools.schema_text import ROW_OF, SOME_CANCELLED, readable_columns
+from segassist.tools.schema_text import ROW_OF, SOME_CANCELLED, and_terms, readable_columns
 
 # Numbers in a question: 2012, 5, 1.5, the 1 of "1-star"; not those that say how to round
 # ("one decimal"), nor parts of a code or a date ("2024-01", "B0-12").
@@ -1199,9 +1199,7 @@ def _share_query(sql: str) -> str:
     where, table = tree.args.get("where"), tree.args.get("from_")
     if where is None or table is None or tree.args.get("joins"):
         return ""
-    conditions = (
-        list(where.this.flatten(unnest=False)) if isinstance(where.this, exp.And) else [where.this]
-    )
+    conditions = and_terms(where, unnest=False)
     part, whole = conditions[-1].sql(), " AND ".join(c.sql() for c in conditions[:-1])
     summed = next(
         (s.this for s in tree.find_all(exp.Sum) if s.find_ancestor(exp.Select) is tree), None

@@ -184,6 +184,16 @@ def words_matched_on_number(sql: str, dialect: str) -> str | None:
     return None
 
 
+def and_terms(where, unnest: bool = True) -> list:
+    """The conditions a WHERE joins with AND; with `unnest=False`, a bracketed group stays
+    one condition, brackets kept (its SQL is written back as it was)."""
+    from sqlglot import exp
+
+    if not isinstance(where.this, exp.And):
+        return [where.this]
+    return list(where.this.flatten(unnest=unnest))
+
+
 def never_both(sql: str, dialect: str, counts: str | None = None) -> str | None:
     """Why a WHERE asks one column of a row for two values at once (or for one value and
     not another, which the first already says), or None. Asked how many
@@ -199,7 +209,7 @@ def never_both(sql: str, dialect: str, counts: str | None = None) -> str | None:
     columns = readable_columns()
     used = _tables_used(tree, columns)
     for where in tree.find_all(exp.Where):
-        terms = where.this.flatten() if isinstance(where.this, exp.And) else [where.this]
+        terms = and_terms(where)
         compared = [
             term
             for term in terms
@@ -256,7 +266,7 @@ def fixed_aggregate(sql: str, dialect: str) -> str | None:
         where = query.args.get("where")
         if where is None:
             continue
-        terms = where.this.flatten() if isinstance(where.this, exp.And) else [where.this]
+        terms = and_terms(where)
         fixed = {
             term.this.name: term.expression
             for term in terms

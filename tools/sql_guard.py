@@ -25,6 +25,7 @@ boolean compared with 0 or 1 as compared with false or true (`postgres_booleans`
 
 from __future__ import annotations
 
+import functools
 import re
 
 from segassist.core.errors import UserInputError
@@ -195,15 +196,16 @@ def sqlite_date_parts(tree):
     return tree.transform(rewrite)
 
 
-def _boolean_columns() -> set[str]:
+@functools.cache
+def _boolean_columns() -> frozenset[str]:
     from segassist.warehouse.schema import Base
 
-    return {
+    return frozenset(
         column.name
         for table in Base.metadata.tables.values()
         for column in table.columns
         if column.type.python_type is bool
-    }
+    )
 
 
 def postgres_booleans(tree):
