@@ -1041,6 +1041,160 @@ def fresh_questions(data: Path) -> list[dict]:
     ]
 
 
+def fresh_questions_2(data: Path) -> list[dict]:
+    """Written 2026-12-07 (fifth session) before any change of that session, to measure
+    the agent on kinds and phrasings no check was made on: per-entity counts and
+    rankings, shares of invoices, items and freight-free prices, statuses. Reported with
+    the other fresh-* questions."""
+    amazon, retail, olist = _amazon(data), _retail(data), _olist(data)
+    year = amazon["when"].dt.year
+    five_star, _ = _unique_top(amazon[amazon["overall"] == 5].groupby("asin").size())
+    per_reviewer_avg = amazon.groupby("reviewerID")["overall"].mean()
+    kept = retail[~retail["cancelled"]]
+    known_kept = kept[kept["customer"].notna()]
+    spender, _ = _unique_top(known_kept.groupby("customer")["amount"].sum())
+    november = kept[kept["when"].dt.strftime("%Y-%m") == "2010-11"]
+    invoices = retail.groupby("Invoice")["cancelled"].first()
+    by_country = kept.groupby("Country")["amount"].sum().drop("United Kingdom")
+    second_country, _ = _unique_top(by_country)
+    invoices_per_customer = known_kept.groupby("customer")["Invoice"].nunique()
+    orders, items = olist["orders"], olist["order_items"]
+    lines = items[items["order_id"].isin(orders.loc[~orders["cancelled"], "order_id"])]
+    state_top, _ = _unique_top(orders.groupby("customer_state")["order_id"].nunique())
+    per_person = orders.groupby("customer_unique_id")["order_id"].nunique()
+    reviews = olist["reviews_matched"]
+    return [
+        _q(
+            "fresh-29",
+            "amazon",
+            "cs_lead",
+            "How many reviews written in 2012 rated the product 3 stars or lower?",
+            int(((year == 2012) & (amazon["overall"] <= 3)).sum()),
+        ),
+        _q(
+            "fresh-30",
+            "amazon",
+            "analyst",
+            "Which product (asin) received the most 5-star reviews?",
+            {"product": five_star},
+            "entity",
+        ),
+        _q(
+            "fresh-31",
+            "amazon",
+            "marketer",
+            "How many reviewers gave 5 stars in every review they wrote?",
+            int((per_reviewer_avg == 5).sum()),
+        ),
+        _q(
+            "fresh-32",
+            "amazon",
+            "marketer",
+            "2012年有多少位不同的评论者写了评论？",
+            int(amazon.loc[year == 2012, "reviewerID"].nunique()),
+            language="zh",
+        ),
+        _q(
+            "fresh-33",
+            "amazon",
+            "analyst",
+            "On average, how many reviews does a product have? Two decimals.",
+            round(float(amazon.groupby("asin").size().mean()), 2),
+            tolerance=0.01,
+        ),
+        _q(
+            "fresh-34",
+            "online_retail",
+            "marketer",
+            "How many non-cancelled invoices came from France?",
+            int(kept.loc[kept["Country"] == "France", "Invoice"].nunique()),
+        ),
+        _q(
+            "fresh-35",
+            "online_retail",
+            "marketer",
+            "Which customer spent the most on non-cancelled invoices? Give the customer id.",
+            {"customer": spender},
+            "entity",
+        ),
+        _q(
+            "fresh-36",
+            "online_retail",
+            "analyst",
+            "How many different stock codes were sold on non-cancelled invoices in November "
+            "2010?",
+            int(november["StockCode"].nunique()),
+        ),
+        _q(
+            "fresh-37",
+            "online_retail",
+            "cs_lead",
+            "What percentage of all invoices were cancellations? One decimal.",
+            round(float(invoices.mean() * 100), 1),
+            tolerance=0.1,
+        ),
+        _q(
+            "fresh-38",
+            "online_retail",
+            "analyst",
+            "Depois do Reino Unido, qual país teve a maior receita em faturas não canceladas?",
+            {"country": [second_country, "Irlanda" if second_country == "EIRE" else second_country]},
+            "entity",
+            language="pt",
+        ),
+        _q(
+            "fresh-39",
+            "online_retail",
+            "marketer",
+            "How many customers placed exactly one non-cancelled invoice?",
+            int((invoices_per_customer == 1).sum()),
+        ),
+        _q(
+            "fresh-40",
+            "olist",
+            "cs_lead",
+            "Quantos pedidos têm o status entregue (delivered)?",
+            int((orders["order_status"] == "delivered").sum()),
+            language="pt",
+        ),
+        _q(
+            "fresh-41",
+            "olist",
+            "analyst",
+            "Qual é o preço médio dos itens vendidos em pedidos não cancelados? Duas casas "
+            "decimais.",
+            round(float(lines["price"].mean()), 2),
+            tolerance=0.01,
+            language="pt",
+        ),
+        _q(
+            "fresh-42",
+            "olist",
+            "analyst",
+            "哪个州的订单数量最多？",
+            {"state": state_top},
+            "entity",
+            language="zh",
+        ),
+        _q(
+            "fresh-43",
+            "olist",
+            "marketer",
+            "Quantos clientes distintos fizeram mais de um pedido, contando também os "
+            "cancelados?",
+            int((per_person > 1).sum()),
+            language="pt",
+        ),
+        _q(
+            "fresh-44",
+            "olist",
+            "cs_lead",
+            "How many reviews gave a score of 3 or less?",
+            int((reviews["review_score"] <= 3).sum()),
+        ),
+    ]
+
+
 def questions(data: Path) -> list[dict]:
     """Every data-set question (segment questions are added once a model is scored)."""
     return [
@@ -1050,4 +1204,5 @@ def questions(data: Path) -> list[dict]:
         *conversation_questions(data),
         *edge_questions(data),
         *fresh_questions(data),
+        *fresh_questions_2(data),
     ]
