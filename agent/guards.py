@@ -530,6 +530,32 @@ def asks_for_figure(question: str) -> bool:
     return bool(_ASKS_FIGURE.search(question) or RANKS_BY_COUNT.search(question))
 
 
+# A brief asked for: asked which state had the most orders (哪个州的订单数量最多), the 1.5B
+# model called write_campaign_brief for segment 1 first (fresh-42).
+_ASKS_BRIEF = re.compile(
+    r"\b(?:brief|campaigns?|campanhas?|pitch|message|mensagem|email|e-mail|copy|texto)\b"
+    r"|文案|营销|推广|活动|简报|邮件",
+    re.I,
+)
+BRIEF_NOT_ASKED = (
+    "write_campaign_brief not run: my question asks for a figure, not a campaign brief. "
+    "Call run_sql with one SELECT instead, over the summary view at the grain of my "
+    "question."
+)
+
+
+def refused_call(name: str, question: str) -> str | None:
+    """Why a tool is not run for this question, or None: review search cannot count
+    (SEARCH_CANNOT_COUNT), and a brief answers no question for a figure."""
+    if not asks_for_figure(question):
+        return None
+    if name == "search_reviews":
+        return SEARCH_CANNOT_COUNT
+    if name == "write_campaign_brief" and not _ASKS_BRIEF.search(question):
+        return BRIEF_NOT_ASKED
+    return None
+
+
 # Follows a result whose SQL is a worked example's, unchanged (agent.examples.copied).
 COPY_NOTE = (
     '\n(This is the SQL of the worked example "{question}", unchanged. If my question asks '

@@ -357,6 +357,32 @@ def test_out_of_time_the_agent_answers_from_the_results_it_has(context):
     assert "from the tool results above" in str(model.seen[-1][-1].content)
 
 
+def test_out_of_time_the_query_the_checks_suggest_runs_before_the_answer(context):
+    """fresh-31 ran out of time in failed queries of its own while the checks had a query
+    to run; out of time, the agent runs that query (no model call) and the answer comes
+    from its result."""
+    import time
+
+    wrong = "SELECT COUNT(DISTINCT customer_id) AS n FROM order_facts WHERE units > 2"
+    expected = scalar(context.engine, "SELECT COUNT(*) FROM customer_facts WHERE units > 2")
+    model = _script(_call("run_sql", sql=wrong), f"{expected} customers.")
+    agent = _agent(context, model, budget_s=1.0)
+    original = agent.tools[1].func
+
+    def slow_once(sql):  # the budget runs out while the model's own query runs
+        if sql == wrong:
+            time.sleep(1.2)
+        return original(sql)
+
+    agent.tools[1].func = slow_once
+    answer = agent.ask("How many customers bought more than 2 units?", "late")
+    assert [s.args["sql"] for s in answer.steps] == [
+        wrong,
+        "SELECT COUNT(*) FROM customer_facts WHERE units > 2",
+    ]
+    assert answer.text == f"{expected} customers."
+
+
 def test_a_model_that_keeps_calling_gets_the_last_result_as_its_answer(context):
     same = _call("customer_profile", customer_id="bob")
     answer = _agent(context, _script(same, same, same)).ask("Bob?", "c9")
@@ -2155,3 +2181,130 @@ def test_a_limit_does_not_read_as_the_threshold_of_the_question(context):
     question = "What are the top 2 products by lowest average rating?"
     assert _agent(context, model).ask(question, "top").text == "pedal, cable."
     assert len(model.seen) == 2
+
+
+def test_a_share_of_a_whole_over_100_is_pointed_out(context):
+    """Asked what percentage of all invoices were cancellations, the 1.5B model divided
+    the whole by the part and stated 627.53 (fresh-37: 15.9). A share of a whole over 100
+    is checked until the part is divided by the whole; a change may pass 100."""
+    inverted = _call(
+        "run_sql",
+        sql="SELECT COUNT(*) * 100.0 / SUM(CASE WHEN rating = 5 THEN 1 ELSE 0 END) AS p "
+        "FROM review_facts",
+    )
+    right = _call(
+        "run_sql",
+        sql="SELECT 100.0 * SUM(CASE WHEN rating = 5 THEN 1 ELSE 0 END) / COUNT(*) AS p "
+        "FROM review_facts",
+    )
+    cases = (
+        ("What percentage of all reviews gave 5 stars?", "What percentage", "300%.", "33.33%."),
+        ("Qual a porcentagem de avaliações com 5 estrelas?", "porcentagem", "300%.", "33,33%."),
+    )
+    _checked_until_fixed(context, inverted, right, cases, "asks for a share of a whole ({})")
+    model = _script(inverted, "300%.", inverted, *["33.33%."] * 3)
+    _agent(context, model).ask("What percentage of all reviews gave 5 stars?", "turned")
+    assert (
+        "for example SELECT 100.0 * SUM(CASE WHEN rating = 5 THEN 1 ELSE 0 END) / COUNT(*) "
+        "FROM review_facts." in model.seen[2][-1].content
+    )
+    model = _script(inverted, "Up 300%.")
+    question = "By what percentage did the 5-star reviews grow?"
+    assert _agent(context, model).ask(question, "growth").text == "Up 300%."
+    assert len(model.seen) == 2
+
+
+def test_customers_ranked_by_single_orders_are_pointed_out_with_the_facts_query(context):
+    """Asked which customer spent the most, the 1.5B model ranked single orders of
+    order_facts (the top row was an anonymous order, fresh-35). A ranking of customers or
+    products by a total read from single rows is checked, with the facts-view query to
+    run; a question about one order's size asks nothing."""
+    rows = _call("run_sql", sql="SELECT customer_id FROM order_facts ORDER BY units DESC LIMIT 1")
+    facts = "SELECT customer_id, units FROM customer_facts ORDER BY units DESC LIMIT 1"
+    top = scalar(
+        context.engine, "SELECT customer_id FROM customer_facts ORDER BY units DESC LIMIT 1"
+    )
+    units = scalar(context.engine, "SELECT MAX(units) FROM customer_facts")
+    cases = (
+        ("Which customer bought the most units?", "customers", "alice.", f"{top}, {units}."),
+        ("Qual cliente comprou mais unidades?", "customers", "alice.", f"{top}, {units}."),
+        ("哪位客户购买的件数最多？", "customers", "alice。", f"{top}，{units}。"),
+    )
+    _checked_until_fixed(
+        context, rows, _call("run_sql", sql=facts), cases, "ranks {} by what each adds up to"
+    )
+    model = _script(rows, "alice.", _call("run_sql", sql=facts), f"{top}, {units}.")
+    _agent(context, model).ask("Which customer bought the most units?", "example")
+    assert f"for example {facts}." in model.seen[2][-1].content
+    model = _script(rows, "alice.")
+    question = "Which customer placed the single order with the most units?"
+    assert _agent(context, model).ask(question, "single").text == "alice."
+    assert len(model.seen) == 2
+
+
+def test_a_name_left_out_as_the_data_does_not_write_it_needs_a_negation(context):
+    """Asked "Depois do Reino Unido, qual país ...", the 1.5B model ranked every country and
+    answered with the United Kingdom (fresh-38): the name as the question writes it is not
+    in the query, and nothing is left out. Checked until a query leaves something out
+    (<>, NOT IN, or OFFSET 1 past the first of the ranking)."""
+    ranked = "SELECT customer_id, COUNT(*) AS n FROM review_facts GROUP BY customer_id"
+    every = _call("run_sql", sql=f"{ranked} ORDER BY n DESC LIMIT 1")
+    second = _call("run_sql", sql=f"{ranked} ORDER BY n DESC LIMIT 1 OFFSET 1")
+    cases = (
+        (
+            "Depois da Bruna Lima, qual cliente escreveu mais avaliações?",
+            "Bruna Lima",
+            "alice.",
+            "bob.",
+        ),
+        (
+            "Apart from Bruna Lima, which customer wrote the most reviews?",
+            "Bruna Lima",
+            "alice.",
+            "bob.",
+        ),
+    )
+    _checked_until_fixed(context, every, second, cases, "my question leaves out {}")
+
+
+def test_a_brief_is_not_written_for_a_question_that_asks_for_a_figure(context):
+    """Asked which state had the most orders (哪个州的订单数量最多), the 1.5B model called
+    write_campaign_brief first (fresh-42). A brief is refused for a question that asks for
+    a figure and names no brief or campaign, with run_sql to call instead; a question that
+    asks for one is not refused by it. A rating in every review gets its facts query
+    (fresh-31: the model counted 5-star reviews, 6,938 for 258)."""
+    brief = _call("write_campaign_brief", segment_id=1, goal="retention")
+    model = _script(brief, _call("run_sql", sql="SELECT COUNT(*) AS n FROM order_facts"), "3。")
+    answer = _agent(context, model).ask("一共有多少个订单？", "brief")
+    assert answer.steps[0].observation.startswith(
+        "write_campaign_brief not run: my question asks for a figure, not a campaign brief."
+    )
+    model = _script(brief, *["No segments yet."] * 4)
+    answer = _agent(context, model).ask("Write a campaign brief for the most customers.", "b2")
+    assert not answer.steps[0].observation.startswith("write_campaign_brief not run")
+    rows = _call(
+        "run_sql", sql="SELECT COUNT(DISTINCT customer_id) AS n FROM reviews WHERE rating = 5"
+    )
+    model = _script(rows, "1 customer.", rows, *["0 customers."] * 6)
+    _agent(context, model).ask("How many customers gave 5 stars in every review?", "every")
+    assert (
+        "for example SELECT COUNT(*) FROM customer_facts WHERE lowest_rating = 5 AND "
+        "highest_rating = 5." in model.seen[2][-1].content
+    )
+
+
+def test_an_average_over_items_sold_read_from_list_prices_is_pointed_out(context):
+    """Asked for the average price of the items sold, the 1.5B model averaged each
+    product's list price once (product_facts.price, fresh-41: 133.98 for 122.53). Such a
+    question is checked, with the order lines' query to run; the list price asked for
+    asks nothing."""
+    listed = _call("run_sql", sql="SELECT AVG(price) AS p FROM product_facts")
+    lines = "SELECT AVG(unit_price) FROM order_lines WHERE is_cancelled = 0"
+    model = _script(listed, "1.", _call("run_sql", sql=lines), *["None."] * 3)
+    _agent(context, model).ask("What is the average price of the items sold?", "sold")
+    assert f"for example {lines}." in model.seen[2][-1].content
+    assert "AVG(order_lines.unit_price)" in model.seen[3][-1].content  # it ran
+    model = _script(listed, *["None."] * 3)
+    question = "What is the average list price of the products?"
+    _agent(context, model).ask(question, "list")
+    assert not any("items sold" in str(m[-1].content) for m in model.seen)

@@ -554,6 +554,22 @@ def test_a_group_of_empty_keys_is_pointed_out_with_the_id_to_group_by(warehouse,
         "customer_id < 'SC0000005' GROUP BY customer_id"
     )
     assert "WHERE customer_id IS NOT NULL leaves them out." in listed.text  # not a ranking
+    # Single orders ranked, an anonymous one on top (fresh-35: "which customer spent the
+    # most?"): told to select customer_id "as well", which it had, the 1.5B model gave up.
+    # The note says to leave such rows out, or to rank the customers' own view.
+    single = run_sql("SELECT customer_id FROM order_facts ORDER BY order_id LIMIT 1")
+    assert single.failed and single.text == (
+        "Result not used: Note: customer_id is empty (NULL) in the top row, a row of no "
+        "customer, so it names none; leave such rows out (WHERE customer_id IS NOT NULL), "
+        "or rank customer_facts (one row per customer, with its totals)."
+    )
+    # Ranked by a total the customers' view holds too, the query to run is said.
+    by_units = run_sql(
+        "SELECT customer_id FROM order_facts WHERE customer_id IS NULL ORDER BY units DESC LIMIT 1"
+    )
+    assert by_units.failed and by_units.text.endswith(
+        ": SELECT customer_id, units FROM customer_facts ORDER BY units DESC LIMIT 1."
+    )
     _says_nothing(
         run_sql,
         "SELECT category, COUNT(*) AS n FROM product_facts GROUP BY category",

@@ -1041,6 +1041,25 @@ def unnamed_top(sql: str, columns: list[str], top: tuple, dialect: str) -> list[
     if set(keys) & set(plain):  # grouped by the empty column itself: `empty_groups`
         return []
     keys = keys or [f"{plain[0].split('_')[0]}_id"]
+    ids = [name for name in plain if name.endswith("_id")]
+    if ids:  # the key itself is empty: a row of no one (an anonymous order, fresh-35)
+        entity = ids[0].removesuffix("_id")
+        source = select.args.get("from_")
+        table = source.this.name if source is not None and source.this else ""
+        facts = f"{entity}_facts"
+        finer = facts in VIEWS and ROW_OF.get(table) not in (None, entity)
+        order = select.args.get("order")
+        key = order.expressions[0] if order and order.expressions else None
+        column = key.this.name if key is not None and isinstance(key.this, exp.Column) else ""
+        rank = f", or rank {facts} (one row per {entity}, with its totals)"
+        if finer and column in VIEWS[facts][1]:  # told only the view, the 1.5B model gave up
+            way = "DESC" if key.args.get("desc") else "ASC"
+            rank = f"{rank}: SELECT {ids[0]}, {column} FROM {facts} ORDER BY {column} {way} LIMIT 1"
+        return [
+            f"Note: {ids[0]} is empty (NULL) in the top row, a row of no {entity}, so it "
+            f"names none; leave such rows out (WHERE {ids[0]} IS NOT NULL)"
+            + (f"{rank}." if finer else ".")
+        ]
     return [
         f"Note: {', '.join(plain)} is empty (NULL) in the top row, so it names nothing; "
         f"select {keys[0]} as well and name the row by it."
