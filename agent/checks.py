@@ -226,6 +226,17 @@ _PLACES = {
 }
 
 
+# A column the question names in words ("at least one helpful vote", "which category"):
+# the 1.5B model dropped "received at least one helpful vote" and stated every review
+# (amz-h01: 10,261). Words that name one column of the views and no entity.
+_COLUMN_WORDS = {
+    "helpful_votes": re.compile(r"\bhelpful\b|\b(?:[úu]teis|[úu]til)\b|有用|点赞", re.I),
+    "brand": re.compile(r"\bbrands?\b|\bmarcas?\b|品牌", re.I),
+    "category": re.compile(r"\bcategor(?:y|ies)\b|\bcategorias?\b|类别|品类|类目|分类", re.I),
+    "language": re.compile(r"\blanguages?\b|\bidiomas?\b|\bl[íi]nguas?\b|语言|语种", re.I),
+}
+
+
 def counted_entity(question: str) -> str | None:
     """What the question counts first ("how many customers ...": customer; review, order,
     customer, product), or None. run_sql reads it (from the run's config) to run a row
@@ -1070,6 +1081,14 @@ def _findings(
                 f"my question is about the {asked.group(0)}, and your query reads no {column} "
                 f"(customer_facts.{column}: each customer's {column}; order_facts has the "
                 "country only)."
+            )
+            found.append((asked.group(0), said))
+    for column, words in _COLUMN_WORDS.items():
+        asked = words.search(question)
+        if asked and not re.search(rf"\b{column}\b", written, re.I):
+            said = (
+                f"my question is about {asked.group(0)}, and your query reads no {column}: "
+                f"the condition or figure on it is left out."
             )
             found.append((asked.group(0), said))
     rated = _AVERAGE.search(question) or _RATED.search(question)  # ranked by rating on purpose

@@ -2308,3 +2308,21 @@ def test_an_average_over_items_sold_read_from_list_prices_is_pointed_out(context
     question = "What is the average list price of the products?"
     _agent(context, model).ask(question, "list")
     assert not any("items sold" in str(m[-1].content) for m in model.seen)
+
+
+def test_a_column_the_question_names_and_no_query_reads_is_pointed_out(context):
+    """Asked how many reviews received at least one helpful vote, the 1.5B model counted
+    every review (amz-h01: 10,261). A column the question names in words (helpful votes,
+    brand, category, language) and no query reads is checked, in three languages; a
+    query that reads it asks nothing."""
+    every = _call("run_sql", sql="SELECT COUNT(*) AS n FROM review_facts")
+    voted = _call("run_sql", sql="SELECT COUNT(*) AS n FROM review_facts WHERE helpful_votes >= 1")
+    cases = (
+        ("How many reviews received at least one helpful vote?", "helpful", "3.", "0."),
+        ("Quantas avaliações foram marcadas como úteis?", "úteis", "3.", "0."),
+        ("有多少条评论被标记为有用？", "有用", "3条。", "0条。"),
+    )
+    _checked_until_fixed(context, every, voted, cases, "my question is about {}, and your query")
+    model = _script(voted, "0.")
+    answer = _agent(context, model).ask("How many reviews got a helpful vote?", "read")
+    assert answer.text == "0." and len(model.seen) == 2
