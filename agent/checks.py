@@ -1011,7 +1011,9 @@ def _findings(
                 f"{column} >= '{start[:7]}-01' AND {column} < '{close}')."
             )
             found.append((said, said_past))
-    left_out = _EXCLUDED.findall(question) if _LEAVES_OUT.search(written) else []
+    excluded = list(dict.fromkeys(_EXCLUDED.findall(question)))  # names the question leaves out
+    negated = bool(_LEAVES_OUT.search(written))
+    left_out = excluded if negated else []
     unnamed = [
         name
         for name in dict.fromkeys(_proper_names(question))
@@ -1022,7 +1024,7 @@ def _findings(
     if unused or unnamed:
         said = f"your query does not use {' and '.join(unused + unnamed)} from my question."
         found += [(item, said) for item in unused + unnamed]
-    kept = [n for n in dict.fromkeys(_EXCLUDED.findall(question)) if _kept(n, written)]
+    kept = [n for n in excluded if _kept(n, written)]
     if kept:
         said = (
             f"my question leaves out {' and '.join(kept)}, and your query keeps only it "
@@ -1032,11 +1034,7 @@ def _findings(
     # Written otherwise than the question names it ("Depois do Reino Unido": 'United
     # Kingdom'), a name left out needs a negation all the same: the 1.5B model ranked every
     # country and answered with the one the question leaves out (fresh-38).
-    unwritten = [
-        n
-        for n in dict.fromkeys(_EXCLUDED.findall(question))
-        if n.lower() not in written.lower() and not _LEAVES_OUT.search(written)
-    ]
+    unwritten = [n for n in excluded if not negated and n.lower() not in written.lower()]
     if unwritten:
         said = (
             f"my question leaves out {' and '.join(unwritten)}, and your query leaves nothing "
@@ -1107,7 +1105,8 @@ def _findings(
     every = _EVERY.search(question)
     # A query that failed decides nothing (fresh-31: `HAVING MIN(lowest_rating) = 5` on
     # review_facts, which has no such column, passed for deciding per customer).
-    stood = [c for c in chosen if c.get("id") not in {m.tool_call_id for m in ran if failed(m)}]
+    refused = {m.tool_call_id for m in ran if failed(m)}
+    stood = [c for c in chosen if c.get("id") not in refused]
     if every and not any(_decides_every(q) for c in stood for q in sqls_of(c)):
         said = (
             f"my question sets a condition on every row of a customer or product "
