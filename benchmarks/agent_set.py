@@ -67,6 +67,28 @@ def _unique_top(series: pd.Series, largest: bool = True):
     return ordered.index[0], ordered.iloc[0]
 
 
+_MONTHS_PT = [
+    "janeiro",
+    "fevereiro",
+    "março",
+    "abril",
+    "maio",
+    "junho",
+    "julho",
+    "agosto",
+    "setembro",
+    "outubro",
+    "novembro",
+    "dezembro",
+]
+
+
+def _month_names_pt(month: str) -> list[str]:
+    """ "2017-11" as a Portuguese answer writes it: "novembro de 2017", "novembro/2017"."""
+    name = _MONTHS_PT[int(month[5:7]) - 1]
+    return [f"{name} de {month[:4]}", f"{name}/{month[:4]}", f"{name} {month[:4]}"]
+
+
 def _q(qid, dataset, persona, question, answer, kind="number", tolerance=0.0, **extra):
     return {
         "id": qid,
@@ -1194,6 +1216,155 @@ def fresh_questions_2(data: Path) -> list[dict]:
     ]
 
 
+def fresh_questions_3(data: Path) -> list[dict]:
+    """Written 2026-12-07 (sixth session) before any change of that session: products
+    with no low review, reviewers' lowest averages, last activity before a date, totals
+    of units, a stock code by revenue, small spenders, items per order, a busiest month.
+    Reported with the other fresh-* questions."""
+    amazon, retail, olist = _amazon(data), _retail(data), _olist(data)
+    per_product = amazon.groupby("asin")["overall"]
+    per_reviewer = amazon.groupby("reviewerID")
+    frequent = per_reviewer["overall"].agg(["mean", "size"])
+    harshest, _ = _unique_top(frequent.loc[frequent["size"] >= 10, "mean"], largest=False)
+    kept = retail[~retail["cancelled"]]
+    known_kept = kept[kept["customer"].notna()]
+    per_customer = known_kept.groupby("customer")
+    code_top, _ = _unique_top(kept.groupby("StockCode")["Quantity"].sum())
+    orders, items = olist["orders"], olist["order_items"]
+    kept_orders = orders[~orders["cancelled"]]
+    lines = items[items["order_id"].isin(kept_orders["order_id"])]
+    month_top, _ = _unique_top(kept_orders.groupby(kept_orders["when"].dt.strftime("%Y-%m")).size())
+    return [
+        _q(
+            "fresh-45",
+            "amazon",
+            "marketer",
+            "How many products received no review below 4 stars?",
+            int((per_product.min() >= 4).sum()),
+        ),
+        _q(
+            "fresh-46",
+            "amazon",
+            "cs_lead",
+            "Among reviewers with at least 10 reviews, who gives the lowest average rating? "
+            "Give the reviewer id.",
+            {"reviewer": harshest},
+            "entity",
+        ),
+        _q(
+            "fresh-47",
+            "amazon",
+            "analyst",
+            "Quantas avaliações foram escritas em 2013?",
+            int((amazon["when"].dt.year == 2013).sum()),
+            language="pt",
+        ),
+        _q(
+            "fresh-48",
+            "amazon",
+            "marketer",
+            "How many reviewers wrote their last review before 2013?",
+            int((per_reviewer["when"].max() < "2013-01-01").sum()),
+        ),
+        _q(
+            "fresh-49",
+            "amazon",
+            "analyst",
+            "How many reviews does the most-reviewed product have?",
+            int(per_product.size().max()),
+        ),
+        _q(
+            "fresh-50",
+            "online_retail",
+            "analyst",
+            "How many invoices came from Germany, cancelled ones included?",
+            int(retail.loc[retail["Country"] == "Germany", "Invoice"].nunique()),
+        ),
+        _q(
+            "fresh-51",
+            "online_retail",
+            "marketer",
+            "2010年12月有多少张未取消的发票？",
+            int(kept.loc[kept["when"].dt.strftime("%Y-%m") == "2010-12", "Invoice"].nunique()),
+            language="zh",
+        ),
+        _q(
+            "fresh-52",
+            "online_retail",
+            "analyst",
+            "How many units in total were sold on non-cancelled invoices to the Netherlands?",
+            int(kept.loc[kept["Country"] == "Netherlands", "Quantity"].sum()),
+        ),
+        _q(
+            "fresh-53",
+            "online_retail",
+            "analyst",
+            "Which stock code sold the most units on non-cancelled invoices?",
+            {"product": code_top},
+            "entity",
+        ),
+        _q(
+            "fresh-54",
+            "online_retail",
+            "marketer",
+            "Quantos clientes fizeram a última compra não cancelada antes de 2010?",
+            int((per_customer["when"].max() < "2010-01-01").sum()),
+            language="pt",
+        ),
+        _q(
+            "fresh-55",
+            "online_retail",
+            "marketer",
+            "How many customers spent less than 100 in total on non-cancelled invoices?",
+            int((per_customer["amount"].sum() < 100).sum()),
+        ),
+        _q(
+            "fresh-56",
+            "olist",
+            "analyst",
+            "未取消的订单平均每单有多少件商品？保留两位小数。",
+            round(float(lines.groupby("order_id").size().mean()), 2),
+            tolerance=0.01,
+            language="zh",
+        ),
+        _q(
+            "fresh-57",
+            "olist",
+            "analyst",
+            "How many orders were placed from January to June 2017, cancelled ones included?",
+            int((orders["when"] < "2017-07-01").sum()),
+        ),
+        _q(
+            "fresh-58",
+            "olist",
+            "marketer",
+            "Em que mês houve mais pedidos não cancelados?",
+            {"month": [month_top, *_month_names_pt(month_top)]},
+            "entity",
+            language="pt",
+        ),
+        _q(
+            "fresh-59",
+            "olist",
+            "cs_lead",
+            "Quantas avaliações com nota 5 foram feitas?",
+            int((olist["reviews_matched"]["review_score"] == 5).sum()),
+            language="pt",
+        ),
+        _q(
+            "fresh-60",
+            "olist",
+            "marketer",
+            "How many customers from the state of Minas Gerais (MG) placed non-cancelled orders?",
+            int(
+                kept_orders.loc[
+                    kept_orders["customer_state"] == "MG", "customer_unique_id"
+                ].nunique()
+            ),
+        ),
+    ]
+
+
 def questions(data: Path) -> list[dict]:
     """Every data-set question (segment questions are added once a model is scored)."""
     return [
@@ -1204,4 +1375,5 @@ def questions(data: Path) -> list[dict]:
         *edge_questions(data),
         *fresh_questions(data),
         *fresh_questions_2(data),
+        *fresh_questions_3(data),
     ]
