@@ -824,3 +824,25 @@ def test_a_year_or_a_product_of_an_order_view_runs_on_its_date_and_lines(warehou
     assert "this ran with order_lines joined by order_id" in sold.text
     summed = run_sql("SELECT product_id, SUM(revenue) AS r FROM order_facts GROUP BY product_id")
     assert summed.failed
+
+
+def test_a_state_named_in_full_where_the_data_holds_its_code(tmp_path):
+    """Asked about "Minas Gerais (MG)", the 1.5B model wrote region = 'Minas Gerais' on
+    Olist, which holds state codes, and answered that nothing matched (fresh-60). A
+    state's name is read as its code (not always its initials: Mato Grosso is MT), and
+    the result of 0 is not used."""
+    from conftest import OLIST, require_data
+    from segassist.tools.context import ToolContext
+    from segassist.tools.data_tools import run_sql_tool
+    from segassist.warehouse.db import migrate, open_engine
+    from segassist.warehouse.importers import import_dataset
+
+    engine = open_engine(f"sqlite:///{tmp_path / 'olist.db'}")
+    migrate(engine)
+    import_dataset(engine, "olist", [require_data(OLIST)])
+    run_sql = run_sql_tool(ToolContext(engine, None, tmp_path))
+    for name, code in (("Minas Gerais", "MG"), ("Mato Grosso", "MT"), ("São Paulo", "SP")):
+        said = run_sql(f"SELECT COUNT(*) FROM customer_facts WHERE region = '{name}'")
+        assert said.failed and f"(did you mean '{code}' for '{name}'?)" in said.text, said.text
+    held = run_sql("SELECT COUNT(*) FROM customer_facts WHERE region = 'MG'")
+    assert not held.failed and held.payload.rows[0][0] > 0

@@ -808,20 +808,52 @@ MAX_LISTED_VALUES = 40
 VALUES_TIMEOUT_S = 2.0
 
 
+_LINKING_WORDS = {"of", "the", "and", "de", "da", "do", "das", "dos", "e"}
+# Brazil's states by name, as Olist-style data holds them (by their codes): not all are
+# initials ('Mato Grosso' is MT; MG is Minas Gerais).
+_BRAZIL_STATES = {
+    "acre": "AC", "alagoas": "AL", "amapa": "AP", "amazonas": "AM", "bahia": "BA",
+    "ceara": "CE", "distrito federal": "DF", "espirito santo": "ES", "goias": "GO",
+    "maranhao": "MA", "mato grosso": "MT", "mato grosso do sul": "MS", "minas gerais": "MG",
+    "para": "PA", "paraiba": "PB", "parana": "PR", "pernambuco": "PE", "piaui": "PI",
+    "rio de janeiro": "RJ", "rio grande do norte": "RN", "rio grande do sul": "RS",
+    "rondonia": "RO", "roraima": "RR", "santa catarina": "SC", "sao paulo": "SP",
+    "sergipe": "SE", "tocantins": "TO",
+}  # fmt: skip
+
+
+def _plain(value: str) -> str:
+    """`value` lower-cased without accents ('São Paulo': 'sao paulo')."""
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFKD", value.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).strip()
+
+
+def _initials(value: str) -> str | None:
+    """The initials of a name of several words, lower-cased ('United Kingdom': 'uk',
+    'Rio de Janeiro': 'rj'); None for one word."""
+    words = [w for w in re.split(r"[\s_-]+", value) if w and w.lower() not in _LINKING_WORDS]
+    return "".join(w[0] for w in words).lower() if len(words) > 1 else None
+
+
 def _meant(value: str, held: set[str]) -> str | None:
     """The held value a query most likely meant by one the column never holds: the same
     but for case ('germany'), the initials of its words ('UK' for 'United Kingdom', 'USA'
-    for 'United States of America'), or a close spelling ('cancelled' for 'canceled',
-    'Brasil' for 'Brazil'); None when nothing held is that close."""
+    for 'United States of America'; the other way, and Brazil's states by name: 'Minas
+    Gerais' for 'MG'), or a close spelling ('cancelled' for 'canceled', 'Brasil' for 'Brazil'); None
+    when nothing held is that close."""
     import difflib
 
     lowered = {v.lower(): v for v in held}
     if value.lower() in lowered:
         return lowered[value.lower()]
     for v in sorted(held):
-        words = [w for w in re.split(r"[\s_-]+", v) if w.lower() not in ("of", "the", "and")]
-        if len(words) > 1 and "".join(w[0] for w in words).lower() == value.lower():
+        if _initials(v) == value.lower():
             return v
+    named = _BRAZIL_STATES.get(_plain(value), _initials(value))  # 'Minas Gerais': 'MG'
+    if named and named.lower() in lowered:
+        return lowered[named.lower()]
     close = difflib.get_close_matches(value.lower(), list(lowered), n=1, cutoff=0.8)
     return lowered[close[0]] if close else None
 
