@@ -691,6 +691,52 @@ _NO_CANCELLATION = re.compile(
 )
 _NONE_CANCELLED = re.compile(r"\bcancelled_orders\s*(?:=\s*0|<\s*1|<=\s*0)(?!\d)", re.I)
 
+# Cancellations counted in ("cancelled ones included", "contando também os cancelados",
+# "包括已取消的"): no condition on the flag at all. The 1.5B model wrote `country =
+# 'Germany' OR is_cancelled = 1`, which adds every cancelled invoice from anywhere
+# (fresh-50: 4,939 for 513).
+_CANCELLED_TOO = re.compile(
+    r"\bcancell?ed(?:\s+(?:ones|orders|invoices))?\s+(?:included|too|as\s+well)\b"
+    r"|\b(?:including|counting|with)\s+(?:the\s+)?cancell?ed\b"
+    r"|\b(?:contando|incluindo|inclusive|com)\s+(?:também\s+)?(?:os\s+|as\s+)?cancelad[oa]s\b"
+    r"|包括(?:已|被)?取消|含(?:已|被)?取消",
+    re.I,
+)
+_CANCEL_FLAG = ("is_cancelled",)
+
+
+def _without_cancel_filter(sql: str) -> str | None:
+    """The query with every WHERE condition on is_cancelled taken out (from an OR as from
+    an AND), or None where it has none (or is not one plain SELECT)."""
+    from sqlglot import exp
+
+    trees = _trees(sql)
+    if not trees or len(trees) != 1 or not isinstance(trees[0], exp.Select):
+        return None
+    tree = trees[0].copy()
+    where = tree.args.get("where")
+    if where is None:
+        return None
+
+    def kept(node):
+        if isinstance(node, exp.Paren):
+            inner = kept(node.this)
+            return inner if inner is None else exp.Paren(this=inner)
+        if isinstance(node, exp.And | exp.Or):
+            left, right = kept(node.left), kept(node.right)
+            if left is None or right is None:
+                return left if right is None else right
+            return node.__class__(this=left, expression=right)
+        flags = [c for c in node.find_all(exp.Column) if c.name.lower() in _CANCEL_FLAG]
+        return None if flags else node
+
+    condition = kept(where.this)
+    if condition is not None and condition.sql() == where.this.sql():
+        return None
+    tree.set("where", None if condition is None else exp.Where(this=condition))
+    return tree.sql()
+
+
 # How often one question's answer is checked: a soft check ("if my question needs it"),
 # then a firm one. The 1.5B model answered the soft check unchanged in most misses of
 # its own set ("2012年有多少位..." counted every customer and said so again).
@@ -1160,6 +1206,16 @@ def _findings(
             "is_cancelled, or customer_facts / month_facts, which leave cancellations out)."
         )
         found.append((bought.group(0), said))
+    too = _CANCELLED_TOO.search(question)
+    unfiltered = too and next(filter(None, (_without_cancel_filter(q) for q in queries)), None)
+    if unfiltered:
+        said = (
+            f"my question counts cancellations in ({too.group(0)}), and your query sets a "
+            "condition on is_cancelled (with OR it adds every cancelled row from anywhere; "
+            "with AND it drops them): set no condition on it"
+            f"{EXAMPLE}{unfiltered}."
+        )
+        found.append((too.group(0), said))
     by_status = [
         m for m in ran if not failed(m) and SOME_CANCELLED in without_nudge(str(m.content))
     ]

@@ -2326,3 +2326,36 @@ def test_a_column_the_question_names_and_no_query_reads_is_pointed_out(context):
     model = _script(voted, "0.")
     answer = _agent(context, model).ask("How many reviews got a helpful vote?", "read")
     assert answer.text == "0." and len(model.seen) == 2
+
+
+def test_cancellations_counted_in_take_no_condition_on_the_flag(context):
+    """Asked how many invoices came from Germany "cancelled ones included", the 1.5B model
+    wrote `country = 'Germany' OR is_cancelled = 1`, every cancelled invoice from anywhere
+    (fresh-50: 4,939 for 513). Where the question counts cancellations in, a condition
+    on is_cancelled (OR or AND) is pointed out under the result, with the query without
+    it; a question about cancelled orders alone asks nothing."""
+    where = "SELECT COUNT(*) AS n FROM order_facts WHERE country = 'Germany'"
+    right = _call("run_sql", sql=where)
+    told = "my question counts cancellations in ({}), and your query sets a condition"
+    for question, said, condition in (
+        (
+            "How many orders came from Germany, cancelled ones included?",
+            "cancelled ones included",
+            "OR is_cancelled = 1",
+        ),
+        (
+            "Quantos pedidos vieram da Alemanha, contando também os cancelados?",
+            "contando também os cancelados",
+            "AND is_cancelled = 0",
+        ),
+        ("包括已取消的订单，德国有多少个订单？", "包括已取消", "OR is_cancelled = 1"),
+    ):
+        model = _script(_call("run_sql", sql=f"{where} {condition}"), right, *["0."] * 4)
+        assert _agent(context, model).ask(question, f"c-{said}").text == "0."
+        shown = str(model.seen[1][-1].content)
+        assert told.format(said) in shown and f"for example {where}." in shown, question
+        assert told.format(said) not in str(model.seen[2][-1].content)  # fixed: no more
+    alone = _call("run_sql", sql=f"{where} AND is_cancelled = 1")
+    model = _script(alone, "0.")
+    assert _agent(context, model).ask("How many cancelled orders came from Germany?").text == "0."
+    assert len(model.seen) == 2
