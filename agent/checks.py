@@ -829,6 +829,81 @@ _DATE_BOUND = re.compile(rf"([\w.]+)\s*(>=|<=|<|>)\s*{_DATE}", re.I)
 _DATE_BETWEEN = re.compile(rf"([\w.]+)\s+BETWEEN\s+{_DATE}[^']*'\s+AND\s+{_DATE}", re.I)
 
 
+# A year bounded on one side ("before 2010", "antes de 2010", "2010年之前"; "after 2012";
+# "since 2012", "desde 2012", "2012年以来"): the query's dates must run that way. The
+# 1.5B model read "a última compra ... antes de 2010" as the year 2010 (fresh-54: 4,201
+# for 113).
+_YEAR_SIDE = re.compile(
+    r"\b(before|prior\s+to|antes\s+de|after|depois\s+de|since|desde|a\s+partir\s+de)\s+"
+    r"((?:19|20)\d\d)(?![-/]\d|\d)"
+    r"|(?<!\d)((?:19|20)\d\d)\s*年\s*(之前|以前|之后|以后|以来)",
+    re.I,
+)
+_SIDE = {"before": "<", "prior": "<", "antes": "<", "之前": "<", "以前": "<"} | {
+    "after": ">", "depois": ">", "之后": ">", "以后": ">"
+} | {"since": ">=", "desde": ">=", "a": ">=", "以来": ">="}  # fmt: skip
+_YEAR_BOUND = re.compile(  # year < 2010, strftime('%Y', reviewed_at) >= '2012'
+    r"(?:\byear\b|%Y'\s*,\s*[\w.]+\s*\))\s*(>=|<=|<|>)\s*'?(\d{4})(?!\d)", re.I
+)
+
+
+def _year_sides(question: str) -> list[tuple[str, str, int]]:
+    """(as the question says it, "<" / ">" / ">=", the year) for each year it bounds on
+    one side: "before 2010" -> ("before 2010", "<", 2010)."""
+    sides = []
+    for match in _YEAR_SIDE.finditer(question):
+        word, year = (match.group(1), match.group(2)) if match.group(1) else match.group(4, 3)
+        sides.append((match.group(0).strip(), _SIDE[word.split()[0].lower()], int(year)))
+    return sides
+
+
+def _side_bound(side: str, year: int) -> str:
+    """The bound on a date column that reads the side of `year`: < '2010-01-01'."""
+    return {"<": f"< '{year}-01-01'", ">": f">= '{year + 1}-01-01'"}.get(side, f">= '{year}-01-01'")
+
+
+def _reads_side(side: str, year: int, sql: str) -> bool:
+    """A date or year bound in `sql` that reads the side of `year` asked for (before
+    2010: < '2010-01-01', <= '2009-12-31', year < 2010, year <= 2009)."""
+    start = year + 1 if side == ">" else year
+    if side == "<":
+        dates, years = {"<": f"{start}-01-01", "<=": f"{start - 1}-12-31"}, {"<": start}
+    else:
+        dates, years = {">=": f"{start}-01-01", ">": f"{start - 1}-12-31"}, {">=": start}
+    years |= {"<=": start - 1} if side == "<" else {">": start - 1}
+    return any(
+        dates.get(op, "").startswith(date) for _, op, date in _DATE_BOUND.findall(sql)
+    ) or any(years.get(op) == int(number) for op, number in _YEAR_BOUND.findall(sql))
+
+
+def _side_query(sql: str, side: str, year: int) -> str:
+    """ ", for example <the query with its bounds on one date column replaced by the side
+    of `year` asked for>"; "" where the query is not one SELECT bounding one date column
+    by literal dates."""
+    from sqlglot import exp
+
+    trees = _trees(sql)
+    if not trees or len(trees) != 1 or not isinstance(trees[0], exp.Select):
+        return ""
+    where = trees[0].args.get("where")
+    terms = and_terms(where, unnest=False) if where else []
+    dated = [
+        t
+        for t in terms
+        if isinstance(t, exp.GT | exp.GTE | exp.LT | exp.LTE)
+        and isinstance(t.this, exp.Column)
+        and re.match(r"'\d{4}-\d{2}", t.expression.sql())
+    ]
+    columns = {t.this.sql() for t in dated}
+    if len(columns) != 1:
+        return ""
+    kept = [t.sql() for t in terms if t not in dated]
+    kept.append(f"{columns.pop()} {_side_bound(side, year)}")
+    turned = trees[0].copy()
+    turned.set("where", exp.Where(this=exp.condition(" AND ".join(kept))))
+    return f"{EXAMPLE}{turned.sql()}"
+
+
 def _question_months(question: str) -> dict[int, str]:
     """The months a question names: month number -> as written."""
     found = {}
@@ -1036,10 +1111,14 @@ def _findings(
 
     found = []
     numbers = _question_numbers(question)
+    sides = _year_sides(question)
+    # "after 2023" read as >= '2024-01-01' uses 2023 all the same.
+    sided = {str(y) for _, side, y in sides if _reads_side(side, y, written)}
     unused = [
         shown
         for n, (shown, bound) in numbers.items()
-        if not _used(
+        if n not in sided
+        and not _used(
             n, bound, _past_year(n, numbers, _LIMIT.sub("", written) if bound else written)
         )
     ]
@@ -1057,6 +1136,16 @@ def _findings(
                 f"{column} >= '{start[:7]}-01' AND {column} < '{close}')."
             )
             found.append((said, said_past))
+    for said, side, bounded_year in sides:
+        if not _reads_side(side, bounded_year, written):
+            found.append(
+                (
+                    said,
+                    f"my question bounds the dates on one side ({said}), and your query's "
+                    f"dates do not run that way: the date column {_side_bound(side, bounded_year)}"
+                    f"{_side_query(queries[-1], side, bounded_year)}.",
+                )
+            )
     excluded = list(dict.fromkeys(_EXCLUDED.findall(question)))  # names the question leaves out
     negated = bool(_LEAVES_OUT.search(written))
     left_out = excluded if negated else []
@@ -1096,9 +1185,21 @@ def _findings(
     for said, edge, where in _edges(question):
         if not re.search(_EDGE_READ[edge], written, re.I):
             table, column = where.split(",")[0].split(".")
+            span, condition = f"{year} alone", ""
+            if year:
+                condition = f"{column} >= '{year}-01-01' AND {column} < '{year + 1}-01-01'"
+            if year and sides:  # "before 2013": the side, not the year alone
+                span, side, _ = sides[0]
+                condition = f"{column} {_side_bound(side, year)}"
+            # Counted at the view's grain, the whole query: the agent runs it if the model
+            # keeps its own (fresh-48 counted reviews before 2013 for reviewers).
+            counted = counted_entity(question) == table.removesuffix("_facts")
             bounded = (
-                f" For {year} alone: FROM {table} WHERE {column} >= '{year}-01-01' AND "
-                f"{column} < '{year + 1}-01-01'."
+                (
+                    f"{EXAMPLE}SELECT COUNT(*) FROM {table} WHERE {condition}"
+                    if counted
+                    else f" For {span}: FROM {table} WHERE {condition}"
+                )
                 if year
                 else ""
             )
@@ -1106,7 +1207,7 @@ def _findings(
                 (
                     said,
                     f"my question is about the {edge} one ({said}), and your query reads no "
-                    f"{edge} date ({where}).{bounded}",
+                    f"{edge} date ({where}){bounded}.",
                 )
             )
     about = _ABOUT_REVIEWS.search(question)

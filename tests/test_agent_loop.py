@@ -1470,17 +1470,28 @@ def test_a_number_written_as_a_word_and_a_first_or_last_event_are_checked_too(co
         (
             "How many reviewers wrote their first review in 2024?",
             "SELECT COUNT(DISTINCT customer_id) AS n FROM review_facts WHERE year = '2024'",
-            "For 2024 alone: FROM customer_facts WHERE first_review_at >= '2024-01-01' AND "
-            "first_review_at < '2025-01-01'.",
+            "for example SELECT COUNT(*) FROM customer_facts WHERE first_review_at >= "
+            "'2024-01-01' AND first_review_at < '2025-01-01'.",
         ),
         (
             "How many products received their last review in 2023?",
             "SELECT COUNT(DISTINCT product_id) AS n FROM review_facts WHERE year = '2023'",
-            "For 2023 alone: FROM product_facts WHERE last_review_at >= '2023-01-01' AND "
-            "last_review_at < '2024-01-01'.",
+            "for example SELECT COUNT(*) FROM product_facts WHERE last_review_at >= "
+            "'2023-01-01' AND last_review_at < '2024-01-01'.",
+        ),
+        (  # a side of a year, not the year alone (fresh-48)
+            "How many reviewers wrote their last review before 2024?",
+            "SELECT COUNT(*) AS n FROM review_facts WHERE reviewed_at < '2024-01-01'",
+            "for example SELECT COUNT(*) FROM customer_facts WHERE last_review_at < '2024-01-01'.",
+        ),
+        (  # not counted at the view's grain: where to read, not a query
+            "What share of reviewers wrote their first review in 2024?",
+            "SELECT COUNT(DISTINCT customer_id) AS n FROM review_facts WHERE year = '2024'",
+            "For 2024 alone: FROM customer_facts WHERE first_review_at >= '2024-01-01' AND "
+            "first_review_at < '2025-01-01'.",
         ),
     ]:
-        model = _script(_call("run_sql", sql=sql), "1.", "1.", "1.")
+        model = _script(_call("run_sql", sql=sql), *["1."] * 5)
         _agent(context, model).ask(question, "e3")
         assert advice in model.seen[2][-1].content, model.seen[2][-1].content
 
@@ -2359,3 +2370,38 @@ def test_cancellations_counted_in_take_no_condition_on_the_flag(context):
     model = _script(alone, "0.")
     assert _agent(context, model).ask("How many cancelled orders came from Germany?").text == "0."
     assert len(model.seen) == 2
+
+
+def test_a_year_bounded_on_one_side_is_read_on_that_side(context):
+    """Asked how many customers made their last purchase "antes de 2010", the 1.5B model
+    counted those whose last purchase was in 2010 (fresh-54: 4,201 for 113). A year the
+    question bounds on one side (before, after, since; in three languages) is checked
+    until the query's dates run that way, with the query so bounded; a year alone asks
+    nothing. (The reviews here are all of 2024.)"""
+    within = (
+        "SELECT COUNT(*) AS n FROM review_facts WHERE reviewed_at >= '{0}-01-01' "
+        "AND reviewed_at < '{1}-01-01'"
+    )
+    wrong = _call("run_sql", sql=within.format(2025, 2026))
+    before = "SELECT COUNT(*) AS n FROM review_facts WHERE reviewed_at < '2025-01-01'"
+    cases = (
+        ("How many reviews were written before 2025?", "before 2025", "0.", "3."),
+        ("Quantas avaliações foram escritas antes de 2025?", "antes de 2025", "0.", "3."),
+        ("2025年之前写了多少条评论？", "2025年之前", "0条。", "3条。"),
+    )
+    told = "my question bounds the dates on one side ({}), and your query's dates do not"
+    _checked_until_fixed(context, wrong, _call("run_sql", sql=before), cases, told)
+    model = _script(wrong, "0.", _call("run_sql", sql=before), "3.")
+    _agent(context, model).ask("How many reviews were written before 2025?", "example")
+    assert f"for example {before}." in model.seen[2][-1].content
+    since = _call(
+        "run_sql", sql="SELECT COUNT(*) AS n FROM review_facts WHERE reviewed_at >= '2024-01-01'"
+    )
+    for question, query in (
+        ("How many reviews were written since 2024?", since),
+        ("How many reviews were written after 2023?", since),
+        ("How many reviews were written in 2024?", _call("run_sql", sql=within.format(2024, 2025))),
+    ):
+        model = _script(query, "3.")
+        assert _agent(context, model).ask(question, question[-6:]).text == "3.", question
+        assert len(model.seen) == 2, question
