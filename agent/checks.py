@@ -364,11 +364,41 @@ _EVERY_BOUND = {  # the bound on every review's rating -> the facts columns' con
 }
 
 
+# No review past a rating ("received no review below 4 stars", "nenhuma avaliação abaixo
+# de 4", "没有低于4星的评论"): every review on the other side, read from the facts views'
+# lowest or highest rating. The 1.5B model joined products to their >= 4 reviews and
+# counted the join (fresh-45).
+_NONE_PAST = re.compile(
+    r"\b(?:no|not\s+(?:a|one|any)|nenhuma?|sem)\s+(?:single\s+|one\s+)?(?:[\w-]+\s+)?"
+    r"(?:reviews?|ratings?|avaliaç(?:ão|ões)|notas?)\s+(?:(?:with\s+|de\s+|com\s+)?(?:a\s+)?"
+    r"(?:rating|nota)\s+)?"
+    r"(below|under|lower\s+than|less\s+than|abaixo\s+de|menor\s+que|inferior\s+a|above|over|"
+    r"higher\s+than|more\s+than|acima\s+de|maior\s+que|superior\s+a)\s+([1-5])\b(?![.,]\d)"
+    r"|没有(?:一条|任何)?(低于|高于)\s*([1-5])\s*(?:星|分)",
+    re.I,
+)
+_LOW_SIDE = re.compile(r"below|under|lower|less|abaixo|menor|inferior|低于", re.I)
+
+
+def _none_past(question: str) -> tuple[str, str] | None:
+    """(as the question says it, the facts columns' condition) for "no review below N"
+    (lowest_rating >= N) or "above N" (highest_rating <= N); None otherwise."""
+    match = _NONE_PAST.search(question)
+    if match is None:
+        return None
+    side, n = match.group(1, 2) if match.group(1) else match.group(3, 4)
+    column = "lowest_rating >=" if _LOW_SIDE.search(side) else "highest_rating <="
+    return match.group(0), f"{column} {n}"
+
+
 def _every_rating_query(question: str) -> str:
     """For "how many customers (or products) whose every review has N stars", the facts
     view's count by lowest and highest rating; "" for any other question."""
     entity = counted_entity(question)
     stars = _EVERY_STARS.search(question)
+    past = _none_past(question)
+    if entity in ("customer", "product") and past:
+        return f"{EXAMPLE}SELECT COUNT(*) FROM {entity}_facts WHERE {past[1]}"
     if entity not in ("customer", "product") or not stars or _NEGATED.search(question):
         return ""  # "never gave less than 5 stars" is lowest_rating >= 5: not read here
     n = next(g for g in stars.groups()[1:] if g)
@@ -1249,7 +1279,7 @@ def _findings(
             "facts view's count column such as reviews or orders)."
         )
         found.append((most.group(0), said))
-    every = _EVERY.search(question)
+    every = _EVERY.search(question) or _NONE_PAST.search(question)
     # A query that failed decides nothing (fresh-31: `HAVING MIN(lowest_rating) = 5` on
     # review_facts, which has no such column, passed for deciding per customer).
     refused = {m.tool_call_id for m in ran if failed(m)}

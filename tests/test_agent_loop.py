@@ -2405,3 +2405,26 @@ def test_a_year_bounded_on_one_side_is_read_on_that_side(context):
         model = _script(query, "3.")
         assert _agent(context, model).ask(question, question[-6:]).text == "3.", question
         assert len(model.seen) == 2, question
+
+
+def test_no_review_past_a_rating_is_decided_per_product_with_the_facts_query(context):
+    """Asked how many products received no review below 4 stars, the 1.5B model joined
+    products to their 4- and 5-star reviews and counted the join (fresh-45). "No review
+    below (above) N", in three languages, is a condition on every review, checked with
+    the facts view's count by lowest (highest) rating to run."""
+    rows = _call(
+        "run_sql",
+        sql="SELECT COUNT(DISTINCT product_id) AS n FROM review_facts WHERE rating >= 4",
+    )
+    for question, where in (
+        ("How many products received no review below 4 stars?", "lowest_rating >= 4"),
+        ("Quantos produtos não receberam nenhuma avaliação abaixo de 4?", "lowest_rating >= 4"),
+        ("有多少个产品没有低于4星的评论？", "lowest_rating >= 4"),
+        ("How many customers gave no rating above 3?", "highest_rating <= 3"),
+    ):
+        table = "customer_facts" if "customers" in question else "product_facts"
+        model = _script(rows, "2.", rows, *["1."] * 6)
+        _agent(context, model).ask(question, question[:12])
+        told = str(model.seen[1][-1].content) + str(model.seen[2][-1].content)
+        assert "sets a condition on every row" in told, question
+        assert f"for example SELECT COUNT(*) FROM {table} WHERE {where}." in told, question
