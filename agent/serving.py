@@ -173,6 +173,7 @@ def server_command(
     backend: str, model: Path, host: str, port: int, threads: int = 2, python: str | None = None
 ) -> list[str]:
     """The command that serves `model` with `backend` (run by `python`, default this one)."""
+    served = ["--model", str(model), "--host", host, "--port", str(port)]
     if backend == "llama-server":
         binary = llama_server_binary()
         if binary is None:
@@ -182,12 +183,7 @@ def server_command(
             )
         return [
             str(binary),
-            "--model",
-            str(model),
-            "--host",
-            host,
-            "--port",
-            str(port),
+            *served,
             # Conversations decoded together (continuous batching), each with its own
             # 8,192-token context and prompt cache; a new question reuses the cached
             # system prompt of the slot most like it.
@@ -209,12 +205,7 @@ def server_command(
             sys.executable,
             "-m",
             "llama_cpp.server",
-            "--model",
-            str(model),
-            "--host",
-            host,
-            "--port",
-            str(port),
+            *served,
             "--n_ctx",
             "8192",
             "--n_threads",
@@ -232,12 +223,7 @@ def server_command(
             python or sys.executable,
             "-m",
             "vllm.entrypoints.openai.api_server",
-            "--model",
-            str(model),
-            "--host",
-            host,
-            "--port",
-            str(port),
+            *served,
             "--max-model-len",
             "8192",
             "--served-model-name",

@@ -24,6 +24,7 @@ import re
 from pathlib import Path
 
 import pandas as pd
+from segassist.agent.guards import MESES
 
 AMAZON = "amazon/reviews_Musical_Instruments_5.json.gz"
 ONLINE_RETAIL = "online_retail/online_retail_ii_2009_2010.parquet"
@@ -67,25 +68,9 @@ def _unique_top(series: pd.Series, largest: bool = True):
     return ordered.index[0], ordered.iloc[0]
 
 
-_MONTHS_PT = [
-    "janeiro",
-    "fevereiro",
-    "março",
-    "abril",
-    "maio",
-    "junho",
-    "julho",
-    "agosto",
-    "setembro",
-    "outubro",
-    "novembro",
-    "dezembro",
-]
-
-
 def _month_names_pt(month: str) -> list[str]:
     """ "2017-11" as a Portuguese answer writes it: "novembro de 2017", "novembro/2017"."""
-    name = _MONTHS_PT[int(month[5:7]) - 1]
+    name = MESES[int(month[5:7]) - 1]
     return [f"{name} de {month[:4]}", f"{name}/{month[:4]}", f"{name} {month[:4]}"]
 
 
