@@ -732,7 +732,6 @@ _CANCELLED_TOO = re.compile(
     r"|包括(?:已|被)?取消|含(?:已|被)?取消",
     re.I,
 )
-_CANCEL_FLAG = ("is_cancelled",)
 
 
 def _without_cancel_filter(sql: str) -> str | None:
@@ -757,8 +756,8 @@ def _without_cancel_filter(sql: str) -> str | None:
             if left is None or right is None:
                 return left if right is None else right
             return node.__class__(this=left, expression=right)
-        flags = [c for c in node.find_all(exp.Column) if c.name.lower() in _CANCEL_FLAG]
-        return None if flags else node
+        flagged = any(c.name.lower() == "is_cancelled" for c in node.find_all(exp.Column))
+        return None if flagged else node
 
     condition = kept(where.this)
     if condition is not None and condition.sql() == where.this.sql():
@@ -894,16 +893,15 @@ def _side_bound(side: str, year: int) -> str:
 
 def _reads_side(side: str, year: int, sql: str) -> bool:
     """A date or year bound in `sql` that reads the side of `year` asked for (before
-    2010: < '2010-01-01', <= '2009-12-31', year < 2010, year <= 2009)."""
+    2010: < '2010-01-01', <= '2009-12-31', year < 2010, year <= 2009; after 2009 and
+    since 2010: >= '2010-01-01', > '2009-12-31', year >= 2010, year > 2009)."""
     start = year + 1 if side == ">" else year
-    if side == "<":
-        dates, years = {"<": f"{start}-01-01", "<=": f"{start - 1}-12-31"}, {"<": start}
-    else:
-        dates, years = {">=": f"{start}-01-01", ">": f"{start - 1}-12-31"}, {">=": start}
-    years |= {"<=": start - 1} if side == "<" else {">": start - 1}
-    return any(
-        dates.get(op, "").startswith(date) for _, op, date in _DATE_BOUND.findall(sql)
-    ) or any(years.get(op) == int(number) for op, number in _YEAR_BOUND.findall(sql))
+    first, last = f"{start}-01-01", f"{start - 1}-12-31"
+    ops = {"<": first, "<=": last} if side == "<" else {">=": first, ">": last}
+    years = {"<": start, "<=": start - 1} if side == "<" else {">=": start, ">": start - 1}
+    return any(ops.get(op, "").startswith(date) for _, op, date in _DATE_BOUND.findall(sql)) or any(
+        years.get(op) == int(number) for op, number in _YEAR_BOUND.findall(sql)
+    )
 
 
 def _side_query(sql: str, side: str, year: int) -> str:

@@ -175,7 +175,7 @@ def server_command(
     """The command that serves `model` with `backend` (run by `python`, default this one)."""
     served = ["--model", str(model), "--host", host, "--port", str(port)]
     if backend == "llama-server":
-        binary = llama_server_binary()
+        binary, slots = llama_server_binary(), server_slots()
         if binary is None:
             raise UserInputError(
                 "llama-server is not installed: run 'make install-llm-engine' (a portable "
@@ -188,9 +188,9 @@ def server_command(
             # 8,192-token context and prompt cache; a new question reuses the cached
             # system prompt of the slot most like it.
             "--parallel",
-            str(server_slots()),
+            str(slots),
             "--ctx-size",
-            str(8192 * server_slots()),
+            str(8192 * slots),
             "--threads",
             str(threads),
             "--alias",

@@ -111,7 +111,9 @@ def _train_and_score(engine) -> None:
             raise SystemExit(f"segassist {' '.join(command)} failed on {url}:\n{done.stderr}")
 
 
-def _database(data: Path, dataset: str, work: Path):
+def import_warehouse(data: Path, dataset: str, work: Path):
+    """A SQLite warehouse in `work` with `dataset` imported from `data` (shared with
+    bench_llm_engines)."""
     from segassist.warehouse.db import migrate, open_engine
     from segassist.warehouse.importers import import_dataset
 
@@ -252,7 +254,7 @@ def main() -> None:
             json.loads(line) for line in args.eval.read_text().splitlines() if line.strip()
         ]
     datasets = {q["dataset"] for q in questions}
-    engines = {d: _database(args.data, d, work) for d in datasets}
+    engines = {d: import_warehouse(args.data, d, work) for d in datasets}
     if args.set == "own":
         for dataset in sorted({q["dataset"] for q in questions if q["kind"] == "quote"}):
             INDEXES[dataset] = _index(engines[dataset], dataset, work)

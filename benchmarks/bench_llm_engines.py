@@ -33,7 +33,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from bench_agent import UNPARSED, _database, score
+from bench_agent import UNPARSED, import_warehouse, score
 
 DECODE_TOKENS = 128
 
@@ -161,7 +161,7 @@ def main() -> None:
         if q["dataset"] == args.dataset and q["kind"] != "quote" and not q.get("conversation")
     ][: args.questions]
     work = Path(tempfile.mkdtemp(prefix="bench-engines-"))
-    engine = _database(args.data, args.dataset, work)
+    engine = import_warehouse(args.data, args.dataset, work)
     results = [
         _engine(name, model, engine, questions, args.sessions, work)
         for name in args.engines.split(",")
