@@ -1350,6 +1350,180 @@ def fresh_questions_3(data: Path) -> list[dict]:
     ]
 
 
+def fresh_questions_4(data: Path) -> list[dict]:
+    """Written 2026-12-07 (seventh session) before any change of that session: shares of
+    entities, distinct years per entity, per-year rankings and counts, the best year, the
+    largest invoice, a country's cancellations, a ranking inside one country, invoice
+    sizes, months per customer, orders over a value, a state's orders, categories by
+    items, ratings of cancelled orders, customers never cancelling. Reported with the
+    other fresh-* questions."""
+    amazon, retail, olist = _amazon(data), _retail(data), _olist(data)
+    in_2013 = amazon[amazon["when"].dt.year == 2013]
+    product_2013, _ = _unique_top(in_2013.groupby("asin").size())
+    best_year, _ = _unique_top(amazon.groupby(amazon["when"].dt.year)["overall"].mean())
+    kept = retail[~retail["cancelled"]]
+    known_kept = kept[kept["customer"].notna()]
+    french = known_kept[known_kept["Country"] == "France"]
+    french_top, _ = _unique_top(french.groupby("customer")["amount"].sum())
+    invoice_lines = kept.groupby("Invoice").size()
+    cancelled = retail[retail["cancelled"]]
+    orders, items = olist["orders"], olist["order_items"]
+    kept_orders = orders[~orders["cancelled"]]
+    lines = items[items["order_id"].isin(kept_orders["order_id"])]
+    categories = lines["product_id"].map(
+        olist["products"].set_index("product_id")["product_category_name"]
+    )
+    reviews = olist["reviews_matched"].merge(orders[["order_id", "cancelled"]], on="order_id")
+    return [
+        _q(
+            "fresh-61",
+            "amazon",
+            "analyst",
+            "What percentage of reviewers wrote more than 10 reviews? Answer with one decimal.",
+            round(float((amazon.groupby("reviewerID").size() > 10).mean() * 100), 1),
+            tolerance=0.1,
+        ),
+        _q(
+            "fresh-62",
+            "amazon",
+            "marketer",
+            "How many reviewers wrote reviews in at least three different years?",
+            int(
+                (amazon.groupby("reviewerID")["when"].agg(lambda w: w.dt.year.nunique()) >= 3).sum()
+            ),
+        ),
+        _q(
+            "fresh-63",
+            "amazon",
+            "marketer",
+            "2013年有多少个产品至少收到了10条评论？",
+            int((in_2013.groupby("asin").size() >= 10).sum()),
+            language="zh",
+        ),
+        _q(
+            "fresh-64",
+            "amazon",
+            "analyst",
+            "Which product received the most reviews in 2013? Give its asin.",
+            {"product": product_2013},
+            "entity",
+        ),
+        _q(
+            "fresh-65",
+            "amazon",
+            "analyst",
+            "Em que ano as avaliações tiveram a maior nota média?",
+            {"year": str(best_year)},
+            "entity",
+            language="pt",
+        ),
+        _q(
+            "fresh-66",
+            "online_retail",
+            "analyst",
+            "What was the value of the largest single non-cancelled invoice? Round to a whole "
+            "unit.",
+            round(float(kept.groupby("Invoice")["amount"].sum().max())),
+            tolerance=1.0,
+        ),
+        _q(
+            "fresh-67",
+            "online_retail",
+            "cs_lead",
+            "Quantas faturas canceladas vieram da França?",
+            int(cancelled.loc[cancelled["Country"] == "France", "Invoice"].nunique()),
+            language="pt",
+        ),
+        _q(
+            "fresh-68",
+            "online_retail",
+            "marketer",
+            "Which customer from France spent the most on non-cancelled invoices? Give the "
+            "customer id.",
+            {"customer": french_top},
+            "entity",
+        ),
+        _q(
+            "fresh-69",
+            "online_retail",
+            "analyst",
+            "How many non-cancelled invoices have more than 50 lines?",
+            int((invoice_lines > 50).sum()),
+        ),
+        _q(
+            "fresh-70",
+            "online_retail",
+            "marketer",
+            "有多少位客户在至少6个不同的月份有未取消的发票？",
+            int(
+                (
+                    known_kept.groupby("customer")["when"].agg(
+                        lambda w: w.dt.strftime("%Y-%m").nunique()
+                    )
+                    >= 6
+                ).sum()
+            ),
+            language="zh",
+        ),
+        _q(
+            "fresh-71",
+            "online_retail",
+            "analyst",
+            "How many different customers bought on non-cancelled invoices in the first "
+            "quarter of 2010?",
+            int(
+                known_kept.loc[
+                    (known_kept["when"] >= "2010-01-01") & (known_kept["when"] < "2010-04-01"),
+                    "customer",
+                ].nunique()
+            ),
+        ),
+        _q(
+            "fresh-72",
+            "olist",
+            "analyst",
+            "Quantos pedidos não cancelados somaram mais de 500 em preços dos itens (sem frete)?",
+            int((lines.groupby("order_id")["price"].sum() > 500).sum()),
+            language="pt",
+        ),
+        _q(
+            "fresh-73",
+            "olist",
+            "marketer",
+            "Quantos pedidos vieram do estado do Rio de Janeiro, contando também os cancelados?",
+            int((orders["customer_state"] == "RJ").sum()),
+            language="pt",
+        ),
+        _q(
+            "fresh-74",
+            "olist",
+            "analyst",
+            "How many product categories sold more than 20 items on non-cancelled orders?",
+            int((categories.value_counts() > 20).sum()),
+        ),
+        _q(
+            "fresh-75",
+            "olist",
+            "cs_lead",
+            "Qual é a nota média das avaliações de pedidos cancelados? Duas casas decimais.",
+            round(float(reviews.loc[reviews["cancelled"], "review_score"].mean()), 2),
+            tolerance=0.01,
+            language="pt",
+        ),
+        _q(
+            "fresh-76",
+            "olist",
+            "cs_lead",
+            "没有下过已取消订单的客户有多少位？",
+            int(
+                orders["customer_unique_id"].nunique()
+                - orders.loc[orders["cancelled"], "customer_unique_id"].nunique()
+            ),
+            language="zh",
+        ),
+    ]
+
+
 def questions(data: Path) -> list[dict]:
     """Every data-set question (segment questions are added once a model is scored)."""
     return [
@@ -1361,4 +1535,5 @@ def questions(data: Path) -> list[dict]:
         *fresh_questions(data),
         *fresh_questions_2(data),
         *fresh_questions_3(data),
+        *fresh_questions_4(data),
     ]
