@@ -180,28 +180,49 @@ def _used(number: str, bound: str | None, written: str) -> bool:
 
 # What a question counts, in English, Portuguese and Chinese -> the word every query that
 # counts it names somewhere (a view, a column, a table), and where one row is one of them.
-_COUNTED = {
+# How a question counts an entity ("how many", "quantas", "多少位"), and how it takes a
+# share of one ("what percentage of", "percentual de"): the 1.5B model ran COUNT(*) FROM
+# review_facts WHERE reviews > 10 for "what percentage of reviewers wrote more than 10
+# reviews?" (fresh-61), a count run_sql can take to the reviewers' view.
+_HOW_MANY = (r"(?:how many|number of) (?:[\w-]+ )?", r"(?:quant[oa]s|número d[eoa]s?) (?:[\w-]+ )?")
+_SHARE_OF = (
+    r"(?:percentage|share|proportion|fraction) of (?:[\w-]+ )?",
+    r"(?:percentual|percentagem|porcentagem|proporção|parcela) d[eoa]s? (?:[\w-]+ )?",
+)
+# The nouns of each entity: English, Portuguese, and how Chinese counts it.
+_NOUNS = {
     "review": (
-        r"how many (?:[\w-]+ )?reviews|number of reviews|quant[ao]s (?:[\w-]+ )?(?:avaliações|"
-        r"resenhas|comentários)|número de avaliações|多少(?:条|个|篇)?(?:评论|评价)",
-        "review_facts",
+        "reviews",
+        "avaliações|resenhas|comentários",
+        r"多少(?:条|个|篇)?(?:不同的)?(?:评论|评价)|(?:评论|评价)(?:有|共有)多少",
     ),
     "order": (
-        r"how many (?:[\w-]+ )?(?:orders|invoices|purchases)|number of orders|quant[oa]s "
-        r"(?:[\w-]+ )?(?:pedidos|compras)|多少(?:个|笔)?订单",
-        "order_facts",
+        "orders|invoices|purchases",
+        "pedidos|compras|faturas",
+        r"多少(?:个|笔|张)?(?:[^，。？\s]{0,6}的)?(?:订单|发票)|(?:订单|发票)(?:有|共有)多少",
     ),
     "customer": (
-        r"how many (?:[\w-]+ )?(?:customers|clients|buyers|shoppers|reviewers)|number of "
-        r"customers|quant[oa]s (?:[\w-]+ )?clientes|多少(?:位|个|名)?(?:客户|顾客|用户)",
-        "customer_facts",
+        "customers|clients|buyers|shoppers|reviewers",
+        "clientes|compradores|avaliadores",
+        r"多少(?:位|个|名)?(?:不同的)?(?:客户|顾客|用户|评论者)"
+        r"|(?:客户|顾客|用户|评论者)(?:有|共有)多少",
     ),
     "product": (
-        r"how many (?:[\w-]+ )?(?:products|items)|number of products|quant[oa]s (?:[\w-]+ )?"
-        r"produtos|多少(?:个|种|款)?(?:产品|商品)",
-        "product_facts",
+        "products|items",
+        "produtos|itens",
+        r"多少(?:个|种|款)?(?:不同的)?(?:产品|商品)|(?:产品|商品)(?:有|共有)多少",
     ),
 }
+
+
+def _counting(nouns: tuple[str, str, str], leads: tuple[str, str] = _HOW_MANY) -> str:
+    english, portuguese, chinese = nouns
+    found = rf"{leads[0]}(?:{english})\b|{leads[1]}(?:{portuguese})\b"
+    return f"{found}|{chinese}" if leads is _HOW_MANY else found
+
+
+_COUNTED = {noun: (_counting(words), f"{noun}_facts") for noun, words in _NOUNS.items()}
+_SHARED = {noun: _counting(words, _SHARE_OF) for noun, words in _NOUNS.items()}
 
 
 # Reviews asked about and none read: asked how many distinct customers wrote reviews in
@@ -237,15 +258,22 @@ _COLUMN_WORDS = {
 }
 
 
-def counted_entity(question: str) -> str | None:
+def counted_entity(question: str, shares: bool = False) -> str | None:
     """What the question counts first ("how many customers ...": customer; review, order,
-    customer, product), or None. run_sql reads it (from the run's config) to run a row
+    customer, product), or None; with `shares`, also what it takes a share of ("what
+    percentage of reviewers ..."). run_sql reads it (from the run's config) to run a row
     count that names a column of the counted entity's view on that view."""
     found = [
         (m.start(), noun)
         for noun, (asked, _) in _COUNTED.items()
         if (m := re.search(asked, question, re.I))
     ]
+    if shares:
+        found += [
+            (m.start(), noun)
+            for noun, asked in _SHARED.items()
+            if (m := re.search(asked, question, re.I))
+        ]
     return min(found)[1] if found else None
 
 

@@ -497,11 +497,16 @@ QUERY_NOTE = "\n(segassist) Before you answer from this result: "
 
 # A question that asks for a figure: how many, what share, the average (and in Portuguese
 # and Chinese). Review search returns a few texts by meaning; it cannot count them.
+# An average anywhere is a figure: "a nota média das avaliações de pedidos cancelados",
+# "em que ano ... a maior nota média" (the 1.5B model searched reviews for both and stated
+# a rating it read off the hits).
 _ASKS_FIGURE = re.compile(
     r"\b(?:how many|how much|what share|what percentage|what proportion|number of|"
-    r"what (?:is|was) the average|average (?:rating|score|number|stars)|quant[oa]s?|"
-    r"qual (?:é|foi|a|o) (?:a )?(?:média|percentual|porcentagem|número)|porcentagem)\b|"
-    r"多少|几[个位条次]|比例|百分之?|平均(?:评分|分|星)",
+    r"on average|averages?\s+(?:of|per)|average\s+(?:[\w-]+\s+)?(?:ratings?|scores?|numbers?|"
+    r"stars?|values?|spend|prices?|orders?|invoices?|baskets?|reviews?|units?|items?)|"
+    r"quant[oa]s?|m[ée]di[ao]s?|"
+    r"qual (?:é|foi|a|o) (?:a )?(?:percentual|porcentagem|número)|porcentagem)\b|"
+    r"多少|几[个位条次]|比例|百分之?|平均",
     re.I,
 )
 # A ranking by how many: "the most reviews", "mais pedidos", "评论数量最多" (one group per

@@ -131,7 +131,7 @@ class SegmentationAgent:
             "recursion_limit": 4 * MAX_MODEL_CALLS + 4,
             "configurable": {
                 "language": language_of(question),
-                "counts": counted_entity(question),
+                "counts": counted_entity(question, shares=True),
             },
         }
         calls, state = {}, inputs

@@ -205,7 +205,11 @@ def agent_middleware(tool_names: set[str], max_model_calls: int, examples=None) 
                     # The model asks again for what it already has: small models loop here.
                     # If its queries leave out part of the question, it is checked (asked
                     # to mend them) first; otherwise, or when checked already, the answer
-                    # comes from the results gathered so far.
+                    # comes from the results gathered so far. A failed call sent again
+                    # unchanged is asked to be fixed first, once (the 1.5B model re-sent
+                    # a query on a table without the column the error named: fresh-67).
+                    if failed_last(request.messages):
+                        return self.asked(request, handler, "retry", [], [])
                     problems = unchecked(request.messages)
                     if problems:
                         nudge = ("check", "check_again")[checks_made(request.messages)]

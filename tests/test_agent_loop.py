@@ -746,6 +746,17 @@ def test_an_answer_right_after_a_failed_call_is_sent_back_once_to_fix_the_call(c
     assert nudge.startswith("(segassist) Your last tool call failed")
 
 
+def test_a_failed_call_sent_again_unchanged_is_sent_back_once_to_fix_it(context):
+    """After "no such column", the 1.5B model sent the same query again (fresh-67); it is
+    asked to fix it, once, before any answer is taken from the results."""
+    bad = _call("run_sql", sql="SELECT COUNT(*) FROM reveiws")
+    model = _script(bad, bad, _call("run_sql", sql="SELECT COUNT(*) AS n FROM reviews"), "3.")
+    answer = _agent(context, model).ask("How many reviews?", "f0")
+    assert answer.text == "3."
+    assert model.seen[2][-1].content.startswith("(segassist) Your last tool call failed")
+    assert answer.steps[-1].result.payload.rows == [[3]]
+
+
 def test_when_every_try_fails_the_answer_says_the_query_failed(context):
     bad = _call("run_sql", sql="SELECT COUNT(*) FROM reveiws")
     answer = _agent(context, _script(bad, bad, bad, bad)).ask("How many reviews?", "f2")
@@ -1816,6 +1827,10 @@ def test_a_review_is_shown_with_its_title_apart_so_its_words_can_be_quoted(conte
         "评论数量最多的是哪一年？",
         "Which month had the most reviews?",
         "Qual produto tem mais avaliações?",
+        # an average anywhere (fresh-65, fresh-75: a rating read off the hits)
+        "Qual é a nota média das avaliações de pedidos cancelados? Duas casas decimais.",
+        "Em que ano as avaliações tiveram a maior nota média?",
+        "未取消的订单平均每单有多少件商品？",
     ],
 )
 def test_review_search_is_refused_for_a_question_that_asks_for_a_figure(context, question):
@@ -1823,8 +1838,10 @@ def test_review_search_is_refused_for_a_question_that_asks_for_a_figure(context,
     figure the call is refused with what to do instead, and the fixed call answers."""
     from segassist.agent.guards import asks_for_figure
 
-    # "at least 5 reviews" is a condition, not a ranking: a quote may still be searched
+    # "at least 5 reviews" is a condition, not a ranking: a quote may still be searched;
+    # so is a word that names no measure
     assert not asks_for_figure("Quote a review by a customer with at least 5 reviews.")
+    assert not asks_for_figure("Which reviews mention average sound quality?")
     model = _script(
         _call("search_reviews", query="cable", k=5),
         "There are 5 reviews.",  # no data behind it: sent back to fix the call
@@ -1968,6 +1985,23 @@ def test_a_row_count_on_a_column_of_the_counted_entity_runs_on_its_view(context)
     assert answer.text == "1 customer."
     assert "so this ran on customer_facts" in answer.steps[0].observation
     assert answer.steps[0].result.payload.rows == [[1]]
+    # From a table without the counted entity's id, and for a share of it (fresh-61, 67)
+    for question, sql, view in [
+        (
+            "Quantas faturas canceladas vieram da França?",
+            "SELECT COUNT(*) FROM review_facts WHERE country = 'France' AND is_cancelled = 1",
+            "order_facts",
+        ),
+        (
+            "What percentage of reviewers wrote more than 1 review?",
+            "SELECT COUNT(*) FROM review_facts WHERE reviews > 1",
+            "customer_facts",
+        ),
+    ]:
+        model = _script(_call("run_sql", sql=sql), "Done.", "Done.", "Done.", "Done.")
+        answer = _agent(context, model).ask(question, f"r-{view}")
+        assert f"so this ran on {view}" in answer.steps[0].observation, question
+        assert not answer.steps[0].result.failed, question
 
 
 def test_non_cancelled_orders_counted_with_no_cancellations_are_pointed_out(context):
