@@ -2082,6 +2082,30 @@ def test_one_column_asked_for_two_values_at_once_is_refused_with_the_subquery(co
         assert answer.steps[0].observation.endswith(f"| {n} |"), where
 
 
+def test_a_distinct_count_of_the_grouped_column_is_refused_with_the_entitys_grouping(context):
+    """Asked how many reviewers wrote reviews in at least three different years, the 1.5B
+    model grouped by year and kept the years with COUNT(DISTINCT year) >= 3, which is 1 in
+    every group, and answered that there were none (fresh-62). run_sql refuses it with the
+    grouping by the counted entity; bob reviewed in two months, alice in one."""
+    grouped = _call(
+        "run_sql",
+        sql="SELECT COUNT(DISTINCT customer_id) FROM review_facts WHERE month IN (SELECT "
+        "month FROM review_facts GROUP BY month HAVING COUNT(DISTINCT month) >= 2)",
+    )
+    advised = (
+        "SELECT COUNT(*) FROM (SELECT customer_id FROM review_facts GROUP BY customer_id "
+        "HAVING COUNT(DISTINCT month) >= 2) AS t"
+    )
+    model = _script(grouped, _call("run_sql", sql=advised), "1 reviewer.")
+    question = "How many reviewers wrote reviews in at least two different months?"
+    answer = _agent(context, model).ask(question, "distinct-months")
+    refused, ran = answer.steps
+    assert refused.result.failed
+    assert "COUNT(DISTINCT month) is 1 in every group of GROUP BY month" in refused.observation
+    assert refused.observation.endswith(advised + ".")
+    assert ran.result.payload.rows == [[1]] and answer.text == "1 reviewer."
+
+
 def test_the_query_a_check_suggests_runs_when_the_model_keeps_its_own(context):
     """Told twice that a threshold on each customer's total was compared with single
     orders, with the facts-view query to run, the 1.5B model ran its own query again

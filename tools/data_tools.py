@@ -12,6 +12,7 @@ from segassist.tools.joins import counted_per_key, repeated_rows
 from segassist.tools.result import ReviewHits, Table, ToolResult
 from segassist.tools.schema_text import (
     and_inside_or,
+    counted_within_its_group,
     describe_data_text,
     empty_groups,
     fixed_aggregate,
@@ -91,6 +92,7 @@ def run_sql_tool(ctx: ToolContext):
             or never_both(sql, dialect, counts)
             or placeholder_value(sql, dialect)
             or fixed_aggregate(sql, dialect)
+            or counted_within_its_group(sql, dialect, counts)
             or and_inside_or(sql, dialect)
         )
         if why:

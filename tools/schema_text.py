@@ -252,6 +252,51 @@ def never_both(sql: str, dialect: str, counts: str | None = None) -> str | None:
     return None
 
 
+def counted_within_its_group(sql: str, dialect: str, counts: str | None = None) -> str | None:
+    """Why a query counts the distinct values of a column it groups by, or None: in each
+    group of GROUP BY year, COUNT(DISTINCT year) is 1. Asked how many reviewers wrote
+    reviews in at least three different years, the 1.5B model wrote `WHERE year IN
+    (SELECT year FROM review_facts GROUP BY year HAVING COUNT(DISTINCT year) >= 3)` and
+    answered that there were none (fresh-62). The advice groups by the entity instead
+    (`counts`, else what the query counts distinct, else the table's first id)."""
+    from sqlglot import exp
+
+    tree = _parsed(sql, dialect)
+    if tree is None:
+        return None
+    columns = readable_columns()
+    used = _tables_used(tree, columns)
+    for query in tree.find_all(exp.Select):
+        group = query.args.get("group")
+        keys = {c.name for c in group.find_all(exp.Column)} if group else set()
+        for count in query.find_all(exp.Count):
+            distinct = count.this
+            if count.find_ancestor(exp.Select) is not query or not isinstance(
+                distinct, exp.Distinct
+            ):
+                continue
+            names = [c.name for c in distinct.expressions if isinstance(c, exp.Column)]
+            if len(names) != 1 or names[0] not in keys:
+                continue
+            tables = [used.get(t.alias_or_name) for t in query.find_all(exp.Table)]
+            table = next((t for t in tables if t), "<the table>")
+            own = columns.get(table, [])
+            key = _entity_key(tree, own, counts)
+            if key == names[0]:
+                key = next((k for k in _ENTITY_VIEWS if k in own and k != key), "customer_id")
+            having = count.find_ancestor(exp.Having)
+            condition = (
+                having.this.sql(dialect=dialect) if having else f"{count.sql(dialect=dialect)} ..."
+            )
+            return (
+                f"{count.sql(dialect=dialect)} is 1 in every group of GROUP BY {names[0]} (a "
+                f"group holds one {names[0]}), so it tells nothing. To count the {names[0]}s "
+                f"each {key.removesuffix('_id')} has, group by {key}: SELECT COUNT(*) FROM "
+                f"(SELECT {key} FROM {table} GROUP BY {key} HAVING {condition}) AS t."
+            )
+    return None
+
+
 def fixed_aggregate(sql: str, dialect: str) -> str | None:
     """Why a query averages (or takes the least or most of) a column its own WHERE fixes
     to one value, or None. Asked how many reviews have 1 star, the 1.5B model counted
