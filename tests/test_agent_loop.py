@@ -2106,6 +2106,23 @@ def test_a_distinct_count_of_the_grouped_column_is_refused_with_the_entitys_grou
     assert ran.result.payload.rows == [[1]] and answer.text == "1 reviewer."
 
 
+def test_a_total_within_a_period_asked_of_a_lifetime_view_runs_on_its_events(context):
+    """Asked how many products received at least 10 reviews in 2013, the 1.5B model tried
+    eleven queries on product_facts, which holds lifetime totals and no year, and gave up
+    (fresh-63). A row count of a lifetime view with a condition on a total and on the
+    period of its events runs on the events, grouped by the entity: bob wrote two reviews
+    in 2024, in January and February; in January alone, one."""
+    for period, expected in (("year = 2024", 1), ("year = '2024'", 1), ("month = '2024-01'", 0)):
+        sql = f"SELECT COUNT(*) AS n FROM customer_facts WHERE reviews >= 2 AND {period}"
+        model = _script(_call("run_sql", sql=sql), f"{expected}.", *[f"{expected}."] * 4)
+        answer = _agent(context, model).ask(
+            "How many customers wrote at least 2 reviews in that period?", f"p-{period}"
+        )
+        ran = answer.steps[0]
+        assert "customer_facts holds lifetime totals" in ran.observation, period
+        assert ran.result.payload.rows == [[expected]], period
+
+
 def test_the_query_a_check_suggests_runs_when_the_model_keeps_its_own(context):
     """Told twice that a threshold on each customer's total was compared with single
     orders, with the facts-view query to run, the 1.5B model ran its own query again
