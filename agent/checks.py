@@ -1078,6 +1078,66 @@ def missed(messages: list, answer: str = "", source: str | None = None) -> list[
     return [item for item, _ in _findings(messages, answer, names=False, source=source)]
 
 
+# "At least three different years", "em pelo menos 6 meses diferentes", "至少6个不同的月份":
+# a count of distinct values per entity. The 1.5B model counted customers with more than
+# 5 orders for "at least 6 different months" (fresh-70), and grouped by the year itself
+# for "at least three different years" (fresh-62). (what, column on review_facts, on
+# order_facts)
+_DISTINCT_OF = {
+    "years": ("year", "SUBSTR(month, 1, 4)"),
+    "months": ("month", "month"),
+    "days": ("DATE(reviewed_at)", "DATE(ordered_at)"),
+    "products": ("product_id", None),
+    "countries": (None, "country"),
+}
+_DISTINCT_NOUNS = {
+    "years": r"years?|anos?|年份|个?年",
+    "months": r"months?|m[eê]s(?:es)?|月份|个月",
+    "days": r"days?|dias?|天",
+    "products": r"products?|items?|produtos?|itens|产品|商品",
+    "countries": r"countr(?:y|ies)|pa[ií]s(?:es)?|国家",
+}
+_DISTINCT_COUNT = re.compile(
+    rf"(?i:(?P<bound>{_LEAD})?\s*(?P<n>\d+|{'|'.join(w for w in _WORDS if w.isascii())})\s+"
+    r"(?:(?:different|distinct)\s+(?P<en>[a-z]+)|(?P<pt>[a-zêí]+)\s+(?:diferentes|distint[oa]s))"
+    r"|(?P<zbound>至少|超过|多于|最多|不超过|少于|恰好)?(?P<zn>\d+|[一二三四五六七八九十两])个?不同的?"
+    r"(?P<zh>年份|月份|天|产品|商品|国家))"
+)
+
+
+def _distinct_per_entity(question: str, entity: str | None) -> tuple[str, str, str] | None:
+    """(as written, what is counted distinct, the query) for a question that counts the
+    customers or products with N different years, months, days, products or countries;
+    None otherwise."""
+    match = _DISTINCT_COUNT.search(question)
+    if not match or entity not in ("customer", "product"):
+        return None
+    noun = match.group("en") or match.group("pt") or match.group("zh")
+    kind = next((k for k, words in _DISTINCT_NOUNS.items() if re.fullmatch(words, noun, re.I)), "")
+    if not kind:
+        return None
+    number = match.group("n") or match.group("zn")
+    n = int(number) if number.isdigit() else _WORDS[number.lower()]
+    bound = (match.group("bound") or match.group("zbound") or "").lower()
+    operator = _BOUNDS.get(bound, "=" if bound in _ONES else ">=")
+    reviews = _ABOUT_REVIEWS.search(question) and not _BOUGHT.search(question)
+    column = _DISTINCT_OF[kind][0 if reviews else 1]
+    if column is None or (entity == "product" and not reviews):
+        return None
+    source = "review_facts" if reviews else "order_facts"
+    conditions = [] if reviews or _CANCELLED_TOO.search(question) else ["is_cancelled = 0"]
+    years = set(_YEAR.findall(question))
+    if len(years) == 1 and kind != "years":  # "in 2010": within it
+        year = years.pop()
+        conditions.append(f"year = {year}" if reviews else f"month LIKE '{year}-%'")
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    query = (
+        f"SELECT COUNT(*) FROM (SELECT {entity}_id FROM {source}{where} GROUP BY {entity}_id "
+        f"HAVING COUNT(DISTINCT {column}) {operator} {n}) AS t"
+    )
+    return match.group(0).strip(), column, query
+
+
 def _findings(
     messages: list, answer: str = "", names: bool = True, source: str | None = None
 ) -> list[tuple[str, str]]:
@@ -1405,6 +1465,18 @@ def _findings(
             f"COUNT(DISTINCT {entity}_id), or rows of {entity}_facts."
         )
         found.append((f"{entity}s", said))
+    distinct = _distinct_per_entity(question, entity)
+    if distinct and queries:
+        said_as, column, query = distinct
+        hint = {"year": "year|%Y|SUBSTR", "month": "month|%m"}.get(column, column.split("(")[-1])
+        counted = rf"COUNT\s*\(\s*DISTINCT\s+[^)]*(?:{hint})"
+        if not any(re.search(counted, q, re.I) for q in queries):
+            said = (
+                f"my question counts the {entity}s by how many different values each has "
+                f"({said_as}), and your query does not count them per {entity}: group by "
+                f"{entity}_id and count them distinct{EXAMPLE}{query}."
+            )
+            found.append((said_as, said))
     averaged = _averaged_count(question, written)
     if averaged:
         noun, args = averaged

@@ -2123,6 +2123,47 @@ def test_a_total_within_a_period_asked_of_a_lifetime_view_runs_on_its_events(con
         assert ran.result.payload.rows == [[expected]], period
 
 
+def test_entities_counted_by_how_many_different_values_each_has_are_checked(context):
+    """Asked how many customers had non-cancelled invoices in at least 6 different months,
+    the 1.5B model counted those with more than 5 orders (fresh-70). A question counting
+    customers or products by how many different years, months, days, products or
+    countries each has is checked until a query counts them distinct per entity, with
+    that query to run."""
+    wrong = _call("run_sql", sql="SELECT COUNT(*) AS n FROM customer_facts WHERE reviews >= 2")
+    right = _call(
+        "run_sql",
+        sql="SELECT COUNT(*) FROM (SELECT customer_id FROM review_facts GROUP BY customer_id "
+        "HAVING COUNT(DISTINCT month) >= 2) AS t",
+    )
+    check = (
+        "my question counts the customers by how many different values each has ({}), and "
+        "your query does not count them per customer: group by customer_id"
+    )
+    _checked_until_fixed(
+        context,
+        wrong,
+        right,
+        [
+            (
+                "How many customers wrote reviews in at least two different months?",
+                "at least two different months",
+                "1 customer.",
+                "1 customer.",
+            ),
+            (
+                "有多少位客户在至少2个不同的月份写了评论？",
+                "至少2个不同的月份",
+                "1位。",
+                "1位。",
+            ),
+        ],
+        check,
+    )
+    model = _script(wrong, "1 customer.", wrong, "1 customer.", wrong, "1 customer.", "1.")
+    _agent(context, model).ask("How many customers wrote reviews in at least two months?", "x")
+    assert not any("different values" in str(m[-1].content) for m in model.seen)
+
+
 def test_the_query_a_check_suggests_runs_when_the_model_keeps_its_own(context):
     """Told twice that a threshold on each customer's total was compared with single
     orders, with the facts-view query to run, the 1.5B model ran its own query again
