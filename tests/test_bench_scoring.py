@@ -35,3 +35,8 @@ def test_numbers_count_within_their_tolerance_and_language():
     orders = _q("number", 9768, language="pt")
     assert score(orders, "Existem 9.768 pedidos entregues.")
     assert not score(orders, "There are 9,768 delivered orders.")  # not in Portuguese
+    # The question's own number, repeated, answers nothing (fresh-61)
+    shares = _q("number", 10.1, 0.1, question="What percentage of reviewers wrote more than 10?")
+    assert not score(shares, "The number of customers who wrote more than 10 reviews is 145.")
+    assert score(shares, "10.1% of reviewers wrote more than 10 reviews.")
+    assert score(_q("number", 10, question="Which is 10?"), "It is 10.")
