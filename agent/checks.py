@@ -27,7 +27,13 @@ from segassist.agent.guards import (
     without_nudge,
 )
 from segassist.agent.prompting import prompt
-from segassist.tools.schema_text import ROW_OF, SOME_CANCELLED, and_terms, readable_columns
+from segassist.tools.schema_text import (
+    ROW_OF,
+    SOME_CANCELLED,
+    and_terms,
+    readable_columns,
+    region_code,
+)
 
 # Numbers in a question: 2012, 5, 1.5, the 1 of "1-star"; not those that say how to round
 # ("one decimal"), nor parts of a code or a date ("2024-01", "B0-12").
@@ -1335,13 +1341,19 @@ def _findings(
         )
         found.append((about.group(0), said))
     placed = re.sub(r"^\s*(?:please\s+)?state\b", "", question, flags=re.I)  # "State the ..."
+    # A state named in full where the data holds its code: the 1.5B model counted all of
+    # Brazil's orders for "do estado do Rio de Janeiro" (fresh-73).
+    states = [(n, c) for n in _proper_names(question) if (c := region_code(n))]
     for column, place in _PLACES.items():
         asked = place.search(placed)
         if asked and not re.search(rf"\b{column}\b", written, re.I):
+            named = "".join(
+                f" {name} is {column} = '{code}'." for name, code in states if column == "region"
+            )
             said = (
                 f"my question is about the {asked.group(0)}, and your query reads no {column} "
                 f"(customer_facts.{column}: each customer's {column}; order_facts has the "
-                "country only)."
+                f"country only: join customer_facts by customer_id).{named}"
             )
             found.append((asked.group(0), said))
     for column, words in _COLUMN_WORDS.items():

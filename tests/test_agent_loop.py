@@ -1708,6 +1708,12 @@ def test_a_state_or_city_asked_and_not_read_is_pointed_out(context):
         assert "and your query reads no region (customer_facts.region" in (
             model.seen[2][-1].content
         ), question
+    # A state named in full is told by its code (fresh-73: all of Brazil counted)
+    everyone = _call("run_sql", sql="SELECT COUNT(*) AS n FROM order_facts")
+    model = _script(everyone, "3.", everyone, "3.", "3.", "3.")
+    question = "Quantos pedidos vieram do estado do Rio de Janeiro?"
+    _agent(context, model).ask(question, "rj")
+    assert "Rio de Janeiro is region = 'RJ'." in model.seen[2][-1].content
     for question in (
         "Which country has more customers, Brazil or the United States?",
         "State the country with most customers.",

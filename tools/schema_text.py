@@ -944,6 +944,12 @@ _BRAZIL_STATES = {
 }  # fmt: skip
 
 
+def region_code(name: str) -> str | None:
+    """The code a warehouse of Brazilian orders holds for a state named in full ('Rio de
+    Janeiro': 'RJ', 'Pará': 'PA'), or None."""
+    return _BRAZIL_STATES.get(_plain(name))
+
+
 def _plain(value: str) -> str:
     """`value` lower-cased without accents ('São Paulo': 'sao paulo')."""
     import unicodedata
