@@ -116,7 +116,6 @@ def answer_from_results(
     from langchain_core.messages import AIMessage, HumanMessage
 
     question, since = this_question(request.messages)
-    calls = {c["id"]: c for m in since for c in (getattr(m, "tool_calls", None) or [])}
     results = [m for m in since if getattr(m, "type", "") == "tool"]
     text, own = "", True
     if results and every_call_failed(request.messages):
@@ -146,14 +145,7 @@ def answer_from_results(
                 # The 0.5B model counted reviews, then ran a verified example's query
                 # (COUNT of customers by cancellations, 0): the count of reviews answers.
                 whole = [m for m in shown if complete(m)]
-                last = (whole or shown)[-1]
-                value = _one_value(last, question)
-                if value is not None:
-                    text = reply("returned_value", question, **value)
-                else:
-                    call = describe_call(calls.get(last.tool_call_id), last)
-                    result = without_nudge(str(last.content))
-                    text = reply("returned", question, call=call, result=result)
+                text = result_shown((whole or shown)[-1], request.messages)
             else:
                 kind = "query_failed" if any(failed(m) for m in results) else "no_tool_ran"
                 text = reply(kind, question)
@@ -163,6 +155,18 @@ def answer_from_results(
         # own: the agent's words (tool results shown as they are), not the model's.
         response_metadata={"answered_from_results": True, "own": own or not text},
     )
+
+
+def result_shown(tool_message, messages: list) -> str:
+    """A tool result of this question as the agent's answer, said as it is: its one value,
+    or the call and its result."""
+    question, since = this_question(messages)
+    value = _one_value(tool_message, question)
+    if value is not None:
+        return reply("returned_value", question, **value)
+    calls = {c["id"]: c for m in since for c in (getattr(m, "tool_calls", None) or [])}
+    call = describe_call(calls.get(tool_message.tool_call_id), tool_message)
+    return reply("returned", question, call=call, result=without_nudge(str(tool_message.content)))
 
 
 def _one_value(tool_message, question: str) -> dict[str, str] | None:

@@ -35,10 +35,12 @@ from segassist.agent.guards import (
     call_key,
     distinct,
     echoes_instructions,
+    failed,
     failed_last,
     nothing_looked_up,
     only_repeats,
     refused_call,
+    result_shown,
     this_question,
     ungrounded,
     without_nudge,
@@ -122,6 +124,24 @@ def agent_middleware(tool_names: set[str], max_model_calls: int, examples=None) 
             written, id=message_id, tool_calls=[call], response_metadata={"mended": True}
         )
 
+    def from_whole(request, message_id) -> AIMessage | None:
+        """The last result of this question whose query leaves nothing of it out, as the
+        agent's answer, where the model answered from another (fresh-63: run_sql's repair
+        counted 77 products, then the model answered the 900 of a later query, withheld);
+        None where there is none."""
+        _, since = this_question(request.messages)
+        whole = [
+            m
+            for m in since
+            if getattr(m, "name", "") == "run_sql"
+            and not failed(m)
+            and not missed(request.messages, source=m.tool_call_id)
+        ]
+        if not whole:
+            return None
+        said = result_shown(whole[-1], request.messages)
+        return AIMessage(said, id=message_id, response_metadata={"own": True})
+
     def from_results(request, handler, message_id, out_of_time=False):
         """`answer_from_results`, withheld where its queries leave out part of the
         question; a result shown as it is comes from a query that leaves nothing out,
@@ -173,7 +193,7 @@ def agent_middleware(tool_names: set[str], max_model_calls: int, examples=None) 
                     # the query the checks suggest runs, where there is one.
                     kept = withheld(request, last)
                     if kept is not last:
-                        kept = mended(request, last.id) or kept
+                        kept = mended(request, last.id) or from_whole(request, last.id) or kept
                         return ModelResponse(result=[kept], structured_response=None)
                 if nudge:
                     # A check answered in plain words: that answer stays in view of the next.

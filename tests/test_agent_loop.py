@@ -1507,6 +1507,41 @@ def test_a_number_written_as_a_word_and_a_first_or_last_event_are_checked_too(co
         assert advice in model.seen[2][-1].content, model.seen[2][-1].content
 
 
+def test_cancelled_orders_asked_about_and_not_read_are_pointed_out(context):
+    """Asked for the average rating of reviews of cancelled orders, the 1.5B model averaged
+    every review (4.10 for 1.22, fresh-75). A question about cancelled orders is checked
+    until a query reads the cancellations; one about orders not cancelled is not."""
+    wrong = _call("run_sql", sql="SELECT AVG(rating) AS r FROM review_facts")
+    right = _call(
+        "run_sql", sql="SELECT AVG(avg_rating) AS r FROM order_facts WHERE is_cancelled = 1"
+    )
+    _checked_until_fixed(
+        context,
+        wrong,
+        right,
+        [
+            (
+                "What is the average rating of reviews of cancelled orders?",
+                "cancelled",
+                "3.33.",
+                "No cancelled order has a review.",
+            ),
+            (
+                "Qual é a nota média das avaliações de pedidos cancelados?",
+                "cancelados",
+                "3,33.",
+                "Nenhum pedido cancelado tem avaliação.",
+            ),
+        ],
+        "my question is about cancelled orders ({}), and your query reads no cancellation",
+    )
+    kept = _call("run_sql", sql="SELECT SUM(orders) AS n FROM customer_facts")
+    for question in ("How many non-cancelled orders are there?", "有多少个未取消的订单？"):
+        model = _script(kept, "0.", "0.", "0.")
+        _agent(context, model).ask(question, "kept")
+        assert not any("reads no cancellation" in str(m[-1].content) for m in model.seen)
+
+
 def test_cancelled_orders_picked_by_one_status_are_checked(context):
     """Asked how many orders were cancelled in the second half of 2017, the 1.5B model
     wrote status = 'cancelled', read run_sql's note that 'unavailable' orders are
@@ -2168,6 +2203,48 @@ def test_entities_counted_by_how_many_different_values_each_has_are_checked(cont
     model = _script(wrong, "1 customer.", wrong, "1 customer.", wrong, "1 customer.", "1.")
     _agent(context, model).ask("How many customers wrote reviews in at least two months?", "x")
     assert not any("different values" in str(m[-1].content) for m in model.seen)
+
+
+def test_an_answer_withheld_gives_the_result_of_a_query_that_leaves_nothing_out(context):
+    """run_sql's repair counted the 77 products of the question, then the 1.5B model ran
+    a query without its year, answered that one's 900 through both checks and was
+    withheld (fresh-63). Where an earlier query of the question leaves nothing out, its
+    result is the answer instead of "I could not answer"."""
+    right = _call(
+        "run_sql", sql="SELECT COUNT(*) AS n FROM review_facts WHERE rating = 5 AND year = 2024"
+    )
+    wrong = _call("run_sql", sql="SELECT COUNT(*) AS n FROM review_facts")
+    model = _script(right, wrong, *["There are 3 reviews."] * 5)
+    answer = _agent(context, model).ask("How many 5-star reviews were written in 2024?", "w")
+    assert answer.text == (
+        "I could not write a reliable answer; the query returned one value: 1 (n). The query "
+        "is in the steps."
+    )
+    # With no such query, still withheld
+    model = _script(wrong, *["There are 3 reviews."] * 5)
+    answer = _agent(context, model).ask("How many 5-star reviews were written in 2024?", "w2")
+    assert answer.text.startswith("I could not answer this reliably")
+
+
+def test_a_year_or_month_asked_for_and_not_grouped_by_is_pointed_out(context):
+    """Asked in which year reviews had the highest average rating, the 1.5B model averaged
+    every review and stated that (fresh-65). A question asking which year or month is
+    checked until a query groups by one."""
+    wrong = _call("run_sql", sql="SELECT AVG(rating) AS r FROM review_facts")
+    right = _call(
+        "run_sql",
+        sql="SELECT year, AVG(rating) AS r FROM review_facts GROUP BY year ORDER BY r DESC LIMIT 1",
+    )
+    _checked_until_fixed(
+        context,
+        wrong,
+        right,
+        [
+            ("Which year had the highest average rating?", "Which year", "3.33.", "2024."),
+            ("哪一年的平均评分最高？", "哪一年", "3.33。", "2024年。"),
+        ],
+        "my question asks which year ({}), and your query gives no year",
+    )
 
 
 def test_the_query_a_check_suggests_runs_when_the_model_keeps_its_own(context):
