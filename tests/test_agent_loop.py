@@ -1542,6 +1542,32 @@ def test_cancelled_orders_asked_about_and_not_read_are_pointed_out(context):
         assert not any("reads no cancellation" in str(m[-1].content) for m in model.seen)
 
 
+def test_a_threshold_on_money_compared_with_units_is_pointed_out(context):
+    """Asked how many orders' item prices added up to more than 500, the 1.5B model
+    compared 500 with units (fresh-72). A number of the question next to a word of money
+    (or of units) compared only with a column of the other kind is checked."""
+    wrong = _call("run_sql", sql="SELECT COUNT(*) AS n FROM order_facts WHERE units > 500")
+    right = _call("run_sql", sql="SELECT COUNT(*) AS n FROM order_facts WHERE revenue > 500")
+    _checked_until_fixed(
+        context,
+        wrong,
+        right,
+        [
+            (
+                "Quantos pedidos somaram mais de 500 em preços dos itens?",
+                "preços",
+                "0 pedidos.",
+                "0 pedidos.",
+            ),
+            ("How many orders were worth more than 500?", "worth", "0 orders.", "0 orders."),
+        ],
+        "my question puts 500 on {}, and your query compares 500 with units",
+    )
+    model = _script(wrong, "0 orders.", "0 orders.")
+    _agent(context, model).ask("How many orders held more than 500 units?", "units")
+    assert not any("puts 500 on" in str(m[-1].content) for m in model.seen)
+
+
 def test_cancelled_orders_picked_by_one_status_are_checked(context):
     """Asked how many orders were cancelled in the second half of 2017, the 1.5B model
     wrote status = 'cancelled', read run_sql's note that 'unavailable' orders are
