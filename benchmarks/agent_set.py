@@ -31,6 +31,9 @@ ONLINE_RETAIL = "online_retail/online_retail_ii_2009_2010.parquet"
 OLIST = "olist_subset"
 
 
+IRELAND = ["Irlanda", "Ireland", "爱尔兰"]  # the log calls it EIRE; an answer may translate it
+
+
 def _amazon(data: Path) -> pd.DataFrame:
     with gzip.open(data / AMAZON, "rt") as handle:
         raw = pd.DataFrame([json.loads(line) for line in handle])
@@ -1524,6 +1527,176 @@ def fresh_questions_4(data: Path) -> list[dict]:
     ]
 
 
+def fresh_questions_5(data: Path) -> list[dict]:
+    """Written 2026-12-07 (eighth session) before any change of that session: products
+    defined by an average and a count, reviewers with any one-star review, the busiest
+    month of a year, a year's share of five stars, the harshest frequent reviewer,
+    customers of one country, the top country outside the UK, one-invoice customers, a
+    month's revenue, invoices per customer, the product sold in most units, repeat
+    buyers, the second state, one-star reviews, a half-year's item price, the quietest
+    month. Reported with the other fresh-* questions."""
+    amazon, retail, olist = _amazon(data), _retail(data), _olist(data)
+    rated = amazon.groupby("asin")["overall"].agg(["mean", "size"])
+    in_2012 = amazon[amazon["when"].dt.year == 2012]
+    month_2012, _ = _unique_top(in_2012.groupby(in_2012["when"].dt.strftime("%Y-%m")).size())
+    in_2014 = amazon[amazon["when"].dt.year == 2014]
+    reviewers = amazon.groupby("reviewerID")["overall"].agg(["mean", "size"])
+    harshest, _ = _unique_top(reviewers.loc[reviewers["size"] >= 10, "mean"], largest=False)
+    kept = retail[~retail["cancelled"]]
+    known_kept = kept[kept["customer"].notna()]
+    abroad = known_kept[known_kept["Country"] != "United Kingdom"]
+    top_country, _ = _unique_top(abroad.groupby("Country")["amount"].sum())
+    invoices = known_kept.groupby("customer")["Invoice"].nunique()
+    november = kept[(kept["when"].dt.year == 2010) & (kept["when"].dt.month == 11)]
+    most_units, _ = _unique_top(kept.groupby("StockCode")["Quantity"].sum())
+    orders = olist["orders"]
+    kept_orders = orders[~orders["cancelled"]]
+    states = orders.groupby("customer_state").size().sort_values(ascending=False)
+    assert states.iloc[1] != states.iloc[2], "tie for second"
+    items = olist["order_items"].merge(kept_orders[["order_id", "when"]], on="order_id")
+    months = orders.groupby(orders["when"].dt.strftime("%Y-%m")).size()
+    quietest, _ = _unique_top(months, largest=False)
+    return [
+        _q(
+            "fresh-77",
+            "amazon",
+            "analyst",
+            "How many products have at least 5 reviews and an average rating below 3?",
+            int(((rated["mean"] < 3) & (rated["size"] >= 5)).sum()),
+        ),
+        _q(
+            "fresh-78",
+            "amazon",
+            "cs_lead",
+            "Quantos avaliadores deram pelo menos uma nota 1?",
+            int(amazon.loc[amazon["overall"] == 1, "reviewerID"].nunique()),
+            language="pt",
+        ),
+        _q(
+            "fresh-79",
+            "amazon",
+            "marketer",
+            "2012年哪个月的评论最多？",
+            {
+                "month": [
+                    month_2012,
+                    pd.Timestamp(month_2012).strftime("%B %Y"),
+                    f"{month_2012[:4]}年{int(month_2012[5:])}月",
+                ]
+            },
+            "entity",
+            language="zh",
+        ),
+        _q(
+            "fresh-80",
+            "amazon",
+            "analyst",
+            "What percentage of the reviews written in 2014 gave 5 stars? One decimal.",
+            round(float((in_2014["overall"] == 5).mean() * 100), 1),
+            tolerance=0.1,
+        ),
+        _q(
+            "fresh-81",
+            "amazon",
+            "cs_lead",
+            "Among reviewers with at least 10 reviews, who gives the lowest average rating? "
+            "Give the reviewer id.",
+            {"customer": harshest},
+            "entity",
+        ),
+        _q(
+            "fresh-82",
+            "online_retail",
+            "marketer",
+            "How many customers from Germany bought on non-cancelled invoices?",
+            int(known_kept.loc[known_kept["Country"] == "Germany", "customer"].nunique()),
+        ),
+        _q(
+            "fresh-83",
+            "online_retail",
+            "marketer",
+            "Fora o Reino Unido, qual país teve a maior receita em faturas não canceladas?",
+            {"country": [top_country, *IRELAND] if top_country == "EIRE" else top_country},
+            "entity",
+            language="pt",
+        ),
+        _q(
+            "fresh-84",
+            "online_retail",
+            "marketer",
+            "How many customers placed exactly one non-cancelled invoice?",
+            int((invoices == 1).sum()),
+        ),
+        _q(
+            "fresh-85",
+            "online_retail",
+            "analyst",
+            "2010年11月未取消发票的总收入是多少？四舍五入到整数。",
+            round(float(november["amount"].sum())),
+            tolerance=1.0,
+            language="zh",
+        ),
+        _q(
+            "fresh-86",
+            "online_retail",
+            "analyst",
+            "On average, how many non-cancelled invoices does a customer have? Two decimals.",
+            round(float(invoices.mean()), 2),
+            tolerance=0.01,
+        ),
+        _q(
+            "fresh-87",
+            "online_retail",
+            "marketer",
+            "Which product sold the most units on non-cancelled invoices? Give its stock code.",
+            {"product": most_units},
+            "entity",
+        ),
+        _q(
+            "fresh-88",
+            "olist",
+            "marketer",
+            "Quantos clientes fizeram mais de um pedido não cancelado?",
+            int((kept_orders.groupby("customer_unique_id").size() > 1).sum()),
+            language="pt",
+        ),
+        _q(
+            "fresh-89",
+            "olist",
+            "marketer",
+            "Which state had the second most orders, cancelled ones included?",
+            {"state": states.index[1]},
+            "entity",
+        ),
+        _q(
+            "fresh-90",
+            "olist",
+            "cs_lead",
+            "评分为1分的评论有多少条？",
+            int((olist["reviews_matched"]["review_score"] == 1).sum()),
+            language="zh",
+        ),
+        _q(
+            "fresh-91",
+            "olist",
+            "analyst",
+            "What was the average item price on non-cancelled orders placed from July to "
+            "December 2017? Two decimals.",
+            round(float(items.loc[items["when"] >= "2017-07-01", "price"].mean()), 2),
+            tolerance=0.01,
+        ),
+        _q(
+            "fresh-92",
+            "olist",
+            "analyst",
+            "Em que mês houve menos pedidos, contando os cancelados?",
+            {"month": [quietest, *_month_names_pt(quietest)]},
+            "entity",
+            language="pt",
+        ),
+    ]
+
+
 def questions(data: Path) -> list[dict]:
     """Every data-set question (segment questions are added once a model is scored)."""
     return [
@@ -1536,4 +1709,5 @@ def questions(data: Path) -> list[dict]:
         *fresh_questions_2(data),
         *fresh_questions_3(data),
         *fresh_questions_4(data),
+        *fresh_questions_5(data),
     ]
