@@ -32,6 +32,8 @@ from segassist.tools.schema_text import (
     ROW_OF,
     SOME_CANCELLED,
     and_terms,
+    countries_written_in_chinese,
+    country_names,
     readable_columns,
     region_code,
 )
@@ -841,8 +843,8 @@ _NOT_NAMES = {
 # A name the question leaves out: "outside the United Kingdom", "except France",
 # "fora de São Paulo". The 1.5B model wrote country = 'United Kingdom' for it.
 _EXCLUDED = re.compile(
-    r"\b(?i:outside|except(?: for)?|excluding|other than|apart from|besides|not in|fora "
-    r"d[eoa]s?|exceto|excluindo|menos|depois d[eoa]s?|além d[eoa]s?|sem contar|tirando)\s+"
+    r"\b(?i:outside|except(?: for)?|excluding|other than|apart from|besides|not in|fora"
+    r"(?: d[eoa]s?)?|exceto|excluindo|menos|depois d[eoa]s?|além d[eoa]s?|sem contar|tirando)\s+"
     r"(?i:of\s+)?(?i:the\s+|o\s+|a\s+)?([A-ZÀ-Ý][\w'-]*(?:\s+"
     r"(?:d[aeo]s?\s+)?[A-ZÀ-Ý][\w'-]*)*)"
 )
@@ -1030,19 +1032,48 @@ def _next_first(year: int, month: int) -> str:
 
 
 def _proper_names(question: str) -> list[str]:
-    """Names the question limits its answer by: "United Kingdom", "São Paulo"."""
+    """Names the question limits its answer by: "United Kingdom", "São Paulo", and
+    countries written in Chinese ("英国": no capital letter marks them)."""
     return [
-        name
-        for name in _NAME.findall(question)
-        if name not in _NOT_NAMES and name.lower() not in _MONTH_NUMBER
+        *(
+            name
+            for name in _NAME.findall(question)
+            if name not in _NOT_NAMES and name.lower() not in _MONTH_NUMBER
+        ),
+        *countries_written_in_chinese(question),
     ]
 
 
+def _excluded(question: str) -> list[str]:
+    """The names the question leaves out: "outside the United Kingdom", "fora o Reino
+    Unido", "除了英国以外", "英国之外", "不包括英国"."""
+    names = _EXCLUDED.findall(question)
+    for name in countries_written_in_chinese(question):
+        if re.search(rf"除了?{name}|{name}(?:以外|之外)|不(?:包括|包含|含|算){name}", question):
+            names.append(name)
+    return list(dict.fromkeys(names))
+
+
 def _forms(name: str, question: str) -> list[str]:
-    """A name and the code the question gives it in brackets: "Rio de Janeiro (RJ)" is
-    read as region = 'RJ' (fresh-25)."""
+    """A name, the code the question gives it in brackets ("Rio de Janeiro (RJ)" is read
+    as region = 'RJ', fresh-25), and a country's names as data sets hold them ("Reino
+    Unido", "英国": 'United Kingdom', 'UK')."""
     code = re.search(rf"{re.escape(name)}\s*\(\s*([^()]{{1,12}}?)\s*\)", question)
-    return [name, code.group(1)] if code else [name]
+    return [name, *([code.group(1)] if code else []), *country_names(name)]
+
+
+def _written(form: str, sql: str) -> bool:
+    """`form` is in the query as a word of its own ('UK' is not in 'bulk')."""
+    return bool(re.search(rf"(?<![\w]){re.escape(form)}(?![\w])", sql, re.I))
+
+
+def _spelt(name: str) -> str:
+    """How the data spells a country the question names in another language, for a
+    finding (" Reino Unido is country = 'United Kingdom'."); empty otherwise."""
+    spellings = country_names(name)
+    if not spellings or spellings[0].lower() == name.lower():
+        return ""
+    return f" {name} is country = '{spellings[0]}'."
 
 
 def unchecked(messages: list, answer: str = "") -> list[str]:
@@ -1227,6 +1258,43 @@ def _unranked_period(question: str, queries: list[str]) -> tuple[str, str] | Non
     return which.group(0), said
 
 
+# A question asking which place, category or brand ranks first: the 1.5B model ranked
+# customers (customer_facts ORDER BY orders DESC LIMIT 2) and answered the first one's
+# state for "which state had the second most orders" (fresh-89).
+_WHICH_GROUP = re.compile(
+    r"(?i:\b(?:which|what)\s+(state|region|country|city|category|brand)\b"
+    r"|\b(?:qual|que)\s+(?:o\s+|a\s+)?(estado|regi[ãa]o|pa[íi]s|cidade|categoria|marca)\b)"
+    r"|哪(?:一|个)?(州|省|地区|国家|城市|品类|类别|品牌)"
+)
+_GROUP_COLUMNS = {
+    "region": ("state", "region", "estado", "região", "regiao", "州", "省", "地区"),
+    "country": ("country", "país", "pais", "国家"),
+    "city": ("city", "cidade", "城市"),
+    "category": ("category", "categoria", "品类", "类别"),
+    "brand": ("brand", "marca", "品牌"),
+}
+
+
+def _unranked_group(question: str, queries: list[str]) -> tuple[str, str] | None:
+    """(as written, what to tell the model) for a question ranking places, categories or
+    brands ("which state had the most orders") that no query groups by that column (one
+    customer's or product's row is no state's total); None otherwise."""
+    which = _WHICH_GROUP.search(question)
+    if not which or not queries or not _RANKS_SEGMENTS.search(question):
+        return None
+    word = next(g for g in which.groups() if g).lower()
+    column = next(c for c, words in _GROUP_COLUMNS.items() if word in words)
+    if any(re.search(rf"\bGROUP\s+BY\b[^;]*\b{column}\b", q, re.I) for q in queries):
+        return None
+    said = (
+        f"my question ranks each {column} by its total ({which.group(0)}), and your query "
+        f"does not group by {column}: one row of a view per customer, product or order is "
+        f"no {column}'s total. GROUP BY {column} with COUNT(*) or SUM(...) of the figure "
+        "asked for, ORDER BY it DESC (OFFSET 1 for the second), LIMIT 1."
+    )
+    return which.group(0), said
+
+
 # What a threshold of the question is on, by the nearest word, against the column a query
 # compares its number with. Asked for the orders whose items' prices add up to more than
 # 500, the 1.5B model compared 500 with units (fresh-72: none found, for 367).
@@ -1404,7 +1472,7 @@ def _findings(
                     f"{_side_query(queries[-1], side, bounded_year)}.",
                 )
             )
-    excluded = list(dict.fromkeys(_EXCLUDED.findall(question)))  # names the question leaves out
+    excluded = _excluded(question)  # names the question leaves out
     negated = bool(_LEAVES_OUT.search(written))
     left_out = excluded if negated else []
     unnamed = [
@@ -1412,12 +1480,13 @@ def _findings(
         for name in dict.fromkeys(_proper_names(question))
         if names
         and name not in left_out  # "Depois do Reino Unido" left out by <> 'United Kingdom'
-        and not any(form.lower() in written.lower() for form in _forms(name, question))
+        and not any(_written(form, written) for form in _forms(name, question))
     ]
     if unused or unnamed:
         said = f"your query does not use {' and '.join(unused + unnamed)} from my question."
+        said += "".join(_spelt(name) for name in unnamed)
         found += [(item, said) for item in unused + unnamed]
-    kept = [n for n in excluded if _kept(n, written)]
+    kept = [n for n in excluded if any(_kept(f, written) for f in _forms(n, question))]
     if kept:
         said = (
             f"my question leaves out {' and '.join(kept)}, and your query keeps only it "
@@ -1427,14 +1496,18 @@ def _findings(
     # Written otherwise than the question names it ("Depois do Reino Unido": 'United
     # Kingdom'), a name left out needs a negation all the same: the 1.5B model ranked every
     # country and answered with the one the question leaves out (fresh-38).
-    unwritten = [n for n in excluded if not negated and n.lower() not in written.lower()]
+    unwritten = [
+        n
+        for n in excluded
+        if not negated and not any(_written(f, written) for f in _forms(n, question))
+    ]
     if unwritten:
         said = (
             f"my question leaves out {' and '.join(unwritten)}, and your query leaves nothing "
             "out: leave it out with <> or NOT IN on the column that holds it, spelt as the "
             "data spells it (your results show how), or skip the first row of a ranking "
             "(OFFSET 1) where that row is the one left out."
-        )
+        ) + "".join(_spelt(name) for name in unwritten)
         found += [(f"≠ {name}", said) for name in unwritten]
     # The 1.5B model read "no first date" and ran the same query again: the range on the
     # column to read, where the question names one year and no month.
@@ -1633,6 +1706,9 @@ def _findings(
     period = _unranked_period(question, queries)
     if period:
         found.append(period)
+    group = _unranked_group(question, queries)
+    if group:
+        found.append(group)
     distinct = _distinct_per_entity(question, entity)
     if distinct and queries:
         said_as, column, query = distinct

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import time
 from contextvars import ContextVar
 
@@ -50,6 +51,14 @@ from segassist.agent.replies import reply
 from segassist.agent.toolcalls import looks_like_a_call, parse_tool_calls
 from segassist.tools.result import ToolResult
 from segassist.tools.writing import language_of
+
+# Tool calls run from one model reply: the 1.5B model wrote five alternative queries per
+# reply (fresh-79), each ran, and their results overflowed the 8,192-token context.
+CALLS_PER_REPLY = 2
+
+# A server's refusal of a prompt longer than its context (llama.cpp: "exceeds the
+# available context size"; vLLM and OpenAI: "maximum context length").
+TOO_LONG = re.compile(r"context (size|length|window)|maximum context", re.IGNORECASE)
 
 # When the question being answered must be done (set per question, in its own thread).
 question_deadline: ContextVar[float] = ContextVar("question_deadline", default=float("inf"))
@@ -168,7 +177,18 @@ def agent_middleware(tool_names: set[str], max_model_calls: int, examples=None) 
                     request, handler, None, out_of_time=True
                 )
                 return ModelResponse(result=[answer], structured_response=None)
-            response = handler(request)
+            try:
+                response = handler(request)
+            except Exception as error:
+                if not TOO_LONG.search(str(error)):
+                    raise
+                # The question's results no longer fit the model's context: the agent
+                # answers from them itself (no model call could), or says so.
+                answer = mended(request, "too-long") or from_whole(request, None)
+                if answer is None:
+                    question, _ = this_question(request.messages)
+                    answer = AIMessage(reply("too_long", question), response_metadata={"own": True})
+                return ModelResponse(result=[answer], structured_response=None)
             last = response.result[-1] if response.result else None
             if (
                 isinstance(last, AIMessage)
@@ -217,6 +237,10 @@ def agent_middleware(tool_names: set[str], max_model_calls: int, examples=None) 
                                 "tool_calls_from_text": len(calls),
                             },
                         )
+                if isinstance(message, AIMessage) and len(message.tool_calls) > CALLS_PER_REPLY:
+                    message = message.model_copy(
+                        update={"tool_calls": message.tool_calls[:CALLS_PER_REPLY]}
+                    )
                 if (
                     isinstance(message, AIMessage)
                     and message.tool_calls

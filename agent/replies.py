@@ -71,6 +71,17 @@ REPLIES = {
         "pt": '"{words}" ({rating}★, cliente {customer})',
         "zh": "“{words}”（{rating}★，客户 {customer}）",
     },
+    # The question's results outgrew the model's context before an answer came.
+    "too_long": {
+        "en": "I could not finish: this question's results grew longer than the model can "
+        "read at once. They are in the steps; try a narrower question, e.g. one period or "
+        "one measure.",
+        "pt": "Não consegui terminar: os resultados desta pergunta ficaram longos demais para "
+        "o modelo ler de uma vez. Eles estão nas etapas; tente uma pergunta mais restrita, "
+        "por exemplo um período ou uma medida.",
+        "zh": "我未能完成：这个问题的查询结果超出了模型一次能读取的长度。结果见步骤；"
+        "请把问题问得更窄一些，例如只问一个时间段或一个指标。",
+    },
     "step_limit": {
         "en": "I could not finish within the step limit. The tool results so far are shown "
         "above; try a more specific question.",

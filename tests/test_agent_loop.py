@@ -10,6 +10,7 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 from langchain_core.runnables import RunnableConfig
 from segassist.agent.loop import ConversationStore, SegmentationAgent
+from segassist.agent.middleware import CALLS_PER_REPLY
 from segassist.retrieval.store import open_client, open_index
 from segassist.retrieval.sync import sync_index
 from segassist.tools.catalogue import ToolContext, make_tools
@@ -2673,3 +2674,95 @@ def test_no_review_past_a_rating_is_decided_per_product_with_the_facts_query(con
         told = str(model.seen[1][-1].content) + str(model.seen[2][-1].content)
         assert "sets a condition on every row" in told, question
         assert f"for example SELECT COUNT(*) FROM {table} WHERE {where}." in told, question
+
+
+def test_only_the_first_calls_of_one_reply_run(context):
+    """The 1.5B model wrote five alternative queries in one reply, again and again
+    (fresh-79); each ran and their results overflowed the model's context. The first
+    CALLS_PER_REPLY of a reply run."""
+    tables = ("reviews", "review_facts", "reviews AS r", "review_facts AS f", "reviews AS x")
+    calls = "\n".join(_call("run_sql", sql=f"SELECT COUNT(*) AS n FROM {t}") for t in tables)
+    model = _script(calls, *["There are 3 reviews."] * 4)
+    answer = _agent(context, model).ask("How many reviews are there?", "five-calls")
+    assert len(answer.steps) == CALLS_PER_REPLY < len(tables)
+    assert answer.text == "There are 3 reviews."
+
+
+class OverflowingModel(ScriptedModel):
+    """Refuses, as llama.cpp's server does, once the prompt outgrows its context."""
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs):
+        if len(self.seen) >= 1:
+            self.seen.append(list(messages))
+            raise ValueError(
+                "Error code: 400 - request (9000 tokens) exceeds the available context size "
+                "(8192 tokens), try increasing it"
+            )
+        return super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
+
+
+def test_results_that_outgrow_the_context_are_answered_by_the_agent(context):
+    """A request the server refuses as longer than its context ended the question with an
+    error (fresh-79); the agent answers from a complete result it has, else says why."""
+    count = _call("run_sql", sql="SELECT COUNT(*) AS n FROM reviews")
+    model = OverflowingModel(messages=iter([AIMessage(count)]), seen=[])
+    answer = _agent(context, model).ask("How many reviews are there?", "too-long")
+    assert [s.tool for s in answer.steps] == ["run_sql"] and "3" in answer.text
+    model = OverflowingModel(messages=iter([AIMessage("Let me look.")]), seen=[])
+    answer = _agent(context, model).ask("Quantas avaliações existem?", "too-long-pt")
+    assert answer.text.startswith("Não consegui terminar") and not answer.steps
+
+
+def test_a_country_named_in_portuguese_or_chinese_is_read_as_the_data_spells_it(context):
+    """Asked "Fora o Reino Unido, qual país ...", the 1.5B model kept country = 'United
+    Kingdom' and the checks took the name as unused, so the fix they asked for could not be
+    made (fresh-83). A country named in Portuguese or Chinese is the data's English name
+    (CLDR), and "fora o", "除了…以外" leave it out."""
+    counted = "SELECT COUNT(*) AS n FROM customer_facts WHERE reviews > 0"
+    kept = _call("run_sql", sql=f"{counted} AND country = 'United Kingdom'")
+    left_out = _call("run_sql", sql=f"{counted} AND country <> 'United Kingdom'")
+    question = "Fora o Reino Unido, quantos clientes escreveram avaliações?"
+    model = _script(kept, "0 clientes.", left_out, "0 clientes.", "0 clientes.")
+    assert _agent(context, model).ask(question, "fora").text == "0 clientes."
+    check = model.seen[2][-1].content
+    assert "my question leaves out Reino Unido, and your query keeps only it" in check
+    assert "does not use Reino Unido" not in check  # 'United Kingdom' is it
+    everyone = _call("run_sql", sql=counted)
+    for question in ("除了英国以外，有多少客户写了评论？", "英国之外有多少客户写了评论？"):
+        model = _script(everyone, "2位客户。", left_out, "0位客户。", "0位客户。")
+        assert _agent(context, model).ask(question, question[:4]).text == "0位客户。"
+        check = model.seen[2][-1].content
+        assert "my question leaves out 英国" in check
+        assert "英国 is country = 'United Kingdom'." in check
+    # Named to limit by, in Chinese: a query without it is pointed out.
+    model = _script(everyone, "2位客户。", kept, "0位客户。", "0位客户。")
+    _agent(context, model).ask("英国有多少客户写了评论？", "uk-zh")
+    assert "does not use 英国 from my question" in model.seen[2][-1].content
+
+
+def test_a_ranking_of_places_or_categories_needs_a_group_by_them(context):
+    """Asked which state had the second most orders, the 1.5B model ranked customers by
+    their orders and answered the first one's state (fresh-89). A question ranking states,
+    countries, cities, categories or brands is checked until a query groups by that
+    column; one that ranks nothing is not."""
+    from sqlalchemy import text
+
+    with context.engine.begin() as conn:
+        conn.execute(text("UPDATE customers SET country = 'Brazil', region = 'SP'"))
+    customers = _call("run_sql", sql="SELECT region FROM customer_facts ORDER BY reviews DESC")
+    states = _call(
+        "run_sql",
+        sql="SELECT region, SUM(reviews) AS n FROM customer_facts GROUP BY region "
+        "ORDER BY n DESC LIMIT 1",
+    )
+    cases = (
+        ("Which state wrote the most reviews?", "Which state", "SP.", "SP: 3."),
+        ("Qual estado teve mais avaliações?", "Qual estado", "SP.", "SP: 3."),
+        ("哪个州的评论最多？", "哪个州", "SP。", "SP：3。"),
+    )
+    _checked_until_fixed(
+        context, customers, states, cases, "my question ranks each region by its total ({})"
+    )
+    model = _script(customers, "Unknown.", "Unknown.")
+    _agent(context, model).ask("Which state are the customers with reviews from?", "lookup")
+    assert not any("ranks each region" in str(m[-1].content) for m in model.seen)

@@ -203,6 +203,17 @@ def test_a_column_named_otherwise_runs_as_the_column_it_means(warehouse, tmp_pat
     result = run_sql("SELECT SUM(units) FROM order_lines WHERE unit_price > 1")
     assert "order_lines has no column 'units'; this ran with quantity" in result.text
     assert result.payload.rows == rows("SELECT SUM(quantity) FROM order_lines WHERE unit_price > 1")
+    # Read in its own SELECT, not a subquery's tables: product_facts also has a price
+    # (fresh-91: the whole query refused, "no such column: price").
+    result = run_sql(
+        "SELECT AVG(price) FROM order_lines WHERE product_id IN "
+        "(SELECT product_id FROM product_facts WHERE reviews > 0)"
+    )
+    assert "order_lines has no column 'price'; this ran with unit_price" in result.text
+    assert result.payload.rows == rows(
+        "SELECT AVG(unit_price) FROM order_lines WHERE product_id IN "
+        "(SELECT product_id FROM product_facts WHERE reviews > 0)"
+    )
     # The aggregate's word in the name, inside that aggregate, over single reviews.
     result = run_sql(
         "SELECT product_id, AVG(avg_rating) FROM review_facts GROUP BY product_id "

@@ -472,6 +472,23 @@ def _tables_used(tree, columns: dict[str, list[str]]) -> dict[str, str]:
     }
 
 
+def _in_scope(nodes: list, used: dict[str, str]) -> dict[str, str]:
+    """The tables of `used` an unqualified column can be read from: those of the one
+    SELECT every use of it is in, not its subqueries' (AVG(price) FROM order_lines WHERE
+    product_id IN (SELECT ... FROM product_facts) means order_lines.unit_price, not
+    product_facts.price: fresh-91); all of `used` where the uses are in several."""
+    from sqlglot import exp
+
+    scopes = {id(n.find_ancestor(exp.Select)) for n in nodes}
+    if len(scopes) != 1:
+        return used
+    scope = nodes[0].find_ancestor(exp.Select)
+    own = {
+        t.alias_or_name for t in scope.find_all(exp.Table) if t.find_ancestor(exp.Select) is scope
+    }
+    return {k: v for k, v in used.items() if k in own} or used
+
+
 def sql_error_hint(sql: str, error: str) -> str:
     """For a query naming a column that is not there: the columns of the tables it uses,
     where a column of that name does live, and aliases it never defined.
@@ -559,6 +576,8 @@ def repair_columns(
         for node in tree.find_all(exp.Column)
         if node.name.lower() == wanted and node.table == (alias or node.table)
     ]
+    if not alias:
+        used = _in_scope(nodes, used)
     # AVG(avg_rating) over single reviews means AVG(rating): an aggregate's own word
     # before a column of the table is that column, where every use is inside it.
     bare = _AGGREGATE_PREFIX.sub("", wanted)
@@ -948,6 +967,48 @@ def region_code(name: str) -> str | None:
     """The code a warehouse of Brazilian orders holds for a state named in full ('Rio de
     Janeiro': 'RJ', 'Pará': 'PA'), or None."""
     return _BRAZIL_STATES.get(_plain(name))
+
+
+# Countries as retail logs spell some of them, beside CLDR's English name (UCI's Online
+# Retail: 'EIRE', 'USA', 'RSA').
+_COUNTRY_SPELLINGS = {"IE": ("EIRE",), "US": ("USA",), "ZA": ("RSA",), "GB": ("UK",)}
+_ASKED_IN = ("en", "pt", "zh")  # the languages questions come in
+
+
+@functools.lru_cache(maxsize=1)
+def _countries() -> dict[str, str]:
+    """Every country's name in English, Portuguese and Chinese (CLDR, via babel), without
+    accents and lower-cased, to its ISO code."""
+    from babel import Locale
+
+    names: dict[str, str] = {}
+    for language in _ASKED_IN:
+        for code, name in Locale.parse(language).territories.items():
+            if code.isalpha() and len(code) == 2:  # '001' (World), 'EU' are regions
+                names.setdefault(_plain(name), code)
+    return names
+
+
+def country_names(name: str) -> list[str]:
+    """The names a warehouse may hold for a country a question names in English,
+    Portuguese or Chinese ('Reino Unido', '英国': ['United Kingdom', 'UK']); empty when
+    `name` is no country. The 1.5B model wrote country = 'United Kingdom' for "Fora o
+    Reino Unido", and the checks did not see the name used (fresh-83)."""
+    from babel import Locale
+
+    code = _countries().get(_plain(name))
+    if not code:
+        return []
+    return [Locale.parse("en").territories[code], *_COUNTRY_SPELLINGS.get(code, ())]
+
+
+def countries_written_in_chinese(text: str) -> list[str]:
+    """The country names `text` writes in Chinese ("除了英国以外": ['英国']), longest first
+    where one holds another; capital letters mark no name there."""
+    if not re.search(r"[\u4e00-\u9fff]", text):
+        return []
+    found = [n for n in _countries() if re.fullmatch(r"[\u4e00-\u9fff]{2,}", n) and n in text]
+    return [n for n in found if not any(n != other and n in other for other in found)]
 
 
 def _plain(value: str) -> str:
