@@ -114,6 +114,16 @@ _MEASURE = "次条笔单星"
 _BOUNDED_DIGITS = re.compile(rf"(?<![A-Za-z])({_LEAD})\s*(\d+)(?![\d.,])", re.I)
 
 
+def _stray_numbers(sql: str, numbers: dict) -> list[str]:
+    """Numbers `sql` compares a column with (> 5, = 3) that are none of the question's
+    `numbers` (0 and 1 left aside: "any", "none" are written with them)."""
+    compared = re.findall(r"(?:>=|<=|<>|!=|>|<|=)\s*(-?\d+(?:\.\d+)?)(?![\d'-])", sql)
+    given = {float(n) for n in numbers}
+    return list(
+        dict.fromkeys(n for n in compared if float(n) not in given and float(n) not in (0, 1))
+    )
+
+
 def _question_numbers(question: str) -> dict[str, tuple[str, str | None]]:
     """The numbers of a question: digits -> (as the question writes it, the bound before
     it: ">=" for "at least", None for none). 2012, 5 and 1.5, and those written as words
@@ -1441,7 +1451,7 @@ def _findings(
     # "after 2023" read as >= '2024-01-01' uses 2023 all the same.
     sided = {str(y) for _, side, y in sides if _reads_side(side, y, written)}
     unused = [
-        shown
+        shown if shown == n else f"{shown} ({n})"  # "um (1)": the 1.5B model read no "um"
         for n, (shown, bound) in numbers.items()
         if n not in sided
         and not _used(
@@ -1484,6 +1494,9 @@ def _findings(
     ]
     if unused or unnamed:
         said = f"your query does not use {' and '.join(unused + unnamed)} from my question."
+        stray = _stray_numbers(queries[-1], numbers) if unused else []
+        if stray:  # fresh-88: orders > 5 for "mais de um pedido"
+            said += f" It compares with {' and '.join(stray)}, which my question does not give."
         said += "".join(_spelt(name) for name in unnamed)
         found += [(item, said) for item in unused + unnamed]
     kept = [n for n in excluded if any(_kept(f, written) for f in _forms(n, question))]
@@ -1709,6 +1722,9 @@ def _findings(
     group = _unranked_group(question, queries)
     if group:
         found.append(group)
+    given = _no_entity_given(question, ran)
+    if given:
+        found.append(given)
     distinct = _distinct_per_entity(question, entity)
     if distinct and queries:
         said_as, column, query = distinct
@@ -1867,6 +1883,36 @@ _WHICH_ENTITY = re.compile(
     r"|哪(?:个|位|款|种|一个|一位)?(客户|顾客|用户|买家|评论者|产品|商品)"
 )
 _MOST = re.compile(r"\b(?:most|highest|largest|biggest|top|mais|maior)\b|最多|最高|最大", re.I)
+
+
+_LOWEST = re.compile(
+    r"\b(?:lowest|least|smallest|worst|fewest|menor|menos|pior)\b|最低|最少|最小|最差", re.I
+)
+_HOW_MANY_WORDS = re.compile(r"\bhow\s+many\b|\bquant[oa]s\b|多少", re.I)
+_ENTITY_COLUMN = re.compile(r"id$|asin|customer|product|reviewer|stock|client", re.I)
+
+
+def _no_entity_given(question: str, ran: list) -> tuple[str, str] | None:
+    """(as written, what to tell the model) where the question asks which customer or
+    product ranks first and no result of this question names one (an id column), only
+    figures: asked who gives the lowest average rating among reviewers with 10 reviews,
+    the 1.5B model counted those reviewers and answered "reviewer_id" (fresh-81)."""
+    which = _WHICH_ENTITY.search(question)
+    if not which or not _RANKS_SEGMENTS.search(question) or _HOW_MANY_WORDS.search(question):
+        return None
+    tables = [t for m in ran if not failed(m) and (t := table_of(m)) is not None]
+    if not tables or any(any(_ENTITY_COLUMN.search(str(c)) for c in t.columns) for t in tables):
+        return None
+    word = re.sub(r"\s+", " ", next(g for g in which.groups() if g).lower())
+    entity = "customer" if word == "who" else _ENTITY_OF.get(word, "customer")
+    order = "ASC" if _LOWEST.search(question) else "DESC"
+    said = (
+        f"my question asks for one {entity} ({which.group(0)}), and your query gives only a "
+        f"figure, no {entity}: SELECT {entity}_id and the figure asked for FROM "
+        f"{entity}_facts, my question's conditions in WHERE, ORDER BY that figure {order} "
+        "LIMIT 1."
+    )
+    return which.group(0), said
 
 
 def _ranked_entity(question: str) -> tuple[str, str] | None:
