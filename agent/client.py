@@ -82,6 +82,10 @@ def probe_completion(url: str, model: str | None = None, timeout_s: float = 120.
 
 
 MAX_REPLY_TOKENS = 512  # a reply longer than this is a runaway: it would hold the server
+# A reply ends where a second fenced call would begin: the 1.5B model wrote up to eight
+# alternative queries per reply, to the 512-token cap (36 s each here); at most two of a
+# reply run (agent.middleware.CALLS_PER_REPLY), and one is the common case.
+AFTER_A_CALL = ("```\n```", "```\n\n```")
 
 
 def make_chat_model(
@@ -121,6 +125,7 @@ def make_chat_model(
         timeout=timeout_s,
         max_retries=0,
         max_tokens=max_tokens,
+        stop=list(AFTER_A_CALL),
         # langchain-openai sends the cap as `max_completion_tokens`, which llama.cpp's
         # server ignores (it then generates up to the context size, for minutes); the
         # classic field is understood by every OpenAI-compatible server.

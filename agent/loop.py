@@ -9,6 +9,7 @@ language is passed to the tools that write, explicitly, in the run's config.
 from __future__ import annotations
 
 import queue
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -191,6 +192,9 @@ def _answer(new: list, question: str) -> Answer:
         language = detect_language(question, default="en")
         answer.text = in_locale(without_latex(answer.text), language, known_numbers(new))
         answer.text = with_quote(answer.text, question, new)
+        if language != "en" and not re.search(r"[^\W\d_]", answer.text):
+            # A figure alone to a Portuguese or Chinese question (fresh-85): in its words.
+            answer.text = reply("bare_figure", question, value=answer.text.rstrip(".。"))
     return answer
 
 

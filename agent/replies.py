@@ -82,6 +82,13 @@ REPLIES = {
         "zh": "我未能完成：这个问题的查询结果超出了模型一次能读取的长度。结果见步骤；"
         "请把问题问得更窄一些，例如只问一个时间段或一个指标。",
     },
+    # The model's answer to a Portuguese or Chinese question was a figure alone
+    # ("1,470,272.48" to "总收入是多少？"); alone, a figure reads as English.
+    "bare_figure": {
+        "en": "{value}.",
+        "pt": "A resposta é {value}.",
+        "zh": "根据查询结果，答案是 {value}。",
+    },
     "step_limit": {
         "en": "I could not finish within the step limit. The tool results so far are shown "
         "above; try a more specific question.",

@@ -202,3 +202,19 @@ def test_the_reply_cap_holds_on_the_real_server(llm_url):
     chat = make_chat_model(llm_url, max_tokens=16)
     reply = chat.invoke("Write a long story about a guitar, at least 500 words.")
     assert reply.response_metadata["token_usage"]["completion_tokens"] <= 16
+
+
+def test_a_reply_ends_before_a_second_fenced_call(llm_url):
+    """The 1.5B model wrote up to eight fenced queries per reply, to the token cap (fresh-79,
+    fresh-63: 236 s for one question); the reply ends where a second would begin."""
+    from segassist.agent.client import make_chat_model
+
+    chat = make_chat_model(llm_url)
+    reply = chat.invoke(
+        "Repeat these lines exactly, nothing else:\n```json\n"
+        + "\n```\n```json\n".join(
+            f'{{"name": "run_sql", "arguments": {{"sql": "SELECT {n}"}}}}' for n in range(5)
+        )
+        + "\n```"
+    )
+    assert "SELECT 0" in reply.content and "SELECT 1" not in reply.content

@@ -203,6 +203,29 @@ def test_a_column_named_otherwise_runs_as_the_column_it_means(warehouse, tmp_pat
     result = run_sql("SELECT SUM(units) FROM order_lines WHERE unit_price > 1")
     assert "order_lines has no column 'units'; this ran with quantity" in result.text
     assert result.payload.rows == rows("SELECT SUM(quantity) FROM order_lines WHERE unit_price > 1")
+    # A view named before its column without being read: joined by its id (fresh-73).
+    result = run_sql(
+        "SELECT COUNT(*) FROM order_facts WHERE customer_facts.region IS NULL AND units > 0"
+    )
+    assert "this ran with customer_facts (one row per customer) joined by customer_id" in (
+        result.text
+    )
+    assert result.payload.rows == rows(
+        "SELECT COUNT(*) FROM order_facts o JOIN customer_facts c ON o.customer_id = "
+        "c.customer_id WHERE c.region IS NULL AND o.units > 0"
+    )
+    # The same with a subquery in the WHERE, which reads its own table (fresh-74).
+    result = run_sql(
+        "SELECT COUNT(DISTINCT product_id) FROM order_lines WHERE product_id IN "
+        "(SELECT product_id FROM product_facts WHERE orders > 1) AND is_cancelled = 0"
+    )
+    assert "this ran with order_facts (one row per order) joined by order_id" in result.text
+    assert result.payload.rows == rows(
+        "SELECT COUNT(DISTINCT l.product_id) FROM order_lines l JOIN order_facts o ON "
+        "l.order_id = o.order_id WHERE l.product_id IN (SELECT product_id FROM product_facts "
+        "WHERE orders > 1) AND NOT o.is_cancelled"
+    )
+    assert result.payload.rows[0][0] > 0
     # Read in its own SELECT, not a subquery's tables: product_facts also has a price
     # (fresh-91: the whole query refused, "no such column: price").
     result = run_sql(

@@ -566,6 +566,13 @@ def repair_columns(
     alias, column, tree = found
     columns = readable_columns()
     used = _tables_used(tree, columns)
+    if alias and alias not in used and alias in columns and column.lower() in columns[alias]:
+        # A view named before its column without being read (`FROM order_facts WHERE
+        # customer_facts.region = 'RJ'`, fresh-73): read as the column of a view to join.
+        for node in tree.find_all(exp.Column):
+            if node.table == alias:
+                node.set("table", None)
+        alias = None
     if alias:
         if alias not in used:
             return None
@@ -734,15 +741,19 @@ def _with_entity_view(tree, wanted: str, columns, dialect: str):
     column lives, the 1.5B model most often wrote the same query again or gave up."""
     from sqlglot import exp
 
-    tables = list(tree.find_all(exp.Table))
-    if len(tables) != 1 or tree.find(exp.Join) or not isinstance(tree, exp.Select):
+    if not isinstance(tree, exp.Select) or tree.args.get("joins"):
         return None
-    if any(s is not tree for s in tree.find_all(exp.Select)) or tables[0].name not in columns:
+    # The outer SELECT's own table and columns: a subquery in its WHERE reads its own
+    # (fresh-74: `FROM order_lines WHERE product_id IN (SELECT ... FROM product_facts)
+    # AND is_cancelled = 0`).
+    tables = [t for t in tree.find_all(exp.Table) if t.find_ancestor(exp.Select) is tree]
+    if len(tables) != 1 or tables[0].name not in columns:
         return None
     node, table = tables[0], tables[0].name
     own = set(columns[table])
     outputs = {a.alias for a in tree.find_all(exp.Alias)}
-    named = {c.name for c in tree.find_all(exp.Column)} - outputs
+    mine = [c for c in tree.find_all(exp.Column) if c.find_ancestor(exp.Select) is tree]
+    named = {c.name for c in mine} - outputs
     fitting = [
         (key, view)
         for key, view in _ENTITY_VIEWS.items()
@@ -755,7 +766,7 @@ def _with_entity_view(tree, wanted: str, columns, dialect: str):
     entity = view.removesuffix("_facts")
     here = node.alias_or_name
     there = "v" if here != "v" else "v2"
-    for column in list(tree.find_all(exp.Column)):
+    for column in mine:
         if column.table in ("", here) and not (column.name in outputs and not column.table):
             column.set("table", exp.to_identifier(here if column.name in own else there))
     tree.join(f"{view} AS {there}", on=f"{here}.{key} = {there}.{key}", copy=False)
