@@ -1253,9 +1253,32 @@ def _unranked_period(question: str, queries: list[str]) -> tuple[str, str] | Non
     """(as written, what to tell the model) for a question asking which year or month
     that no query groups by one; None otherwise."""
     which = _WHICH_PERIOD.search(question)
-    if not which or not queries or any(_BY_PERIOD.search(q) for q in queries):
+    if not which or not queries:
         return None
     period = _PERIOD_WORDS.get(next(g for g in which.groups() if g).lower(), "month")
+    if any(_BY_PERIOD.search(q) for q in queries):
+        # Grouped by it and not selecting it, the answer cannot name it (fresh-65: the
+        # best year's average, 4.857, and no year).
+        from sqlglot import exp
+
+        trees = _trees(queries[-1])
+        last = trees[0] if len(trees) == 1 and isinstance(trees[0], exp.Select) else None
+        if (
+            last is None
+            or not _BY_PERIOD.search(queries[-1])
+            or any(
+                re.search(r"year|month|substr|strftime|date|extract|ano|m[eê]s", e.sql(), re.I)
+                for e in last.expressions
+            )
+        ):
+            return None
+        example = "SUBSTR(month, 1, 4) AS year" if period == "year" else "month"
+        said = (
+            f"my question asks which {period} ({which.group(0)}), and your query groups by "
+            f"it without selecting it, so no {period} can be named: SELECT {example} with "
+            "the figure."
+        )
+        return which.group(0), said
     how = (
         "GROUP BY year (review_facts) or SUBSTR(month, 1, 4) (order_facts)"
         if period == "year"
@@ -1713,18 +1736,16 @@ def _findings(
             f"COUNT(DISTINCT {entity}_id), or rows of {entity}_facts."
         )
         found.append((f"{entity}s", said))
-    misplaced = _misplaced_threshold(question, written)
-    if misplaced:
-        found.append(misplaced)
-    period = _unranked_period(question, queries)
-    if period:
-        found.append(period)
-    group = _unranked_group(question, queries)
-    if group:
-        found.append(group)
-    given = _no_entity_given(question, ran)
-    if given:
-        found.append(given)
+    found += [
+        finding
+        for finding in (
+            _misplaced_threshold(question, written),
+            _unranked_period(question, queries),
+            _unranked_group(question, queries),
+            _no_entity_given(question, ran),
+        )
+        if finding
+    ]
     distinct = _distinct_per_entity(question, entity)
     if distinct and queries:
         said_as, column, query = distinct

@@ -759,6 +759,19 @@ def test_a_failed_call_sent_again_unchanged_is_sent_back_once_to_fix_it(context)
     assert answer.steps[-1].result.payload.rows == [[3]]
 
 
+def test_a_schema_listing_after_a_failed_query_is_no_fix(context):
+    """After "ambiguous column name", the 1.5B model listed the schema, sent that listing
+    again, and the question ended on "my last query failed" (fresh-82, fresh-83): it is
+    asked to fix the failed query, once, first."""
+    bad = _call("run_sql", sql="SELECT COUNT(*) FROM reveiws")
+    listing = _call("describe_data")
+    good = _call("run_sql", sql="SELECT COUNT(*) AS n FROM reviews")
+    model = _script(bad, listing, listing, good, "3 reviews.")
+    answer = _agent(context, model).ask("How many reviews are there?", "listed")
+    assert answer.text == "3 reviews."
+    assert model.seen[3][-1].content.startswith("(segassist) Your last tool call failed")
+
+
 def test_when_every_try_fails_the_answer_says_the_query_failed(context):
     bad = _call("run_sql", sql="SELECT COUNT(*) FROM reveiws")
     answer = _agent(context, _script(bad, bad, bad, bad)).ask("How many reviews?", "f2")
@@ -2320,6 +2333,18 @@ def test_a_year_or_month_asked_for_and_not_grouped_by_is_pointed_out(context):
             ("哪一年的平均评分最高？", "哪一年", "3.33。", "2024年。"),
         ],
         "my question asks which year ({}), and your query gives no year",
+    )
+    # Grouped by the year without selecting it: no year to name (fresh-65, second run).
+    unnamed = _call(
+        "run_sql",
+        sql="SELECT AVG(rating) AS r FROM review_facts GROUP BY year ORDER BY r DESC LIMIT 1",
+    )
+    _checked_until_fixed(
+        context,
+        unnamed,
+        right,
+        [("In which year was the average rating highest?", "which year", "3.33.", "2024.")],
+        "my question asks which year ({}), and your query groups by it without selecting it",
     )
 
 

@@ -230,12 +230,12 @@ def test_a_column_named_otherwise_runs_as_the_column_it_means(warehouse, tmp_pat
     # (fresh-91: the whole query refused, "no such column: price").
     result = run_sql(
         "SELECT AVG(price) FROM order_lines WHERE product_id IN "
-        "(SELECT product_id FROM product_facts WHERE reviews > 0)"
+        "(SELECT product_id FROM product_facts WHERE price IS NOT NULL OR reviews >= 0)"
     )
     assert "order_lines has no column 'price'; this ran with unit_price" in result.text
     assert result.payload.rows == rows(
         "SELECT AVG(unit_price) FROM order_lines WHERE product_id IN "
-        "(SELECT product_id FROM product_facts WHERE reviews > 0)"
+        "(SELECT product_id FROM product_facts WHERE price IS NOT NULL OR reviews >= 0)"
     )
     # The aggregate's word in the name, inside that aggregate, over single reviews.
     result = run_sql(

@@ -472,6 +472,25 @@ def _tables_used(tree, columns: dict[str, list[str]]) -> dict[str, str]:
     }
 
 
+def _scope_tables(node) -> list[str]:
+    """The tables the SELECT holding `node` reads itself (not its subqueries')."""
+    from sqlglot import exp
+
+    scope = node.find_ancestor(exp.Select)
+    if scope is None:
+        return []
+    return [t.name for t in scope.find_all(exp.Table) if t.find_ancestor(exp.Select) is scope]
+
+
+def _unresolved(nodes: list, columns: dict[str, list[str]], wanted: str) -> list:
+    """The uses of a missing column that no table of their own SELECT holds: in `AVG(price)
+    FROM order_lines WHERE product_id IN (SELECT ... FROM product_facts WHERE price IS
+    NOT NULL)` only the outer one is missing (fresh-91, second run); all where each
+    SELECT holds it."""
+    missing = [n for n in nodes if not any(wanted in columns.get(t, ()) for t in _scope_tables(n))]
+    return missing or nodes
+
+
 def _in_scope(nodes: list, used: dict[str, str]) -> dict[str, str]:
     """The tables of `used` an unqualified column can be read from: those of the one
     SELECT every use of it is in, not its subqueries' (AVG(price) FROM order_lines WHERE
@@ -584,6 +603,7 @@ def repair_columns(
         if node.name.lower() == wanted and node.table == (alias or node.table)
     ]
     if not alias:
+        nodes = _unresolved(nodes, columns, wanted)
         used = _in_scope(nodes, used)
     # AVG(avg_rating) over single reviews means AVG(rating): an aggregate's own word
     # before a column of the table is that column, where every use is inside it.
