@@ -472,14 +472,13 @@ def _tables_used(tree, columns: dict[str, list[str]]) -> dict[str, str]:
     }
 
 
-def _scope_tables(node) -> list[str]:
-    """The tables the SELECT holding `node` reads itself (not its subqueries')."""
+def _own_tables(select) -> list:
+    """The Table nodes a SELECT reads itself, not its subqueries' (none for no SELECT)."""
     from sqlglot import exp
 
-    scope = node.find_ancestor(exp.Select)
-    if scope is None:
+    if select is None:
         return []
-    return [t.name for t in scope.find_all(exp.Table) if t.find_ancestor(exp.Select) is scope]
+    return [t for t in select.find_all(exp.Table) if t.find_ancestor(exp.Select) is select]
 
 
 def _unresolved(nodes: list, columns: dict[str, list[str]], wanted: str) -> list:
@@ -487,7 +486,15 @@ def _unresolved(nodes: list, columns: dict[str, list[str]], wanted: str) -> list
     FROM order_lines WHERE product_id IN (SELECT ... FROM product_facts WHERE price IS
     NOT NULL)` only the outer one is missing (fresh-91, second run); all where each
     SELECT holds it."""
-    missing = [n for n in nodes if not any(wanted in columns.get(t, ()) for t in _scope_tables(n))]
+    from sqlglot import exp
+
+    missing = [
+        n
+        for n in nodes
+        if not any(
+            wanted in columns.get(t.name, ()) for t in _own_tables(n.find_ancestor(exp.Select))
+        )
+    ]
     return missing or nodes
 
 
@@ -501,10 +508,7 @@ def _in_scope(nodes: list, used: dict[str, str]) -> dict[str, str]:
     scopes = {id(n.find_ancestor(exp.Select)) for n in nodes}
     if len(scopes) != 1:
         return used
-    scope = nodes[0].find_ancestor(exp.Select)
-    own = {
-        t.alias_or_name for t in scope.find_all(exp.Table) if t.find_ancestor(exp.Select) is scope
-    }
+    own = {t.alias_or_name for t in _own_tables(nodes[0].find_ancestor(exp.Select))}
     return {k: v for k, v in used.items() if k in own} or used
 
 
@@ -766,7 +770,7 @@ def _with_entity_view(tree, wanted: str, columns, dialect: str):
     # The outer SELECT's own table and columns: a subquery in its WHERE reads its own
     # (fresh-74: `FROM order_lines WHERE product_id IN (SELECT ... FROM product_facts)
     # AND is_cancelled = 0`).
-    tables = [t for t in tree.find_all(exp.Table) if t.find_ancestor(exp.Select) is tree]
+    tables = _own_tables(tree)
     if len(tables) != 1 or tables[0].name not in columns:
         return None
     node, table = tables[0], tables[0].name
@@ -1020,17 +1024,27 @@ def _countries() -> dict[str, str]:
     return names
 
 
+@functools.lru_cache(maxsize=1)
+def _english_names() -> dict[str, str]:
+    from babel import Locale
+
+    return dict(Locale.parse("en").territories)
+
+
+@functools.lru_cache(maxsize=1)
+def _chinese_countries() -> tuple[str, ...]:
+    return tuple(n for n in _countries() if re.fullmatch(r"[\u4e00-\u9fff]{2,}", n))
+
+
 def country_names(name: str) -> list[str]:
     """The names a warehouse may hold for a country a question names in English,
     Portuguese or Chinese ('Reino Unido', '英国': ['United Kingdom', 'UK']); empty when
     `name` is no country. The 1.5B model wrote country = 'United Kingdom' for "Fora o
     Reino Unido", and the checks did not see the name used (fresh-83)."""
-    from babel import Locale
-
     code = _countries().get(_plain(name))
     if not code:
         return []
-    return [Locale.parse("en").territories[code], *_COUNTRY_SPELLINGS.get(code, ())]
+    return [_english_names()[code], *_COUNTRY_SPELLINGS.get(code, ())]
 
 
 def countries_written_in_chinese(text: str) -> list[str]:
@@ -1038,7 +1052,7 @@ def countries_written_in_chinese(text: str) -> list[str]:
     where one holds another; capital letters mark no name there."""
     if not re.search(r"[\u4e00-\u9fff]", text):
         return []
-    found = [n for n in _countries() if re.fullmatch(r"[\u4e00-\u9fff]{2,}", n) and n in text]
+    found = [n for n in _chinese_countries() if n in text]
     return [n for n in found if not any(n != other and n in other for other in found)]
 
 
