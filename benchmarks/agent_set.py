@@ -1697,6 +1697,172 @@ def fresh_questions_5(data: Path) -> list[dict]:
     ]
 
 
+def fresh_questions_6(data: Path) -> list[dict]:
+    """Written 2026-12-07 (ninth session) before any change of that session: reviews
+    with many helpful votes, the product with most 5-star reviews, reviewers whose
+    average is below 3, reviews per product, the best-rated busy year, products sold
+    to one country, revenue per invoice in a month, cancelled invoices in a year,
+    customers over a spend threshold (written the Portuguese way), the customer who
+    bought most units, the top category by items, the share of 5-star reviews,
+    customers in a half-year, the city with most customers, 5-star reviews with a
+    comment, orders of one state. Reported with the other fresh-* questions."""
+    amazon, retail, olist = _amazon(data), _retail(data), _olist(data)
+    five_star, _ = _unique_top(amazon[amazon["overall"] == 5].groupby("asin").size())
+    reviewer_mean = amazon.groupby("reviewerID")["overall"].mean()
+    yearly = amazon.groupby(amazon["when"].dt.year)["overall"].agg(["mean", "size"])
+    best_year, _ = _unique_top(yearly.loc[yearly["size"] >= 500, "mean"])
+    kept = retail[~retail["cancelled"]]
+    known_kept = kept[kept["customer"].notna()]
+    december = kept[(kept["when"].dt.year == 2009) & (kept["when"].dt.month == 12)]
+    cancelled_2010 = retail[retail["cancelled"] & (retail["when"].dt.year == 2010)]
+    spend = known_kept.groupby("customer")["amount"].sum()
+    most_units, _ = _unique_top(known_kept.groupby("customer")["Quantity"].sum())
+    orders = olist["orders"]
+    kept_orders = orders[~orders["cancelled"]]
+    items = olist["order_items"].merge(kept_orders[["order_id"]], on="order_id")
+    translation = pd.read_csv(data / OLIST / "category_translation.csv").set_index(
+        "product_category_name"
+    )["product_category_name_english"]
+    category = items["product_id"].map(
+        olist["products"].set_index("product_id")["product_category_name"]
+    )
+    top_category, _ = _unique_top(items.groupby(category).size())
+    reviews = olist["reviews_matched"]
+    second_half = orders[orders["when"] >= "2017-07-01"]
+    top_city, _ = _unique_top(orders.groupby("customer_city")["customer_unique_id"].nunique())
+    commented = reviews["review_comment_message"].fillna("").str.strip() != ""
+    return [
+        _q(
+            "fresh-93",
+            "amazon",
+            "analyst",
+            "How many reviews received at least 10 helpful votes?",
+            int((amazon["helpful_votes"] >= 10).sum()),
+        ),
+        _q(
+            "fresh-94",
+            "amazon",
+            "marketer",
+            "Qual produto recebeu mais avaliações de 5 estrelas? Informe o código do produto.",
+            {"product": five_star},
+            "entity",
+            language="pt",
+        ),
+        _q(
+            "fresh-95",
+            "amazon",
+            "cs_lead",
+            "有多少位评论者的平均评分低于3分？",
+            int((reviewer_mean < 3).sum()),
+            language="zh",
+        ),
+        _q(
+            "fresh-96",
+            "amazon",
+            "analyst",
+            "On average, how many reviews does a product have? Two decimals.",
+            round(float(amazon.groupby("asin").size().mean()), 2),
+            tolerance=0.01,
+        ),
+        _q(
+            "fresh-97",
+            "amazon",
+            "marketer",
+            "Among years with at least 500 reviews, which year had the highest average rating?",
+            {"year": str(best_year)},
+            "entity",
+        ),
+        _q(
+            "fresh-98",
+            "online_retail",
+            "marketer",
+            "How many different products did customers in France buy on non-cancelled invoices?",
+            int(known_kept.loc[known_kept["Country"] == "France", "StockCode"].nunique()),
+        ),
+        _q(
+            "fresh-99",
+            "online_retail",
+            "analyst",
+            "What was the average revenue per non-cancelled invoice in December 2009? Two "
+            "decimals.",
+            round(float(december["amount"].sum() / december["Invoice"].nunique()), 2),
+            tolerance=0.01,
+        ),
+        _q(
+            "fresh-100",
+            "online_retail",
+            "cs_lead",
+            "How many invoices were cancelled in 2010?",
+            int(cancelled_2010["Invoice"].nunique()),
+        ),
+        _q(
+            "fresh-101",
+            "online_retail",
+            "marketer",
+            "Quantos clientes gastaram mais de 10.000 em faturas não canceladas?",
+            int((spend > 10_000).sum()),
+            language="pt",
+        ),
+        _q(
+            "fresh-102",
+            "online_retail",
+            "marketer",
+            "哪位客户在未取消的发票中购买的商品件数最多？请给出客户编号。",
+            {"customer": most_units},
+            "entity",
+            language="zh",
+        ),
+        _q(
+            "fresh-103",
+            "olist",
+            "marketer",
+            "Which product category sold the most items on non-cancelled orders?",
+            {"category": [top_category, translation.get(top_category, top_category)]},
+            "entity",
+        ),
+        _q(
+            "fresh-104",
+            "olist",
+            "cs_lead",
+            "What percentage of reviews gave 5 stars? One decimal.",
+            round(float((reviews["review_score"] == 5).mean() * 100), 1),
+            tolerance=0.1,
+        ),
+        _q(
+            "fresh-105",
+            "olist",
+            "analyst",
+            "2017年下半年有多少位不同的客户下过订单（包括已取消的订单）？",
+            int(second_half["customer_unique_id"].nunique()),
+            language="zh",
+        ),
+        _q(
+            "fresh-106",
+            "olist",
+            "marketer",
+            "Qual cidade tem mais clientes distintos?",
+            {"city": top_city},
+            "entity",
+            language="pt",
+        ),
+        _q(
+            "fresh-107",
+            "olist",
+            "cs_lead",
+            "How many 5-star reviews have a written comment?",
+            int(((reviews["review_score"] == 5) & commented).sum()),
+        ),
+        _q(
+            "fresh-108",
+            "olist",
+            "analyst",
+            "Quantos pedidos não cancelados vieram de Minas Gerais?",
+            int((kept_orders["customer_state"] == "MG").sum()),
+            language="pt",
+        ),
+    ]
+
+
 def questions(data: Path) -> list[dict]:
     """Every data-set question (segment questions are added once a model is scored)."""
     return [
@@ -1710,4 +1876,5 @@ def questions(data: Path) -> list[dict]:
         *fresh_questions_3(data),
         *fresh_questions_4(data),
         *fresh_questions_5(data),
+        *fresh_questions_6(data),
     ]
