@@ -1834,6 +1834,19 @@ def test_a_state_or_city_asked_and_not_read_is_pointed_out(context):
     question = "Quantos pedidos vieram do estado do Rio de Janeiro?"
     _agent(context, model).ask(question, "rj")
     assert "Rio de Janeiro is region = 'RJ'." in model.seen[2][-1].content
+    # ... and without the word "state" (fresh-108: every order of Brazil counted for
+    # "vieram de Minas Gerais"); a question about cities is the city check's.
+    in_brazil = _call(
+        "run_sql", sql="SELECT COUNT(*) AS n FROM order_facts WHERE country = 'Brazil'"
+    )
+    model = _script(in_brazil, "3.", in_brazil, "3.", "3.", "3.")
+    _agent(context, model).ask("Quantos pedidos vieram de Minas Gerais?", "mg")
+    assert "about the Minas Gerais, and your query reads no region" in model.seen[2][-1].content
+    assert "Minas Gerais is region = 'MG'." in model.seen[2][-1].content
+    by_city = _call("run_sql", sql="SELECT city, COUNT(*) AS n FROM customer_facts GROUP BY city")
+    model = _script(by_city, *["São Paulo."] * 6)
+    _agent(context, model).ask("Which city has the most customers, São Paulo or Rio?", "city")
+    assert all("reads no region" not in str(m.content) for m in model.seen[-1])
     for question in (
         "Which country has more customers, Brazil or the United States?",
         "State the country with most customers.",
@@ -2852,6 +2865,26 @@ def test_a_question_for_one_customer_answered_with_a_figure_is_checked(context):
     model = _script(counted, "1 customer.", "1 customer.")
     _agent(context, model).ask("How many customers with at least 2 reviews rate lowest?", "n")
     assert not any("asks for one customer" in str(m[-1].content) for m in model.seen)
+    # A product category, brand or type is not a product (fresh-103: "Which product
+    # category sold the most items" was answered by category, and the check asked for a
+    # product_id; the right answer was then withheld).
+    from sqlalchemy import text
+
+    with context.engine.begin() as conn:
+        conn.execute(text("UPDATE products SET category = 'Guitars'"))
+    by_category = _call(
+        "run_sql",
+        sql="SELECT category, SUM(units) AS n FROM product_facts GROUP BY category "
+        "ORDER BY n DESC LIMIT 1",
+    )
+    for question in (
+        "Which product category sold the most items?",
+        "哪个产品类别卖出的商品最多？",
+        "What product brand has the highest revenue?",
+    ):
+        model = _script(by_category, "Guitars.", "Guitars.", "Guitars.")
+        _agent(context, model).ask(question, question[:8])
+        assert not any("asks for one product" in str(m[-1].content) for m in model.seen), question
 
 
 def test_a_figure_alone_is_answered_in_the_words_of_the_question(context):

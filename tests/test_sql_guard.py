@@ -158,6 +158,20 @@ def test_a_missing_column_error_shows_where_columns_are(warehouse, tmp_path):
     assert "Tables in your query: order_facts (order_id = order or invoice id (text), " in said
     assert "revenue = order_value when not cancelled, else 0" in said
     assert "A column 'new_customers' is in: month_facts (query that one" in said
+    # A count of single rows asked as a column of them: how to count them per group,
+    # not which views hold the column (fresh-97: "among years with at least 500 reviews"
+    # as WHERE reviews >= 500 on review_facts; the model joined every view to find it).
+    said = run_sql.invoke(
+        {
+            "sql": "SELECT year, AVG(rating) AS r FROM review_facts WHERE reviews >= 500 "
+            "GROUP BY year ORDER BY r DESC LIMIT 1"
+        }
+    )
+    assert (
+        "review_facts has one row per review: the reviews of each group are COUNT(*). For "
+        "groups with a number of reviews: GROUP BY year HAVING COUNT(*) >= 500" in said
+    ), said
+    assert "A column 'reviews' is in" not in said
 
 
 def test_a_column_named_otherwise_runs_as_the_column_it_means(warehouse, tmp_path):
@@ -309,6 +323,22 @@ def test_a_column_named_otherwise_runs_as_the_column_it_means(warehouse, tmp_pat
         "GROUP BY l.product_id ORDER BY units DESC, l.product_id LIMIT 3"
     )
     assert result.payload.rows == expected and len(expected) == 3
+    # The order's own total summed beside each of its lines would count it once per
+    # line (fresh-102: 8.6M units for one customer): the line's measure is read instead,
+    # and a total the lines do not hold is not joined at all.
+    result = run_sql(
+        "SELECT customer_id, SUM(units) AS n FROM order_lines WHERE customer_id IS NOT NULL "
+        "GROUP BY customer_id ORDER BY n DESC, customer_id LIMIT 3"
+    )
+    assert "'units' was read as order_lines.quantity." in result.text
+    expected = rows(
+        "SELECT o.customer_id, SUM(l.quantity) AS n FROM order_lines l JOIN order_facts o "
+        "ON l.order_id = o.order_id WHERE o.customer_id IS NOT NULL GROUP BY o.customer_id "
+        "ORDER BY n DESC, o.customer_id LIMIT 3"
+    )
+    assert result.payload.rows == expected and len(expected) == 3
+    fanned = run_sql("SELECT customer_id, SUM(revenue) AS r FROM order_lines GROUP BY customer_id")
+    assert fanned.failed and "this ran with order_facts" not in fanned.text
     # Not guessed: a date of which order (customer_facts has first and last), a name two
     # joined views both answer to, a column of a table the query does not read.
     for sql, column in [
@@ -366,6 +396,11 @@ def test_a_value_a_column_never_holds_is_pointed_out_with_the_values_it_does(war
         + ", ".join(f"'{v}'" for v in statuses)
     )
     assert result.payload.rows == [[0]]  # the query ran as written
+    # A Brazilian state asked of the country column is told where states are (fresh-108:
+    # country = 'Minas Gerais', then all of Brazil counted for it).
+    state = run_sql("SELECT COUNT(*) FROM order_facts WHERE country = 'Minas Gerais'")
+    assert "never holds 'Minas Gerais'" in state.text
+    assert "'Minas Gerais' is a state: customer_facts.region = 'MG'." in state.text
     # A share whose part found nothing: SUM(CASE WHEN country = 'UK' ...) beside the total.
     part = run_sql(
         "SELECT COUNT(*) AS n, SUM(CASE WHEN status = 'Cancelled-typo' THEN 1 ELSE 0 END) "
@@ -741,6 +776,18 @@ def test_a_count_grouped_by_a_views_own_key_is_refused(warehouse, tmp_path):
     assert said.failed and said.text.startswith(
         "SQL not run: customer_facts has one row per customer, so COUNT(*) grouped by "
         "customer_id is 1 on every row."
+    )
+    # ... and where a count with a condition on single rows is made (fresh-94: the most
+    # 5-star reviews counted on product_facts, refused twice, then given up on).
+    said = run_sql(
+        "SELECT product_id, COUNT(*) FROM product_facts WHERE reviews > 0 GROUP BY product_id"
+    )
+    assert "COUNT(*) FROM review_facts WHERE that condition GROUP BY product_id." in said.text
+    assert (
+        "FROM order_facts or review_facts WHERE"
+        in run_sql(
+            "SELECT customer_id, COUNT(*) AS n FROM customer_facts GROUP BY customer_id"
+        ).text
     )
     for fine in (
         "SELECT customer_id, COUNT(*) AS n FROM review_facts GROUP BY customer_id "

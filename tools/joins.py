@@ -37,6 +37,11 @@ def _keys() -> dict[str, str | None]:
     return keys
 
 
+def table_key(table: str) -> str | None:
+    """The column with one row per value in a readable table or view (None: none)."""
+    return _keys().get(table)
+
+
 def repeated_rows(sql: str, dialect: str) -> str | None:
     """Why an aggregate of this query adds rows its joins repeat, or None."""
     import sqlglot
@@ -132,9 +137,32 @@ def counted_per_key(sql: str, dialect: str) -> str | None:
         ]  # of its own rows: COUNT(r.review_id) with r undefined is the database's to report
         if counts:
             one = key.removesuffix("_id")
+            finer = " or ".join(_finer_views(table.name, key))
+            per_row = (
+                f" To count only the rows of each {one} that meet a condition of single "
+                f"reviews or orders (a rating, a year, a status): COUNT(*) FROM {finer} "
+                f"WHERE that condition GROUP BY {key}."
+                if finer
+                else ""
+            )
             return (
                 f"{table.name} has one row per {one}, so {counts[0].sql(dialect=dialect)} "
                 f"grouped by {key} is 1 on every row. Its own columns hold what each {one} "
-                "adds up to (such as reviews or orders): select and order by those."
+                f"adds up to (such as reviews or orders): select and order by those.{per_row}"
             )
     return None
+
+
+def _finer_views(table: str, key: str) -> list[str]:
+    """The summary views other than `table` holding several rows per `key` (review_facts
+    and order_facts for customer_id): where a count with a condition on single rows is
+    made. Without one (product_id is in no finer view), the readable tables that are."""
+    from segassist.tools.schema_text import readable_columns
+
+    keys, readable = _keys(), readable_columns()
+
+    def finer(name: str) -> bool:
+        return name != table and key in readable.get(name, ()) and keys.get(name) != key
+
+    views = [name for name in VIEWS if finer(name)]
+    return views or [n for n in AGENT_READABLE_TABLES if n == "order_lines" and finer(n)]

@@ -536,9 +536,13 @@ def sql_error_hint(sql: str, error: str) -> str:
         lines.append("Tables in your query: " + "; ".join(described))
     in_query = [a for a, name in used.items() if column in columns[name]]
     owners = [name for name, names in columns.items() if column in names]
+    # A count of single rows asked as a column: how to count them, not which view has it.
+    counted = "" if in_query else _count_of_rows(tree, column, used)
     if in_query:
         owner = in_query[0]
         lines.append(f"'{column}' is a column of {used[owner]}: write {owner}.{column}.")
+    elif counted:
+        lines.append(counted)
     elif owners:
         lines.append(
             f"A column '{column}' is in: {', '.join(owners)} (query that one, or join it)."
@@ -546,6 +550,36 @@ def sql_error_hint(sql: str, error: str) -> str:
     if alias and alias not in used:
         lines.append(f"'{alias}' is not a table or alias defined in FROM/JOIN.")
     return "\n".join(lines)
+
+
+def _count_of_rows(tree, column: str, used: dict[str, str]) -> str:
+    """Where a query asks a table of single reviews or orders for `reviews` or `orders`,
+    how a count of them per group is written: "Among years with at least 500 reviews"
+    became `WHERE reviews >= 500` on review_facts, and the 1.5B model joined every view
+    to find the column (fresh-97). Empty otherwise."""
+    from segassist.warehouse.semantic import VIEW_KEYS
+    from sqlglot import exp
+
+    table = next(
+        (t for t in used.values() if (VIEW_KEYS.get(t) or "").removesuffix("_id") + "s" == column),
+        None,
+    )
+    if table is None:
+        return ""
+    use = next((c for c in tree.find_all(exp.Column) if c.name == column), None)
+    compared = use.parent if use is not None else None
+    bound = ""
+    if isinstance(compared, (exp.GT, exp.GTE, exp.LT, exp.LTE, exp.EQ)):
+        op = {"GT": ">", "GTE": ">=", "LT": "<", "LTE": "<=", "EQ": "="}[type(compared).__name__]
+        other = compared.expression if compared.this is use else compared.this
+        bound = f" {op} {other.sql()}"
+    group = tree.find(exp.Group)
+    by = ", ".join(e.sql() for e in group.expressions) if group else "the column you count by"
+    return (
+        f"{table} has one row per {column[:-1]}: the {column} of each group are COUNT(*). "
+        f"For groups with a number of {column}: GROUP BY {by} HAVING COUNT(*){bound or ' ...'} "
+        "(WHERE reads single rows, HAVING the groups)."
+    )
 
 
 def _with_meanings(table: str, columns: dict[str, list[str]]) -> list[str]:
@@ -763,6 +797,7 @@ def _with_entity_view(tree, wanted: str, columns, dialect: str):
     rows the query counts stay the table's, none repeated (running it on the view
     instead counted customers for "how many orders"); None otherwise. Told where the
     column lives, the 1.5B model most often wrote the same query again or gave up."""
+    from segassist.tools.joins import table_key
     from sqlglot import exp
 
     if not isinstance(tree, exp.Select) or tree.args.get("joins"):
@@ -790,15 +825,48 @@ def _with_entity_view(tree, wanted: str, columns, dialect: str):
     entity = view.removesuffix("_facts")
     here = node.alias_or_name
     there = "v" if here != "v" else "v2"
+    several = table_key(table) != key  # the table holds several rows per key: lines
+    swapped = []
     for column in mine:
         if column.table in ("", here) and not (column.name in outputs and not column.table):
-            column.set("table", exp.to_identifier(here if column.name in own else there))
+            if column.name not in own and several and _repeated(column):
+                # SUM(units) of the order beside each of its lines counts it once per
+                # line (fresh-102: 8.6M units for one customer): the line's own measure
+                # (quantity), or no join at all.
+                measure = _same_measure(column.name, own)
+                if measure is None:
+                    return None
+                swapped.append(f" '{column.name}' was read as {table}.{measure}.")
+                column.set("this", exp.to_identifier(measure))
+            name = column.name
+            column.set("table", exp.to_identifier(here if name in own else there))
     tree.join(f"{view} AS {there}", on=f"{here}.{key} = {there}.{key}", copy=False)
     return tree.sql(dialect=dialect), (
         f"Note: {table} has no column '{wanted}'; this ran with {view} (one row per {entity}) "
-        f"joined by {key}, for the columns only it has. Say so if that is not what the "
-        "question means."
+        f"joined by {key}, for the columns only it has.{''.join(sorted(set(swapped)))} Say "
+        "so if that is not what the question means."
     )
+
+
+def _repeated(column) -> bool:
+    """The column is read by an aggregate that a repeated row changes (SUM, AVG, COUNT
+    but not COUNT(DISTINCT ...))."""
+    from sqlglot import exp
+
+    aggregate = column.find_ancestor(exp.Sum, exp.Avg, exp.Count)
+    return aggregate is not None and not (
+        isinstance(aggregate, exp.Count) and isinstance(aggregate.this, exp.Distinct)
+    )
+
+
+def _same_measure(name: str, own: set[str]) -> str | None:
+    """The column of `own` that measures what `name` does in the semantic layer's
+    synonyms (order_lines.quantity for a view's units), or None."""
+    for canonical, synonyms in SYNONYMS.items():
+        names = {canonical, *synonyms}
+        if name in names:
+            return next((c for c in sorted(own) if c in names and c != name), None)
+    return None
 
 
 # A lifetime total of the entity views, as an aggregate over the events it sums up:
@@ -1147,8 +1215,16 @@ def unknown_values(engine, sql: str, dialect: str) -> tuple[list[str], bool]:
             meant = [f"'{m}' for '{v}'" for v in missing if (m := _meant(v, held))]
             near = near or bool(meant)
             said = f" (did you mean {', '.join(meant)}?)" if meant else ""
+            # A state asked of another column (order_facts.country = 'Minas Gerais': the
+            # 1.5B model then counted all of Brazil, fresh-108).
+            states = [
+                f" '{v}' is a state: customer_facts.region = '{code}'."
+                for v in missing
+                if column != "region" and (code := region_code(v))
+            ]
             notes.append(
-                f"Note: {table}.{column} never holds {absent}{said}; its values are {listed}."
+                f"Note: {table}.{column} never holds {absent}{said}; its values are "
+                f"{listed}.{''.join(states)}"
             )
     return notes, near
 
