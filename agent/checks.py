@@ -1328,6 +1328,36 @@ def _unranked_group(question: str, queries: list[str]) -> tuple[str, str] | None
     return which.group(0), said
 
 
+def _unordered_ranking(question: str, queries: list[str]) -> tuple[str, str] | None:
+    """(as written, what to tell the model) where the question asks which customer,
+    product or group has the most (or least) of something and the last query lists its
+    groups' figures unordered: the first rows shown are not the top (fresh-94: every
+    product's 5-star reviews, and the answer named the second row). Suggests the query
+    ordered by its aggregate, for the agent to run if the model keeps its own."""
+    from sqlglot import exp
+
+    which = _WHICH_ENTITY.search(question) or _WHICH_GROUP.search(question)
+    most = _RANKS_SEGMENTS.search(question) or _LOWEST.search(question)
+    trees = _trees(queries[-1]) if queries else None
+    if not which or not most or _HOW_MANY_WORDS.search(question) or not trees:
+        return None
+    tree = trees[0]
+    if not isinstance(tree, exp.Select) or not tree.args.get("group") or tree.args.get("order"):
+        return None
+    figures = [e for e in tree.expressions if e.find(exp.AggFunc)]
+    if len(trees) != 1 or not figures:
+        return None
+    figure = figures[0].unalias()
+    order = "ASC" if _LOWEST.search(question) else "DESC"
+    ranked = tree.order_by(f"{figure.sql()} {order}", copy=True).limit(1)
+    said = (
+        f"my question asks for the top one ({most.group(0)}), and your query lists every "
+        f"group unordered, so the first rows shown are not the top: order by the figure"
+        f"{EXAMPLE}{ranked.sql()}."
+    )
+    return most.group(0), said
+
+
 # What a threshold of the question is on, by the nearest word, against the column a query
 # compares its number with. Asked for the orders whose items' prices add up to more than
 # 500, the 1.5B model compared 500 with units (fresh-72: none found, for 367).
@@ -1748,6 +1778,7 @@ def _findings(
             _unranked_period(question, queries),
             _unranked_group(question, queries),
             _no_entity_given(question, ran),
+            _unordered_ranking(question, queries),
         )
         if finding
     ]
@@ -1833,6 +1864,16 @@ def _findings(
             f"single rows of {rows} (the biggest row, not the biggest {entity} total): {how}."
         )
         found.append((f"{entity}s", said))
+    other = ranked and not rows and _ranked_by_another_total(queries[-1], ranked[1])
+    if other:
+        entity, column = ranked
+        expression, measured = other
+        said = (
+            f"my question ranks {entity}s by their {column}, and your query orders by "
+            f"{expression}, their {measured}: order by the {column}{EXAMPLE}SELECT "
+            f"{entity}_id, {column} FROM {entity}_facts ORDER BY {column} DESC LIMIT 1."
+        )
+        found.append((column, said))
     return found
 
 
@@ -1986,6 +2027,56 @@ def _ranks_rows(sql: str, entity: str) -> str | None:
         return None
     ranked = [*tree.args["order"].expressions, *tree.expressions]
     return None if any(e.find(exp.AggFunc) for e in ranked) else table.name
+
+
+# What a ranking's ORDER BY measures: a column of a total (or its synonym on the order
+# lines), and the rows COUNT(*) counts.
+_RANK_MEASURES = {
+    **dict.fromkeys(("units", "quantity"), "units"),
+    **dict.fromkeys(("revenue", "net_revenue", "order_value", "amount", "spend"), "revenue"),
+    "reviews": "reviews",
+    "orders": "orders",
+}
+_ROWS_ARE = {
+    "order_facts": "orders",
+    "orders": "orders",
+    "review_facts": "reviews",
+    "reviews": "reviews",
+}
+
+
+def _ranked_by_another_total(sql: str, wanted: str) -> tuple[str, str] | None:
+    """(ORDER BY expression, what it measures) where a query ranks by a total other than
+    the one the question asks for (units, revenue or reviews): asked which customer bought
+    the most units ("购买的商品件数最多"), the 1.5B model ranked customers by COUNT(*) of
+    their orders and said "205 units" (fresh-102). None when it is the same, or unclear."""
+    from sqlglot import exp
+
+    trees = _trees(sql)
+    tree = trees[0] if trees and len(trees) == 1 else None
+    if wanted not in ("units", "revenue", "reviews") or not isinstance(tree, exp.Select):
+        return None
+    order = tree.args.get("order")
+    if order is None or not order.expressions:
+        return None
+    ranked = order.expressions[0].this
+    if isinstance(ranked, exp.Column) and not ranked.table:  # an alias of the SELECT
+        aliased = {a.alias: a.this for a in tree.expressions if isinstance(a, exp.Alias)}
+        ranked = aliased.get(ranked.name, ranked)
+    if isinstance(ranked, exp.Count):
+        if isinstance(ranked.this, exp.Distinct) or tree.args.get("joins"):
+            return None
+        source = tree.args.get("from_")
+        table = source.this if source is not None else None
+        measured = _ROWS_ARE.get(table.name) if isinstance(table, exp.Table) else None
+    else:
+        inner = ranked.this if isinstance(ranked, exp.Sum) else ranked
+        measured = _RANK_MEASURES.get(inner.name) if isinstance(inner, exp.Column) else None
+        if isinstance(inner, exp.Mul):  # quantity * unit_price
+            measured = "revenue"
+    if measured is None or measured == wanted:
+        return None
+    return order.expressions[0].this.sql(), measured
 
 
 # An average rating asked (of reviews, in a year, ...) and an average of averages run:

@@ -1843,7 +1843,10 @@ def test_a_state_or_city_asked_and_not_read_is_pointed_out(context):
     _agent(context, model).ask("Quantos pedidos vieram de Minas Gerais?", "mg")
     assert "about the Minas Gerais, and your query reads no region" in model.seen[2][-1].content
     assert "Minas Gerais is region = 'MG'." in model.seen[2][-1].content
-    by_city = _call("run_sql", sql="SELECT city, COUNT(*) AS n FROM customer_facts GROUP BY city")
+    by_city = _call(
+        "run_sql",
+        sql="SELECT city, COUNT(*) AS n FROM customer_facts GROUP BY city ORDER BY n DESC LIMIT 1",
+    )
     model = _script(by_city, *["São Paulo."] * 6)
     _agent(context, model).ask("Which city has the most customers, São Paulo or Rio?", "city")
     assert all("reads no region" not in str(m.content) for m in model.seen[-1])
@@ -2898,3 +2901,69 @@ def test_a_figure_alone_is_answered_in_the_words_of_the_question(context):
     ):
         model = _script(count, "3.", "3.")
         assert _agent(context, model).ask(question, question[:5]).text == said
+
+
+def test_a_ranking_by_another_total_than_the_one_asked_is_checked(context):
+    """Asked which customer bought the most units ("购买的商品件数最多"), the 1.5B model
+    ranked customers by COUNT(*) of their orders and said "205 units" (fresh-102). A
+    ranking by units, revenue or reviews ordered by another total is checked until it
+    orders by the one asked; ordered by it, nothing is asked."""
+    by_reviews = _call(
+        "run_sql",
+        sql="SELECT customer_id, COUNT(*) AS n FROM review_facts GROUP BY customer_id "
+        "ORDER BY n DESC LIMIT 1",
+    )
+
+    def by(column: str) -> str:
+        return _call(
+            "run_sql",
+            sql=f"SELECT customer_id, {column} FROM customer_facts "
+            f"ORDER BY {column} DESC, customer_id LIMIT 1",
+        )
+
+    for question, column, answer in (
+        ("Which customer spent the most?", "revenue", "alice."),
+        ("哪位客户购买的商品件数最多？", "units", "bob。"),
+        ("Qual cliente gastou mais?", "revenue", "alice."),
+    ):
+        _checked_until_fixed(
+            context,
+            by_reviews,
+            by(column),
+            [(question, column, "bob.", answer)],
+            "my question ranks customers by their {}, and your query orders by n, their reviews",
+        )
+    model = _script(by_reviews, "bob.", "bob.")
+    _agent(context, model).ask("Which customer wrote the most reviews?", "reviews")
+    assert not any("my question ranks customers by" in str(m[-1].content) for m in model.seen)
+
+
+def test_a_ranking_answered_from_an_unordered_listing_is_checked(context):
+    """Asked which product received the most 5-star reviews, the 1.5B model counted them
+    per product without ORDER BY and named the second row of the listing (fresh-94). A
+    question for the top or bottom one answered from groups listed unordered is checked
+    until the query orders them; an ordered ranking asks nothing."""
+    listed = _call(
+        "run_sql",
+        sql="SELECT customer_id, COUNT(*) AS n FROM review_facts GROUP BY customer_id",
+    )
+    ordered = _call(
+        "run_sql",
+        sql="SELECT customer_id, COUNT(*) AS n FROM review_facts GROUP BY customer_id "
+        "ORDER BY n DESC LIMIT 1",
+    )
+    cases = (
+        ("Which customer wrote the most reviews?", "most", "alice.", "bob."),
+        ("Qual cliente escreveu mais avaliações?", "mais", "alice.", "bob."),
+        ("哪位客户写的评论最多？", "最多", "alice。", "bob。"),
+    )
+    _checked_until_fixed(
+        context,
+        listed,
+        ordered,
+        cases,
+        "my question asks for the top one ({}), and your query lists every group unordered",
+    )
+    model = _script(ordered, "bob.", "bob.")
+    _agent(context, model).ask("Which customer wrote the most reviews?", "ordered")
+    assert not any("lists every group unordered" in str(m[-1].content) for m in model.seen)

@@ -158,15 +158,18 @@ def test_a_missing_column_error_shows_where_columns_are(warehouse, tmp_path):
     assert "Tables in your query: order_facts (order_id = order or invoice id (text), " in said
     assert "revenue = order_value when not cancelled, else 0" in said
     assert "A column 'new_customers' is in: month_facts (query that one" in said
-    # A count of single rows asked as a column of them: how to count them per group,
-    # not which views hold the column (fresh-97: "among years with at least 500 reviews"
-    # as WHERE reviews >= 500 on review_facts; the model joined every view to find it).
+    # A count of single rows asked as a column of them (fresh-97: "among years with at
+    # least 500 reviews" as WHERE reviews >= 500 on review_facts; the model joined every
+    # view to find the column): where the query groups, the condition runs as HAVING
+    # (test_a_column_named_otherwise_runs_as_the_column_it_means); where it cannot be
+    # moved, the hint says how to count them, not which views hold the column.
     said = run_sql.invoke(
         {
             "sql": "SELECT year, AVG(rating) AS r FROM review_facts WHERE reviews >= 500 "
-            "GROUP BY year ORDER BY r DESC LIMIT 1"
+            "OR rating > 4 GROUP BY year ORDER BY r DESC LIMIT 1"
         }
     )
+    assert said.startswith("SQL not run")
     assert (
         "review_facts has one row per review: the reviews of each group are COUNT(*). For "
         "groups with a number of reviews: GROUP BY year HAVING COUNT(*) >= 500" in said
@@ -337,6 +340,18 @@ def test_a_column_named_otherwise_runs_as_the_column_it_means(warehouse, tmp_pat
         "ORDER BY n DESC, o.customer_id LIMIT 3"
     )
     assert result.payload.rows == expected and len(expected) == 3
+    # A count of single rows compared in WHERE of a grouped query is a condition on
+    # each group (fresh-97).
+    result = run_sql(
+        "SELECT year, COUNT(*) AS n FROM review_facts WHERE reviews >= 2 AND rating > 1 "
+        "GROUP BY year ORDER BY year"
+    )
+    assert "so reviews >= 2 ran as HAVING COUNT(*) >= 2: the reviews of each group" in (result.text)
+    expected = rows(
+        "SELECT year, COUNT(*) AS n FROM review_facts WHERE rating > 1 GROUP BY year "
+        "HAVING COUNT(*) >= 2 ORDER BY year"
+    )
+    assert result.payload.rows == expected and expected
     fanned = run_sql("SELECT customer_id, SUM(revenue) AS r FROM order_lines GROUP BY customer_id")
     assert fanned.failed and "this ran with order_facts" not in fanned.text
     # Not guessed: a date of which order (customer_facts has first and last), a name two

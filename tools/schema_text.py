@@ -668,6 +668,7 @@ def repair_columns(
     if not hits:
         return (
             _counted_rows(tree, nodes, wanted, used, dialect)
+            or _counted_groups(tree, nodes, wanted, used, dialect)
             or _at_entity_grain(tree, wanted, used, columns, dialect, counts)
             or _cancellations_left_out(tree, nodes, wanted, used, dialect)
             or _with_entity_view(tree, wanted, columns, dialect)
@@ -728,6 +729,46 @@ def _counted_rows(tree, nodes, wanted: str, used: dict[str, str], dialect: str):
     note = (
         f"Note: {table} has no column '{wanted}'; it has one row per {wanted.removesuffix('s')}, "
         f"so this ran with COUNT(*) for them. Say so if that is not what the question means."
+    )
+    return tree.sql(dialect=dialect), note
+
+
+def _counted_groups(tree, nodes, wanted: str, used: dict[str, str], dialect: str):
+    """`WHERE reviews >= 500 ... GROUP BY year` over the view with one row per review asks
+    for the groups with at least 500 of its rows: HAVING COUNT(*) >= 500. "Among years
+    with at least 500 reviews" was written so, and the 1.5B model never found the column
+    (fresh-97). Where every use of the missing count is a condition of the WHERE on a
+    number, and the query groups: those conditions run as HAVING, with a note; None
+    otherwise."""
+    from sqlglot import exp
+
+    tables = set(used.values())
+    if len(tables) != 1 or _GRAIN_NOUNS.get(next(iter(tables))) != wanted:
+        return None
+    where, group = tree.args.get("where"), tree.args.get("group")
+    if not nodes or where is None or group is None or not isinstance(tree, exp.Select):
+        return None
+    conditions = list(where.this.flatten()) if isinstance(where.this, exp.And) else [where.this]
+    moved = [n.parent for n in nodes]
+    compared = (exp.GT, exp.GTE, exp.LT, exp.LTE, exp.EQ)
+    for condition, node in zip(moved, nodes, strict=True):
+        other = condition.expression if condition.this is node else condition.this
+        if not isinstance(condition, compared) or not any(condition is c for c in conditions):
+            return None
+        if not (isinstance(other, exp.Literal) and not other.is_string):
+            return None
+    kept = [c for c in conditions if not any(c is m for m in moved)]
+    said = " AND ".join(m.sql(dialect=dialect) for m in moved)
+    tree.set("where", exp.Where(this=exp.and_(*kept)) if kept else None)
+    for condition, node in zip(moved, nodes, strict=True):
+        node.replace(exp.Count(this=exp.Star()))
+        tree.having(condition, copy=False)
+    table = next(iter(tables))
+    note = (
+        f"Note: {table} has no column '{wanted}'; it has one row per "
+        f"{wanted.removesuffix('s')}, so {said} ran as HAVING "
+        f"{' AND '.join(m.sql(dialect=dialect) for m in moved)}: the {wanted} of each group. "
+        "Say so if that is not what the question means."
     )
     return tree.sql(dialect=dialect), note
 
