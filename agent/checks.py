@@ -543,6 +543,9 @@ _TOTAL_WORD = re.compile("|".join(f"(?P<{column}>{words})" for words, column in 
 # Where a finding ends in a query to run instead: the agent runs it itself when the model
 # keeps its own query after both checks (`suggested_query`).
 EXAMPLE = ", for example "
+# Where a finding's query is the model's own with one condition added: run only when it
+# is the one finding (with others, the query still holds their mistakes).
+PATCHED = ", as in "
 
 
 def _threshold_query(question: str, entity: str, match: re.Match, bound: str) -> str:
@@ -1157,9 +1160,12 @@ def suggested_query(messages: list) -> str | None:
     it twice, the 1.5B model ran its own query again (fresh-07: order rows over 5,000,
     32 customers for 287); the agent then runs this one itself, and the checks read it
     as they read the model's."""
-    for _, said in _findings(messages, names=False):
+    found = [said for _, said in _findings(messages, names=False)]
+    for said in found:
         if EXAMPLE in said:
             return said.rsplit(EXAMPLE, 1)[1].removesuffix(".")
+    if len(found) == 1 and PATCHED in found[0]:  # the one thing the query misses
+        return found[0].rsplit(PATCHED, 1)[1].removesuffix(".")
     return None
 
 
@@ -1326,6 +1332,18 @@ def _unranked_group(question: str, queries: list[str]) -> tuple[str, str] | None
         "asked for, ORDER BY it DESC (OFFSET 1 for the second), LIMIT 1."
     )
     return which.group(0), said
+
+
+def _with_kept_orders(sql: str) -> str:
+    """`sql` (one SELECT over order rows) with is_cancelled = 0 added to its WHERE, for the
+    agent to run if the model keeps its own query (fresh-102: asked twice, the 1.5B model
+    kept units of cancelled invoices in); "" for anything else."""
+    from sqlglot import exp
+
+    trees = _trees(sql)
+    if not trees or len(trees) != 1 or not isinstance(trees[0], exp.Select):
+        return ""
+    return trees[0].where("is_cancelled = 0", copy=True).sql()
 
 
 def _unordered_ranking(question: str, queries: list[str]) -> tuple[str, str] | None:
@@ -1709,10 +1727,13 @@ def _findings(
         and not _ASKS_STATUS.search(written)  # status != 'cancelled': the status check's
         and not _NET_AMOUNT.search(written)
     ):
+        last = queries[-1] if queries else ""
+        kept = _with_kept_orders(last) if _READS_ORDER_ROWS.search(last) else ""
         said = (
             f"my question is about what was bought or sold ({bought.group(0)}), and your query "
             "reads order rows with cancellations among them: keep the orders that stand (NOT "
-            "is_cancelled, or customer_facts / month_facts, which leave cancellations out)."
+            "is_cancelled, or customer_facts / month_facts, which leave cancellations out)"
+            f"{f'{PATCHED}{kept}' if kept else ''}."
         )
         found.append((bought.group(0), said))
     cancelled = _CANCELLED.search(_KEPT_ORDERS.sub("", question))

@@ -1343,6 +1343,12 @@ def test_a_number_of_the_question_no_query_used_is_pointed_out_softly_then_firml
     answer = _agent(context, model).ask("How many customers bought in January 2024?", "buy")
     assert answer.text == "2 customers."
     assert "(bought), and your query reads order rows with" in model.seen[2][-1].content
+    # ... with the query that keeps them, for the agent to run if the model keeps its own
+    # (fresh-102: units of cancelled invoices kept after two asks).
+    assert (
+        "as in SELECT COUNT(DISTINCT customer_id) AS n FROM order_facts WHERE month = "
+        "'2024-01' AND is_cancelled = 0." in model.seen[2][-1].content
+    )
     model = _script(_call("run_sql", sql=rows), "2.", kept, "2 clientes.")
     question = "Quantos clientes têm itens comprados em janeiro de 2024?"
     answer = _agent(context, model).ask(question, "pt")
@@ -2400,6 +2406,15 @@ def test_the_query_a_check_suggests_runs_when_the_model_keeps_its_own(context):
     model = _script(kept, "3.", kept, kept, f"{expected} customers.")
     answer = _agent(context, model).ask("How many customers never had an order cancelled?", "nv")
     assert answer.steps[-1].args == {"sql": never}
+    assert answer.text == f"{expected} customers."
+    # cancellations left in what was bought, the one finding: the model's own query with
+    # them left out (fresh-102: units of cancelled invoices kept after two asks)
+    bought = "SELECT COUNT(DISTINCT customer_id) AS n FROM order_facts WHERE month > '2000-01'"
+    expected = scalar(context.engine, bought + " AND is_cancelled = 0")
+    again = _call("run_sql", sql=bought)
+    model = _script(again, "3.", again, again, f"{expected} customers.")
+    answer = _agent(context, model).ask("How many customers bought after January 2000?", "kept")
+    assert answer.steps[-1].args == {"sql": bought + " AND is_cancelled = 0"}
     assert answer.text == f"{expected} customers."
     # a listing: no count is suggested, the answer is withheld as before
     model = _script(wrong, "alice.", wrong, wrong, "alice.")

@@ -175,6 +175,11 @@ def test_a_missing_column_error_shows_where_columns_are(warehouse, tmp_path):
         "groups with a number of reviews: GROUP BY year HAVING COUNT(*) >= 500" in said
     ), said
     assert "A column 'reviews' is in" not in said
+    # Customers are no count of single events: AVG(customers) is told where the column is
+    # (fresh-95, second run: told to count groups, the model lost its way).
+    said = run_sql.invoke({"sql": "SELECT AVG(customers) FROM customer_facts"})
+    assert "A column 'customers' is in: product_facts, month_facts" in said
+    assert "HAVING" not in said
 
 
 def test_a_column_named_otherwise_runs_as_the_column_it_means(warehouse, tmp_path):

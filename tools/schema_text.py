@@ -561,24 +561,26 @@ def _count_of_rows(tree, column: str, used: dict[str, str]) -> str:
     from sqlglot import exp
 
     table = next(
-        (t for t in used.values() if (VIEW_KEYS.get(t) or "").removesuffix("_id") + "s" == column),
+        (
+            t
+            for t in used.values()
+            if ROW_OF.get(t) in ("review", "order")  # single events, not customers
+            and (VIEW_KEYS.get(t) or "").removesuffix("_id") + "s" == column
+        ),
         None,
     )
-    if table is None:
-        return ""
     use = next((c for c in tree.find_all(exp.Column) if c.name == column), None)
     compared = use.parent if use is not None else None
-    bound = ""
-    if isinstance(compared, (exp.GT, exp.GTE, exp.LT, exp.LTE, exp.EQ)):
-        op = {"GT": ">", "GTE": ">=", "LT": "<", "LTE": "<=", "EQ": "="}[type(compared).__name__]
-        other = compared.expression if compared.this is use else compared.this
-        bound = f" {op} {other.sql()}"
+    if table is None or not isinstance(compared, (exp.GT, exp.GTE, exp.LT, exp.LTE, exp.EQ)):
+        return ""  # AVG(customers) FROM customer_facts is no count of groups
+    op = {"GT": ">", "GTE": ">=", "LT": "<", "LTE": "<=", "EQ": "="}[type(compared).__name__]
+    other = compared.expression if compared.this is use else compared.this
     group = tree.find(exp.Group)
     by = ", ".join(e.sql() for e in group.expressions) if group else "the column you count by"
     return (
         f"{table} has one row per {column[:-1]}: the {column} of each group are COUNT(*). "
-        f"For groups with a number of {column}: GROUP BY {by} HAVING COUNT(*){bound or ' ...'} "
-        "(WHERE reads single rows, HAVING the groups)."
+        f"For groups with a number of {column}: GROUP BY {by} HAVING COUNT(*) {op} "
+        f"{other.sql()} (WHERE reads single rows, HAVING the groups)."
     )
 
 
