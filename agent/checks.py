@@ -1346,7 +1346,7 @@ def _with_kept_orders(sql: str) -> str:
     return trees[0].where("is_cancelled = 0", copy=True).sql()
 
 
-def _unordered_ranking(question: str, queries: list[str]) -> tuple[str, str] | None:
+def _unordered_ranking(question: str, last: str) -> tuple[str, str] | None:
     """(as written, what to tell the model) where the question asks which customer,
     product or group has the most (or least) of something and the last query lists its
     groups' figures unordered: the first rows shown are not the top (fresh-94: every
@@ -1356,7 +1356,7 @@ def _unordered_ranking(question: str, queries: list[str]) -> tuple[str, str] | N
 
     which = _WHICH_ENTITY.search(question) or _WHICH_GROUP.search(question)
     most = _RANKS_SEGMENTS.search(question) or _LOWEST.search(question)
-    trees = _trees(queries[-1]) if queries else None
+    trees = _trees(last) if last else None
     if not which or not most or _HOW_MANY_WORDS.search(question) or not trees:
         return None
     tree = trees[0]
@@ -1515,6 +1515,8 @@ def _findings(
         )
         return [(asked, said)]
     written = " ".join(queries)
+    # The last query as it ran (run_sql's repair, where it made one): one statement.
+    last = sqls_of(chosen[-1])[-1] if chosen else ""
 
     found = []
     numbers = _question_numbers(question)
@@ -1727,7 +1729,6 @@ def _findings(
         and not _ASKS_STATUS.search(written)  # status != 'cancelled': the status check's
         and not _NET_AMOUNT.search(written)
     ):
-        last = queries[-1] if queries else ""
         kept = _with_kept_orders(last) if _READS_ORDER_ROWS.search(last) else ""
         said = (
             f"my question is about what was bought or sold ({bought.group(0)}), and your query "
@@ -1799,7 +1800,7 @@ def _findings(
             _unranked_period(question, queries),
             _unranked_group(question, queries),
             _no_entity_given(question, ran),
-            _unordered_ranking(question, queries),
+            _unordered_ranking(question, last),
         )
         if finding
     ]
@@ -1885,7 +1886,7 @@ def _findings(
             f"single rows of {rows} (the biggest row, not the biggest {entity} total): {how}."
         )
         found.append((f"{entity}s", said))
-    other = ranked and not rows and _ranked_by_another_total(queries[-1], ranked[1])
+    other = ranked and not rows and _ranked_by_another_total(last, ranked[1])
     if other:
         entity, column = ranked
         expression, measured = other

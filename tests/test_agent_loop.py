@@ -2416,6 +2416,19 @@ def test_the_query_a_check_suggests_runs_when_the_model_keeps_its_own(context):
     answer = _agent(context, model).ask("How many customers bought after January 2000?", "kept")
     assert answer.steps[-1].args == {"sql": bought + " AND is_cancelled = 0"}
     assert answer.text == f"{expected} customers."
+    # ... also where run_sql repaired the query (order lines joined to their orders for
+    # customer_id): the query as it ran is the one completed
+    lines = "SELECT COUNT(DISTINCT customer_id) AS n FROM order_lines WHERE quantity > 0"
+    expected = scalar(
+        context.engine,
+        "SELECT COUNT(DISTINCT o.customer_id) FROM order_lines l JOIN order_facts o "
+        "ON l.order_id = o.order_id WHERE l.quantity > 0 AND o.is_cancelled = 0",
+    )
+    again = _call("run_sql", sql=lines)
+    model = _script(again, "3.", again, again, f"{expected} customers.")
+    answer = _agent(context, model).ask("How many customers bought a product?", "kept-lines")
+    assert answer.steps[-1].args["sql"].endswith("AND is_cancelled = 0")
+    assert answer.text == f"{expected} customers."
     # a listing: no count is suggested, the answer is withheld as before
     model = _script(wrong, "alice.", wrong, wrong, "alice.")
     answer = _agent(context, model).ask("Which customers bought more than 2 units?", "list")
