@@ -15,31 +15,16 @@ column is not the key, its rows repeat.
 
 from __future__ import annotations
 
-import functools
-
 from segassist.warehouse.schema import AGENT_READABLE_TABLES
-from segassist.warehouse.semantic import VIEW_KEYS, VIEWS
+from segassist.warehouse.semantic import VIEWS
 
 _REPEATED_BY = ("Sum", "Avg", "Count")  # aggregates a repeated row changes
 
 
-@functools.cache
 def _keys() -> dict[str, str | None]:
-    """Readable table -> the column with one row per value (None: no single one)."""
-    from segassist.warehouse.schema import Base
+    from segassist.tools.schema_text import table_keys
 
-    keys: dict[str, str | None] = dict(VIEW_KEYS)
-    for name in AGENT_READABLE_TABLES:
-        if name in VIEWS or name not in Base.metadata.tables:
-            continue
-        primary = [c.name for c in Base.metadata.tables[name].primary_key.columns]
-        keys[name] = primary[0] if len(primary) == 1 else None
-    return keys
-
-
-def table_key(table: str) -> str | None:
-    """The column with one row per value in a readable table or view (None: none)."""
-    return _keys().get(table)
+    return table_keys()
 
 
 def repeated_rows(sql: str, dialect: str) -> str | None:

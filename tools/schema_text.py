@@ -584,6 +584,21 @@ def _count_of_rows(tree, column: str, used: dict[str, str]) -> str:
     )
 
 
+@functools.cache
+def table_keys() -> dict[str, str | None]:
+    """Readable table or view -> the column with one row per value (None: no single one):
+    a view's key (`VIEW_KEYS`), a table's single-column primary key."""
+    from segassist.warehouse.semantic import VIEW_KEYS
+
+    keys: dict[str, str | None] = dict(VIEW_KEYS)
+    for name in AGENT_READABLE_TABLES:
+        if name in VIEWS or name not in Base.metadata.tables:
+            continue
+        primary = [c.name for c in Base.metadata.tables[name].primary_key.columns]
+        keys[name] = primary[0] if len(primary) == 1 else None
+    return keys
+
+
 def _with_meanings(table: str, columns: dict[str, list[str]]) -> list[str]:
     if table not in VIEWS:
         return columns[table]
@@ -840,7 +855,6 @@ def _with_entity_view(tree, wanted: str, columns, dialect: str):
     rows the query counts stay the table's, none repeated (running it on the view
     instead counted customers for "how many orders"); None otherwise. Told where the
     column lives, the 1.5B model most often wrote the same query again or gave up."""
-    from segassist.tools.joins import table_key
     from sqlglot import exp
 
     if not isinstance(tree, exp.Select) or tree.args.get("joins"):
@@ -868,7 +882,7 @@ def _with_entity_view(tree, wanted: str, columns, dialect: str):
     entity = view.removesuffix("_facts")
     here = node.alias_or_name
     there = "v" if here != "v" else "v2"
-    several = table_key(table) != key  # the table holds several rows per key: lines
+    several = table_keys().get(table) != key  # several rows per key: order lines
     swapped = []
     for column in mine:
         if column.table in ("", here) and not (column.name in outputs and not column.table):
