@@ -1359,11 +1359,11 @@ def _unordered_ranking(question: str, last: str) -> tuple[str, str] | None:
     trees = _trees(last) if last else None
     if not which or not most or _HOW_MANY_WORDS.search(question) or not trees:
         return None
-    tree = trees[0]
+    tree = trees[0] if len(trees) == 1 else None
     if not isinstance(tree, exp.Select) or not tree.args.get("group") or tree.args.get("order"):
         return None
     figures = [e for e in tree.expressions if e.find(exp.AggFunc)]
-    if len(trees) != 1 or not figures:
+    if not figures:
         return None
     figure = figures[0].unalias()
     order = "ASC" if _LOWEST.search(question) else "DESC"
@@ -2052,18 +2052,12 @@ def _ranks_rows(sql: str, entity: str) -> str | None:
 
 
 # What a ranking's ORDER BY measures: a column of a total (or its synonym on the order
-# lines), and the rows COUNT(*) counts.
+# lines); a COUNT(*) counts the rows of its table (`ROW_OF`).
 _RANK_MEASURES = {
     **dict.fromkeys(("units", "quantity"), "units"),
     **dict.fromkeys(("revenue", "net_revenue", "order_value", "amount", "spend"), "revenue"),
     "reviews": "reviews",
     "orders": "orders",
-}
-_ROWS_ARE = {
-    "order_facts": "orders",
-    "orders": "orders",
-    "review_facts": "reviews",
-    "reviews": "reviews",
 }
 
 
@@ -2090,7 +2084,8 @@ def _ranked_by_another_total(sql: str, wanted: str) -> tuple[str, str] | None:
             return None
         source = tree.args.get("from_")
         table = source.this if source is not None else None
-        measured = _ROWS_ARE.get(table.name) if isinstance(table, exp.Table) else None
+        row = ROW_OF.get(table.name) if isinstance(table, exp.Table) else None
+        measured = f"{row}s" if row in ("order", "review") else None
     else:
         inner = ranked.this if isinstance(ranked, exp.Sum) else ranked
         measured = _RANK_MEASURES.get(inner.name) if isinstance(inner, exp.Column) else None

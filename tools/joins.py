@@ -15,16 +15,11 @@ column is not the key, its rows repeat.
 
 from __future__ import annotations
 
+from segassist.tools.schema_text import table_keys as _keys
 from segassist.warehouse.schema import AGENT_READABLE_TABLES
 from segassist.warehouse.semantic import VIEWS
 
 _REPEATED_BY = ("Sum", "Avg", "Count")  # aggregates a repeated row changes
-
-
-def _keys() -> dict[str, str | None]:
-    from segassist.tools.schema_text import table_keys
-
-    return table_keys()
 
 
 def repeated_rows(sql: str, dialect: str) -> str | None:

@@ -557,7 +557,6 @@ def _count_of_rows(tree, column: str, used: dict[str, str]) -> str:
     how a count of them per group is written: "Among years with at least 500 reviews"
     became `WHERE reviews >= 500` on review_facts, and the 1.5B model joined every view
     to find the column (fresh-97). Empty otherwise."""
-    from segassist.warehouse.semantic import VIEW_KEYS
     from sqlglot import exp
 
     table = next(
@@ -565,7 +564,7 @@ def _count_of_rows(tree, column: str, used: dict[str, str]) -> str:
             t
             for t in used.values()
             if ROW_OF.get(t) in ("review", "order")  # single events, not customers
-            and (VIEW_KEYS.get(t) or "").removesuffix("_id") + "s" == column
+            and _GRAIN_NOUNS.get(t) == column
         ),
         None,
     )
