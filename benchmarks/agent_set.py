@@ -1863,6 +1863,178 @@ def fresh_questions_6(data: Path) -> list[dict]:
     ]
 
 
+def fresh_questions_7(data: Path) -> list[dict]:
+    """Written 2026-12-07 (tenth session) before any change of that session: products
+    first reviewed in a year, a month's reviews, the reviewer with most helpful votes,
+    reviewers active twice in a year, the share of well-rated products, products per
+    invoice, the customer with most cancelled invoices, the stock code with most units cancelled,
+    big spenders of one year, the month with most buyers, a category's item price, the
+    worst-rated busy state, customers of several months, orders of several items, a
+    year's one-star reviews, the city with most cancelled orders. Reported with the
+    other fresh-* questions."""
+    amazon, retail, olist = _amazon(data), _retail(data), _olist(data)
+    first_year = amazon.groupby("asin")["when"].min().dt.year
+    most_helped, _ = _unique_top(amazon.groupby("reviewerID")["helpful_votes"].sum())
+    in_2014 = amazon[amazon["when"].dt.year == 2014]
+    month_2013 = amazon[amazon["when"].dt.year == 2013]
+    product_mean = amazon.groupby("asin")["overall"].mean()
+    kept = retail[~retail["cancelled"]]
+    known_kept = kept[kept["customer"].notna()]
+    cancelled = retail[retail["cancelled"]]
+    most_cancelling, _ = _unique_top(cancelled.groupby("customer")["Invoice"].nunique())
+    most_cancelled_code, _ = _unique_top(cancelled.groupby("StockCode")["Quantity"].sum(), False)
+    in_2010 = known_kept[known_kept["when"].dt.year == 2010]
+    buyers_2010 = in_2010.groupby(in_2010["when"].dt.strftime("%Y-%m"))["customer"].nunique()
+    busiest, _ = _unique_top(buyers_2010)
+    orders = olist["orders"]
+    kept_orders = orders[~orders["cancelled"]]
+    items = olist["order_items"].merge(kept_orders[["order_id"]], on="order_id")
+    category = items["product_id"].map(
+        olist["products"].set_index("product_id")["product_category_name"]
+    )
+    reviews = olist["reviews_matched"].merge(orders[["order_id", "customer_state"]], on="order_id")
+    by_state = reviews.groupby("customer_state")["review_score"].agg(["mean", "size"])
+    worst_state, _ = _unique_top(by_state.loc[by_state["size"] >= 100, "mean"], largest=False)
+    months = kept_orders.groupby("customer_unique_id")["when"].agg(
+        lambda w: w.dt.strftime("%Y-%m").nunique()
+    )
+    review_year = pd.to_datetime(olist["reviews_matched"]["review_creation_date"]).dt.year
+    cancelled_city, _ = _unique_top(orders[orders["cancelled"]].groupby("customer_city").size())
+    return [
+        _q(
+            "fresh-109",
+            "amazon",
+            "analyst",
+            "How many products received their first review in 2012?",
+            int((first_year == 2012).sum()),
+        ),
+        _q(
+            "fresh-110",
+            "amazon",
+            "marketer",
+            "Quantas avaliações foram escritas em dezembro de 2013?",
+            int((month_2013["when"].dt.month == 12).sum()),
+            language="pt",
+        ),
+        _q(
+            "fresh-111",
+            "amazon",
+            "cs_lead",
+            "Which reviewer received the most helpful votes in total? Give the reviewer ID.",
+            {"reviewer": most_helped},
+            "entity",
+        ),
+        _q(
+            "fresh-112",
+            "amazon",
+            "analyst",
+            "2014年有多少位评论者写了至少两条评论？",
+            int((in_2014.groupby("reviewerID").size() >= 2).sum()),
+            language="zh",
+        ),
+        _q(
+            "fresh-113",
+            "amazon",
+            "marketer",
+            "What percentage of products have an average rating of at least 4.5? One decimal.",
+            round(float((product_mean >= 4.5).mean() * 100), 1),
+            tolerance=0.1,
+        ),
+        _q(
+            "fresh-114",
+            "online_retail",
+            "analyst",
+            "On average, how many distinct products does a non-cancelled invoice contain? Two "
+            "decimals.",
+            round(float(kept.groupby("Invoice")["StockCode"].nunique().mean()), 2),
+            tolerance=0.01,
+        ),
+        _q(
+            "fresh-115",
+            "online_retail",
+            "cs_lead",
+            "Qual cliente teve mais faturas canceladas? Informe o código do cliente.",
+            {"customer": most_cancelling},
+            "entity",
+            language="pt",
+        ),
+        _q(
+            "fresh-116",
+            "online_retail",
+            "cs_lead",
+            "Which stock code had the most units cancelled?",
+            {"stock_code": str(most_cancelled_code)},
+            "entity",
+        ),
+        _q(
+            "fresh-117",
+            "online_retail",
+            "marketer",
+            "2010年有多少位客户在未取消的发票上的消费总额超过5000？",
+            int((in_2010.groupby("customer")["amount"].sum() > 5000).sum()),
+            language="zh",
+        ),
+        _q(
+            "fresh-118",
+            "online_retail",
+            "marketer",
+            "Which month of 2010 had the most distinct customers buying on non-cancelled invoices?",
+            {"month": [busiest, pd.Timestamp(busiest).strftime("%B %Y")]},
+            "entity",
+        ),
+        _q(
+            "fresh-119",
+            "olist",
+            "analyst",
+            "What is the average price of an item in the category beleza_saude on "
+            "non-cancelled orders? Two decimals.",
+            round(float(items.loc[category == "beleza_saude", "price"].mean()), 2),
+            tolerance=0.01,
+        ),
+        _q(
+            "fresh-120",
+            "olist",
+            "cs_lead",
+            "Qual estado tem a menor nota média de avaliação, entre os estados com pelo menos "
+            "100 avaliações?",
+            {"state": worst_state},
+            "entity",
+            language="pt",
+        ),
+        _q(
+            "fresh-121",
+            "olist",
+            "marketer",
+            "有多少位客户在不止一个月份下过未取消的订单？",
+            int((months > 1).sum()),
+            language="zh",
+        ),
+        _q(
+            "fresh-122",
+            "olist",
+            "analyst",
+            "How many non-cancelled orders contained more than one item?",
+            int((items.groupby("order_id").size() > 1).sum()),
+        ),
+        _q(
+            "fresh-123",
+            "olist",
+            "cs_lead",
+            "Quantas avaliações de 1 estrela foram criadas em 2018?",
+            int(((olist["reviews_matched"]["review_score"] == 1) & (review_year == 2018)).sum()),
+            language="pt",
+        ),
+        _q(
+            "fresh-124",
+            "olist",
+            "marketer",
+            "Which city had the most cancelled orders?",
+            {"city": cancelled_city},
+            "entity",
+        ),
+    ]
+
+
 def questions(data: Path) -> list[dict]:
     """Every data-set question (segment questions are added once a model is scored)."""
     return [
@@ -1877,4 +2049,5 @@ def questions(data: Path) -> list[dict]:
         *fresh_questions_4(data),
         *fresh_questions_5(data),
         *fresh_questions_6(data),
+        *fresh_questions_7(data),
     ]
