@@ -927,23 +927,56 @@ def test_a_year_or_a_product_of_an_order_view_runs_on_its_date_and_lines(warehou
     assert summed.failed
 
 
-def test_a_state_named_in_full_where_the_data_holds_its_code(tmp_path):
-    """Asked about "Minas Gerais (MG)", the 1.5B model wrote region = 'Minas Gerais' on
-    Olist, which holds state codes, and answered that nothing matched (fresh-60). A
-    state's name is read as its code (not always its initials: Mato Grosso is MT), and
-    the result of 0 is not used."""
+@pytest.fixture(scope="module")
+def olist_run_sql(tmp_path_factory):
+    """run_sql on the Olist subset, imported as a user would."""
     from conftest import OLIST, require_data
     from segassist.tools.context import ToolContext
     from segassist.tools.data_tools import run_sql_tool
     from segassist.warehouse.db import migrate, open_engine
     from segassist.warehouse.importers import import_dataset
 
-    engine = open_engine(f"sqlite:///{tmp_path / 'olist.db'}")
+    folder = tmp_path_factory.mktemp("olist")
+    engine = open_engine(f"sqlite:///{folder / 'olist.db'}")
     migrate(engine)
     import_dataset(engine, "olist", [require_data(OLIST)])
-    run_sql = run_sql_tool(ToolContext(engine, None, tmp_path))
+    return run_sql_tool(ToolContext(engine, None, folder))
+
+
+def test_a_state_named_in_full_where_the_data_holds_its_code(olist_run_sql):
+    """Asked about "Minas Gerais (MG)", the 1.5B model wrote region = 'Minas Gerais' on
+    Olist, which holds state codes, and answered that nothing matched (fresh-60). A
+    state's name is read as its code (not always its initials: Mato Grosso is MT), and
+    the result of 0 is not used."""
+    run_sql = olist_run_sql
     for name, code in (("Minas Gerais", "MG"), ("Mato Grosso", "MT"), ("São Paulo", "SP")):
         said = run_sql(f"SELECT COUNT(*) FROM customer_facts WHERE region = '{name}'")
         assert said.failed and f"(did you mean '{code}' for '{name}'?)" in said.text, said.text
     held = run_sql("SELECT COUNT(*) FROM customer_facts WHERE region = 'MG'")
     assert not held.failed and held.payload.rows[0][0] > 0
+
+
+def test_a_category_named_as_the_source_names_it_runs_on_the_name_stored(olist_run_sql):
+    """Olist's categories are stored in English ('health_beauty') from its translation
+    file; asked for the average item price of "beleza_saude", the 1.5B model compared
+    category with the Portuguese name, got NULL and answered "None" (fresh-119). The
+    source's name is read as the stored one, said in a note; a name no source gives still
+    finds nothing."""
+    asked = "SELECT AVG(price) AS p, COUNT(*) AS n FROM product_facts WHERE category = '{}'"
+    stored = olist_run_sql(asked.format("health_beauty"))
+    renamed = olist_run_sql(asked.format("beleza_saude"))
+    assert not renamed.failed and renamed.payload.rows == stored.payload.rows
+    assert stored.payload.rows[0][1] > 0 and "Note:" not in stored.text
+    assert renamed.text.startswith(
+        "Note: the warehouse stores 'beleza_saude' as 'health_beauty' (the same value, another "
+        "name); this ran so."
+    )
+    both = olist_run_sql(
+        "SELECT COUNT(*) FROM product_facts WHERE category IN ('beleza_saude', 'automotivo')"
+    )
+    assert (
+        "'automotivo' as 'auto'" in both.text
+        and both.payload.rows[0][0] > stored.payload.rows[0][1]
+    )
+    unknown = olist_run_sql(asked.format("no_such_category"))
+    assert unknown.payload.rows[0][1] == 0 and "stores" not in unknown.text

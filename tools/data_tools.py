@@ -22,6 +22,7 @@ from segassist.tools.schema_text import (
     repair_columns,
     some_cancellations,
     sql_error_hint,
+    stored_names,
     unknown_values,
     unnamed_top,
     without_empty_key,
@@ -120,6 +121,11 @@ def run_sql_tool(ctx: ToolContext):
         )
         if left_out:
             sql, note = left_out
+            result = run_select(ctx.engine, sql, row_limit=DEFAULT_ROW_LIMIT)
+            notes.append(note)
+        renamed = _found_nothing(result.rows) and stored_names(ctx.engine, sql, dialect)
+        if renamed:  # "beleza_saude" named, 'health_beauty' stored
+            sql, note = renamed
             result = run_select(ctx.engine, sql, row_limit=DEFAULT_ROW_LIMIT)
             notes.append(note)
         if _found_nothing(result.rows):  # a value the column never holds matches nothing

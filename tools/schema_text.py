@@ -1216,22 +1216,16 @@ def _meant(value: str, held: set[str]) -> str | None:
     return lowered[close[0]] if close else None
 
 
-def unknown_values(engine, sql: str, dialect: str) -> tuple[list[str], bool]:
-    """Notes for each text column the query compares (=, !=, IN) with a value the column
-    never holds, where the column has few enough distinct values to list them; ids and
-    free text are left alone. With them, whether a value missed is most likely one the
-    column holds written otherwise ('UK' for 'United Kingdom': `run_sql` then does not
-    use the result; the 1.5B model read the note and still answered 0%). Each column
-    costs a DISTINCT query: `run_sql` asks only when a query found nothing."""
+def _compared_values(sql: str, dialect: str) -> dict[tuple[str, str], set[str]]:
+    """{(view or table, column): the strings it is compared with (=, !=, IN)} for the
+    query's text columns; ids and free text left out, as a column whose owner is unclear."""
     import sqlglot
-    from segassist.core.errors import UserInputError
-    from segassist.tools.sql import run_select
     from sqlglot import exp
 
     try:
         tree = sqlglot.parse_one(sql, read=dialect)
     except sqlglot.errors.ParseError:
-        return [], False
+        return {}
     columns = readable_columns()
     used = _tables_used(tree, columns)
     compared: dict[tuple[str, str], set[str]] = {}
@@ -1250,6 +1244,54 @@ def unknown_values(engine, sql: str, dialect: str) -> tuple[list[str], bool]:
         )
         if len(owners) == 1:
             compared.setdefault((owners[0], column.name), set()).update(literals)
+    return compared
+
+
+def stored_names(engine, sql: str, dialect: str) -> tuple[str, str] | None:
+    """(the query with each value it compares written as the warehouse stores it, a note
+    saying so), where the query names a value by another name the source gives it
+    (`value_names`: Olist's "beleza_saude" is stored as 'health_beauty'; asked for that
+    category's average item price, the 1.5B model got NULL and answered "None"); else
+    None. The other name matches nothing, so the stored one is what was meant."""
+    from sqlalchemy import select
+
+    compared = _compared_values(sql, dialect)
+    if not compared:
+        return None
+    names = Base.metadata.tables["value_names"]
+    literals = {v for values in compared.values() for v in values}
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(names.c.column_name, names.c.name, names.c.value).where(
+                names.c.name.in_(sorted(literals))
+            )
+        ).all()
+    held = {(column, name): value for column, name, value in rows}
+    swapped = {
+        name: held[(column, name)]
+        for (_, column), values in compared.items()
+        for name in values
+        if (column, name) in held
+    }
+    if not swapped:
+        return None
+    for name, value in swapped.items():
+        sql = sql.replace(f"'{name}'", f"'{value}'")
+    said = ", ".join(f"'{name}' as '{value}'" for name, value in swapped.items())
+    return sql, f"Note: the warehouse stores {said} (the same value, another name); this ran so."
+
+
+def unknown_values(engine, sql: str, dialect: str) -> tuple[list[str], bool]:
+    """Notes for each text column the query compares (=, !=, IN) with a value the column
+    never holds, where the column has few enough distinct values to list them; ids and
+    free text are left alone. With them, whether a value missed is most likely one the
+    column holds written otherwise ('UK' for 'United Kingdom': `run_sql` then does not
+    use the result; the 1.5B model read the note and still answered 0%). Each column
+    costs a DISTINCT query: `run_sql` asks only when a query found nothing."""
+    from segassist.core.errors import UserInputError
+    from segassist.tools.sql import run_select
+
+    compared = _compared_values(sql, dialect)
     notes, near = [], False
     for (table, column), literals in sorted(compared.items()):
         try:

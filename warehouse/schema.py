@@ -281,6 +281,24 @@ class SyntheticTruth(Base):
     segment_name: Mapped[str] = mapped_column(String(64))
 
 
+class ValueName(Base):
+    __tablename__ = "value_names"
+    __table_args__ = {
+        "comment": "Another name a source gives a stored value: Olist's Portuguese category "
+        "names for the English ones stored (read by run_sql's note on a value never held)."
+    }
+
+    column_name: Mapped[str] = mapped_column(
+        String(64), primary_key=True, comment="The column holding the value ('category')."
+    )
+    name: Mapped[str] = mapped_column(
+        String(300), primary_key=True, comment="The other name ('beleza_saude')."
+    )
+    value: Mapped[str] = mapped_column(
+        String(300), comment="The value as stored ('health_beauty')."
+    )
+
+
 # In foreign-key order: parents before children.
 BEHAVIOUR_TABLES = (
     "customers",

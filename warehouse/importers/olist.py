@@ -78,6 +78,7 @@ def read_olist(folder: Path, limits: Limits | None = None) -> Batch:
         "products": products,
         "orders": orders,
         "order_lines": lines,
+        "value_names": _category_names(translation),
     }
     if "reviews" in files:
         review_file = read_file(files["reviews"])
@@ -167,6 +168,17 @@ def _translation(path: Path | None) -> pd.Series:
     data = read_file(path)
     require_columns(data, ("product_category_name", "product_category_name_english"))
     return data.frame.set_index("product_category_name")["product_category_name_english"]
+
+
+def _category_names(translation: pd.Series) -> pd.DataFrame:
+    """The source's Portuguese category names for the English ones stored: a question
+    naming "beleza_saude" is told the warehouse holds 'health_beauty'."""
+    names = translation.dropna().astype(str)
+    names = names[names.index.astype(str) != names]
+    names = names[~names.index.duplicated()]
+    return pd.DataFrame(
+        {"column_name": "category", "name": names.index.astype(str), "value": names}
+    )
 
 
 def _products(data: Located, lines: pd.DataFrame, translation: pd.Series) -> pd.DataFrame:

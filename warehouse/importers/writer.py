@@ -24,7 +24,7 @@ from segassist.warehouse.schema import BEHAVIOUR_TABLES, Base, ImportRun
 from sqlalchemy import Connection, Engine, Table, func, insert, select
 
 # Foreign-key order: parents before children.
-WRITE_ORDER = (*BEHAVIOUR_TABLES, "synthetic_truth")
+WRITE_ORDER = (*BEHAVIOUR_TABLES, "synthetic_truth", "value_names")
 CHUNK_ROWS = 50_000
 # Inserting at least this many rows, and at least as many as the table holds,
 # drops the table's secondary indexes and rebuilds them afterwards (inside the
