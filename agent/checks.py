@@ -68,6 +68,7 @@ _BOUNDS = {  # the bound before a number -> how SQL may write the same threshold
     "mais que": ">",
     "超过": ">",
     "多于": ">",
+    "不止": ">",
     "at most": "<=",
     "no more than": "<=",
     "up to": "<=",
@@ -1199,11 +1200,17 @@ _DISTINCT_NOUNS = {
     "products": r"products?|items?|produtos?|itens|产品|商品",
     "countries": r"countr(?:y|ies)|pa[ií]s(?:es)?|国家",
 }
+_ASCII_NUMBERS = "|".join(w for w in _WORDS if w.isascii())
 _DISTINCT_COUNT = re.compile(
-    rf"(?i:(?P<bound>{_LEAD})?\s*(?P<n>\d+|{'|'.join(w for w in _WORDS if w.isascii())})\s+"
+    rf"(?i:(?P<bound>{_LEAD})?\s*(?P<n>\d+|{_ASCII_NUMBERS})\s+"
     r"(?:(?:different|distinct)\s+(?P<en>[a-z]+)|(?P<pt>[a-zêí]+)\s+(?:diferentes|distint[oa]s))"
     r"|(?P<zbound>至少|超过|多于|最多|不超过|少于|恰好)?(?P<zn>\d+|[一二三四五六七八九十两])个?不同的?"
-    r"(?P<zh>年份|月份|天|产品|商品|国家))"
+    r"(?P<zh>年份|月份|天|产品|商品|国家)"
+    # Without "different": "in more than one month", "em mais de um ano", "不止一个月份"
+    # (fresh-121: the 1.5B model compared the first and last order dates, 72 for 41).
+    rf"|\b(?:in|em)\s+(?P<ibound>{_LEAD})\s+(?P<in>\d+|{_ASCII_NUMBERS})"
+    r"\s+(?P<inoun>months?|years?|countr(?:y|ies)|m[eê]s(?:es)?|anos?|pa[ií]s(?:es)?)\b"
+    r"|(?P<zbound2>至少|超过|多于|不止)(?P<zn2>\d+|[一二三四五六七八九十两])个(?P<zh2>月份|年份|国家))"
 )
 
 
@@ -1214,13 +1221,19 @@ def _distinct_per_entity(question: str, entity: str | None) -> tuple[str, str, s
     match = _DISTINCT_COUNT.search(question)
     if not match or entity not in ("customer", "product"):
         return None
-    noun = match.group("en") or match.group("pt") or match.group("zh")
+    noun, number, bound = (
+        next((g for g in map(match.group, names) if g), "")
+        for names in (
+            ("en", "pt", "zh", "inoun", "zh2"),
+            ("n", "zn", "in", "zn2"),
+            ("bound", "zbound", "ibound", "zbound2"),
+        )
+    )
     kind = next((k for k, words in _DISTINCT_NOUNS.items() if re.fullmatch(words, noun, re.I)), "")
     if not kind:
         return None
-    number = match.group("n") or match.group("zn")
     n = int(number) if number.isdigit() else _WORDS[number.lower()]
-    bound = (match.group("bound") or match.group("zbound") or "").lower()
+    bound = bound.lower()
     operator = _BOUNDS.get(bound, "=" if bound in _ONES else ">=")
     reviews = _ABOUT_REVIEWS.search(question) and not _BOUGHT.search(question)
     column = _DISTINCT_OF[kind][0 if reviews else 1]

@@ -2308,12 +2308,24 @@ def test_entities_counted_by_how_many_different_values_each_has_are_checked(cont
                 "1位。",
                 "1位。",
             ),
+            # Without "different" (fresh-121: first and last order dates compared, 72 for 41)
+            (
+                "How many customers wrote reviews in more than one month?",
+                "in more than one month",
+                "1 customer.",
+                "1 customer.",
+            ),
+            ("有多少位客户在不止一个月份写过评论？", "不止一个月份", "1位。", "1位。"),
         ],
         check,
     )
-    model = _script(wrong, "1 customer.", wrong, "1 customer.", wrong, "1 customer.", "1.")
-    _agent(context, model).ask("How many customers wrote reviews in at least two months?", "x")
-    assert not any("different values" in str(m[-1].content) for m in model.seen)
+    for question in (
+        "How many customers wrote reviews for more than two months?",  # a span, not months
+        "How many customers wrote at least two reviews in 2024?",
+    ):
+        model = _script(wrong, "1 customer.", wrong, "1 customer.", wrong, "1 customer.", "1.")
+        _agent(context, model).ask(question, "x")
+        assert not any("different values" in str(m[-1].content) for m in model.seen), question
 
 
 def test_an_answer_withheld_gives_the_result_of_a_query_that_leaves_nothing_out(context):
