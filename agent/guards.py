@@ -520,16 +520,20 @@ _ASKS_FIGURE = re.compile(
     r"多少|几[个位条次]|比例|百分之?|平均",
     re.I,
 )
-# A ranking by how many: "the most reviews", "mais pedidos", "评论数量最多" (one group per
-# alternative: the noun counted). Review search cannot rank by a count either: asked which
-# year had the most reviews (评论数量最多的是哪一年), the 1.5B model searched and answered
-# with the year of the first review it found.
+# A ranking by how many: "the most reviews", "mais pedidos", "评论数量最多", "the most
+# helpful votes" (one group per alternative: the noun counted). Review search cannot rank
+# by a count either: asked which reviewer received the most helpful votes, the 1.5B model
+# searched for "helpful_votes DESC" (fresh-111); asked which year had the most reviews
+# (评论数量最多的是哪一年), the 1.5B model searched and answered with the year of the first
+# review it found.
 RANKS_BY_COUNT = re.compile(
     r"(?i:\b(?:most|fewest|(?<!\bat\s)least|highest\s+number\s+of|largest\s+number\s+of|"
     r"greatest\s+number\s+of|smallest\s+number\s+of)\s+"
-    r"(?:[\w-]+\s+)?(reviews|orders|invoices|purchases|customers|buyers|products|items|units)\b"
-    r"|\b(?:mais|menos)\s+(avaliações|resenhas|pedidos|compras|clientes|produtos|itens|unidades)\b)"
-    r"|(评论|评价|订单|客户|产品|商品)(?:数|数量)?最[多少]|最[多少](?:的)?(评论|评价|订单|客户|产品|商品)"
+    r"(?:[\w-]+\s+)?(reviews|orders|invoices|purchases|customers|buyers|products|items|units|"
+    r"votes)\b"
+    r"|\b(?:mais|menos)\s+(avaliações|resenhas|pedidos|compras|clientes|produtos|itens|unidades|"
+    r"votos)\b)"
+    r"|(评论|评价|订单|客户|产品|商品|票)(?:数|数量)?最[多少]|最[多少](?:的)?(评论|评价|订单|客户|产品|商品)"
 )
 SEARCH_CANNOT_COUNT = (
     "search_reviews not run: it returns a few reviews by meaning and cannot count, sum or "

@@ -1979,6 +1979,10 @@ def test_a_review_is_shown_with_its_title_apart_so_its_words_can_be_quoted(conte
         "评论数量最多的是哪一年？",
         "Which month had the most reviews?",
         "Qual produto tem mais avaliações?",
+        # fresh-111: searched for "helpful_votes DESC LIMIT 1"
+        "Which reviewer received the most helpful votes in total?",
+        "Qual avaliador recebeu mais votos úteis?",
+        "哪位评论者获得的有用票数最多？",
         # an average anywhere (fresh-65, fresh-75: a rating read off the hits)
         "Qual é a nota média das avaliações de pedidos cancelados? Duas casas decimais.",
         "Em que ano as avaliações tiveram a maior nota média?",
