@@ -534,7 +534,7 @@ _TOTAL_OF = (
     ),
     (r"spen[dt]|spending|revenue|sales|gast|receita|faturamento|消费|花费|收入|销售额", "revenue"),
     (r"\b(?:orders?|invoices?|purchases?|pedidos?|compras?)\b|订单|发票|购买", "orders"),
-    (r"\bunits?\b|\bquantity\b|unidades|件", "units"),
+    (r"\bunits?\b|\bquantity\b|\bitems?\b|\bitens?\b|unidades|件", "units"),
     (r"\breviews?\b|avaliaç|resenhas?|评论|评价", "reviews"),
     (r"\b(?:buyers?|customers?|clientes?|compradores?)\b|客户|买家", "customers"),
 )
@@ -549,6 +549,9 @@ EXAMPLE = ", for example "
 PATCHED = ", as in "
 
 
+_READS_ITEMS = re.compile(r"\b(?:units|lines|quantity|order_lines)\b", re.I)
+
+
 def _threshold_query(question: str, entity: str, match: re.Match, bound: str) -> str:
     """A facts-view query for a threshold on each customer's or product's total: ", for
     example SELECT COUNT(*) FROM customer_facts WHERE revenue > 5000"; "" where the
@@ -558,7 +561,7 @@ def _threshold_query(question: str, entity: str, match: re.Match, bound: str) ->
     if re.fullmatch(r"\d{1,3}(?:[.,]\d{3})+", number):  # 5,000 (English), 1.000 (pt)
         number = re.sub(r"[.,]", "", number)
     number = number.replace(",", ".")  # 3,5 (pt)
-    if entity not in ("customer", "product") or not re.fullmatch(r"\d+(?:\.\d+)?", number):
+    if not re.fullmatch(r"\d+(?:\.\d+)?", number):
         return ""
     near = []
     for word in _TOTAL_WORD.finditer(question):
@@ -567,9 +570,55 @@ def _threshold_query(question: str, entity: str, match: re.Match, bound: str) ->
         before, after = match.start() - word.end(), word.start() - match.end()
         if max(before, after) >= 0:
             near.append((max(before, after), word.lastgroup))
-    if not near:
+    total = min(near)[1] if near else ""
+    if entity == "order" and total == "units":  # items in an order: order_facts.units
+        kept = " AND is_cancelled = 0" if _KEPT_ORDERS.search(question) else ""
+        return f"{EXAMPLE}SELECT COUNT(*) FROM order_facts WHERE units {bound} {number}{kept}"
+    if entity not in ("customer", "product") or not total:
         return ""
-    return f"{EXAMPLE}SELECT COUNT(*) FROM {entity}_facts WHERE {min(near)[1]} {bound} {number}"
+    year = _one_year(question)
+    if year and total in _WITHIN_YEAR and (entity == "customer" or total == "reviews"):
+        source, where, measure = _WITHIN_YEAR[total]
+        return (
+            # anonymous orders (Online Retail's) are no customer's: not one group of all
+            f"{EXAMPLE}SELECT COUNT(*) FROM (SELECT {entity}_id FROM {source} WHERE "
+            f"{entity}_id IS NOT NULL AND {where.format(year=year)} GROUP BY {entity}_id "
+            f"HAVING {measure} {bound} {number}) AS t"
+        )
+    return f"{EXAMPLE}SELECT COUNT(*) FROM {entity}_facts WHERE {total} {bound} {number}"
+
+
+# A threshold on what each customer adds up to within one year ("2010年 ... 消费总额超过5000",
+# "reviewers who wrote at least two reviews in 2014"): counted per customer in that year,
+# not from customer_facts, whose totals are lifetime (fresh-117: lifetime spend with the
+# last order in 2010, 287 for 257; fresh-112). (source, the year's rows, the total)
+_WITHIN_YEAR = {
+    "reviews": ("review_facts", "year = {year}", "COUNT(*)"),
+    "orders": ("order_facts", "is_cancelled = 0 AND month LIKE '{year}-%'", "COUNT(*)"),
+    "revenue": ("order_facts", "is_cancelled = 0 AND month LIKE '{year}-%'", "SUM(revenue)"),
+    "units": ("order_facts", "is_cancelled = 0 AND month LIKE '{year}-%'", "SUM(units)"),
+}
+# Words that make a year a bound or a first or last event, not the span of the totals.
+_NOT_THE_SPAN = re.compile(
+    r"\b(?:since|before|after|until|from|first|last|desde|antes|depois|até|primeir[oa]|"
+    r"últim[oa])\b|以来|之前|之后|以前|以后|首次|第一|最后",
+    re.I,
+)
+
+
+def _one_year(question: str) -> str | None:
+    """The one year a question's totals are taken in ("in 2010", "2014年"), or None: no
+    year, several, a month, or a year that bounds or dates one event ("since 2010", "first
+    order in 2011")."""
+    years = set(_YEAR.findall(question))
+    if (
+        len(years) != 1
+        or _NOT_THE_SPAN.search(question)
+        or _MONTH.search(question)
+        or _CN_MONTH.search(question)
+    ):
+        return None
+    return years.pop()
 
 
 def _entity_threshold(question: str) -> tuple[str, str, str] | None:
@@ -1723,6 +1772,28 @@ def _findings(
                 f"your query compares it with single rows, which counts every {entity} with "
                 f"one such row: decide per {entity} ({entity}_facts, or GROUP BY {entity}_id "
                 f"HAVING COUNT(...), SUM(...) or AVG(...)){example}."
+            )
+            found.append((bound, said))
+        elif " HAVING " in example and not any(
+            re.search(r"\bGROUP\s+BY\b", q, re.I) and _one_year(question) in q
+            for c in stood
+            for q in sqls_of(c)
+        ):
+            said = (
+                f"my question counts {entity}s by what each {entity} adds up to in "
+                f"{_one_year(question)} ({bound}), and your query compares totals of all years "
+                f"({entity}_facts holds lifetime totals): count per {entity} within "
+                f"{_one_year(question)}{example}."
+            )
+            found.append((bound, said))
+        elif "order_facts WHERE units" in example and not any(
+            _READS_ITEMS.search(q) for c in stood for q in sqls_of(c)
+        ):
+            # fresh-122: "orders that contained more than one item" run as `orders > 1`
+            # on order_facts, which run_sql read as each customer's orders (154 for 971).
+            said = (
+                f"my question counts orders by how many items each holds ({bound}), and your "
+                f"query reads no items of an order (order_facts.units or lines){example}."
             )
             found.append((bound, said))
     uncancelled = _KEPT_ORDERS.search(question)

@@ -531,8 +531,8 @@ RANKS_BY_COUNT = re.compile(
     r"greatest\s+number\s+of|smallest\s+number\s+of)\s+"
     r"(?:[\w-]+\s+)?(reviews|orders|invoices|purchases|customers|buyers|products|items|units|"
     r"votes)\b"
-    r"|\b(?:mais|menos)\s+(avaliações|resenhas|pedidos|compras|clientes|produtos|itens|unidades|"
-    r"votos)\b)"
+    r"|\b(?:mais|menos)\s+(avaliações|resenhas|pedidos|compras|faturas|clientes|produtos|itens|"
+    r"unidades|votos)\b)"
     r"|(评论|评价|订单|客户|产品|商品|票)(?:数|数量)?最[多少]|最[多少](?:的)?(评论|评价|订单|客户|产品|商品)"
 )
 SEARCH_CANNOT_COUNT = (

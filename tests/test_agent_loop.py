@@ -1588,6 +1588,79 @@ def test_cancelled_orders_asked_about_and_not_read_are_pointed_out(context):
         assert not any("reads no cancellation" in str(m[-1].content) for m in model.seen)
 
 
+def test_orders_counted_by_their_items_are_checked_until_a_query_reads_the_items(context):
+    """Asked how many non-cancelled orders contained more than one item, the 1.5B model
+    wrote `orders > 1` on order_facts, which run_sql read as each customer's orders (154
+    for 971, fresh-122). A threshold on an order's items is checked until a query reads
+    them, with order_facts' query to run; a query on the order's units asks nothing."""
+    wrong = _call(
+        "run_sql",
+        sql="SELECT COUNT(DISTINCT order_id) AS n FROM order_facts WHERE orders > 1 "
+        "AND is_cancelled = 0",
+    )
+    right = _call(
+        "run_sql", sql="SELECT COUNT(*) AS n FROM order_facts WHERE units > 1 AND is_cancelled = 0"
+    )
+    cases = (
+        (
+            "How many non-cancelled orders contained more than one item?",
+            "more than one",
+            "3 orders.",
+            "0 orders.",
+        ),
+        ("Quantos pedidos não cancelados tinham mais de um item?", "mais de um", "3.", "0."),
+    )
+    _checked_until_fixed(
+        context, wrong, right, cases, "counts orders by how many items each holds ({})"
+    )
+    model = _script(wrong, "3 orders.", wrong, "3 orders.", wrong, *["3 orders."] * 4)
+    question = "How many non-cancelled orders contained more than one item?"
+    answer = _agent(context, model).ask(question, "kept")
+    ran = answer.steps[-1].args["sql"]
+    assert ran == "SELECT COUNT(*) FROM order_facts WHERE units > 1 AND is_cancelled = 0"
+    model = _script(right, *["0 orders."] * 4)  # the shop has no orders: found nothing, checked
+    assert _agent(context, model).ask(question, "right").text == "0 orders."
+    assert not any("items each holds" in str(m[-1].content) for m in model.seen)
+
+
+def test_a_threshold_on_a_total_within_one_year_is_checked_against_lifetime_totals(context):
+    """Asked how many customers spent more than 5,000 on non-cancelled invoices in 2010,
+    the 1.5B model compared customer_facts' lifetime revenue and bounded the last order
+    (287 for 257, fresh-117); asked for reviewers with at least two reviews in 2014, it
+    compared lifetime reviews (fresh-112). A threshold on each customer's total within one
+    year is checked until a query counts per customer within that year, with that query
+    to run; a year that bounds ("since") asks for no such count."""
+    lifetime = _call("run_sql", sql="SELECT COUNT(*) AS n FROM customer_facts WHERE reviews >= 2")
+    within = (
+        "SELECT COUNT(*) FROM (SELECT customer_id FROM review_facts WHERE customer_id IS NOT "
+        "NULL AND year = 2024 GROUP BY customer_id HAVING COUNT(*) >= 2) AS t"
+    )
+    cases = (
+        (
+            "How many reviewers wrote at least two reviews in 2024?",
+            "at least two",
+            "1 reviewer.",
+            "1 reviewer.",
+        ),
+        ("2024年有多少位评论者写了至少两条评论？", "至少两", "1位。", "1位。"),
+    )
+    _checked_until_fixed(
+        context,
+        lifetime,
+        _call("run_sql", sql=within),
+        cases,
+        "counts customers by what each customer adds up to in 2024 ({})",
+    )
+    question = "How many reviewers wrote at least two reviews in 2024?"
+    model = _script(lifetime, "1.", lifetime, *["1 reviewer."] * 4)
+    answer = _agent(context, model).ask(question, "kept")
+    assert answer.steps[-1].args["sql"] == within
+    assert answer.steps[-1].result.payload.rows == [[1]]  # bob
+    model = _script(lifetime, *["1 reviewer."] * 4)
+    _agent(context, model).ask("How many reviewers wrote at least two reviews since 2024?", "s")
+    assert not any("adds up to in" in str(m[-1].content) for m in model.seen)
+
+
 def test_a_threshold_on_money_compared_with_units_is_pointed_out(context):
     """Asked how many orders' item prices added up to more than 500, the 1.5B model
     compared 500 with units (fresh-72). A number of the question next to a word of money
@@ -1982,6 +2055,7 @@ def test_a_review_is_shown_with_its_title_apart_so_its_words_can_be_quoted(conte
         # fresh-111: searched for "helpful_votes DESC LIMIT 1"
         "Which reviewer received the most helpful votes in total?",
         "Qual avaliador recebeu mais votos úteis?",
+        "Qual cliente teve mais faturas canceladas?",  # fresh-115
         "哪位评论者获得的有用票数最多？",
         # an average anywhere (fresh-65, fresh-75: a rating read off the hits)
         "Qual é a nota média das avaliações de pedidos cancelados? Duas casas decimais.",
