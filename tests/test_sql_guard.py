@@ -495,6 +495,64 @@ def test_an_average_of_a_column_the_where_fixes_is_refused(warehouse, tmp_path):
         assert not run_sql(sql).failed, sql
 
 
+def test_an_average_or_sum_of_ids_is_refused_with_the_count_per_row_to_average(warehouse, tmp_path):
+    """Asked how many distinct products a non-cancelled invoice holds on average, the
+    1.5B model ran `AVG(DISTINCT product_id)` and answered 47,576.26 products (fresh-114).
+    AVG or SUM of an id is refused with the per-order count to average, which runs; a
+    count of ids, or an average of counts, runs as written."""
+    from segassist.tools.context import ToolContext
+    from segassist.tools.data_tools import run_sql_tool
+
+    run_sql = run_sql_tool(ToolContext(warehouse, None, tmp_path))
+    said = run_sql("SELECT AVG(DISTINCT l.product_id) FROM order_lines l")
+    assert said.failed and "AVG(DISTINCT l.product_id) averages the ids themselves" in said.text
+    suggested = said.text.split("first: ", 1)[1].split(" (with", 1)[0]
+    assert suggested == (
+        "SELECT AVG(n) FROM (SELECT order_id, COUNT(DISTINCT product_id) AS n FROM order_lines "
+        "GROUP BY order_id) AS t"
+    )
+    ran = run_sql(suggested)
+    per_order = _rows(
+        warehouse,
+        "SELECT COUNT(DISTINCT product_id) FROM order_lines GROUP BY order_id",
+    )
+    assert float(ran.payload.rows[0][0]) == pytest.approx(
+        sum(r[0] for r in per_order) / len(per_order)
+    )
+    assert run_sql("SELECT SUM(customer_id) FROM order_facts").failed
+    for sql in (
+        "SELECT COUNT(DISTINCT product_id) FROM order_lines",
+        "SELECT AVG(units) FROM order_facts",
+    ):
+        assert not run_sql(sql).failed, sql
+
+
+def test_a_ranking_from_the_largest_topped_by_a_negative_value_is_not_used(warehouse, tmp_path):
+    """Cancelled lines hold negative quantities: asked which stock code had the most units
+    cancelled, the 1.5B model ranked SUM(quantity) DESC and named the code of a single
+    unit, -1 (fresh-116). A ranking from the largest topped by a negative value is not
+    used, saying to order the other way; that order, or positive values, run."""
+    from segassist.tools.context import ToolContext
+    from segassist.tools.data_tools import run_sql_tool
+
+    run_sql = run_sql_tool(ToolContext(warehouse, None, tmp_path))
+    ranked = "SELECT product_id, -SUM(quantity) AS given_back FROM order_lines GROUP BY product_id "
+    said = run_sql(ranked + "ORDER BY given_back DESC LIMIT 1")
+    assert said.failed and "the values ranked are negative" in said.text
+    assert "ORDER BY given_back DESC put the smallest first" in said.text
+    expression = run_sql(
+        "SELECT product_id, -SUM(quantity) FROM order_lines GROUP BY product_id "
+        "ORDER BY -SUM(quantity) DESC LIMIT 1"
+    )
+    assert expression.failed and "the values ranked are negative" in expression.text
+    most = run_sql(ranked + "ORDER BY given_back ASC LIMIT 1")
+    assert not most.failed and most.payload.rows[0][1] < 0
+    assert not run_sql(
+        "SELECT product_id, SUM(quantity) AS n FROM order_lines GROUP BY product_id "
+        "ORDER BY n DESC LIMIT 1"
+    ).failed
+
+
 def test_a_boolean_compared_with_0_or_1_runs_on_both_databases(warehouse, tmp_path):
     """SQLite keeps booleans as 0 and 1, and the 1.5B model writes `is_cancelled = 0`;
     PostgreSQL refused it ("operator does not exist: boolean = integer"). The same

@@ -12,11 +12,13 @@ from segassist.tools.joins import counted_per_key, repeated_rows
 from segassist.tools.result import ReviewHits, Table, ToolResult
 from segassist.tools.schema_text import (
     and_inside_or,
+    averaged_ids,
     counted_within_its_group,
     describe_data_text,
     empty_groups,
     fixed_aggregate,
     grouped_by_name,
+    negative_top,
     never_both,
     placeholder_value,
     repair_columns,
@@ -93,6 +95,7 @@ def run_sql_tool(ctx: ToolContext):
             or never_both(sql, dialect, counts)
             or placeholder_value(sql, dialect)
             or fixed_aggregate(sql, dialect)
+            or averaged_ids(sql, dialect)
             or counted_within_its_group(sql, dialect, counts)
             or and_inside_or(sql, dialect)
         )
@@ -134,6 +137,9 @@ def run_sql_tool(ctx: ToolContext):
                 return _not_used(result, sql, [*unknown, "Write it again with that value."])
             notes += unknown
         notes += some_cancellations(ctx.engine, sql, dialect)
+        upside_down = result.rows and negative_top(sql, result.columns, result.rows[0], dialect)
+        if upside_down:  # the smallest cancellation ranked first: not the answer
+            return _not_used(result, sql, [upside_down])
         if any(None in row for row in result.rows[:ROWS_SHOWN]):
             shown_rows = result.rows[:ROWS_SHOWN]
             empty = empty_groups(sql, result.columns, shown_rows, dialect)

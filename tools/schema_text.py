@@ -333,6 +333,79 @@ def fixed_aggregate(sql: str, dialect: str) -> str | None:
     return None
 
 
+def averaged_ids(sql: str, dialect: str) -> str | None:
+    """Why a query averages or sums an id, or None: asked how many distinct products a
+    non-cancelled invoice holds on average, the 1.5B model ran `AVG(DISTINCT product_id)`
+    and answered 47,576.26 products (fresh-114). Says how to count per row of the grain
+    first, on the table the id comes from."""
+    from sqlglot import exp
+
+    tree = _parsed(sql, dialect)
+    if tree is None:
+        return None
+    columns = readable_columns()
+    used = _tables_used(tree, columns)
+    for node in tree.find_all(exp.Avg, exp.Sum):
+        column = node.this.expressions[0] if isinstance(node.this, exp.Distinct) else node.this
+        if not isinstance(column, exp.Column) or not column.name.endswith("_id"):
+            continue
+        owners = (
+            [used[column.table]]
+            if column.table in used
+            else [t for t in dict.fromkeys(used.values()) if column.name in columns[t]]
+        )
+        said = (
+            f"{node.sql(dialect=dialect)} {'averages' if isinstance(node, exp.Avg) else 'adds'}"
+            " the ids themselves, which means nothing."
+        )
+        keys = [
+            k
+            for k in ("order_id", "customer_id", "product_id")
+            if owners and k in columns[owners[0]] and k != column.name
+        ]
+        if keys:
+            said += (
+                f" To average how many {column.name} each {keys[0].removesuffix('_id')} has, "
+                f"count them per {keys[0]} first: SELECT AVG(n) FROM (SELECT {keys[0]}, "
+                f"COUNT(DISTINCT {column.name}) AS n FROM {owners[0]} GROUP BY {keys[0]}) AS t "
+                "(with your conditions inside)."
+            )
+        return said
+    return None
+
+
+def negative_top(sql: str, columns: list[str], top: list, dialect: str) -> str | None:
+    """A note where a ranking ordered from the largest is topped by a negative value, or
+    None: cancelled and returned lines hold negative quantities, so asked which stock code
+    had the most units cancelled, the 1.5B model's `ORDER BY SUM(quantity) DESC` put a
+    single unit (-1) first (fresh-116: 15039 for 84347, -9,374 units)."""
+    from sqlglot import exp
+
+    tree = _parsed(sql, dialect)
+    order = tree.find(exp.Order) if tree is not None else None
+    if order is None or not order.expressions or not order.expressions[0].args.get("desc"):
+        return None
+    ordered = order.expressions[0].this
+    names = {ordered.alias_or_name, ordered.sql(dialect=dialect)}
+    at = next(  # by position: PostgreSQL names an unnamed expression "?column?"
+        (
+            i
+            for i, e in enumerate(tree.selects)
+            if e.alias_or_name in names or e.unalias().sql(dialect=dialect) in names
+        ),
+        None,
+    )
+    value = top[at] if at is not None and at < len(top) and len(top) == len(columns) else None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value >= 0:
+        return None
+    return (
+        f"Note: the values ranked are negative (cancellations and returns are stored as "
+        f"negative quantities), so ORDER BY {ordered.sql(dialect=dialect)} DESC put the "
+        f"smallest first ({value}). To rank by size, order ASC (the most negative first) "
+        f"or rank -{ordered.sql(dialect=dialect)} DESC."
+    )
+
+
 def and_inside_or(sql: str, dialect: str) -> str | None:
     """Why a condition mixes AND and OR without parentheses, or None. AND binds first:
     asked for the first quarter's revenue of non-cancelled invoices, the 1.5B model wrote
@@ -1254,18 +1327,22 @@ def stored_names(engine, sql: str, dialect: str) -> tuple[str, str] | None:
     category's average item price, the 1.5B model got NULL and answered "None"); else
     None. The other name matches nothing, so the stored one is what was meant."""
     from sqlalchemy import select
+    from sqlalchemy.exc import DBAPIError
 
     compared = _compared_values(sql, dialect)
     if not compared:
         return None
     names = Base.metadata.tables["value_names"]
     literals = {v for values in compared.values() for v in values}
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(names.c.column_name, names.c.name, names.c.value).where(
-                names.c.name.in_(sorted(literals))
-            )
-        ).all()
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(names.c.column_name, names.c.name, names.c.value).where(
+                    names.c.name.in_(sorted(literals))
+                )
+            ).all()
+    except DBAPIError:  # a warehouse of an earlier version, not migrated yet
+        return None
     held = {(column, name): value for column, name, value in rows}
     swapped = {
         name: held[(column, name)]
