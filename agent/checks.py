@@ -528,6 +528,7 @@ _AVERAGE = re.compile(r"\b(?:average|mean|avg)\b|\bmédi[ao]\b|平均", re.I)
 # Told with the finding as a query to start from: told only "decide per customer", the
 # 1.5B model counted distinct customers of single orders over 5,000 (32 for 287).
 _TOTAL_OF = (
+    (r"\bhelpful\s+votes?\b|\bvotes?\b|\bvotos?\b|有用票|票数|点赞", "helpful_votes"),
     (
         r"\baverage\s+(?:rating|score|stars)|\bnota\s+média|\bmédia\s+das\s+notas|平均(?:评分|分)",
         "avg_rating",
@@ -576,6 +577,11 @@ def _threshold_query(question: str, entity: str, match: re.Match, bound: str) ->
         return f"{EXAMPLE}SELECT COUNT(*) FROM order_facts WHERE units {bound} {number}{kept}"
     if entity not in ("customer", "product") or not total:
         return ""
+    if total not in readable_columns().get(f"{entity}_facts", []):  # summed from reviews
+        return (
+            f"{EXAMPLE}SELECT COUNT(*) FROM (SELECT {entity}_id FROM review_facts GROUP BY "
+            f"{entity}_id HAVING SUM({total}) {bound} {number}) AS t"
+        )
     year = _one_year(question)
     if year and total in _WITHIN_YEAR and (entity == "customer" or total == "reviews"):
         source, where, measure = _WITHIN_YEAR[total]
@@ -900,6 +906,7 @@ _NAME = re.compile(r"(?<=\s)(?<![.?!:;]\s)[A-ZÀ-Ý][\w'-]*(?:\s+(?:d[aeo]s?\s+)
 _NOT_NAMES = {
     *("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
     *("I", "Round", "One", "Give", "List", "Show", "Answer", "Please"),
+    *("ID", "IDs", "Id"),  # "Give the reviewer ID" (fresh-111: checked for not using "ID")
 }
 
 
@@ -1960,7 +1967,10 @@ def _findings(
         # the rows summed per entity instead.
         limited = re.search(r"\d", question) or _question_months(question)
         how = (
-            f"sum its rows per {entity} (GROUP BY {entity}_id ORDER BY SUM(...) DESC)"
+            f"sum its rows per {entity}{EXAMPLE}SELECT {entity}_id, SUM({column}) AS total "
+            f"FROM {rows} GROUP BY {entity}_id ORDER BY total DESC LIMIT 1"
+            if column not in readable_columns().get(f"{entity}_facts", [])  # helpful votes
+            else f"sum its rows per {entity} (GROUP BY {entity}_id ORDER BY SUM(...) DESC)"
             if limited or _proper_names(question)
             else f"rank {entity}_facts, one row per {entity} with its totals{EXAMPLE}SELECT "
             f"{entity}_id, {column} FROM {entity}_facts ORDER BY {column} DESC LIMIT 1"

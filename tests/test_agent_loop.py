@@ -2687,6 +2687,26 @@ def test_customers_ranked_by_single_orders_are_pointed_out_with_the_facts_query(
     assert len(model.seen) == 2
 
 
+def test_reviewers_ranked_by_their_helpful_votes_are_summed_per_reviewer(context):
+    """Asked which reviewer received the most helpful votes in total, the 1.5B model
+    searched reviews, then ranked single reviews by helpful_votes, and was checked for not
+    using "ID" of "Give the reviewer ID" (fresh-111). A ranking by helpful votes, which
+    no facts view totals, is checked with the per-reviewer sum to run; "ID" is no name."""
+    rows = _call(
+        "run_sql", sql="SELECT customer_id FROM review_facts ORDER BY helpful_votes DESC LIMIT 1"
+    )
+    summed = (
+        "SELECT customer_id, SUM(helpful_votes) AS total FROM review_facts GROUP BY "
+        "customer_id ORDER BY total DESC LIMIT 1"
+    )
+    question = "Which reviewer received the most helpful votes in total? Give the reviewer ID."
+    model = _script(rows, "alice.", rows, *["bob."] * 4)
+    answer = _agent(context, model).ask(question, "votes")
+    assert f"for example {summed}." in model.seen[1][-1].content
+    assert answer.steps[-1].args["sql"] == summed
+    assert not any("does not use ID" in str(m[-1].content) for m in model.seen)
+
+
 def test_a_name_left_out_as_the_data_does_not_write_it_needs_a_negation(context):
     """Asked "Depois do Reino Unido, qual país ...", the 1.5B model ranked every country and
     answered with the United Kingdom (fresh-38): the name as the question writes it is not
