@@ -614,3 +614,20 @@ def test_masking_hides_contacts_but_keeps_dates_amounts_and_ids(text, kept, mask
     assert kept in shown
     if masked:
         assert masked not in shown
+
+
+def test_a_column_written_as_a_table_is_refused_with_where_the_column_is(warehouse):
+    """Asked which state has the lowest average rating, the 1.5B model joined a table
+    `state` (fresh-120) and was told only the tables it may read. A name that is a column
+    of the views (or a synonym of one) is refused with where that column is; another
+    unknown table is refused as before."""
+    engine = warehouse[0]
+    with pytest.raises(QueryRejected) as refused:
+        run_select(engine, "SELECT s.state FROM customer_facts c JOIN state s ON 1 = 1")
+    assert "state is a column, not a table: customer_facts.region." in str(refused.value)
+    with pytest.raises(QueryRejected) as refused:
+        run_select(engine, "SELECT * FROM nothing_here")
+    assert "nothing_here" in str(refused.value) and "is a column" not in str(refused.value)
+    with pytest.raises(QueryRejected) as refused:
+        run_select(engine, "SELECT * FROM categories")
+    assert "categories is a column, not a table: product_facts.category." in str(refused.value)

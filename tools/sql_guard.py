@@ -384,9 +384,26 @@ def _check_table(node, dialect: str) -> None:
     if name in READABLE_TABLES or name in visible_ctes(node, dialect):
         return
     raise QueryRejected(
-        f"The table {node.name} is not one the agent may read. Use: "
+        f"The table {node.name} is not one the agent may read.{_a_column(name)} Use: "
         f"{', '.join(sorted(READABLE_TABLES))}."
     )
+
+
+def _a_column(name: str) -> str:
+    """Where a name written as a table is a column of the views (" state is a column:
+    customer_facts.region."), or "": asked which state has the lowest average rating,
+    the 1.5B model joined a table `state` (fresh-120)."""
+    from segassist.warehouse.semantic import SYNONYMS, VIEWS
+
+    lower = name.lower()
+    forms = {lower, lower.removesuffix("s"), lower.removesuffix("es"), re.sub("ies$", "y", lower)}
+    held = [
+        f"{view}.{column}"
+        for view, (_, columns) in VIEWS.items()
+        for column in columns
+        if forms & {column, *SYNONYMS.get(column, ())}
+    ]
+    return f" {name} is a column, not a table: {', '.join(held[:3])}." if held else ""
 
 
 def _check_grouping(tree, dialect: str) -> None:
