@@ -506,19 +506,29 @@ def test_an_average_or_sum_of_ids_is_refused_with_the_count_per_row_to_average(w
     run_sql = run_sql_tool(ToolContext(warehouse, None, tmp_path))
     said = run_sql("SELECT AVG(DISTINCT l.product_id) FROM order_lines l")
     assert said.failed and "AVG(DISTINCT l.product_id) averages the ids themselves" in said.text
-    suggested = said.text.split("first: ", 1)[1].split(" (with", 1)[0]
+    suggested = said.text.split("first: ", 1)[1].removesuffix(".")
     assert suggested == (
         "SELECT AVG(n) FROM (SELECT order_id, COUNT(DISTINCT product_id) AS n FROM order_lines "
         "GROUP BY order_id) AS t"
     )
-    ran = run_sql(suggested)
-    per_order = _rows(
-        warehouse,
-        "SELECT COUNT(DISTINCT product_id) FROM order_lines GROUP BY order_id",
+    # The query's conditions go inside; one on the order, not the line, through
+    # order_facts (the second run of fresh-114 failed on is_cancelled in order_lines).
+    kept = run_sql("SELECT AVG(DISTINCT product_id) FROM order_lines WHERE is_cancelled = 0")
+    kept_suggested = kept.text.split("first: ", 1)[1].removesuffix(".")
+    assert (
+        "JOIN order_facts o ON o.order_id = l.order_id WHERE o.is_cancelled = 0" in kept_suggested
     )
-    assert float(ran.payload.rows[0][0]) == pytest.approx(
-        sum(r[0] for r in per_order) / len(per_order)
-    )
+    for query, per_order_sql in (
+        (suggested, "SELECT COUNT(DISTINCT product_id) FROM order_lines GROUP BY order_id"),
+        (
+            kept_suggested,
+            "SELECT COUNT(DISTINCT l.product_id) FROM order_lines l JOIN orders o "
+            "ON o.order_id = l.order_id WHERE NOT o.is_cancelled GROUP BY l.order_id",
+        ),
+    ):
+        ran = run_sql(query)
+        per_order = [r[0] for r in _rows(warehouse, per_order_sql)]
+        assert float(ran.payload.rows[0][0]) == pytest.approx(sum(per_order) / len(per_order))
     assert run_sql("SELECT SUM(customer_id) FROM order_facts").failed
     for sql in (
         "SELECT COUNT(DISTINCT product_id) FROM order_lines",

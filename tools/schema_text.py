@@ -364,11 +364,34 @@ def averaged_ids(sql: str, dialect: str) -> str | None:
             if owners and k in columns[owners[0]] and k != column.name
         ]
         if keys:
+            key, owner = keys[0], owners[0]
+            source, where, counted = owner, "", column.name
+            select = node.find_ancestor(exp.Select)
+            condition = select.args.get("where") if select is not None else None
+            if condition is not None:
+                # The query's own conditions, inside; a column of the order's rather than
+                # the line's (is_cancelled) through order_facts (fresh-114 second run).
+                condition = condition.this.copy()
+                foreign = [
+                    c for c in condition.find_all(exp.Column) if c.name not in columns[owner]
+                ]
+                if foreign and owner == "order_lines":
+                    if any(c.name not in columns["order_facts"] for c in foreign):
+                        condition = None
+                    else:
+                        source = "order_lines l JOIN order_facts o ON o.order_id = l.order_id"
+                        for c in condition.find_all(exp.Column):
+                            c.set("table", exp.to_identifier("o" if c in foreign else "l"))
+                        key, counted = f"l.{key}", f"l.{column.name}"
+                elif foreign:
+                    condition = None
+                where = f" WHERE {condition.sql(dialect=dialect)}" if condition else ""
             said += (
                 f" To average how many {column.name} each {keys[0].removesuffix('_id')} has, "
-                f"count them per {keys[0]} first: SELECT AVG(n) FROM (SELECT {keys[0]}, "
-                f"COUNT(DISTINCT {column.name}) AS n FROM {owners[0]} GROUP BY {keys[0]}) AS t "
-                "(with your conditions inside)."
+                f"count them per {keys[0]} first: SELECT AVG(n) FROM (SELECT {key}, "
+                f"COUNT(DISTINCT {counted}) AS n FROM {source}{where} "
+                f"GROUP BY {key}) AS t"
+                + ("." if condition is None or where else " (with your conditions inside).")
             )
         return said
     return None
