@@ -537,30 +537,33 @@ def test_an_average_or_sum_of_ids_is_refused_with_the_count_per_row_to_average(w
         assert not run_sql(sql).failed, sql
 
 
-def test_a_ranking_from_the_largest_topped_by_a_negative_value_is_not_used(warehouse, tmp_path):
+def test_a_ranking_from_the_largest_topped_by_a_negative_value_runs_the_other_way(
+    warehouse, tmp_path
+):
     """Cancelled lines hold negative quantities: asked which stock code had the most units
     cancelled, the 1.5B model ranked SUM(quantity) DESC and named the code of a single
-    unit, -1 (fresh-116). A ranking from the largest topped by a negative value is not
-    used, saying to order the other way; that order, or positive values, run."""
+    unit, -1 (fresh-116); told so, it gave up. A ranking from the largest topped by a
+    negative value runs ascending, the largest in size first, with a note; positive
+    values, or a ranking already ascending, run as written."""
     from segassist.tools.context import ToolContext
     from segassist.tools.data_tools import run_sql_tool
 
     run_sql = run_sql_tool(ToolContext(warehouse, None, tmp_path))
     ranked = "SELECT product_id, -SUM(quantity) AS given_back FROM order_lines GROUP BY product_id "
-    said = run_sql(ranked + "ORDER BY given_back DESC LIMIT 1")
-    assert said.failed and "the values ranked are negative" in said.text
-    assert "ORDER BY given_back DESC put the smallest first" in said.text
-    expression = run_sql(
-        "SELECT product_id, -SUM(quantity) FROM order_lines GROUP BY product_id "
-        "ORDER BY -SUM(quantity) DESC LIMIT 1"
-    )
-    assert expression.failed and "the values ranked are negative" in expression.text
     most = run_sql(ranked + "ORDER BY given_back ASC LIMIT 1")
-    assert not most.failed and most.payload.rows[0][1] < 0
-    assert not run_sql(
-        "SELECT product_id, SUM(quantity) AS n FROM order_lines GROUP BY product_id "
-        "ORDER BY n DESC LIMIT 1"
-    ).failed
+    assert not most.failed and most.payload.rows[0][1] < 0 and "Note:" not in most.text
+    for order in ("given_back DESC", "-SUM(quantity) DESC"):
+        said = run_sql(ranked + f"ORDER BY {order} LIMIT 1")
+        assert not said.failed and said.payload.rows == most.payload.rows, order
+        assert said.text.startswith("Note: the values ranked are negative"), order
+        assert "so this ran ASC, the largest in size first." in said.text
+    assert (
+        "Note:"
+        not in run_sql(
+            "SELECT product_id, SUM(quantity) AS n FROM order_lines GROUP BY product_id "
+            "ORDER BY n DESC LIMIT 1"
+        ).text
+    )
 
 
 def test_a_boolean_compared_with_0_or_1_runs_on_both_databases(warehouse, tmp_path):

@@ -138,8 +138,10 @@ def run_sql_tool(ctx: ToolContext):
             notes += unknown
         notes += some_cancellations(ctx.engine, sql, dialect)
         upside_down = result.rows and negative_top(sql, result.columns, result.rows[0], dialect)
-        if upside_down:  # the smallest cancellation ranked first: not the answer
-            return _not_used(result, sql, [upside_down])
+        if upside_down:  # the smallest cancellation ranked first: ranked the other way
+            sql, note = upside_down
+            result = run_select(ctx.engine, sql, row_limit=DEFAULT_ROW_LIMIT)
+            notes.append(note)
         if any(None in row for row in result.rows[:ROWS_SHOWN]):
             shown_rows = result.rows[:ROWS_SHOWN]
             empty = empty_groups(sql, result.columns, shown_rows, dialect)

@@ -397,11 +397,12 @@ def averaged_ids(sql: str, dialect: str) -> str | None:
     return None
 
 
-def negative_top(sql: str, columns: list[str], top: list, dialect: str) -> str | None:
-    """A note where a ranking ordered from the largest is topped by a negative value, or
-    None: cancelled and returned lines hold negative quantities, so asked which stock code
-    had the most units cancelled, the 1.5B model's `ORDER BY SUM(quantity) DESC` put a
-    single unit (-1) first (fresh-116: 15039 for 84347, -9,374 units)."""
+def negative_top(sql: str, columns: list[str], top: list, dialect: str) -> tuple[str, str] | None:
+    """(the ranking ordered the other way, a note) where a ranking ordered from the largest
+    is topped by a negative value, or None: cancelled and returned lines hold negative
+    quantities, so asked which stock code had the most units cancelled, the 1.5B model's
+    `ORDER BY SUM(quantity) DESC` put a single unit (-1) first (fresh-116: 15039 for
+    84347, -9,374 units); told so, it gave up. The largest in size is the most negative."""
     from sqlglot import exp
 
     tree = _parsed(sql, dialect)
@@ -421,11 +422,11 @@ def negative_top(sql: str, columns: list[str], top: list, dialect: str) -> str |
     value = top[at] if at is not None and at < len(top) and len(top) == len(columns) else None
     if isinstance(value, bool) or not isinstance(value, int | float) or value >= 0:
         return None
-    return (
+    order.expressions[0].set("desc", False)
+    return tree.sql(dialect=dialect), (
         f"Note: the values ranked are negative (cancellations and returns are stored as "
-        f"negative quantities), so ORDER BY {ordered.sql(dialect=dialect)} DESC put the "
-        f"smallest first ({value}). To rank by size, order ASC (the most negative first) "
-        f"or rank -{ordered.sql(dialect=dialect)} DESC."
+        f"negative quantities): ORDER BY {ordered.sql(dialect=dialect)} DESC put the smallest "
+        f"first ({value}), so this ran ASC, the largest in size first."
     )
 
 
