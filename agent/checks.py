@@ -1955,8 +1955,7 @@ def _findings(
         said = (
             f"my question averages over the items sold ({sold.group(0)}), and your query "
             "averages each product's list price once, however often it sold: average the "
-            "order lines' own price"
-            f"{EXAMPLE}SELECT AVG(unit_price) FROM order_lines WHERE is_cancelled = 0."
+            f"order lines' own price{EXAMPLE}{_line_price_query(last)}."
         )
         found.append((sold.group(0), said))
     ranked = _ranked_entity(question)
@@ -2008,13 +2007,38 @@ _CHANGE = re.compile(
 # once (fresh-41: 133.98 for 122.53).
 _SOLD_ITEMS = re.compile(
     r"\b(?:items?|units?|products?|lines?)\s+(?:sold|bought|ordered|purchased)\b"
-    r"|\b(?:itens|produtos|unidades)\s+(?:vendid|comprad)[oa]s\b|(?:售出|卖出|销售)的(?:商品|产品)",
+    r"|\b(?:itens|produtos|unidades)\s+(?:vendid|comprad)[oa]s\b|(?:售出|卖出|销售)的(?:商品|产品)"
+    # an item's price on orders (fresh-119: "the average price of an item in the category
+    # beleza_saude on non-cancelled orders", each product's price averaged: 154.47 for 132.67)
+    r"|\b(?:an?\s+)?items?\b[^?.;]*\b(?:orders|invoices)\b|\bitens?\b[^?.;]*\b(?:pedidos|faturas)\b"
+    r"|订单(?:中|里)?的?(?:商品|产品)",
     re.I,
 )
 _LIST_PRICE = re.compile(
     r"\bAVG\s*\(\s*[\w.]*\bprice\s*\)[^;]*\bFROM\s+(?:product_facts|products)\b", re.I
 )
 _LINE_PRICE = re.compile(r"\bunit_price\b", re.I)
+
+
+def _line_price_query(sql: str) -> str:
+    """The order lines' average price for the products `sql` averages the list price of,
+    its conditions on the products kept (fresh-119: the category's items, not every
+    item)."""
+    from sqlglot import exp
+
+    whole = "SELECT AVG(unit_price) FROM order_lines WHERE is_cancelled = 0"
+    tree = _select(sql)
+    where = tree.args.get("where") if tree is not None else None
+    if where is None:
+        return whole
+    condition = where.this.copy()
+    for column in condition.find_all(exp.Column):
+        column.set("table", exp.to_identifier("p"))
+    return (
+        "SELECT AVG(l.unit_price) FROM order_lines l JOIN order_facts o ON o.order_id = "
+        "l.order_id JOIN product_facts p ON p.product_id = l.product_id WHERE o.is_cancelled "
+        f"= 0 AND {condition.sql()}"
+    )
 
 
 def _inverted_share(sql: str) -> str:

@@ -2773,6 +2773,19 @@ def test_an_average_over_items_sold_read_from_list_prices_is_pointed_out(context
     question = "What is the average list price of the products?"
     _agent(context, model).ask(question, "list")
     assert not any("items sold" in str(m[-1].content) for m in model.seen)
+    # An item's price on orders, of one category: the query to run keeps the category
+    # (fresh-119: each product's price averaged, 154.47 for 132.67).
+    one = _call("run_sql", sql="SELECT AVG(price) FROM product_facts WHERE category = 'pedals'")
+    model = _script(one, "1.", one, *["None."] * 4)
+    question = (
+        "What is the average price of an item in the category pedals on non-cancelled orders?"
+    )
+    answer = _agent(context, model).ask(question, "category")
+    assert answer.steps[-1].args["sql"] == (
+        "SELECT AVG(l.unit_price) FROM order_lines l JOIN order_facts o ON o.order_id = "
+        "l.order_id JOIN product_facts p ON p.product_id = l.product_id WHERE o.is_cancelled = 0 "
+        "AND p.category = 'pedals'"
+    )
 
 
 def test_a_column_the_question_names_and_no_query_reads_is_pointed_out(context):
