@@ -349,11 +349,7 @@ def averaged_ids(sql: str, dialect: str) -> str | None:
         column = node.this.expressions[0] if isinstance(node.this, exp.Distinct) else node.this
         if not isinstance(column, exp.Column) or not column.name.endswith("_id"):
             continue
-        owners = (
-            [used[column.table]]
-            if column.table in used
-            else [t for t in dict.fromkeys(used.values()) if column.name in columns[t]]
-        )
+        owners = _owners(column, used, columns)
         said = (
             f"{node.sql(dialect=dialect)} {'averages' if isinstance(node, exp.Avg) else 'adds'}"
             " the ids themselves, which means nothing."
@@ -556,6 +552,14 @@ def _missing(sql: str, error: str, dialect: str | None = None):
     if not column:  # PostgreSQL names only the alias: take the first column used with it
         column = next((c.name for c in tree.find_all(exp.Column) if c.table == alias), "")
     return alias, column, tree
+
+
+def _owners(column, used: dict[str, str], columns: dict[str, list[str]]) -> list[str]:
+    """The readable tables a query's column may come from: its alias's table, else each
+    table the query reads that has a column of that name (one: the column is clear)."""
+    if column.table in used:
+        return [used[column.table]]
+    return [t for t in dict.fromkeys(used.values()) if column.name in columns[t]]
 
 
 def _tables_used(tree, columns: dict[str, list[str]]) -> dict[str, str]:
@@ -1334,11 +1338,7 @@ def _compared_values(sql: str, dialect: str) -> dict[tuple[str, str], set[str]]:
             continue
         if column.name in ("text", "title", "description", "product_title", "name"):
             continue
-        owners = (
-            [used[column.table]]
-            if column.table in used
-            else [t for t in set(used.values()) if column.name in columns[t]]
-        )
+        owners = _owners(column, used, columns)
         if len(owners) == 1:
             compared.setdefault((owners[0], column.name), set()).update(literals)
     return compared
@@ -1459,11 +1459,7 @@ def empty_groups(sql: str, columns: list[str], rows: list, dialect: str) -> list
         at = columns.index(key.name)
         if not any(row[at] is None for row in rows):
             continue
-        owners = (
-            [used[key.table]]
-            if key.table in used
-            else [t for t in set(used.values()) if key.name in readable[t]]
-        )
+        owners = _owners(key, used, readable)
         note = (
             f"Note: {key.name} is empty (NULL) for some rows, and GROUP BY {key.name} put "
             "them all in one group (the row where it is None)"
@@ -1536,11 +1532,7 @@ def grouped_by_name(sql: str, columns: list[str], top: tuple, dialect: str):
         ident = _NAME_OF.get(key.name)
         if not ident or key.name not in columns or top[columns.index(key.name)] is not None:
             continue
-        owners = (
-            [used[key.table]]
-            if key.table in used
-            else [t for t in set(used.values()) if key.name in readable[t]]
-        )
+        owners = _owners(key, used, readable)
         if len(owners) != 1 or ident not in readable[owners[0]]:
             continue
         column = exp.column(ident, table=key.table or None)
