@@ -217,4 +217,6 @@ def test_a_reply_ends_before_a_second_fenced_call(llm_url):
         )
         + "\n```"
     )
-    assert "SELECT 0" in reply.content and "SELECT 1" not in reply.content
+    # One call, whichever the model copied (on an AVX2-only host the 0.5B model wrote
+    # "SELECT 5" first): what is tested is that the reply ends before a second one.
+    assert reply.content.count('"name": "run_sql"') == 1, reply.content
