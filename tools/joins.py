@@ -15,7 +15,7 @@ column is not the key, its rows repeat.
 
 from __future__ import annotations
 
-from segassist.tools.schema_text import table_keys as _keys
+from segassist.tools.schema_text import table_keys
 from segassist.warehouse.schema import AGENT_READABLE_TABLES
 from segassist.warehouse.semantic import VIEWS
 
@@ -32,7 +32,7 @@ def repeated_rows(sql: str, dialect: str) -> str | None:
         tree = sqlglot.parse_one(sql, read=dialect)
     except sqlglot.errors.ParseError:
         return None
-    keys, readable = _keys(), readable_columns()
+    keys, readable = table_keys(), readable_columns()
     for select in tree.find_all(exp.Select):
         joins = select.args.get("joins") or []
         source = select.args.get("from_") or select.args.get("from")
@@ -98,7 +98,7 @@ def counted_per_key(sql: str, dialect: str) -> str | None:
         tree = sqlglot.parse_one(sql, read=dialect)
     except sqlglot.errors.SqlglotError:
         return None
-    keys = _keys()
+    keys = table_keys()
     for select in tree.find_all(exp.Select):
         source = select.args.get("from_") or select.args.get("from")
         group = select.args.get("group")
@@ -139,7 +139,7 @@ def _finer_views(table: str, key: str) -> list[str]:
     made. Without one (product_id is in no finer view), the readable tables that are."""
     from segassist.tools.schema_text import readable_columns
 
-    keys, readable = _keys(), readable_columns()
+    keys, readable = table_keys(), readable_columns()
 
     def finer(name: str) -> bool:
         return name != table and key in readable.get(name, ()) and keys.get(name) != key
