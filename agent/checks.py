@@ -1773,6 +1773,7 @@ def _findings(
     if threshold:
         entity, bound, example = threshold
         example = example if counted_entity(question) == entity else ""  # a count, not a list
+        span_year = _one_year(question) or ""
         if not any(_adds_up(q, entity) for c in stood for q in sqls_of(c)):
             said = (
                 f"my question counts {entity}s by what each {entity} adds up to ({bound}), and "
@@ -1782,15 +1783,14 @@ def _findings(
             )
             found.append((bound, said))
         elif " HAVING " in example and not any(
-            re.search(r"\bGROUP\s+BY\b", q, re.I) and _one_year(question) in q
+            re.search(r"\bGROUP\s+BY\b", q, re.I) and span_year in q
             for c in stood
             for q in sqls_of(c)
         ):
             said = (
-                f"my question counts {entity}s by what each {entity} adds up to in "
-                f"{_one_year(question)} ({bound}), and your query compares totals of all years "
-                f"({entity}_facts holds lifetime totals): count per {entity} within "
-                f"{_one_year(question)}{example}."
+                f"my question counts {entity}s by what each {entity} adds up to in {span_year} "
+                f"({bound}), and your query compares totals of all years ({entity}_facts "
+                f"holds lifetime totals): count per {entity} within {span_year}{example}."
             )
             found.append((bound, said))
         elif "order_facts WHERE units" in example and not any(
