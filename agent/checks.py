@@ -105,7 +105,7 @@ _AFTER_WORD = re.compile(  # what may not follow a number word: a unit of time, 
 )
 # A bound after a number: "two or more", "3 ou mais", "5次以上".
 _BOUND_AFTER = re.compile(
-    r"\s*[次条笔单星个位]?\s*(?:(or more|ou mais|或以上|及以上|以上)"
+    r"\s*[次条笔单星个位件]?\s*(?:(or more|ou mais|或以上|及以上|以上)"
     r"|(or fewer|or less|ou menos|或以下|及以下|以下))",
     re.I,
 )
@@ -569,8 +569,9 @@ def _threshold_query(question: str, entity: str, match: re.Match, bound: str) ->
         if entity == "customer" and word.lastgroup == "customers":
             continue  # the entity itself
         before, after = match.start() - word.end(), word.start() - match.end()
-        if max(before, after) >= 0:
-            near.append((max(before, after), word.lastgroup))
+        inside = match.start() <= word.start() and word.end() <= match.end()  # "两件以上"
+        if max(before, after) >= 0 or inside:
+            near.append((max(before, after, 0), word.lastgroup))
     total = min(near)[1] if near else ""
     if entity == "order" and total == "units":  # items in an order: order_facts.units
         kept = " AND is_cancelled = 0" if _KEPT_ORDERS.search(question) else ""

@@ -1618,6 +1618,12 @@ def test_orders_counted_by_their_items_are_checked_until_a_query_reads_the_items
     answer = _agent(context, model).ask(question, "kept")
     ran = answer.steps[-1].args["sql"]
     assert ran == "SELECT COUNT(*) FROM order_facts WHERE units > 1 AND is_cancelled = 0"
+    # Written the Chinese way, the items inside the threshold ("两件以上": 2 or more)
+    model = _script(wrong, *["3。"] * 6)
+    _agent(context, model).ask("有多少个订单包含两件以上的商品？", "zh")
+    assert "for example SELECT COUNT(*) FROM order_facts WHERE units >= 2." in str(
+        model.seen[1][-1].content
+    )
     model = _script(right, *["0 orders."] * 4)  # the shop has no orders: found nothing, checked
     assert _agent(context, model).ask(question, "right").text == "0 orders."
     assert not any("items each holds" in str(m[-1].content) for m in model.seen)
