@@ -2035,6 +2035,169 @@ def fresh_questions_7(data: Path) -> list[dict]:
     ]
 
 
+def fresh_questions_8(data: Path) -> list[dict]:
+    """Written 2026-12-07 (eleventh session) before any change of that session: reviewers
+    of one review in a year, the worst-rated busy product, a year's well-voted reviews,
+    the share of low ratings, a year's busiest review month, a month's cancelled invoices,
+    the top country outside the UK, customers of two years, a year's best day, customers
+    who cancelled, a year's invoices over a value, delivered orders, items per order in a
+    state, repeat customers, a state's top city, a month's orders.
+    Reported with the other fresh-* questions."""
+    amazon, retail, olist = _amazon(data), _retail(data), _olist(data)
+    in_2013 = amazon[amazon["when"].dt.year == 2013]
+    by_product = amazon.groupby("asin")["overall"].agg(["mean", "size"])
+    lowest_rated, _ = _unique_top(by_product.loc[by_product["size"] >= 20, "mean"], largest=False)
+    busiest_2013, _ = _unique_top(in_2013.groupby(in_2013["when"].dt.strftime("%Y-%m")).size())
+    kept = retail[~retail["cancelled"]]
+    known_kept = kept[kept["customer"].notna()]
+    cancelled = retail[retail["cancelled"]]
+    march_2010 = cancelled[cancelled["when"].dt.strftime("%Y-%m") == "2010-03"]
+    abroad = kept[kept["Country"] != "United Kingdom"]
+    top_country, _ = _unique_top(abroad.groupby("Country")["amount"].sum())
+    years = known_kept.groupby(known_kept["when"].dt.year)["customer"].unique()
+    in_2010 = kept[kept["when"].dt.year == 2010]
+    best_day, _ = _unique_top(in_2010.groupby(in_2010["when"].dt.date)["amount"].sum())
+    invoices_2010 = kept[kept["when"].dt.year == 2010].groupby("Invoice")["amount"].sum()
+    orders = olist["orders"]
+    kept_orders = orders[~orders["cancelled"]]
+    per_order = olist["order_items"].groupby("order_id").size()
+    rj_orders = kept_orders.loc[kept_orders["customer_state"] == "RJ", "order_id"]
+    rj_items = per_order.reindex(rj_orders).dropna()
+    mg = kept_orders[kept_orders["customer_state"] == "MG"]
+    mg_city, _ = _unique_top(mg.groupby("customer_city").size())
+    return [
+        _q(
+            "fresh-125",
+            "amazon",
+            "analyst",
+            "How many reviewers wrote exactly one review in 2013?",
+            int((in_2013.groupby("reviewerID").size() == 1).sum()),
+        ),
+        _q(
+            "fresh-126",
+            "amazon",
+            "marketer",
+            "Entre os produtos com pelo menos 20 avaliações, qual tem a menor nota média? "
+            "Informe o código do produto.",
+            {"product": lowest_rated},
+            "entity",
+            language="pt",
+        ),
+        _q(
+            "fresh-127",
+            "amazon",
+            "analyst",
+            "2013年有多少条评论获得了至少5个有用票？",
+            int((in_2013["helpful_votes"] >= 5).sum()),
+            language="zh",
+        ),
+        _q(
+            "fresh-128",
+            "amazon",
+            "cs_lead",
+            "What share of all reviews have a rating of 2 stars or lower? Percent, one decimal.",
+            round(float((amazon["overall"] <= 2).mean() * 100), 1),
+            tolerance=0.1,
+        ),
+        _q(
+            "fresh-129",
+            "amazon",
+            "marketer",
+            "Which month of 2013 had the most reviews?",
+            {"month": [busiest_2013, pd.Timestamp(busiest_2013).strftime("%B %Y")]},
+            "entity",
+        ),
+        _q(
+            "fresh-130",
+            "online_retail",
+            "cs_lead",
+            "How many invoices were cancelled in March 2010?",
+            int(march_2010["Invoice"].nunique()),
+        ),
+        _q(
+            "fresh-131",
+            "online_retail",
+            "marketer",
+            "Which country other than the United Kingdom brought the most revenue on "
+            "non-cancelled invoices?",
+            {"country": IRELAND if top_country == "EIRE" else top_country},
+            "entity",
+        ),
+        _q(
+            "fresh-132",
+            "online_retail",
+            "marketer",
+            "Quantos clientes fizeram compras não canceladas tanto em 2009 quanto em 2010?",
+            len(set(years.get(2009, [])) & set(years.get(2010, []))),
+            language="pt",
+        ),
+        _q(
+            "fresh-133",
+            "online_retail",
+            "analyst",
+            "2010年哪一天的未取消发票收入最高？",
+            {"day": [str(best_day), f"{best_day.year}年{best_day.month}月{best_day.day}日"]},
+            "entity",
+            language="zh",
+        ),
+        _q(
+            "fresh-134",
+            "online_retail",
+            "cs_lead",
+            "How many customers have cancelled at least one invoice?",
+            int(cancelled["customer"].dropna().nunique()),
+        ),
+        _q(
+            "fresh-135",
+            "online_retail",
+            "analyst",
+            "How many non-cancelled invoices in 2010 were worth more than 1,000 in total?",
+            int((invoices_2010 > 1000).sum()),
+        ),
+        _q(
+            "fresh-136",
+            "olist",
+            "cs_lead",
+            "Quantos pedidos foram entregues?",
+            int((orders["order_status"] == "delivered").sum()),
+            language="pt",
+        ),
+        _q(
+            "fresh-137",
+            "olist",
+            "analyst",
+            "On average, how many items does a non-cancelled order from the state RJ contain? "
+            "Two decimals.",
+            round(float(rj_items.mean()), 2),
+            tolerance=0.01,
+        ),
+        _q(
+            "fresh-138",
+            "olist",
+            "marketer",
+            "有多少位客户下过两个或更多未取消的订单？",
+            int((kept_orders.groupby("customer_unique_id").size() >= 2).sum()),
+            language="zh",
+        ),
+        _q(
+            "fresh-139",
+            "olist",
+            "marketer",
+            "Which city in the state MG had the most non-cancelled orders?",
+            {"city": mg_city},
+            "entity",
+        ),
+        _q(
+            "fresh-140",
+            "olist",
+            "analyst",
+            "Quantos pedidos não cancelados foram feitos em novembro de 2017?",
+            int((kept_orders["when"].dt.strftime("%Y-%m") == "2017-11").sum()),
+            language="pt",
+        ),
+    ]
+
+
 def questions(data: Path) -> list[dict]:
     """Every data-set question (segment questions are added once a model is scored)."""
     return [
@@ -2050,4 +2213,5 @@ def questions(data: Path) -> list[dict]:
         *fresh_questions_5(data),
         *fresh_questions_6(data),
         *fresh_questions_7(data),
+        *fresh_questions_8(data),
     ]
