@@ -115,11 +115,51 @@ _MEASURE = "次条笔单星"
 _BOUNDED_DIGITS = re.compile(rf"(?<![A-Za-z])({_LEAD})\s*(\d+)(?![\d.,])", re.I)
 
 
+def _value_of(number: str) -> float:
+    """A question's number as written ("1,000", "1.000" in Portuguese, "3,5", "2.5") as
+    a value (fresh-135: "more than 1,000" crashed the check on a stray number)."""
+    if re.fullmatch(r"\d{1,3}(?:[.,]\d{3})+", number):
+        return float(re.sub(r"[.,]", "", number))
+    return float(number.replace(",", "."))
+
+
+# "In both 2009 and 2010", "tanto em 2009 quanto em 2010", "2009年和2010年都": customers
+# (or products) active in each of two years, decided per customer. The 1.5B model counted
+# customers whose last order was in 2009 (fresh-132: 113 for 842).
+_BOTH = re.compile(r"\bboth\b|\btanto\b[^?]*\bquanto\b|\bambos\b|\bem\s+ambos\b|都|同时", re.I)
+_DECIDES_BOTH = re.compile(r"\bHAVING\b|\bINTERSECT\b|\bIN\s*\(\s*SELECT\b|\bEXISTS\b", re.I)
+
+
+def _in_both_years(question: str, queries: list[str]) -> tuple[str, str] | None:
+    """(as written, what to tell the model) where the question counts customers or
+    products active in each of two years and no query decides that per one of them."""
+    years = sorted(set(_YEAR.findall(question)))
+    entity = counted_entity(question)
+    both = _BOTH.search(question)
+    if not both or len(years) != 2 or entity not in ("customer", "product") or not queries:
+        return None
+    if any(_DECIDES_BOTH.search(q) and all(y in q for y in years) for q in queries):
+        return None
+    if _ABOUT_REVIEWS.search(question) and not _BOUGHT.search(question):
+        rows, kept, year_of = "review_facts", "", "year = {}"
+    else:
+        rows, kept, year_of = "order_facts", "is_cancelled = 0 AND ", "month LIKE '{}-%'"
+    each = " AND ".join(f"SUM(CASE WHEN {year_of.format(y)} THEN 1 ELSE 0 END) > 0" for y in years)
+    said = (
+        f"my question asks for {entity}s active in both {years[0]} and {years[1]} "
+        f"({both.group(0)}), and your query does not decide that per {entity}: group by "
+        f"{entity}_id and keep those with rows in each year{EXAMPLE}SELECT COUNT(*) FROM "
+        f"(SELECT {entity}_id FROM {rows} WHERE {kept}{entity}_id IS NOT NULL GROUP BY "
+        f"{entity}_id HAVING {each}) AS t."
+    )
+    return both.group(0), said
+
+
 def _stray_numbers(sql: str, numbers: dict) -> list[str]:
     """Numbers `sql` compares a column with (> 5, = 3) that are none of the question's
     `numbers` (0 and 1 left aside: "any", "none" are written with them)."""
     compared = re.findall(r"(?:>=|<=|<>|!=|>|<|=)\s*(-?\d+(?:\.\d+)?)(?![\d'-])", sql)
-    given = {float(n) for n in numbers}
+    given = {_value_of(n) for n in numbers}
     return list(
         dict.fromkeys(n for n in compared if float(n) not in given and float(n) not in (0, 1))
     )
@@ -227,9 +267,11 @@ _NOUNS = {
         r"多少(?:位|个|名)?(?:不同的)?(?:客户|顾客|用户|评论者)"
         r"|(?:客户|顾客|用户|评论者)(?:有|共有)多少",
     ),
+    # Items of an order are its lines or units, not products (fresh-137: "how many items
+    # does an order from RJ contain" was checked for reading no product).
     "product": (
-        "products|items",
-        "produtos|itens",
+        r"products|items(?![^?.]*\b(?:orders?|invoices?|baskets?)\b)",
+        r"produtos|itens(?![^?.]*\b(?:pedidos?|faturas?|compras?)\b)",
         r"多少(?:个|种|款)?(?:不同的)?(?:产品|商品)|(?:产品|商品)(?:有|共有)多少",
     ),
 }
@@ -520,7 +562,7 @@ _RATING_AFTER = re.compile(r"\s*-?\s*(?:stars?|estrelas?|星)", re.I)
 _RATING_BEFORE = re.compile(
     r"(?:ratings?|rated|notas?|评分|评价)\s*(?:is|was|of|de|é|为)?\s*$", re.I
 )
-_AVERAGE = re.compile(r"\b(?:average|mean|avg)\b|\bmédi[ao]\b|平均", re.I)
+ASKS_AVERAGE = re.compile(r"\b(?:average|mean|avg)\b|\bmédi[ao]\b|平均", re.I)
 
 
 # What a threshold on a customer's or product's total is on, by the word nearest it, and
@@ -578,6 +620,17 @@ def _threshold_query(question: str, entity: str, match: re.Match, bound: str) ->
         return f"{EXAMPLE}SELECT COUNT(*) FROM order_facts WHERE units {bound} {number}{kept}"
     if entity not in ("customer", "product") or not total:
         return ""
+    ranked = _ranked_by(question, match, total)
+    if (
+        ranked
+        and total in readable_columns().get(f"{entity}_facts", [])
+        and not _one_year(question)
+    ):
+        column, order = ranked
+        return (
+            f"{EXAMPLE}SELECT {entity}_id, {column}, {total} FROM {entity}_facts WHERE {total} "
+            f"{bound} {number} ORDER BY {column} {order} LIMIT 1"
+        )
     if total not in readable_columns().get(f"{entity}_facts", []):  # summed from reviews
         return (
             f"{EXAMPLE}SELECT COUNT(*) FROM (SELECT {entity}_id FROM review_facts GROUP BY "
@@ -593,6 +646,35 @@ def _threshold_query(question: str, entity: str, match: re.Match, bound: str) ->
             f"HAVING {measure} {bound} {number}) AS t"
         )
     return f"{EXAMPLE}SELECT COUNT(*) FROM {entity}_facts WHERE {total} {bound} {number}"
+
+
+WHICH_WORD = re.compile(r"\b(?:which|who|qual|quem)\b|哪|谁", re.I)  # anywhere: "Among ..., which"
+
+
+def _ranked_by(question: str, threshold: re.Match, total: str) -> tuple[str, str] | None:
+    """(the facts column, ASC or DESC) a question asking which one ranks first among those
+    past a threshold ranks by: "Entre os produtos com pelo menos 20 avaliações, qual tem a
+    menor nota média?" (fresh-126) ranks products with 20 reviews or more by avg_rating,
+    ascending. None for a question that counts, or ranks by no total it names."""
+    edges = [
+        (m.start(), order)
+        for pattern, order in ((_LOWEST, "ASC"), (_MOST, "DESC"))
+        for m in pattern.finditer(question)
+        if not threshold.start() <= m.start() < threshold.end()
+        and not re.search(r"\b(?:at|pelo|ao|no)\s+$", question[: m.start()], re.I)  # at least
+    ]
+    if not WHICH_WORD.search(question) or not edges or _HOW_MANY_WORDS.search(question):
+        return None
+    edge, order = min(edges)
+    named = [
+        (abs(word.start() - edge), word.lastgroup)
+        for word in _TOTAL_WORD.finditer(question)
+        if word.lastgroup not in (total, "customers")
+        and not (threshold.start() <= word.start() < threshold.end())
+    ]
+    if not named:
+        return None
+    return min(named)[1], order
 
 
 # A threshold on what each customer adds up to within one year ("2010年 ... 消费总额超过5000",
@@ -648,7 +730,7 @@ def _entity_threshold(question: str) -> tuple[str, str, str] | None:
             continue  # "at least one": any row will do; "more than 2 years": a date
         before = question[max(0, match.start() - 40) : match.start()]
         rating = _RATING_AFTER.match(after) or _RATING_BEFORE.search(before)
-        if rating and not _AVERAGE.search(before):
+        if rating and not ASKS_AVERAGE.search(before):
             continue  # "ratings below 3", "less than 5 stars": each review's own rating
         noun = _ENTITY_OF[re.sub(r"\s+", " ", (entity.group(1) or entity.group(2)).lower())]
         return noun, match.group(0).strip(), _threshold_query(question, noun, match, bound)
@@ -1499,6 +1581,48 @@ def _misplaced_threshold(question: str, written: str) -> tuple[str, str] | None:
     return None
 
 
+# A number of the question that counts a column's unit: "at least 5 helpful votes",
+# "至少5个有用票", "4 estrelas", "5-star". Asked how many 2013 reviews got at least 5
+# helpful votes, the 1.5B model compared rating >= 5 and helpful_votes >= 1, and the 5
+# passed for used (fresh-127: 581 for 79).
+_UNIT_COLUMN = re.compile(
+    r"\s*(?:or more|or fewer|or less|ou mais|ou menos|或以上|以上)?\s*[个次条]?\s*"
+    r"(?:(?P<helpful_votes>helpful\s+votes?|votos?\s+(?:úteis|de\s+utilidade)|有用票|有用的票|"
+    r"有帮助的?票)|(?P<rating>-?\s*stars?\b|\s*estrelas?\b|星(?!期)))",
+    re.I,
+)
+_OPERATOR = r"(?:>=|<=|<>|!=|=|>|<)"
+
+
+def _on_another_column(question: str, numbers: dict, written: str, unused: list) -> list:
+    """(as written, what to tell the model) for each number of the question that counts a
+    column's unit (helpful votes, stars) and that the queries compare only with another
+    column."""
+    found = []
+    for match in re.finditer(r"(?<![\d.,])(\d+)(?![\d.,])", question):
+        unit = _UNIT_COLUMN.match(question, match.end())
+        number = match.group(1)
+        if not unit or number not in numbers or number in unused:
+            continue
+        column = unit.lastgroup
+        on_column = " ".join(
+            re.findall(rf"\b\w*{column}\)?\s*{_OPERATOR}\s*[\d.]+", written, re.I)
+            + re.findall(rf"[\d.]+\s*{_OPERATOR}\s*[\w.]*{column}\b", written, re.I)
+        )
+        if _used(number, numbers[number][1], on_column):
+            continue
+        said = question[match.start() : unit.end()].strip()
+        found.append(
+            (
+                said,
+                f"my question's {number} counts {column.replace('_', ' ')} ({said}), and your "
+                f"query does not compare {column} with it: write {column} and the bound "
+                f"({column} >= {number} for at least {number}), not {number} on another column.",
+            )
+        )
+    return found
+
+
 def _findings(
     messages: list, answer: str = "", names: bool = True, source: str | None = None
 ) -> list[tuple[str, str]]:
@@ -1601,6 +1725,7 @@ def _findings(
             n, bound, _past_year(n, numbers, _LIMIT.sub("", written) if bound else written)
         )
     ]
+    found += _on_another_column(question, numbers, written, unused)
     shown = "\n".join(without_nudge(str(m.content)) for m in ran if not failed(m))
     months = _question_months(question).items()
     unused += [said for n, said in months if not _month_used(n, written, shown)]
@@ -1615,6 +1740,9 @@ def _findings(
                 f"{column} >= '{start[:7]}-01' AND {column} < '{close}')."
             )
             found.append((said, said_past))
+    both = _in_both_years(question, queries)
+    if both:
+        found.append(both)
     for said, side, bounded_year in sides:
         if not _reads_side(side, bounded_year, written):
             found.append(
@@ -1734,7 +1862,7 @@ def _findings(
                 f"the condition or figure on it is left out."
             )
             found.append((asked.group(0), said))
-    rated = _AVERAGE.search(question) or _RATED.search(question)  # ranked by rating on purpose
+    rated = ASKS_AVERAGE.search(question) or _RATED.search(question)  # ranked by rating on purpose
     # A ranking by how many ordered by an average: the 1.5B model ordered reviewers by
     # their average rating and answered "5 reviews" from an average of 5 (amz-h16).
     most = not rated and RANKS_BY_COUNT.search(question)
@@ -1762,7 +1890,12 @@ def _findings(
         )
         found.append((every.group(0).strip(), said))
     stars = _REVIEW_STARS.search(question)
-    if stars and not every and not _AVERAGE.search(question) and _COMPARES_AVERAGE.search(written):
+    if (
+        stars
+        and not every
+        and not ASKS_AVERAGE.search(question)
+        and _COMPARES_AVERAGE.search(written)
+    ):
         said = (
             f"my question is about single reviews ({stars.group(0)}), and your query compares "
             "each one's average rating, which keeps only those whose every review has it: "
@@ -1773,7 +1906,8 @@ def _findings(
     threshold = _entity_threshold(question)
     if threshold:
         entity, bound, example = threshold
-        example = example if counted_entity(question) == entity else ""  # a count, not a list
+        if counted_entity(question) != entity and " ORDER BY " not in example:
+            example = ""  # a count or a ranking, not a list
         span_year = _one_year(question) or ""
         if not any(_adds_up(q, entity) for c in stood for q in sqls_of(c)):
             said = (
@@ -1781,6 +1915,13 @@ def _findings(
                 f"your query compares it with single rows, which counts every {entity} with "
                 f"one such row: decide per {entity} ({entity}_facts, or GROUP BY {entity}_id "
                 f"HAVING COUNT(...), SUM(...) or AVG(...)){example}."
+            )
+            found.append((bound, said))
+        elif " ORDER BY " in example and any(n in unused for n in re.findall(r"\d+", bound)):
+            # fresh-126: the product with the lowest average of all, the 20 reviews dropped.
+            said = (
+                f"my question ranks only the {entity}s past a threshold ({bound}), and your "
+                f"query ranks them all: keep those past it in the WHERE{example}."
             )
             found.append((bound, said))
         elif " HAVING " in example and not any(
@@ -1918,9 +2059,11 @@ def _findings(
             "counted by how many there are to share them."
         )
         found.append((f"{noun}s", said))
-    rating = _AVERAGE.search(question) and _RATING_WORD.search(question)
+    rating = ASKS_AVERAGE.search(question) and _RATING_WORD.search(question)
     if rating and not _PER_GROUP.search(question) and queries:
-        averaged = [q for q in queries if _AVERAGED_AVERAGE.search(q)]
+        # Grouped by the entity, AVG(avg_rating) is each one's own average ("qual produto
+        # tem a menor nota média": fresh-126 was told to average the reviews instead).
+        averaged = [q for q in queries if _AVERAGED_AVERAGE.search(q) and not _BY_ENTITY.search(q)]
         if averaged and not any(_AVERAGED_RATING.search(q) for q in queries):
             years = set(_YEAR.findall(question))
             where = f" WHERE year = {years.pop()}" if len(years) == 1 else ""
@@ -1931,7 +2074,7 @@ def _findings(
                 f"{EXAMPLE}SELECT AVG(rating) FROM review_facts{where}."
             )
             found.append((rating.group(0), said))
-    share = _SHARE.search(question)
+    share = ASKS_SHARE.search(question)
     if share and queries and all(_one_count(q) for q in queries):
         said = (
             f"my question asks for a share ({share.group(0)}), and your query counts without "
@@ -1940,7 +2083,7 @@ def _findings(
             f"conditions in the WHERE{_share_query(chosen[-1]['args'].get('sql', ''))}."
         )
         found.append((share.group(0), said))
-    whole = None if _CHANGE.search(question) else _SHARE.search(question)
+    whole = None if _CHANGE.search(question) else ASKS_SHARE.search(question)
     latest = [table_of(m) for m in ran if not failed(m)][-1:]  # a fixed query stands
     over = [t for t in latest if whole and _over_100(t)]
     if over:
@@ -1951,7 +2094,7 @@ def _findings(
             f"{_inverted_share(over[-1].sql)}."
         )
         found.append((whole.group(0), said))
-    sold = _AVERAGE.search(question) and _SOLD_ITEMS.search(question)
+    sold = ASKS_AVERAGE.search(question) and _SOLD_ITEMS.search(question)
     if sold and _LIST_PRICE.search(written) and not _LINE_PRICE.search(written):
         said = (
             f"my question averages over the items sold ({sold.group(0)}), and your query "
@@ -2137,7 +2280,7 @@ def _ranked_entity(question: str) -> tuple[str, str] | None:
     which, most = _WHICH_ENTITY.search(question), _MOST.search(question)
     if not which or not most or _SINGLE_ROW.search(question):
         return None
-    if _AVERAGE.search(question):
+    if ASKS_AVERAGE.search(question):
         return None
     word = re.sub(r"\s+", " ", next(g for g in which.groups() if g).lower())
     entity = "customer" if word == "who" else _ENTITY_OF.get(word)
@@ -2221,13 +2364,14 @@ def _ranked_by_another_total(sql: str, wanted: str) -> tuple[str, str] | None:
 _RATING_WORD = re.compile(r"\b(?:ratings?|scores?|stars?|notas?)\b|评分|星级|打分|分数", re.I)
 _AVERAGED_AVERAGE = re.compile(r"\bAVG\s*\(\s*[\w.]*avg_rating\s*\)", re.I)
 _AVERAGED_RATING = re.compile(r"\bAVG\s*\(\s*[\w.]*\brating\s*\)", re.I)
+_BY_ENTITY = re.compile(r"\bGROUP\s+BY\s+[\w.]*(?:customer|product|reviewer)_id\b", re.I)
 
 
 # A question for a share: "what share of the reviews", "what percentage", "qual o
 # percentual", "占比". Asked what share of 2013's reviews gave 4 or 5 stars, the 1.5B
 # model counted them (3,566), said it would divide by the year's reviews, and answered
 # "0.98%" from nothing.
-_SHARE = re.compile(
+ASKS_SHARE = re.compile(
     r"\b(?:what|which)\s+(?:share|percentage|proportion|fraction|percent)\b|\bpercentage\s+of\b"
     r"|\b(?:share|proportion|fraction)\s+of\b|\bper\s*cent\s+of\b"
     r"|\b(?:percentual|porcentagem|proporção|parcela)\b|比例|百分之|百分比|占比|占多少",
@@ -2319,7 +2463,7 @@ def _averaged_count(question: str, written: str) -> tuple[str, str] | None:
     have?") and the query averages something else and counts nothing (own-set or-h12:
     AVG(units) FROM order_facts, 233.05 for 4.45)."""
     noun = counted_entity(question)
-    if not noun or not _AVERAGE.search(question) or re.search(r"\bCOUNT\s*\(", written, re.I):
+    if not noun or not ASKS_AVERAGE.search(question) or re.search(r"\bCOUNT\s*\(", written, re.I):
         return None
     args = [a.strip() for a in _AVERAGED.findall(written)]
     if not args or any(noun in a.lower() for a in args):

@@ -400,7 +400,7 @@ def ungrounded_entities(answer: str, messages: list) -> list[str]:
 
 
 # A question that asks for a thing (which customer, what month, qual produto, 哪个...).
-_ASKS_WHICH = re.compile(
+ASKS_WHICH = re.compile(
     r"^\s*(?:\w+,\s*)?(?:which|who|whom|whose|what (?:month|year|day|product|customer|"
     r"country|category|segment|state|brand)|in which|qual|quais|quem|em que|em qual|"
     r"[^\n]*?(?:哪|谁))",
@@ -413,7 +413,7 @@ def unnamed_entity(answer: str, messages: list) -> list[str]:
     names none of it (a small model answers "in October" for the month 2010-11, or gives
     a customer's spend without the customer). Empty when the answer names it."""
     question, since = this_question(messages)
-    if not _ASKS_WHICH.search(question):
+    if not ASKS_WHICH.search(question):
         return []
     tables = [
         table_of(m)

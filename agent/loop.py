@@ -69,6 +69,7 @@ class SegmentationAgent:
         schema: str = "",
         budget_s: float = QUESTION_BUDGET_S,
         examples=None,
+        direct: bool = False,
     ) -> None:
         from langchain.agents import create_agent
 
@@ -81,7 +82,7 @@ class SegmentationAgent:
             chat_model,
             tools,
             system_prompt=system_prompt(tools, schema),
-            middleware=agent_middleware({t.name for t in tools}, max_model_calls, examples),
+            middleware=agent_middleware({t.name for t in tools}, max_model_calls, examples, direct),
         )
 
     def ask(self, question: str, conversation_id: str = "default") -> Answer:
@@ -177,7 +178,7 @@ def _answer(new: list, question: str) -> Answer:
     calls, own = {}, False
     for message in new:
         if isinstance(message, AIMessage):
-            answer.model_calls += 1
+            answer.model_calls += not message.response_metadata.get("direct", False)
             answer.calls_from_text += message.response_metadata.get("tool_calls_from_text", 0)
             for call in message.tool_calls:
                 calls[call["id"]] = call
@@ -205,10 +206,13 @@ def build_agent(
     exports_dir: Path,
     write_with_llm: bool = True,
     examples: bool = False,
+    direct: bool = True,
 ) -> SegmentationAgent:
     """The agent wired to a database, its review index (or None), the folder its exports
     go to (the settings' home/exports at the composition root) and a chat model;
-    `examples` shows the verified SQL examples with each question (settings.agent_examples)."""
+    `examples` shows the verified SQL examples with each question (settings.agent_examples);
+    `direct`: a one-row result that answers the question is answered without one more
+    model call (agent.direct)."""
     from segassist.agent.client import text_writer
     from segassist.tools.catalogue import ToolContext, make_tools, schema_summary
 
@@ -224,4 +228,5 @@ def build_agent(
         ConversationStore(engine),
         schema=schema_summary(engine),
         examples=default_bank() if examples else None,
+        direct=direct,
     )

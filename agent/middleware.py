@@ -26,6 +26,7 @@ from segassist.agent.checks import (
     suggested_query,
     unchecked,
 )
+from segassist.agent.direct import direct_answer
 from segassist.agent.examples import copied, examples_text
 from segassist.agent.guards import (
     ANSWER_NUDGE,
@@ -64,9 +65,12 @@ TOO_LONG = re.compile(r"context (size|length|window)|maximum context", re.IGNORE
 question_deadline: ContextVar[float] = ContextVar("question_deadline", default=float("inf"))
 
 
-def agent_middleware(tool_names: set[str], max_model_calls: int, examples=None) -> list:
+def agent_middleware(
+    tool_names: set[str], max_model_calls: int, examples=None, direct: bool = False
+) -> list:
     """The middleware, outermost first; `examples` is an agent.examples.ExampleBank (None:
-    no worked examples are shown)."""
+    no worked examples are shown); `direct`: a one-row result that answers the question
+    is answered by the agent itself (agent.direct), not by one more model call."""
     from langchain.agents.middleware import AgentMiddleware, ModelCallLimitMiddleware
     from langchain.agents.middleware.types import ModelResponse
     from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
@@ -176,6 +180,9 @@ def agent_middleware(tool_names: set[str], max_model_calls: int, examples=None) 
                 answer = mended(request, "deadline") or from_results(
                     request, handler, None, out_of_time=True
                 )
+                return ModelResponse(result=[answer], structured_response=None)
+            if direct and (said := direct_answer(request.messages)):
+                answer = AIMessage(said, response_metadata={"own": True, "direct": True})
                 return ModelResponse(result=[answer], structured_response=None)
             try:
                 response = handler(request)

@@ -65,6 +65,13 @@ REPLIES = {
         "valor: {value} ({column}). A consulta está nas etapas.",
         "zh": "我无法写出可靠的回答；查询只返回了一个值：{value}（{column}）。查询见步骤。",
     },
+    # A one-row result that answers the question, said by the agent (agent.direct): the
+    # row's values with their columns, the query left to the steps.
+    "direct": {
+        "en": "From the data: {value}. The query is in the steps.",
+        "pt": "Segundo os dados: {value}. A consulta está nas etapas.",
+        "zh": "根据数据：{value}。查询见步骤。",
+    },
     # A review's words added to an answer that paraphrased it (guards.with_quote).
     "quote": {
         "en": '"{words}" ({rating}★, customer {customer})',

@@ -149,11 +149,12 @@ def run_segassist(
     conversation: str | None = None,
     index=None,
     examples: bool = True,
+    direct: bool = True,
 ) -> tuple[str, int, int, bool]:
     """One question, in a new conversation unless `conversation` names one."""
     from segassist.agent.loop import build_agent
 
-    agent = build_agent(engine, chat, index, work / "exports", examples=examples)
+    agent = build_agent(engine, chat, index, work / "exports", examples=examples, direct=direct)
     answer = agent.ask(question, conversation or f"bench-{time.monotonic_ns()}")
     STEPS.extend(
         {"tool": s.tool, "args": s.args, "observation": s.observation[:400]} for s in answer.steps
@@ -229,7 +230,9 @@ def main() -> None:
     parser.add_argument(
         "--only",
         help="Comma-separated systems: segassist, segassist-no-examples (the same agent "
-        "without the verified SQL examples), segassist-chained (no examples, and every "
+        "without the verified SQL examples), segassist-model-answers (no examples, and the model "
+        "writes every answer, even from a one-row result that answers the question: the agent "
+        "before agent.direct), segassist-chained (no examples, and every "
         "question of a data set asked in one conversation, in order: the report compares "
         "questions asked fifth or later with the same questions asked fresh), stock "
         "(default: segassist,stock)",
@@ -275,8 +278,10 @@ def main() -> None:
     _wait_until_idle(args.llm_url)
     chat = make_chat_model(args.llm_url, timeout_s=CALL_TIMEOUT_S)
     asked: dict[str, int] = defaultdict(int)  # questions asked so far per conversation
-    for system in systems:
-        for q in questions:
+    for number, q in enumerate(questions):
+        # Each question by every system in turn, times taken on one host state; the order
+        # alternates, as the second asked reuses the first's prompt cache on the server.
+        for system in systems if number % 2 == 0 else systems[::-1]:
             _wait_until_idle(args.llm_url)
             started = time.perf_counter()
             STEPS.clear()
@@ -296,6 +301,7 @@ def main() -> None:
                         conversation,
                         INDEXES.get(q["dataset"]),
                         examples=system == "segassist",
+                        direct=system != "segassist-model-answers",
                     )
                 else:
                     text, from_text, calls, used_tools = run_stock(

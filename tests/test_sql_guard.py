@@ -420,7 +420,9 @@ def test_a_value_a_column_never_holds_is_pointed_out_with_the_values_it_does(war
     # country = 'Minas Gerais', then all of Brazil counted for it).
     state = run_sql("SELECT COUNT(*) FROM order_facts WHERE country = 'Minas Gerais'")
     assert "never holds 'Minas Gerais'" in state.text
-    assert "'Minas Gerais' is a state: customer_facts.region = 'MG'." in state.text
+    assert "'Minas Gerais' is a state: customer_facts.region = 'MG' (JOIN customer_facts c" in (
+        state.text
+    )
     # A share whose part found nothing: SUM(CASE WHEN country = 'UK' ...) beside the total.
     part = run_sql(
         "SELECT COUNT(*) AS n, SUM(CASE WHEN status = 'Cancelled-typo' THEN 1 ELSE 0 END) "
@@ -1025,6 +1027,19 @@ def test_a_state_named_in_full_where_the_data_holds_its_code(olist_run_sql):
         assert said.failed and f"(did you mean '{code}' for '{name}'?)" in said.text, said.text
     held = run_sql("SELECT COUNT(*) FROM customer_facts WHERE region = 'MG'")
     assert not held.failed and held.payload.rows[0][0] > 0
+
+
+def test_a_state_code_compared_with_the_country_is_told_where_states_are(olist_run_sql):
+    """Asked about orders "from the state RJ", the 1.5B model wrote country = 'RJ' and was
+    told only that country holds 'Brazil' (fresh-137). A code the customers' regions hold
+    is said to be a state, with the join that reads it; one they do not hold is not."""
+    said = olist_run_sql("SELECT AVG(units) FROM order_facts WHERE country = 'RJ'")
+    assert (
+        "'RJ' is a state: customer_facts.region = 'RJ' (JOIN customer_facts c ON "
+        "c.customer_id = order_facts.customer_id)." in said.text
+    ), said.text
+    unheld = olist_run_sql("SELECT AVG(units) FROM order_facts WHERE country = 'XQ'")
+    assert "never holds 'XQ'" in unheld.text and "is a state" not in unheld.text
 
 
 def test_a_category_named_as_the_source_names_it_runs_on_the_name_stored(olist_run_sql):

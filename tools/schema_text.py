@@ -1272,6 +1272,15 @@ def country_names(name: str) -> list[str]:
     return [_english_names()[code], *_COUNTRY_SPELLINGS.get(code, ())]
 
 
+def country_spelled(value: str) -> str | None:
+    """The country's English name where a retail log spells it otherwise ('EIRE':
+    'Ireland', 'RSA': 'South Africa'); None for any other value."""
+    for code, spellings in _COUNTRY_SPELLINGS.items():
+        if value.upper() in spellings:
+            return _english_names()[code]
+    return None
+
+
 def countries_written_in_chinese(text: str) -> list[str]:
     """The country names `text` writes in Chinese ("除了英国以外": ['英国']), longest first
     where one holds another; capital letters mark no name there."""
@@ -1409,23 +1418,53 @@ def unknown_values(engine, sql: str, dialect: str) -> tuple[list[str], bool]:
         held = {str(row[0]) for row in found.rows}
         missing = sorted(v for v in literals if v not in held)  # = is case-sensitive
         if missing:
-            listed = ", ".join(f"'{v}'" for v in sorted(held))
+            listed = ", ".join(f"'{v}'" for v in sorted(held)) or "none (it is empty)"
             absent = ", ".join(f"'{v}'" for v in missing)
             meant = [f"'{m}' for '{v}'" for v in missing if (m := _meant(v, held))]
             near = near or bool(meant)
             said = f" (did you mean {', '.join(meant)}?)" if meant else ""
             # A state asked of another column (order_facts.country = 'Minas Gerais': the
-            # 1.5B model then counted all of Brazil, fresh-108).
+            # 1.5B model then counted all of Brazil, fresh-108; country = 'RJ', fresh-137).
             states = [
-                f" '{v}' is a state: customer_facts.region = '{code}'."
+                f" '{v}' is a state: customer_facts.region = '{code}'{_joined(table)}."
                 for v in missing
-                if column != "region" and (code := region_code(v))
+                if column != "region" and (code := _state_held(engine, v))
             ]
             notes.append(
                 f"Note: {table}.{column} never holds {absent}{said}; its values are "
                 f"{listed}.{''.join(states)}"
             )
     return notes, near
+
+
+def _state_held(engine, value: str) -> str | None:
+    """The state code `value` names: a Brazilian state by name, or a code of two letters
+    where the customers' regions hold it (a code alone may be a country's: 'AL')."""
+    from segassist.core.errors import UserInputError
+    from segassist.tools.sql import run_select
+
+    if named := region_code(value):
+        return named
+    code = value.upper()
+    if not re.fullmatch(r"[A-Z]{2}", code):
+        return None
+    try:
+        found = run_select(
+            engine,
+            f"SELECT region FROM customer_facts WHERE region = '{code}' LIMIT 1",
+            row_limit=1,
+            timeout_s=VALUES_TIMEOUT_S,
+        )
+    except UserInputError:
+        return None
+    return code if found.rows else None
+
+
+def _joined(table: str) -> str:
+    """How a view other than customer_facts reads the customer's region."""
+    if table == "customer_facts" or "customer_id" not in readable_columns().get(table, ()):
+        return ""
+    return f" (JOIN customer_facts c ON c.customer_id = {table}.customer_id)"
 
 
 def empty_groups(sql: str, columns: list[str], rows: list, dialect: str) -> list[str]:
