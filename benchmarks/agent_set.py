@@ -2198,6 +2198,179 @@ def fresh_questions_8(data: Path) -> list[dict]:
     ]
 
 
+def fresh_questions_9(data: Path) -> list[dict]:
+    """Written 2026-12-08 (eleventh session) after the changes made on fresh_questions_8
+    and before any change made on these: a year's reviews with no helpful vote, products
+    with a 1-star review, the busiest reviewer's count, the best-rated busy product, a
+    year's helpful votes per review, a month's distinct stock codes, the country with most
+    customers outside the UK, the customer with most distinct products, quantity per line,
+    a month's buyers, big invoices, a city's customers, a year's average review score,
+    shipped orders, the category with most revenue, products sold in a state. Reported
+    with the other fresh-* questions."""
+    amazon, retail, olist = _amazon(data), _retail(data), _olist(data)
+    by_product = amazon.groupby("asin")["overall"].agg(["mean", "size"])
+    best_busy, _ = _unique_top(by_product.loc[by_product["size"] >= 30, "mean"])
+    in_2013 = amazon[amazon["when"].dt.year == 2013]
+    kept = retail[~retail["cancelled"]]
+    known_kept = kept[kept["customer"].notna()]
+    december_2009 = kept[kept["when"].dt.strftime("%Y-%m") == "2009-12"]
+    abroad = known_kept[known_kept["Country"] != "United Kingdom"]
+    top_country, _ = _unique_top(abroad.groupby("Country")["customer"].nunique())
+    widest, _ = _unique_top(known_kept.groupby("customer")["StockCode"].nunique())
+    december_2010 = known_kept[known_kept["when"].dt.strftime("%Y-%m") == "2010-12"]
+    invoice_totals = kept.groupby("Invoice")["amount"].sum()
+    orders = olist["orders"]
+    kept_orders = orders[~orders["cancelled"]]
+    items = olist["order_items"].merge(kept_orders[["order_id", "customer_state"]], on="order_id")
+    category = items["product_id"].map(
+        olist["products"].set_index("product_id")["product_category_name"]
+    )
+    top_category, _ = _unique_top(items.groupby(category)["price"].sum())
+    translation = pd.read_csv(data / OLIST / "category_translation.csv").set_index(
+        "product_category_name"
+    )["product_category_name_english"]
+    reviews = olist["reviews_matched"]
+    review_year = pd.to_datetime(reviews["review_creation_date"]).dt.year
+    customers = olist["customers"]
+    return [
+        _q(
+            "fresh-141",
+            "amazon",
+            "cs_lead",
+            "How many reviews written in 2014 received no helpful votes at all?",
+            int(((amazon["when"].dt.year == 2014) & (amazon["helpful_votes"] == 0)).sum()),
+        ),
+        _q(
+            "fresh-142",
+            "amazon",
+            "cs_lead",
+            "Quantos produtos receberam pelo menos uma avaliação de 1 estrela?",
+            int(amazon.loc[amazon["overall"] == 1, "asin"].nunique()),
+            language="pt",
+        ),
+        _q(
+            "fresh-143",
+            "amazon",
+            "analyst",
+            "评论数量最多的评论者一共写了多少条评论？",
+            int(amazon.groupby("reviewerID").size().max()),
+            language="zh",
+        ),
+        _q(
+            "fresh-144",
+            "amazon",
+            "marketer",
+            "Among products with at least 30 reviews, which one has the highest average rating?",
+            {"product": best_busy},
+            "entity",
+        ),
+        _q(
+            "fresh-145",
+            "amazon",
+            "analyst",
+            "What was the average number of helpful votes per review in 2013? Two decimals.",
+            round(float(in_2013["helpful_votes"].mean()), 2),
+            tolerance=0.01,
+        ),
+        _q(
+            "fresh-146",
+            "online_retail",
+            "analyst",
+            "How many distinct stock codes were sold on non-cancelled invoices in December 2009?",
+            int(december_2009["StockCode"].nunique()),
+        ),
+        _q(
+            "fresh-147",
+            "online_retail",
+            "marketer",
+            "Sem contar o Reino Unido, qual país teve mais clientes distintos em faturas não "
+            "canceladas?",
+            {"country": IRELAND if top_country == "EIRE" else top_country},
+            "entity",
+            language="pt",
+        ),
+        _q(
+            "fresh-148",
+            "online_retail",
+            "marketer",
+            "哪位客户在未取消的发票中购买的不同商品种类最多？请给出客户编号。",
+            {"customer": widest},
+            "entity",
+            language="zh",
+        ),
+        _q(
+            "fresh-149",
+            "online_retail",
+            "analyst",
+            "What was the average quantity per invoice line on non-cancelled invoices? Two "
+            "decimals.",
+            round(float(kept["Quantity"].mean()), 2),
+            tolerance=0.01,
+        ),
+        _q(
+            "fresh-150",
+            "online_retail",
+            "cs_lead",
+            "How many customers bought on non-cancelled invoices in December 2010?",
+            int(december_2010["customer"].nunique()),
+        ),
+        _q(
+            "fresh-151",
+            "online_retail",
+            "marketer",
+            "Quantas faturas não canceladas tiveram valor total acima de 5.000?",
+            int((invoice_totals > 5000).sum()),
+            language="pt",
+        ),
+        _q(
+            "fresh-152",
+            "olist",
+            "marketer",
+            "How many customers are from the city of sao paulo?",
+            int(
+                customers.loc[
+                    customers["customer_city"] == "sao paulo", "customer_unique_id"
+                ].nunique()
+            ),
+        ),
+        _q(
+            "fresh-153",
+            "olist",
+            "cs_lead",
+            "Qual foi a nota média das avaliações criadas em 2017? Duas casas decimais.",
+            round(float(reviews.loc[review_year == 2017, "review_score"].mean()), 2),
+            tolerance=0.01,
+            language="pt",
+        ),
+        _q(
+            "fresh-154",
+            "olist",
+            "cs_lead",
+            "有多少个订单的状态是已发货（shipped）？",
+            int((orders["order_status"] == "shipped").sum()),
+            language="zh",
+        ),
+        _q(
+            "fresh-155",
+            "olist",
+            "marketer",
+            "Which product category brought the most revenue (item prices) on non-cancelled "
+            "orders?",
+            {"category": [top_category, translation.get(top_category, top_category)]},
+            "entity",
+        ),
+        _q(
+            "fresh-156",
+            "olist",
+            "analyst",
+            "Quantos produtos diferentes foram vendidos em pedidos não cancelados de clientes "
+            "de SP?",
+            int(items.loc[items["customer_state"] == "SP", "product_id"].nunique()),
+            language="pt",
+        ),
+    ]
+
+
 def questions(data: Path) -> list[dict]:
     """Every data-set question (segment questions are added once a model is scored)."""
     return [
@@ -2214,4 +2387,5 @@ def questions(data: Path) -> list[dict]:
         *fresh_questions_6(data),
         *fresh_questions_7(data),
         *fresh_questions_8(data),
+        *fresh_questions_9(data),
     ]
