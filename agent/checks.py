@@ -155,6 +155,50 @@ def _in_both_years(question: str, queries: list[str]) -> tuple[str, str] | None:
     return both.group(0), said
 
 
+# The figure of the one that ranks first: "how many reviews did the most active reviewer
+# write", "评论数量最多的评论者一共写了多少条评论". The 1.5B model counted every review
+# (fresh-143: 10,261 for 42).
+_THE_TOP = re.compile(
+    r"(?i:\b(?:most\s+active|top|biggest|largest|busiest)\s+(customer|reviewer|buyer|product)s?\b"
+    r"|\b(customer|reviewer|buyer|product)\s+(?:who|that|with)\s+(?:\w+\s+){0,3}?(?:the\s+)?most\b"
+    r"|\b(cliente|avaliador|comprador|produto)\s+(?:que\s+(?:\w+\s+){0,3}?mais|com\s+mais|mais\s+ativo)\b)"
+    r"|最多的(客户|评论者|买家|顾客|用户|产品|商品)|最活跃的(客户|评论者|买家|顾客|用户)"
+)
+_RANKS_ROWS = re.compile(r"\bGROUP\s+BY\b|\bORDER\s+BY\b|\bMAX\s*\(", re.I)
+_ENTITY_WORDS = {"avaliador": "customer", "顾客": "customer", "用户": "customer"}
+
+
+def _figure_of_the_top(question: str, queries: list[str]) -> tuple[str, str] | None:
+    """(as written, what to tell the model) where the question asks a figure of the
+    customer or product that ranks first by a total it names, and every query adds up
+    all of them instead of ranking them."""
+    top = _THE_TOP.search(question)
+    if not top or not _HOW_MANY_WORDS.search(question) or not queries:
+        return None
+    if any(_RANKS_ROWS.search(q) for q in queries):
+        return None
+    word = next(g for g in top.groups() if g).lower()
+    entity = _ENTITY_WORDS.get(word) or _ENTITY_OF.get(word)
+    held = readable_columns().get(f"{entity}_facts", [])
+    # The total ranked by is the one written next to "most" (after it, or before 最多的),
+    # the others named are figures to show beside it.
+    near = [
+        (min(abs(m.start() - top.end()), abs(top.start() - m.end())), m.lastgroup)
+        for m in _TOTAL_WORD.finditer(question)
+        if m.lastgroup in held and not top.start() <= m.start() < top.end()
+    ]
+    if entity not in ("customer", "product") or not near:
+        return None
+    totals = list(dict.fromkeys(column for _, column in sorted(near)))
+    said = (
+        f"my question asks a figure of the {entity} that ranks first ({top.group(0)}), and "
+        f"your query adds up all of them: rank each {entity} by its total{EXAMPLE}SELECT "
+        f"{entity}_id, {', '.join(totals)} FROM {entity}_facts ORDER BY {totals[0]} DESC "
+        "LIMIT 1."
+    )
+    return top.group(0), said
+
+
 def _stray_numbers(sql: str, numbers: dict) -> list[str]:
     """Numbers `sql` compares a column with (> 5, = 3) that are none of the question's
     `numbers` (0 and 1 left aside: "any", "none" are written with them)."""
@@ -1743,6 +1787,9 @@ def _findings(
     both = _in_both_years(question, queries)
     if both:
         found.append(both)
+    top = _figure_of_the_top(question, queries)
+    if top:
+        found.append(top)
     for said, side, bounded_year in sides:
         if not _reads_side(side, bounded_year, written):
             found.append(

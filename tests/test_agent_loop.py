@@ -3388,3 +3388,38 @@ def test_a_country_the_log_spells_otherwise_is_said_with_its_name(context):
     assert "EIRE = Ireland (country), 3 (n)" in answer.text and len(model.seen) == 1, [
         str(m[-1].content) for m in model.seen
     ]
+
+
+def test_a_figure_of_the_one_that_ranks_first_is_not_a_total_of_all(context):
+    """ "评论数量最多的评论者一共写了多少条评论": the 1.5B model counted every review
+    (fresh-143: 10,261 for 42). A figure of the customer or product that ranks first is
+    checked until a query ranks them, with the facts query that does; a count of all
+    asks nothing."""
+    everything = _call("run_sql", sql="SELECT COUNT(*) AS n FROM reviews")
+    ranked = _call(
+        "run_sql",
+        sql="SELECT customer_id, reviews FROM customer_facts ORDER BY reviews DESC LIMIT 1",
+    )
+    cases = (
+        (
+            "How many reviews did the most active reviewer write?",
+            "most active reviewer",
+            "3.",
+            "2.",
+        ),
+        (
+            "Quantas avaliações escreveu o avaliador com mais avaliações?",
+            "avaliador com mais",
+            "3 avaliações.",
+            "2 avaliações.",
+        ),
+        ("评论数量最多的评论者一共写了多少条评论？", "最多的评论者", "3条。", "2条。"),
+    )
+    check = "a figure of the customer that ranks first ({}), and your query adds up all of them"
+    _checked_until_fixed(context, everything, ranked, cases, check)
+    model = _script(everything, "3.", everything, "3.", "2.")
+    answer = _agent(context, model).ask(cases[0][0], "kept")
+    assert answer.steps[-1].args["sql"].endswith("ORDER BY reviews DESC LIMIT 1")
+    model = _script(everything, "3 reviews.")
+    assert _agent(context, model).ask("How many reviews are there?", "all").text == "3 reviews."
+    assert len(model.seen) == 2

@@ -925,6 +925,25 @@ def test_an_aggregate_beside_a_bare_column_needs_group_by(warehouse):
             run_select(warehouse, lone_max)
 
 
+def test_run_sql_groups_by_the_plain_columns_it_was_told_to_group_by(warehouse, tmp_path):
+    """Told "Add GROUP BY product_id", the 1.5B model called describe_data instead and the
+    question ended on "my last query failed" (fresh-144). run_sql groups by the plain
+    columns selected beside the aggregate and says so; an expression still fails."""
+    from segassist.tools.context import ToolContext
+    from segassist.tools.data_tools import run_sql_tool
+
+    run_sql = run_sql_tool(ToolContext(warehouse, None, tmp_path))
+    wrong = "SELECT customer_id, COUNT(*) AS n FROM reviews ORDER BY n DESC LIMIT 1"
+    said = run_sql(wrong)
+    right = run_sql(wrong.replace(" ORDER", " GROUP BY customer_id ORDER"))
+    assert not said.failed and said.payload.rows == right.payload.rows
+    assert said.text.startswith(
+        "Note: customer_id was neither grouped nor aggregated; this ran GROUP BY customer_id."
+    )
+    expression = run_sql("SELECT UPPER(customer_id) AS c, COUNT(*) AS n FROM reviews")
+    assert expression.failed and "neither grouped nor aggregated" in expression.text
+
+
 def test_date_parts_run_on_both_engines(warehouse):
     """YEAR(), MONTH(), DAY(), EXTRACT and DATE_PART are not SQLite functions (the 1.5B
     model wrote YEAR() for reviews "in 2012" and got "no such function"): they run as
@@ -1040,6 +1059,16 @@ def test_a_state_code_compared_with_the_country_is_told_where_states_are(olist_r
     ), said.text
     unheld = olist_run_sql("SELECT AVG(units) FROM order_facts WHERE country = 'XQ'")
     assert "never holds 'XQ'" in unheld.text and "is a state" not in unheld.text
+
+
+def test_a_value_of_a_column_with_many_values_is_matched_without_accents(olist_run_sql):
+    """Olist holds 4,000 cities, too many to list, written without accents: city = 'São
+    Paulo' counted 0 customers and nothing said so (fresh-152). The value most likely meant
+    is named, and the 0 is not used; a value like none held still says nothing."""
+    said = olist_run_sql("SELECT COUNT(*) FROM customer_facts WHERE city = 'São Paulo'")
+    assert said.failed and "(did you mean 'sao paulo' for 'São Paulo'?)" in said.text, said.text
+    nothing = olist_run_sql("SELECT COUNT(*) FROM customer_facts WHERE city = 'Zzyzx Qwv'")
+    assert not nothing.failed and "Note:" not in nothing.text
 
 
 def test_a_category_named_as_the_source_names_it_runs_on_the_name_stored(olist_run_sql):
