@@ -35,7 +35,7 @@ from segassist.tools.schema_text import (
     countries_written_in_chinese,
     country_names,
     readable_columns,
-    region_code,
+    state_code,
 )
 
 # Numbers in a question: 2012, 5, 1.5, the 1 of "1-star"; not those that say how to round
@@ -1883,7 +1883,8 @@ def _findings(
     placed = re.sub(r"^\s*(?:please\s+)?state\b", "", question, flags=re.I)  # "State the ..."
     # A state named in full where the data holds its code: the 1.5B model counted all of
     # Brazil's orders for "do estado do Rio de Janeiro" (fresh-73).
-    states = [(n, c) for n in _proper_names(question) if (c := region_code(n))]
+    # A code alone too: "clientes de SP" was read as country = 'Brazil' (fresh-156).
+    states = [(n, c) for n in _proper_names(question) if (c := state_code(n))]
     for column, place in _PLACES.items():
         asked = place.search(placed)
         # A state named without the word "state" ("vieram de Minas Gerais"): the 1.5B

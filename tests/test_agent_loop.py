@@ -1928,6 +1928,11 @@ def test_a_state_or_city_asked_and_not_read_is_pointed_out(context):
     _agent(context, model).ask("Quantos pedidos vieram de Minas Gerais?", "mg")
     assert "about the Minas Gerais, and your query reads no region" in model.seen[2][-1].content
     assert "Minas Gerais is region = 'MG'." in model.seen[2][-1].content
+    # ... or by its code alone (fresh-156: "clientes de SP" read as country = 'Brazil').
+    model = _script(in_brazil, "3.", in_brazil, "3.", "3.", "3.")
+    answer = _agent(context, model).ask("Quantos pedidos vieram de clientes de SP?", "sp")
+    assert "SP is region = 'SP'." in model.seen[2][-1].content
+    assert answer.text.startswith("Não consegui responder com segurança")
     by_city = _call(
         "run_sql",
         sql="SELECT city, COUNT(*) AS n FROM customer_facts GROUP BY city ORDER BY n DESC LIMIT 1",

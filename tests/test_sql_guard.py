@@ -1071,6 +1071,23 @@ def test_a_value_of_a_column_with_many_values_is_matched_without_accents(olist_r
     assert not nothing.failed and "Note:" not in nothing.text
 
 
+def test_a_facts_view_joined_to_add_up_its_own_totals_is_told_they_are_held(olist_run_sql):
+    """Asked for the category with most revenue, the 1.5B model joined product_facts to
+    order_facts to add up price * units, was refused for the fan-out and never answered
+    (fresh-155). The refusal says the view holds those totals, with the grouped query."""
+    said = olist_run_sql(
+        "SELECT p.category, SUM(p.price * o.units) AS total FROM product_facts p JOIN "
+        "order_facts o ON p.product_id = o.product_id GROUP BY p.category ORDER BY total DESC"
+    )
+    told = (
+        "For example SELECT category, SUM(revenue) AS revenue FROM product_facts GROUP BY "
+        "category ORDER BY revenue DESC."
+    )
+    assert said.failed and "product_facts already holds each one's" in said.text
+    assert told in said.text
+    assert not olist_run_sql(told.removeprefix("For example ").rstrip(".")).failed
+
+
 def test_a_category_named_as_the_source_names_it_runs_on_the_name_stored(olist_run_sql):
     """Olist's categories are stored in English ('health_beauty') from its translation
     file; asked for the average item price of "beleza_saude", the 1.5B model compared

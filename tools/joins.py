@@ -82,8 +82,34 @@ def repeated_rows(sql: str, dialect: str) -> str | None:
                         f"per matching row of {fine}. Aggregate the columns of {fine} alone, "
                         f"or those of {coarse} without the join (to filter by {fine}: WHERE "
                         f"{key} IN (SELECT {key} FROM {fine} WHERE ...))."
+                        + _totals_held(select, coarse, owners[0], tables, readable)
                     )
     return None
+
+
+def _totals_held(select, coarse: str, alias: str, tables: dict, readable: dict) -> str:
+    """Where a facts view already holds each one's totals, say so, with the query grouped
+    as the one refused: asked for the category with most revenue, the 1.5B model joined
+    product_facts to order_facts to add up price * units, and failed (fresh-155)."""
+    held = [c for c in ("orders", "units", "revenue", "reviews") if c in readable.get(coarse, ())]
+    if not coarse.endswith("_facts") or not held:
+        return ""
+    group = select.args.get("group")
+    keys = [
+        k.name
+        for k in (group.expressions if group else [])
+        if k.name in readable[coarse] and (not k.table or tables.get(k.table) == coarse)
+    ]
+    example = (
+        f" For example SELECT {', '.join(keys)}, SUM(revenue) AS revenue FROM {coarse} GROUP BY "
+        f"{', '.join(keys)} ORDER BY revenue DESC."
+        if keys and "revenue" in held
+        else ""
+    )
+    return (
+        f" {coarse} already holds each one's {', '.join(held)} (cancellations left out): add "
+        f"those up without the join.{example}"
+    )
 
 
 def counted_per_key(sql: str, dialect: str) -> str | None:

@@ -1255,6 +1255,11 @@ _BRAZIL_STATES = {
 }  # fmt: skip
 
 
+def state_code(name: str) -> str | None:
+    """The state code of a Brazilian state named in full or by its code ('SP'), or None."""
+    return region_code(name) or (name if name in _BRAZIL_STATES.values() else None)
+
+
 def region_code(name: str) -> str | None:
     """The code a warehouse of Brazilian orders holds for a state named in full ('Rio de
     Janeiro': 'RJ', 'Pará': 'PA'), or None."""
