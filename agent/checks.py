@@ -1317,8 +1317,12 @@ def _found_none(messages: list) -> str | None:
     if where is None:
         return None
     terms = and_terms(where, unnest=False)
-    if len(terms) < 2 and not where.find(exp.Select):
-        return None  # one plain condition: a stray one is not likely, a true 0 is
+    # One plain condition: a stray one is not likely, a true 0 is; unless the column never
+    # holds the value (fresh-136: status = 'completed' where 'delivered' is held, read as
+    # "no delivered orders" beside the note listing the values).
+    unheld = "never holds" in str(ran[-1].content)
+    if len(terms) < 2 and not where.find(exp.Select) and not unheld:
+        return None
     conditions = "; ".join(t.sql() for t in terms)
     return (
         f"your last query found nothing (0 or no rows). Before you answer so, read each "

@@ -22,6 +22,7 @@ from segassist.tools.schema_text import (
     never_both,
     placeholder_value,
     repair_columns,
+    same_values,
     some_cancellations,
     sql_error_hint,
     stored_names,
@@ -126,7 +127,9 @@ def run_sql_tool(ctx: ToolContext):
             sql, note = left_out
             result = run_select(ctx.engine, sql, row_limit=DEFAULT_ROW_LIMIT)
             notes.append(note)
-        renamed = _found_nothing(result.rows) and stored_names(ctx.engine, sql, dialect)
+        renamed = _found_nothing(result.rows) and (
+            stored_names(ctx.engine, sql, dialect) or same_values(ctx.engine, sql, dialect)
+        )
         if renamed:  # "beleza_saude" named, 'health_beauty' stored
             sql, note = renamed
             result = run_select(ctx.engine, sql, row_limit=DEFAULT_ROW_LIMIT)

@@ -1431,6 +1431,39 @@ def stored_names(engine, sql: str, dialect: str) -> tuple[str, str] | None:
     return sql, f"Note: the warehouse stores {said} (the same value, another name); this ran so."
 
 
+def same_values(engine, sql: str, dialect: str) -> tuple[str, str] | None:
+    """(the query with each value it compares written as the column holds it, a note
+    saying so), where a value the column never holds is held but for case or accents
+    ('São Paulo' for Olist's 'sao paulo': the 1.5B model, told the value it meant, wrote
+    no query again and the question failed, fresh-152); else None."""
+    from segassist.core.errors import UserInputError
+    from segassist.tools.sql import run_select
+
+    swapped = {}
+    for (table, column), literals in sorted(_compared_values(sql, dialect).items()):
+        try:
+            found = run_select(
+                engine,
+                f"SELECT DISTINCT {column} FROM {table} WHERE {column} IS NOT NULL",
+                row_limit=MAX_MATCHED_VALUES,
+                timeout_s=VALUES_TIMEOUT_S,
+            )
+        except UserInputError:
+            continue
+        held = {_plain(str(row[0])): str(row[0]) for row in found.rows}
+        for value in literals:
+            meant = held.get(_plain(value))
+            if meant is not None and meant != value and "'" not in meant:
+                swapped[value] = (f"{table}.{column}", meant)
+    if not swapped:
+        return None
+    for value, (_, meant) in swapped.items():
+        sql = sql.replace(f"'{value}'", f"'{meant}'")
+    said = ", ".join(f"'{m}' for '{v}'" for v, (_, m) in swapped.items())
+    where = ", ".join(sorted({c for c, _ in swapped.values()}))
+    return sql, f"Note: {where} holds {said} (the same but for case or accents); this ran so."
+
+
 def unknown_values(engine, sql: str, dialect: str) -> tuple[list[str], bool]:
     """Notes for each text column the query compares (=, !=, IN) with a value the column
     never holds, where the column has few enough distinct values to list them; ids and
