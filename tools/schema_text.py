@@ -1431,26 +1431,33 @@ def stored_names(engine, sql: str, dialect: str) -> tuple[str, str] | None:
     return sql, f"Note: the warehouse stores {said} (the same value, another name); this ran so."
 
 
+def _held_values(engine, table: str, column: str, limit: int) -> tuple[set[str], bool] | None:
+    """The distinct values a column holds, up to `limit`, and whether it holds more; None
+    where reading them takes too long (the answer does not wait for this)."""
+    from segassist.core.errors import UserInputError
+    from segassist.tools.sql import run_select
+
+    try:
+        found = run_select(
+            engine,
+            f"SELECT DISTINCT {column} FROM {table} WHERE {column} IS NOT NULL",
+            row_limit=limit,
+            timeout_s=VALUES_TIMEOUT_S,
+        )
+    except UserInputError:
+        return None
+    return {str(row[0]) for row in found.rows}, bool(found.truncated)
+
+
 def same_values(engine, sql: str, dialect: str) -> tuple[str, str] | None:
     """(the query with each value it compares written as the column holds it, a note
     saying so), where a value the column never holds is held but for case or accents
     ('São Paulo' for Olist's 'sao paulo': the 1.5B model, told the value it meant, wrote
     no query again and the question failed, fresh-152); else None."""
-    from segassist.core.errors import UserInputError
-    from segassist.tools.sql import run_select
-
     swapped = {}
     for (table, column), literals in sorted(_compared_values(sql, dialect).items()):
-        try:
-            found = run_select(
-                engine,
-                f"SELECT DISTINCT {column} FROM {table} WHERE {column} IS NOT NULL",
-                row_limit=MAX_MATCHED_VALUES,
-                timeout_s=VALUES_TIMEOUT_S,
-            )
-        except UserInputError:
-            continue
-        held = {_plain(str(row[0])): str(row[0]) for row in found.rows}
+        values, _ = _held_values(engine, table, column, MAX_MATCHED_VALUES) or (set(), False)
+        held = {_plain(v): v for v in values}
         for value in literals:
             meant = held.get(_plain(value))
             if meant is not None and meant != value and "'" not in meant:
@@ -1471,29 +1478,21 @@ def unknown_values(engine, sql: str, dialect: str) -> tuple[list[str], bool]:
     column holds written otherwise ('UK' for 'United Kingdom': `run_sql` then does not
     use the result; the 1.5B model read the note and still answered 0%). Each column
     costs a DISTINCT query: `run_sql` asks only when a query found nothing."""
-    from segassist.core.errors import UserInputError
-    from segassist.tools.sql import run_select
-
     compared = _compared_values(sql, dialect)
     notes, near = [], False
     for (table, column), literals in sorted(compared.items()):
-        try:
-            found = run_select(
-                engine,
-                f"SELECT DISTINCT {column} FROM {table} WHERE {column} IS NOT NULL",
-                row_limit=MAX_LISTED_VALUES,
-                timeout_s=VALUES_TIMEOUT_S,
-            )
-        except UserInputError:
-            continue  # too slow on a large view: the answer does not wait for this
-        if found.truncated:
+        read = _held_values(engine, table, column, MAX_LISTED_VALUES)
+        if read is None:
+            continue
+        values, truncated = read
+        if truncated:
             # Too many values to list (Olist's 4,000 cities): only the one most likely
             # meant is said (city = 'São Paulo' where the data holds 'sao paulo' found 0
             # customers, and nothing said so: fresh-152).
             notes += _meant_among_many(engine, table, column, literals)
             near = near or bool(notes)
             continue
-        held = {str(row[0]) for row in found.rows}
+        held = values
         missing = sorted(v for v in literals if v not in held)  # = is case-sensitive
         if missing:
             listed = ", ".join(f"'{v}'" for v in sorted(held)) or "none (it is empty)"
@@ -1522,19 +1521,7 @@ MAX_MATCHED_VALUES = 20_000
 def _meant_among_many(engine, table: str, column: str, literals: set[str]) -> list[str]:
     """Notes for the values a column of many values never holds where it holds one that
     is most likely meant (the same but for case or accents, or a close spelling)."""
-    from segassist.core.errors import UserInputError
-    from segassist.tools.sql import run_select
-
-    try:
-        found = run_select(
-            engine,
-            f"SELECT DISTINCT {column} FROM {table} WHERE {column} IS NOT NULL",
-            row_limit=MAX_MATCHED_VALUES,
-            timeout_s=VALUES_TIMEOUT_S,
-        )
-    except UserInputError:
-        return []
-    held = {str(row[0]) for row in found.rows}
+    held, _ = _held_values(engine, table, column, MAX_MATCHED_VALUES) or (set(), False)
     notes = []
     for value in sorted(literals - held):
         meant = _meant(value, held)
