@@ -115,12 +115,12 @@ _MEASURE = "次条笔单星"
 _BOUNDED_DIGITS = re.compile(rf"(?<![A-Za-z])({_LEAD})\s*(\d+)(?![\d.,])", re.I)
 
 
-def _value_of(number: str) -> float:
+def _as_sql(number: str) -> str:
     """A question's number as written ("1,000", "1.000" in Portuguese, "3,5", "2.5") as
-    a value (fresh-135: "more than 1,000" crashed the check on a stray number)."""
-    if re.fullmatch(r"\d{1,3}(?:[.,]\d{3})+", number):
-        return float(re.sub(r"[.,]", "", number))
-    return float(number.replace(",", "."))
+    SQL writes it (fresh-135: "more than 1,000" crashed the check on a stray number)."""
+    if re.fullmatch(r"\d{1,3}(?:[.,]\d{3})+", number):  # 5,000 (English), 1.000 (pt)
+        return re.sub(r"[.,]", "", number)
+    return number.replace(",", ".")  # 3,5 (pt)
 
 
 # "In both 2009 and 2010", "tanto em 2009 quanto em 2010", "2009年和2010年都": customers
@@ -203,7 +203,7 @@ def _stray_numbers(sql: str, numbers: dict) -> list[str]:
     """Numbers `sql` compares a column with (> 5, = 3) that are none of the question's
     `numbers` (0 and 1 left aside: "any", "none" are written with them)."""
     compared = re.findall(r"(?:>=|<=|<>|!=|>|<|=)\s*(-?\d+(?:\.\d+)?)(?![\d'-])", sql)
-    given = {_value_of(n) for n in numbers}
+    given = {float(_as_sql(n)) for n in numbers}
     return list(
         dict.fromkeys(n for n in compared if float(n) not in given and float(n) not in (0, 1))
     )
@@ -644,10 +644,7 @@ def _threshold_query(question: str, entity: str, match: re.Match, bound: str) ->
     example SELECT COUNT(*) FROM customer_facts WHERE revenue > 5000"; "" where the
     total's column is not clear."""
     number = match.group(2) or match.group(3)
-    number = str(_WORDS.get(number.lower(), number))
-    if re.fullmatch(r"\d{1,3}(?:[.,]\d{3})+", number):  # 5,000 (English), 1.000 (pt)
-        number = re.sub(r"[.,]", "", number)
-    number = number.replace(",", ".")  # 3,5 (pt)
+    number = _as_sql(str(_WORDS.get(number.lower(), number)))
     if not re.fullmatch(r"\d+(?:\.\d+)?", number):
         return ""
     near = []
@@ -902,7 +899,7 @@ _PER_GROUP = re.compile(
     r"liste)\b|每|各|哪|分别|列出",
     re.I,
 )
-_AGGREGATE = re.compile(r"\b(?:COUNT|SUM|AVG|MIN|MAX|TOTAL)\s*\(", re.I)
+AGGREGATE = re.compile(r"\b(?:COUNT|SUM|AVG|MIN|MAX|TOTAL)\s*\(", re.I)
 
 
 def _one_row_of_many(question: str, ran: list) -> tuple[str, int] | None:
@@ -916,7 +913,7 @@ def _one_row_of_many(question: str, ran: list) -> tuple[str, int] | None:
     if not asked or named or _PER_GROUP.search(question) or not ran:
         return None
     tables = [table_of(m) for m in ran]
-    if any(t is None or t.total_rows < 2 or not t.sql or _AGGREGATE.search(t.sql) for t in tables):
+    if any(t is None or t.total_rows < 2 or not t.sql or AGGREGATE.search(t.sql) for t in tables):
         return None
     return asked.group(0), min(t.total_rows for t in tables)
 

@@ -14,7 +14,14 @@ from __future__ import annotations
 
 import re
 
-from segassist.agent.checks import ASKS_AVERAGE, ASKS_SHARE, WHICH_WORD, missed, unchecked
+from segassist.agent.checks import (
+    AGGREGATE,
+    ASKS_AVERAGE,
+    ASKS_SHARE,
+    WHICH_WORD,
+    missed,
+    unchecked,
+)
 from segassist.agent.guards import (
     ANSWER_NUDGE,
     asks_for_figure,
@@ -52,7 +59,6 @@ _TWO_ASKED = re.compile(
     re.I,
 )
 _PERCENT_WORD = re.compile(r"\bper\s*cent|percent|porcent|percentu|百分", re.I)
-_AGGREGATES = re.compile(r"\b(?:COUNT|SUM|TOTAL|AVG|MIN|MAX)\s*\(|/", re.I)
 _AVERAGES = re.compile(r"\bAVG\s*\(|/", re.I)
 _RANKED = re.compile(r"\bORDER\s+BY\b[\s\S]*\bLIMIT\s+1\b|\b(?:MAX|MIN)\s*\(", re.I)
 # A number that names a thing rather than measures it (customer 12346, stock code 85123).
@@ -115,7 +121,11 @@ def _figure(question: str, sql: str, figures: dict) -> tuple[str, float, str] | 
     """(column, value, unit) of the one figure a figure question asks for, a share in
     percent; None where the query does not compute what the question asks (an average
     with no AVG, a share over 100)."""
-    if len(figures) != 1 or not asks_for_figure(question) or not _AGGREGATES.search(sql):
+    if (
+        len(figures) != 1
+        or not asks_for_figure(question)
+        or not (AGGREGATE.search(sql) or "/" in sql)
+    ):
         return None
     ((column, value),) = figures.items()
     if ASKS_SHARE.search(question) or _PERCENT_WORD.search(question):
